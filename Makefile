@@ -1,0 +1,89 @@
+# Clearhouse. `make help` lists the targets.
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+.DEFAULT_GOAL := help
+
+BIN ?= $(CURDIR)/bin
+CONTROLLER_GEN_VERSION ?= v0.21.0
+CONTROLLER_GEN ?= $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT ?= $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+# The test control plane built by hack/build-control-plane.sh (envtest reads this).
+export KUBEBUILDER_ASSETS ?= $(BIN)/k8s
+GO_PACKAGES := ./...
+CODE_PATHS := ./api/...;./controllers/...
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API types and markers.
+	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths="$(CODE_PATHS)" \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	mkdir -p charts/clearhouse/crds && rm -f charts/clearhouse/crds/*.yaml && cp config/crd/bases/*.yaml charts/clearhouse/crds/
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Format the code with gofmt.
+	gofmt -s -w $$(git ls-files -co --exclude-standard '*.go')
+
+.PHONY: vet
+vet: ## Run go vet and check formatting.
+	go vet $(GO_PACKAGES)
+	@out=$$(gofmt -s -l $$(git ls-files -co --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+.PHONY: lint
+lint: vet $(GOLANGCI_LINT) ## Run golangci-lint (after vet and gofmt).
+	$(GOLANGCI_LINT) run $(GO_PACKAGES)
+
+.PHONY: verify-generated
+verify-generated: manifests generate ## Fail when generated files are not committed as generated.
+	@if [ -n "$$(git status --porcelain -- api config charts)" ]; then \
+		if [ -n "$${CI:-}" ]; then echo "generated files differ from the commit; run 'make manifests generate' and commit:"; git status --porcelain -- api config charts; exit 1; \
+		else echo "note: generated files differ from HEAD (uncommitted changes); CI will require them committed"; fi; fi
+
+##@ Test
+
+.PHONY: envtest
+envtest: ## Build (once) the test control plane: kube-apiserver, kubectl, etcd into bin/k8s.
+	./hack/build-control-plane.sh
+
+.PHONY: test
+test: envtest verify-generated vet ## Install what the tests need and run every test.
+	go test -count=1 $(GO_PACKAGES)
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/clearhouse.
+	go build -o $(BIN)/clearhouse ./cmd/clearhouse
+
+.PHONY: run
+run: manifests generate ## Run the manager against the cluster of the current kubeconfig.
+	go run ./cmd/clearhouse manager --metrics-bind-address=:8080 --metrics-secure=false --zap-devel
+
+.PHONY: dev
+dev: ## Run Clearhouse locally with demo data (arrives with the ReconciliationJob issue).
+	@echo "make dev is not built yet: it arrives with the ReconciliationJob controller (issue 5)."; \
+	echo "Until then: make envtest && see README 'Try it with kubectl'."; exit 1
+
+##@ Tools
+
+$(CONTROLLER_GEN):
+	mkdir -p $(BIN)
+	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/controller-gen $@
+
+$(GOLANGCI_LINT):
+	mkdir -p $(BIN)
+	GOBIN=$(BIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/golangci-lint $@

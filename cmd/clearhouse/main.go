@@ -1,0 +1,32 @@
+// Command clearhouse is the one Clearhouse binary: the operator's manager, and the tools
+// that work without a cluster (diff, gen, render).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
+	var ec exitCodeError
+	if errors.As(err, &ec) {
+		os.Exit(ec.code)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "clearhouse:", err)
+		os.Exit(2)
+	}
+}
+
+// exitCodeError ends the process with a code and no message (a diff that found
+// discrepancies exits 1 after printing them).
+type exitCodeError struct{ code int }
+
+func (e exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.code) }

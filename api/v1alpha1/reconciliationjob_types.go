@@ -252,7 +252,7 @@ type Alerts struct {
 }
 
 // ReconciliationJobSpec declares a comparison of a source with a target.
-// +kubebuilder:validation:XValidation:rule="!has(self.schedule) || self.schedule.trim() != ''",message="schedule must not be blank; omit it for on-demand jobs"
+// +kubebuilder:validation:XValidation:rule="!has(self.schedule) || size(self.schedule.trim()) > 0",message="schedule must not be blank; omit it for on-demand jobs"
 // +kubebuilder:validation:XValidation:rule="!has(self.timeZone) || has(self.schedule)",message="timeZone needs schedule",fieldPath=".timeZone"
 // +kubebuilder:validation:XValidation:rule="!has(self.startingDeadlineSeconds) || has(self.schedule)",message="startingDeadlineSeconds needs schedule",fieldPath=".startingDeadlineSeconds"
 // +kubebuilder:validation:XValidation:rule="self.source.dataSource != self.target.dataSource || (has(self.source.filter) && has(self.target.filter) && self.source.filter != self.target.filter)",message="source and target are the same DataSource; give them different filters to compare two slices of it"

@@ -18,7 +18,7 @@ func moduleStatus(in moduleInputs) chv1.BusinessModuleStatus {
 	st.ObservedGeneration = gen
 	st.DataSources = in.dataSources
 	setConditions(&st.Conditions,
-		readiness(nil, gen, "topics, users and access are not rendered yet"),
+		readiness(nil, gen, "rendering topics, users and access is not implemented yet"),
 		unknownUntilImplemented(chv1.ModuleTopicsReady, gen),
 		unknownUntilImplemented(chv1.ModuleAccessReady, gen),
 	)

@@ -65,7 +65,7 @@ type Stream struct {
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
 	// Retention of messages (168h).
-	// +kubebuilder:default="168h"
+	// +kubebuilder:default="168h0m0s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="retention must be positive"
 	// +optional
 	Retention *metav1.Duration `json:"retention,omitempty"`

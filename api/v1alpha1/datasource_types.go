@@ -73,7 +73,7 @@ type DataSourceSpec struct {
 	Capture *CaptureSpec `json:"capture,omitempty"`
 
 	// ProbeInterval is how often reachability and schema are checked.
-	// +kubebuilder:default="5m"
+	// +kubebuilder:default="5m0s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="probeInterval must be at least 10s"
 	// +optional
 	ProbeInterval *metav1.Duration `json:"probeInterval,omitempty"`

@@ -130,7 +130,7 @@ type Limits struct {
 	// +optional
 	RowsPerSecond int64 `json:"rowsPerSecond,omitempty"`
 	// Timeout of a run.
-	// +kubebuilder:default="1h"
+	// +kubebuilder:default="1h0m0s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="timeout must be positive"
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`

@@ -65,7 +65,7 @@ type CarryForward struct {
 	// +optional
 	Enabled bool `json:"enabled"`
 	// EscalateAfter: a case open longer than this is escalated to the module owners.
-	// +kubebuilder:default="72h"
+	// +kubebuilder:default="72h0m0s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="escalateAfter must be positive"
 	// +optional
 	EscalateAfter *metav1.Duration `json:"escalateAfter,omitempty"`
@@ -123,7 +123,7 @@ type SettlementWindowSpec struct {
 	LeadTime *metav1.Duration `json:"leadTime,omitempty"`
 
 	// GracePeriod after a window's end during which late events are still awaited.
-	// +kubebuilder:default="15m"
+	// +kubebuilder:default="15m0s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="gracePeriod must not be negative"
 	// +optional
 	GracePeriod *metav1.Duration `json:"gracePeriod,omitempty"`

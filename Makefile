@@ -8,6 +8,11 @@ CONTROLLER_GEN_VERSION ?= v0.21.0
 CONTROLLER_GEN ?= $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT ?= $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+HELM_VERSION ?= v4.3.1
+HELM ?= $(BIN)/helm-$(HELM_VERSION)
+CRD_REF_DOCS_VERSION ?= v0.3.0
+CRD_REF_DOCS ?= $(BIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
+GOLANGCI_LINT ?= $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 # The test control plane built by hack/build-control-plane.sh (envtest reads this).
 export KUBEBUILDER_ASSETS ?= $(BIN)/k8s
 GO_PACKAGES := ./...
@@ -25,11 +30,17 @@ help: ## Show this help.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths="$(CODE_PATHS)" \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	mkdir -p charts/clearhouse/crds && rm -f charts/clearhouse/crds/*.yaml && cp config/crd/bases/*.yaml charts/clearhouse/crds/
+	mkdir -p charts/clearhouse/crds charts/clearhouse/files && rm -f charts/clearhouse/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/clearhouse/crds/
+	cp config/rbac/role.yaml charts/clearhouse/files/manager-role.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths="./api/..."
+
+.PHONY: docs
+docs: $(CRD_REF_DOCS) ## Generate docs/api.md from the API types and samples.
+	CRD_REF_DOCS=$(CRD_REF_DOCS) ./hack/gen-api-docs.sh
 
 .PHONY: fmt
 fmt: ## Format the code with gofmt.
@@ -46,9 +57,9 @@ lint: vet $(GOLANGCI_LINT) ## Run golangci-lint (after vet and gofmt).
 	$(GOLANGCI_LINT) run $(GO_PACKAGES)
 
 .PHONY: verify-generated
-verify-generated: manifests generate ## Fail when generated files are not committed as generated.
-	@if [ -n "$$(git status --porcelain -- api config charts)" ]; then \
-		if [ -n "$${CI:-}" ]; then echo "generated files differ from the commit; run 'make manifests generate' and commit:"; git status --porcelain -- api config charts; exit 1; \
+verify-generated: manifests generate docs ## Fail when generated files are not committed as generated.
+	@if [ -n "$$(git status --porcelain -- api config charts docs)" ]; then \
+		if [ -n "$${CI:-}" ]; then echo "generated files differ from the commit; run 'make manifests generate' and commit:"; git status --porcelain -- api config charts docs; exit 1; \
 		else echo "note: generated files differ from HEAD (uncommitted changes); CI will require them committed"; fi; fi
 
 ##@ Test
@@ -58,8 +69,8 @@ envtest: ## Build (once) the test control plane: kube-apiserver, kubectl, etcd i
 	./hack/build-control-plane.sh
 
 .PHONY: test
-test: envtest verify-generated vet ## Install what the tests need and run every test.
-	go test -count=1 $(GO_PACKAGES)
+test: envtest $(HELM) verify-generated vet ## Install what the tests need and run every test.
+	HELM=$(HELM) go test -count=1 $(GO_PACKAGES)
 
 ##@ Build
 
@@ -87,3 +98,13 @@ $(GOLANGCI_LINT):
 	mkdir -p $(BIN)
 	GOBIN=$(BIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/golangci-lint $@
+
+$(HELM):
+	mkdir -p $(BIN)
+	GOBIN=$(BIN) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	mv $(BIN)/helm $@
+
+$(CRD_REF_DOCS):
+	mkdir -p $(BIN)
+	GOBIN=$(BIN) go install github.com/elastic/crd-ref-docs@$(CRD_REF_DOCS_VERSION)
+	mv $(BIN)/crd-ref-docs $@

@@ -55,11 +55,6 @@ func applySamples(t *testing.T, ns string) {
 	}
 }
 
-// conditioned is any Clearhouse object: its conditions and observed generation.
-type conditioned interface {
-	client.Object
-}
-
 func conditionsOf(o client.Object) ([]metav1.Condition, int64) {
 	switch v := o.(type) {
 	case *chv1.DataSource:

@@ -215,7 +215,3 @@ type BusinessModuleList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []BusinessModule `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&BusinessModule{}, &BusinessModuleList{})
-}

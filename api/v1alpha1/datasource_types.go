@@ -340,7 +340,3 @@ type DataSourceList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []DataSource `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&DataSource{}, &DataSourceList{})
-}

@@ -462,7 +462,3 @@ type ReconciliationJobList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ReconciliationJob `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ReconciliationJob{}, &ReconciliationJobList{})
-}

@@ -248,7 +248,3 @@ type SettlementWindowList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []SettlementWindow `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&SettlementWindow{}, &SettlementWindowList{})
-}

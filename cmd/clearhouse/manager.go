@@ -37,6 +37,10 @@ func newManagerCommand() *cobra.Command {
 	f.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader so only one replica is active")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (in-cluster namespace by default)")
 	f.BoolVar(&o.EnableHTTP2, "enable-http2", false, "serve metrics and webhooks over HTTP/2")
+	// controller-runtime registers --kubeconfig on the standard flag set for GetConfig.
+	if kf := flag.CommandLine.Lookup("kubeconfig"); kf != nil {
+		f.AddGoFlag(kf)
+	}
 	gf := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(gf)
 	f.AddGoFlagSet(gf)

@@ -69,7 +69,7 @@ envtest: ## Build (once) the test control plane: kube-apiserver, kubectl, etcd i
 	./hack/build-control-plane.sh
 
 .PHONY: test
-test: envtest $(HELM) verify-generated vet ## Install what the tests need and run every test.
+test: envtest $(HELM) verify-generated lint ## Install what the tests need and run every test.
 	HELM=$(HELM) go test -count=1 $(GO_PACKAGES)
 
 ##@ Build

@@ -16,6 +16,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newManagerCommand())
+	root.AddCommand(newManagerCommand(), newDiffCommand(), newGenCommand(), newFloorCommand())
 	return root
 }

@@ -1,0 +1,408 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/source"
+)
+
+// tableRows is how many discrepancies the table output lists.
+const tableRows = 20
+
+func newDiffCommand() *cobra.Command {
+	var f diffFlags
+	var srcURI, tgtURI, srcFormat, tgtFormat, output, memory, delimiter, nullMarker, tempDir string
+	var sorted, progress bool
+	cmd := &cobra.Command{
+		Use:   "diff --source URI --target URI --key COL [flags]",
+		Short: "Compare two datasets key by key and column by column",
+		Long: `Diff compares a source dataset with a target dataset, key by key and column by
+column, and reports every discrepancy: missing in target, missing in source, mismatch
+(with both values), duplicate key and invalid row.
+
+URIs: file:///abs/path or a plain path, or http(s)://; the format comes from the
+extension (.csv, .tsv, .jsonl, .ndjson, .parquet, optionally .gz) unless
+--source-format/--target-format say otherwise. In CSV an unquoted empty field is NULL
+and a quoted empty field ("") is the empty string.
+
+Without --compare every non-key column present on both sides (after --map) is
+compared as text; --type, a tolerance or --trim/--ignore-case refine a column.
+
+Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
+		Example: `  clearhouse diff --source ledger.csv --target bank.csv --key id \
+      --tolerance amount=0.01 --time-tolerance booked_at=2s --type value_date=date
+  clearhouse diff --source a.parquet --target b.jsonl --key region --key id \
+      --map amount=settled_amount --sensitive account --output jsonl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if srcURI == "" || tgtURI == "" {
+				return errors.New("--source and --target are required")
+			}
+			budget, err := humanize.ParseBytes(memory)
+			if err != nil {
+				return fmt.Errorf("--memory %q: want a size such as 256MiB", memory)
+			}
+			switch output {
+			case "table", "json", "jsonl", "csv":
+			default:
+				return fmt.Errorf("--output %q: want table, json, jsonl or csv", output)
+			}
+			opts := func(format string) (source.Options, error) {
+				o := source.Options{Format: source.Format(strings.ToLower(format)), NullMarker: nullMarker}
+				if delimiter != "" {
+					if len(delimiter) != 1 {
+						return o, fmt.Errorf("--delimiter %q: want one character", delimiter)
+					}
+					o.Delimiter = rune(delimiter[0])
+				}
+				return o, nil
+			}
+			so, err := opts(srcFormat)
+			if err != nil {
+				return err
+			}
+			to, err := opts(tgtFormat)
+			if err != nil {
+				return err
+			}
+			return runDiff(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), diffRun{
+				flags: f, srcURI: srcURI, tgtURI: tgtURI, srcOpts: so, tgtOpts: to,
+				sorted: sorted, output: output, memory: int64(budget), tempDir: tempDir,
+				progress: progress && isTerminal(cmd.ErrOrStderr()),
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&srcURI, "source", "", "source dataset URI")
+	fl.StringVar(&tgtURI, "target", "", "target dataset URI")
+	fl.StringVar(&srcFormat, "source-format", "", "source format (csv, tsv, jsonl, parquet); default from the extension")
+	fl.StringVar(&tgtFormat, "target-format", "", "target format; default from the extension")
+	fl.StringArrayVar(&f.keys, "key", nil, "key column (repeat for a composite key)")
+	fl.StringArrayVar(&f.maps, "map", nil, "SRC=TGT: source column SRC is target column TGT")
+	fl.StringArrayVar(&f.compare, "compare", nil, "columns to compare, comma-separated (default: all common columns)")
+	fl.StringArrayVar(&f.types, "type", nil, "COL=TYPE: string, integer, decimal, timestamp, date, boolean or json")
+	fl.StringArrayVar(&f.tolerances, "tolerance", nil, "COL=ABS: absolute numeric tolerance, inclusive (implies decimal)")
+	fl.StringArrayVar(&f.relTolerances, "tolerance-relative", nil, "COL=FRACTION: relative numeric tolerance, inclusive")
+	fl.StringArrayVar(&f.timeTols, "time-tolerance", nil, "COL=DURATION: timestamp/date tolerance, inclusive (implies timestamp)")
+	fl.StringArrayVar(&f.trim, "trim", nil, "trim white space of COL before comparing")
+	fl.StringArrayVar(&f.ignoreCase, "ignore-case", nil, "compare COL case-insensitively")
+	fl.StringArrayVar(&f.sensitive, "sensitive", nil, "mask the values of COL in every output")
+	fl.StringVar(&f.timeZone, "time-zone", "", "time zone of timestamps written without one (default UTC)")
+	fl.StringVar(&f.strategy, "strategy", "auto", "auto, merge (sorted inputs) or hash")
+	fl.BoolVar(&sorted, "sorted", false, "both inputs are sorted by the key (byte order): lets auto choose merge")
+	fl.Int64Var(&f.maxDiscrep, "max-discrepancies", 0, "stop after N discrepancies (0: no limit)")
+	fl.Float64Var(&f.rowsPerSecond, "rows-per-second", 0, "limit the read rate, both sides together (0: no limit)")
+	fl.StringVar(&output, "output", "table", "table, json, jsonl or csv")
+	fl.StringVar(&memory, "memory", "256MiB", "memory budget of the hash strategy (spills to disk beyond it)")
+	fl.StringVar(&tempDir, "temp-dir", "", "where the hash strategy spills (default: the system temp dir)")
+	fl.StringVar(&delimiter, "delimiter", "", "CSV delimiter of both inputs (default , or tab for .tsv)")
+	fl.StringVar(&nullMarker, "null", "", "unquoted CSV text read as NULL (default: an empty field)")
+	fl.BoolVar(&progress, "progress", true, "show a progress bar when stderr is a terminal")
+	return cmd
+}
+
+type diffRun struct {
+	flags            diffFlags
+	srcURI, tgtURI   string
+	srcOpts, tgtOpts source.Options
+	sorted           bool
+	output           string
+	memory           int64
+	tempDir          string
+	progress         bool
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) error {
+	if r.sorted {
+		keys := splitList(r.flags.keys)
+		maps, err := pairs("map", r.flags.maps)
+		if err != nil {
+			return err
+		}
+		r.srcOpts.OrderedBy = keys
+		for _, k := range keys {
+			if t, ok := maps[k]; ok {
+				k = t
+			}
+			r.tgtOpts.OrderedBy = append(r.tgtOpts.OrderedBy, k)
+		}
+	}
+	src, err := source.Open(ctx, r.srcURI, r.srcOpts)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer func() { _ = src.Close() }()
+	tgt, err := source.Open(ctx, r.tgtURI, r.tgtOpts)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	defer func() { _ = tgt.Close() }()
+
+	spec, skipped, err := buildSpec(r.flags, src.Columns(), tgt.Columns())
+	if err != nil {
+		return err
+	}
+	spec.MemoryBudget = r.memory
+	spec.TempDir = r.tempDir
+	if len(skipped) > 0 {
+		fmt.Fprintf(stderr, "not compared: %s\n", strings.Join(skipped, ", "))
+	}
+
+	var opts []diff.Option
+	var bar *progressbar.ProgressBar
+	if r.progress {
+		bar = progressbar.NewOptions64(-1,
+			progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription("comparing"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("rows"),
+			progressbar.OptionSetElapsedTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+		opts = append(opts, diff.WithProgress(func(p diff.Progress) { _ = bar.Set64(p.SourceRows + p.TargetRows) }))
+	}
+
+	var sink diff.Sink
+	var collected diff.Collect
+	var lines *diff.JSONLines
+	if r.output == "jsonl" {
+		lines = diff.NewJSONLines(stdout)
+		sink = lines
+	} else {
+		sink = &collected
+	}
+	sum, err := diff.Run(ctx, spec, src, tgt, sink, opts...)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		if lines != nil {
+			_ = lines.Flush()
+		}
+		return err
+	}
+
+	ds := collected.Discrepancies
+	diff.SortDiscrepancies(ds)
+	switch r.output {
+	case "jsonl":
+		if err := lines.Flush(); err != nil {
+			return err
+		}
+		err = json.NewEncoder(stdout).Encode(map[string]diff.Summary{"summary": sum})
+	case "json":
+		err = writeJSON(stdout, sum, ds)
+	case "csv":
+		err = writeCSV(stdout, spec, ds)
+	default:
+		err = writeTable(stdout, sum, ds, isTerminal(stdout))
+	}
+	if err != nil {
+		return err
+	}
+	if sum.Discrepancies() > 0 {
+		return exitCodeError{1}
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, sum diff.Summary, ds []diff.Discrepancy) error {
+	bw := bufio.NewWriter(w)
+	s, err := json.Marshal(sum)
+	if err != nil {
+		return err
+	}
+	_, _ = bw.WriteString(`{"summary":`)
+	_, _ = bw.Write(s)
+	_, _ = bw.WriteString(`,"discrepancies":[`)
+	var buf []byte
+	for i, d := range ds {
+		if i > 0 {
+			_ = bw.WriteByte(',')
+		}
+		buf = d.AppendJSON(buf[:0])
+		_, _ = bw.Write(buf)
+	}
+	_, _ = bw.WriteString("]}\n")
+	return bw.Flush()
+}
+
+// tableCell renders a value for people: NULL as a bare NULL, text quoted when it could
+// be mistaken for it or hides white space.
+func tableCell(c diff.Cell) string {
+	if c.Null {
+		return "NULL"
+	}
+	if c.Text == "" || c.Text == "NULL" || strings.TrimSpace(c.Text) != c.Text || strings.ContainsAny(c.Text, "\t\n\r\"") {
+		return strconv.Quote(c.Text)
+	}
+	return c.Text
+}
+
+func text(s string) diff.Cell { return diff.Cell{Text: s} }
+
+// writeCSV writes one row per discrepancy, and one per differing column of a mismatch:
+// kind, side, the key columns, column, source, target, count, reason, position. It uses
+// the dialect the CSV reader reads: NULL is an unquoted empty field, "" the empty string.
+func writeCSV(w io.Writer, spec diff.Spec, ds []diff.Discrepancy) error {
+	cw := source.NewCSVWriter(w, source.CSVOptions{})
+	header := []string{"kind", "side"}
+	for _, k := range spec.Keys {
+		header = append(header, k.Name)
+	}
+	header = append(header, "column", "source", "target", "count", "reason", "position")
+	if err := cw.WriteHeader(header); err != nil {
+		return err
+	}
+	null := diff.Cell{Null: true}
+	for _, d := range ds {
+		row := []diff.Cell{text(string(d.Kind)), text(string(d.Side))}
+		if d.Side == "" {
+			row[1] = null
+		}
+		for _, kv := range d.Key {
+			row = append(row, kv.Value)
+		}
+		count := null
+		if d.Count > 0 {
+			count = text(strconv.FormatInt(d.Count, 10))
+		}
+		tail := func(c diff.Cell) diff.Cell {
+			if c.Text == "" {
+				return null
+			}
+			return c
+		}
+		if len(d.Columns) == 0 {
+			if err := cw.Write(append(row, null, null, null, count, tail(text(d.Reason)), tail(text(d.Position)))); err != nil {
+				return err
+			}
+		}
+		for _, c := range d.Columns {
+			if err := cw.Write(append(slices.Clone(row), text(c.Name), c.Source, c.Target, count, null, null)); err != nil {
+				return err
+			}
+		}
+	}
+	return cw.Flush()
+}
+
+func writeTable(w io.Writer, sum diff.Summary, ds []diff.Discrepancy, color bool) error {
+	hi := func(s string) string { return s }
+	dim := hi
+	if color {
+		hi = func(s string) string { return "\x1b[1;31m" + s + "\x1b[0m" }
+		dim = func(s string) string { return "\x1b[2m" + s + "\x1b[0m" }
+	}
+	verdict := "no discrepancies"
+	if n := sum.Discrepancies(); n > 0 {
+		verdict = hi(fmt.Sprintf("%d discrepancies", n))
+	}
+	if sum.Truncated {
+		verdict += " (stopped early at --max-discrepancies: counts cover what was read)"
+	}
+	fmt.Fprintf(w, "Compared %d keys (%d source rows, %d target rows, %s strategy): %s\n\n",
+		sum.Compared, sum.SourceRows, sum.TargetRows, sum.Strategy, verdict)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, row := range []struct {
+		name string
+		n    int64
+	}{
+		{"matched", sum.Matched}, {"missing in target", sum.MissingInTarget}, {"missing in source", sum.MissingInSource},
+		{"mismatched", sum.Mismatched}, {"duplicate keys", sum.DuplicateKeys}, {"invalid rows", sum.InvalidRows},
+	} {
+		fmt.Fprintf(tw, "  %s\t%d\n", row.name, row.n)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\n")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tKEY\tDETAIL")
+	shown := sample(ds, tableRows)
+	for _, d := range shown {
+		var key []string
+		for _, kv := range d.Key {
+			key = append(key, kv.Name+"="+tableCell(kv.Value))
+		}
+		var detail string
+		switch d.Kind {
+		case diff.KindMismatch:
+			var cols []string
+			for _, c := range d.Columns {
+				cols = append(cols, fmt.Sprintf("%s: %s → %s", c.Name, hi(tableCell(c.Source)), hi(tableCell(c.Target))))
+			}
+			detail = strings.Join(cols, "; ")
+		case diff.KindDuplicateKey:
+			detail = fmt.Sprintf("%d rows in %s", d.Count, d.Side)
+		case diff.KindInvalidRow:
+			detail = fmt.Sprintf("%s: %s %s", d.Side, d.Reason, dim("("+d.Position+")"))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Kind, strings.Join(key, " "), detail)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(ds) > len(shown) {
+		fmt.Fprintf(w, "… and %d more (--output json, jsonl or csv lists them all)\n", len(ds)-len(shown))
+	}
+	return nil
+}
+
+// sample picks up to n discrepancies from sorted ds, taking from every kind in turn so
+// a screenful shows each kind found, and keeps them in sorted order.
+func sample(ds []diff.Discrepancy, n int) []diff.Discrepancy {
+	if len(ds) <= n {
+		return ds
+	}
+	var groups [][]diff.Discrepancy
+	for i := 0; i < len(ds); {
+		j := i
+		for j < len(ds) && ds[j].Kind == ds[i].Kind {
+			j++
+		}
+		groups = append(groups, ds[i:j])
+		i = j
+	}
+	taken := make([]int, len(groups))
+	for picked := 0; picked < n; {
+		for g := range groups {
+			if picked < n && taken[g] < len(groups[g]) {
+				taken[g]++
+				picked++
+			}
+		}
+	}
+	out := make([]diff.Discrepancy, 0, n)
+	for g, k := range taken {
+		out = append(out, groups[g][:k]...)
+	}
+	return out
+}

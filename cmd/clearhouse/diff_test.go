@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/clearhouse-dev/clearhouse/internal/gen"
+	"github.com/clearhouse-dev/clearhouse/internal/source"
+)
+
+// pair is a generated dataset pair in one format.
+type pair struct {
+	dir      string
+	format   source.Format
+	expected expectedSet
+}
+
+type expectedSet struct {
+	Summary       map[string]any   `json:"summary"`
+	Discrepancies []map[string]any `json:"discrepancies"`
+}
+
+var (
+	pairsMu sync.Mutex
+	pairs_  = map[string]*pair{}
+)
+
+// generated returns (and caches for the test binary) a pair in a format, generated with
+// the same seed in every format, so the same rows sit in the same order in each.
+func generated(t *testing.T, rows int, format source.Format, sorted, composite bool) *pair {
+	t.Helper()
+	name := fmt.Sprintf("%d-%s-sorted=%t-composite=%t", rows, format, sorted, composite)
+	pairsMu.Lock()
+	defer pairsMu.Unlock()
+	if p, ok := pairs_[name]; ok {
+		return p
+	}
+	dir := filepath.Join(os.TempDir(), "clearhouse-difftest-"+strconv.Itoa(os.Getpid()), name)
+	cfg := gen.DefaultConfig(dir)
+	cfg.Rows, cfg.Seed, cfg.Format, cfg.Sorted, cfg.Composite = rows, 42, format, sorted, composite
+	if rows > 100000 {
+		cfg.Inject = gen.AtRate(rows, 0.001)
+	}
+	if err := gen.Generate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pair{dir: dir, format: format}
+	if err := json.Unmarshal(b, &p.expected); err != nil {
+		t.Fatal(err)
+	}
+	pairs_[name] = p
+	return p
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = os.RemoveAll(filepath.Join(os.TempDir(), "clearhouse-difftest-"+strconv.Itoa(os.Getpid())))
+	os.Exit(code)
+}
+
+func (p *pair) file(side string) string {
+	return filepath.Join(p.dir, side+"."+string(p.format))
+}
+
+var positionNumber = regexp.MustCompile(`(\d+)$`)
+
+// expectedFor is the expected set for source from a and target from b: a's set, with the
+// positions of target-side outcomes taken from b's set (same rows, b's file naming). Rows
+// with the same kind, side, key and reason are matched in file order.
+func expectedFor(a, b *pair) []string {
+	if a == b {
+		return canonical(a.expected.Discrepancies)
+	}
+	group := func(d map[string]any) string {
+		k, _ := json.Marshal(d["key"])
+		return fmt.Sprint(d["kind"], "|", d["side"], "|", string(k), "|", d["reason"])
+	}
+	targetPositions := map[string][]string{}
+	for _, d := range b.expected.Discrepancies {
+		if d["side"] == "target" && d["position"] != nil {
+			targetPositions[group(d)] = append(targetPositions[group(d)], d["position"].(string))
+		}
+	}
+	for g := range targetPositions {
+		slices.SortFunc(targetPositions[g], func(x, y string) int { return posNum(x) - posNum(y) })
+	}
+	var out []map[string]any
+	used := map[string]int{}
+	src := slices.Clone(a.expected.Discrepancies)
+	slices.SortStableFunc(src, func(x, y map[string]any) int {
+		if x["position"] == nil || y["position"] == nil {
+			return 0
+		}
+		return posNum(x["position"].(string)) - posNum(y["position"].(string))
+	})
+	for _, d := range src {
+		if d["side"] == "target" && d["position"] != nil {
+			c := map[string]any{}
+			for k, v := range d {
+				c[k] = v
+			}
+			g := group(d)
+			c["position"] = targetPositions[g][used[g]]
+			used[g]++
+			d = c
+		}
+		out = append(out, d)
+	}
+	return canonical(out)
+}
+
+func posNum(p string) int {
+	n, _ := strconv.Atoi(positionNumber.FindString(p))
+	return n
+}
+
+// canonical renders each discrepancy as canonical JSON, sorted: sets compare as lists.
+func canonical(ds []map[string]any) []string {
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		b, _ := json.Marshal(d) // map keys are sorted by encoding/json
+		out = append(out, string(b))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// diffFlagsFor is the comparison the generator's expected set assumes.
+func diffFlagsFor(composite bool, strategy string) diffFlags {
+	f := diffFlags{
+		keys:       []string{"id"},
+		tolerances: []string{"amount=0.01"},
+		timeTols:   []string{"booked_at=2s"},
+		types:      []string{"value_date=date"},
+		sensitive:  []string{"account"},
+		strategy:   strategy,
+	}
+	if composite {
+		f.keys = []string{"region", "id"}
+	}
+	return f
+}
+
+// runJSON runs the diff command's code path and parses its JSON output.
+func runJSON(t *testing.T, r diffRun) (map[string]any, []string) {
+	t.Helper()
+	r.output = "json"
+	var out, errOut bytes.Buffer
+	err := runDiff(context.Background(), &out, &errOut, r)
+	var ec exitCodeError
+	if err != nil && (!errors.As(err, &ec) || ec.code != 1) {
+		t.Fatalf("diff: %v\n%s", err, errOut.String())
+	}
+	var got expectedSet
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	return got.Summary, canonical(got.Discrepancies)
+}
+
+func assertSameSet(t *testing.T, wantSummary map[string]any, want []string, gotSummary map[string]any, got []string) {
+	t.Helper()
+	ws, _ := json.Marshal(wantSummary)
+	gs, _ := json.Marshal(gotSummary)
+	if string(ws) != string(gs) {
+		t.Errorf("summary\n got %s\nwant %s", gs, ws)
+	}
+	if slices.Equal(got, want) {
+		return
+	}
+	var missing, extra []string
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			missing = append(missing, w)
+		}
+	}
+	for _, g := range got {
+		if !slices.Contains(want, g) {
+			extra = append(extra, g)
+		}
+	}
+	t.Errorf("%d discrepancies, want %d\nmissing:\n  %s\nunexpected:\n  %s", len(got), len(want),
+		strings.Join(first(missing, 10), "\n  "), strings.Join(first(extra, 10), "\n  "))
+}
+
+func first(s []string, n int) []string { return s[:min(n, len(s))] }
+
+// TestDiffFindsExactlyTheGeneratedSet: for every pair of file formats and every
+// strategy, the diff command returns exactly the generator's expected set.
+func TestDiffFindsExactlyTheGeneratedSet(t *testing.T) {
+	formats := []source.Format{source.FormatCSV, source.FormatJSONL, source.FormatParquet}
+	for _, composite := range []bool{false, true} {
+		for _, sorted := range []bool{true, false} {
+			for _, fa := range formats {
+				for _, fb := range formats {
+					a := generated(t, 10000, fa, sorted, composite)
+					b := generated(t, 10000, fb, sorted, composite)
+					want := expectedFor(a, b)
+					strategies := []string{"hash", "hash-spill", "auto"}
+					if sorted {
+						strategies = append(strategies, "merge")
+					}
+					for _, strategy := range strategies {
+						name := fmt.Sprintf("%s-%s/sorted=%t/composite=%t/%s", fa, fb, sorted, composite, strategy)
+						t.Run(name, func(t *testing.T) {
+							r := diffRun{
+								flags:  diffFlagsFor(composite, strings.TrimSuffix(strategy, "-spill")),
+								srcURI: a.file("source"), tgtURI: b.file("target"),
+								sorted: sorted, memory: 256 << 20, tempDir: t.TempDir(),
+							}
+							if strategy == "hash-spill" {
+								r.memory = 64 << 10 // the smallest budget: forces spilling
+							}
+							gotSum, got := runJSON(t, r)
+							assertSameSet(t, a.expected.Summary, want, gotSum, got)
+						})
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDiffMillionRows runs the same check at 1M rows (make test sets
+// CLEARHOUSE_LONG_TESTS=1; plain `go test` skips it to stay quick).
+func TestDiffMillionRows(t *testing.T) {
+	if os.Getenv("CLEARHOUSE_LONG_TESTS") == "" {
+		t.Skip("set CLEARHOUSE_LONG_TESTS=1 (make test does) to run the 1M-row check")
+	}
+	for _, tc := range []struct {
+		format   source.Format
+		sorted   bool
+		strategy string
+		memory   int64
+	}{
+		{source.FormatCSV, true, "merge", 256 << 20},
+		{source.FormatCSV, false, "hash", 16 << 20}, // spills
+		{source.FormatParquet, false, "hash", 256 << 20},
+	} {
+		t.Run(fmt.Sprintf("%s/%s", tc.format, tc.strategy), func(t *testing.T) {
+			p := generated(t, 1000000, tc.format, tc.sorted, false)
+			gotSum, got := runJSON(t, diffRun{
+				flags:  diffFlagsFor(false, tc.strategy),
+				srcURI: p.file("source"), tgtURI: p.file("target"),
+				sorted: tc.sorted, memory: tc.memory, tempDir: t.TempDir(),
+			})
+			assertSameSet(t, p.expected.Summary, expectedFor(p, p), gotSum, got)
+		})
+	}
+}

@@ -1,0 +1,256 @@
+package diff
+
+import "bytes"
+
+// Exact decimal canonicalization on text, without big arithmetic.
+//
+// The canonical form of a number is plain decimal text: an optional '-', the integer
+// digits without leading zeros ("0" when there are none), and, only when the fraction is
+// not zero, a '.' followed by the fraction digits without trailing zeros. So "10.50",
+// "+010.5", "1.05e1" all canonicalize to "10.5", and "-0.00" to "0". Two numbers are equal
+// exactly when their canonical texts are byte-equal, which is what the hot path compares.
+
+const (
+	maxDecimalExponent = 1000 // |position of the decimal point| after applying an exponent
+	maxDecimalDigits   = 4096 // significant digits kept in a canonical decimal
+)
+
+const (
+	probNotInteger  = "is not a valid integer"
+	probNotDecimal  = "is not a valid decimal"
+	probDecimalExp  = "has a decimal exponent out of range"
+	probDecimalLong = "has too many digits"
+)
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// appendCanonDecimal appends the canonical form of s (already trimmed) to dst. With
+// intOnly, only [+-]digits is accepted. With jsonGrammar, s must follow the JSON number
+// grammar (no '+', no leading zeros, digits on both sides of '.').
+func appendCanonDecimal(dst []byte, s string, intOnly, jsonGrammar bool) ([]byte, string) {
+	bad := probNotDecimal
+	if intOnly {
+		bad = probNotInteger
+	}
+	if len(s) == 0 {
+		return dst, bad
+	}
+	i := 0
+	neg := false
+	switch s[0] {
+	case '-':
+		neg = true
+		i++
+	case '+':
+		if jsonGrammar {
+			return dst, bad
+		}
+		i++
+	}
+	intStart := i
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	intEnd := i
+	fracStart, fracEnd := i, i
+	if i < len(s) && s[i] == '.' {
+		if intOnly {
+			return dst, bad
+		}
+		i++
+		fracStart = i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		fracEnd = i
+		if jsonGrammar && fracEnd == fracStart {
+			return dst, bad
+		}
+	}
+	if intEnd == intStart && fracEnd == fracStart {
+		return dst, bad
+	}
+	if jsonGrammar && (intEnd == intStart || (s[intStart] == '0' && intEnd-intStart > 1)) {
+		return dst, bad
+	}
+	exp := 0
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		if intOnly {
+			return dst, bad
+		}
+		i++
+		eneg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
+			i++
+		}
+		if i == len(s) {
+			return dst, bad
+		}
+		for i < len(s) && isDigit(s[i]) {
+			if exp > 1e7 { // keep accumulating digits bounded; range is checked below
+				i++
+				continue
+			}
+			exp = exp*10 + int(s[i]-'0')
+			i++
+		}
+		if eneg {
+			exp = -exp
+		}
+	}
+	if i != len(s) {
+		return dst, bad
+	}
+
+	// Combined digit string D = int digits ++ frac digits, with the decimal point after
+	// position point = (intEnd-intStart) + exp. digit(k) reads D without copying.
+	nInt := intEnd - intStart
+	n := nInt + (fracEnd - fracStart)
+	digit := func(k int) byte {
+		if k < nInt {
+			return s[intStart+k]
+		}
+		return s[fracStart+k-nInt]
+	}
+	lo, hi := 0, n
+	for lo < hi && digit(lo) == '0' {
+		lo++
+	}
+	for hi > lo && digit(hi-1) == '0' {
+		hi--
+	}
+	if lo == hi {
+		return append(dst, '0'), ""
+	}
+	point := nInt + exp - lo // point position relative to D[lo:hi]
+	nd := hi - lo
+	if point > maxDecimalExponent || point < -maxDecimalExponent {
+		return dst, probDecimalExp
+	}
+	if nd > maxDecimalDigits {
+		return dst, probDecimalLong
+	}
+	if neg {
+		dst = append(dst, '-')
+	}
+	switch {
+	case point <= 0:
+		dst = append(dst, '0', '.')
+		for k := point; k < 0; k++ {
+			dst = append(dst, '0')
+		}
+		dst = appendDigits(dst, s, lo, hi, nInt, intStart, fracStart)
+	case point >= nd:
+		dst = appendDigits(dst, s, lo, hi, nInt, intStart, fracStart)
+		for k := nd; k < point; k++ {
+			dst = append(dst, '0')
+		}
+	default:
+		dst = appendDigits(dst, s, lo, lo+point, nInt, intStart, fracStart)
+		dst = append(dst, '.')
+		dst = appendDigits(dst, s, lo+point, hi, nInt, intStart, fracStart)
+	}
+	return dst, ""
+}
+
+func appendDigits(dst []byte, s string, from, to, nInt, intStart, fracStart int) []byte {
+	if to <= nInt {
+		return append(dst, s[intStart+from:intStart+to]...)
+	}
+	if from >= nInt {
+		return append(dst, s[fracStart+from-nInt:fracStart+to-nInt]...)
+	}
+	dst = append(dst, s[intStart+from:intStart+nInt]...)
+	return append(dst, s[fracStart:fracStart+to-nInt]...)
+}
+
+// cmpDecimal compares two canonical decimals (or integers) by value.
+func cmpDecimal(a, b []byte) int {
+	na := len(a) > 0 && a[0] == '-'
+	nb := len(b) > 0 && b[0] == '-'
+	switch {
+	case na && !nb:
+		return -1
+	case !na && nb:
+		return 1
+	case na:
+		return -cmpMagnitude(a[1:], b[1:])
+	}
+	return cmpMagnitude(a, b)
+}
+
+func cmpMagnitude(a, b []byte) int {
+	ia, ib := indexDot(a), indexDot(b)
+	if ia != ib {
+		if ia < ib {
+			return -1
+		}
+		return 1
+	}
+	// Same integer length: plain byte order on the integer part, then on the fraction
+	// (canonical fractions have no trailing zeros, so byte order is numeric order).
+	for k := 0; k < ia; k++ {
+		if a[k] != b[k] {
+			if a[k] < b[k] {
+				return -1
+			}
+			return 1
+		}
+	}
+	fa, fb := a[ia:], b[ib:]
+	if len(fa) > 0 {
+		fa = fa[1:]
+	}
+	if len(fb) > 0 {
+		fb = fb[1:]
+	}
+	return bytes.Compare(fa, fb)
+}
+
+func indexDot(a []byte) int {
+	for k, c := range a {
+		if c == '.' {
+			return k
+		}
+	}
+	return len(a)
+}
+
+// isCanonDecimal reports whether s is already canonical:
+// -?(0|[1-9][0-9]*)(\.[0-9]*[1-9])? and not "-0" (integers: no fraction).
+func isCanonDecimal(s string, intOnly bool) bool {
+	i := 0
+	if len(s) > 0 && s[0] == '-' {
+		i = 1
+	}
+	if i >= len(s) {
+		return false
+	}
+	switch c := s[i]; {
+	case c == '0':
+		i++
+		if i == len(s) {
+			return i == 1 // "0", not "-0"
+		}
+	case c >= '1' && c <= '9':
+		i++
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		if i == len(s) {
+			return true
+		}
+	default:
+		return false
+	}
+	if intOnly || s[i] != '.' || i+1 == len(s) || s[len(s)-1] == '0' || len(s)-i > maxDecimalDigits {
+		return false
+	}
+	for i++; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}

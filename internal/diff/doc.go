@@ -1,0 +1,23 @@
+// Package diff is Clearhouse's comparison engine: it reads two streams of rows (Reader),
+// types and normalizes their values, matches rows by key and reports every outcome of
+// SEMANTICS.md to a Sink as it is found.
+//
+//	sum, err := diff.Run(ctx, diff.Spec{
+//		Keys:    []diff.Column{{Name: "id"}},
+//		Compare: []diff.Column{{Name: "amount", Type: diff.TypeDecimal, AbsTolerance: "0.01"}},
+//	}, source, target, diff.NewJSONLines(os.Stdout))
+//
+// Every row is normalized once, by the goroutine reading its side, into a compact
+// binary record (canonical key tuple, canonical values and the text as read). Two
+// strategies match records and give the same outcomes:
+//
+//   - merge streams two key-ordered inputs in O(1) memory per row (a run of equal keys is
+//     counted, not kept) and fails on out-of-order input, naming the side, the position
+//     and both keys;
+//   - hash partitions both inputs by key hash into fixed-size chunks from a pool bounded
+//     by Spec.MemoryBudget, spills partitions to Spec.TempDir past the budget, and joins
+//     partition by partition, partitioning again with further hash bits when a partition
+//     does not fit.
+//
+// Nothing is global: a Run owns its goroutines, buffers and spill files.
+package diff

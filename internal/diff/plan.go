@@ -1,0 +1,456 @@
+package diff
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// plan is a Spec compiled against the two readers' columns.
+type plan struct {
+	keys        []*column
+	cols        []*column
+	keyIdx      [2][]int // reader column index of each key column, per side
+	colIdx      [2][]int // reader column index of each compared column, per side
+	ncols       [2]int
+	singleBytes bool // one key column whose canonical bytes order like its values
+}
+
+func sideName(side int) Side {
+	if side == 0 {
+		return SideSource
+	}
+	return SideTarget
+}
+
+func newPlan(spec Spec, srcCols, tgtCols []string) (*plan, error) {
+	if err := spec.CheckColumns(srcCols, tgtCols); err != nil {
+		return nil, err
+	}
+	p := &plan{ncols: [2]int{len(srcCols), len(tgtCols)}}
+	index := func(cols []string, name string) int {
+		for i, c := range cols {
+			if c == name {
+				return i
+			}
+		}
+		return -1
+	}
+	build := func(field string, in []Column) ([]*column, error) {
+		out := make([]*column, len(in))
+		for i, c := range in {
+			cc, err := compileColumn(c)
+			if err != nil {
+				return nil, fmt.Errorf("%s[%d]: %w", field, i, err)
+			}
+			cc.srcIdx = index(srcCols, c.Name)
+			cc.tgtIdx = index(tgtCols, c.TargetName())
+			cc.keyOrdinal = i
+			out[i] = cc
+		}
+		return out, nil
+	}
+	var err error
+	if p.keys, err = build("keys", spec.Keys); err != nil {
+		return nil, err
+	}
+	if p.cols, err = build("compare", spec.Compare); err != nil {
+		return nil, err
+	}
+	for _, k := range p.keys {
+		p.keyIdx[0] = append(p.keyIdx[0], k.srcIdx)
+		p.keyIdx[1] = append(p.keyIdx[1], k.tgtIdx)
+	}
+	for _, c := range p.cols {
+		p.colIdx[0] = append(p.colIdx[0], c.srcIdx)
+		p.colIdx[1] = append(p.colIdx[1], c.tgtIdx)
+	}
+	p.singleBytes = len(p.keys) == 1 && p.keys[0].bytewise
+	return p, nil
+}
+
+// Records. Every row read is encoded once into a self-contained record, the unit that
+// batches (merge), partition chunks and spill files (hash) hold:
+//
+//	[0:4)   uint32 LE  length of the rest of the record
+//	[4:12)  uint64 LE  hash of the key tuple
+//	[12]    flags      flagInvalidKey | flagInvalidValue
+//	[13:17) uint32 LE  K = length of the key tuple
+//	[17:17+K)          key tuple: per key column uvarint length + canonical bytes
+//	                   (empty when flagInvalidKey)
+//	uint32 LE R, then R bytes: per key column the value as read: tag 0 NULL, tag 1 same
+//	                   as the canonical component, tag 2 uvarint length + text
+//	then, when flagged invalid: uvarint length + reason, uvarint length + position;
+//	else per compared column: tag 0 NULL | tag 1 uvarint length + canonical (= as read)
+//	                   | tag 2 uvarint length + canonical, uvarint length + as read
+const (
+	flagInvalidKey   = 1
+	flagInvalidValue = 2
+	recHeaderLen     = 17
+)
+
+func le32(b []byte) int { return int(binary.LittleEndian.Uint32(b)) }
+
+func recLen(rec []byte) int     { return 4 + le32(rec) }
+func recHash(rec []byte) uint64 { return binary.LittleEndian.Uint64(rec[4:12]) }
+func recFlags(rec []byte) byte  { return rec[12] }
+func recKey(rec []byte) []byte  { return rec[recHeaderLen : recHeaderLen+le32(rec[13:])] }
+
+func recRaw(rec []byte) (raw, rest []byte) {
+	o := recHeaderLen + le32(rec[13:])
+	n := le32(rec[o:])
+	return rec[o+4 : o+4+n], rec[o+4+n : recLen(rec)]
+}
+
+func uvarintBytes(b []byte) (v, rest []byte) {
+	n, k := binary.Uvarint(b)
+	return b[k : k+int(n)], b[k+int(n):]
+}
+
+// readVal decodes one compared value: tag, canonical bytes, bytes as read.
+func readVal(b []byte) (tag byte, canon, raw, rest []byte) {
+	tag = b[0]
+	if tag == 0 {
+		return 0, nil, nil, b[1:]
+	}
+	canon, rest = uvarintBytes(b[1:])
+	raw = canon
+	if tag == 2 {
+		raw, rest = uvarintBytes(rest)
+	}
+	return tag, canon, raw, rest
+}
+
+// mix64 spreads a row number into a hash for rows without a key.
+func mix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	return x ^ x>>33
+}
+
+// encoder turns one side's rows into records. Not safe for concurrent use.
+type encoder struct {
+	_      [128]byte // written per row: keep it off others' cache lines
+	p      *plan
+	keys   []*column // copies of the plan's, read per row
+	cols   []*column
+	side   int
+	keyIdx []int
+	colIdx []int
+	ncols  int
+	canon  []byte
+	rowNo  uint64
+	probs  []string
+	noHash bool // merge does not use the key hash
+	_      [128]byte
+}
+
+func newEncoder(p *plan, side int) *encoder {
+	return &encoder{p: p, side: side, keys: slices.Clone(p.keys), cols: slices.Clone(p.cols),
+		keyIdx: slices.Clone(p.keyIdx[side]), colIdx: slices.Clone(p.colIdx[side]), ncols: p.ncols[side]}
+}
+
+var zeroHeader [recHeaderLen]byte
+
+// encode appends the record of cells (aligned with the reader's columns) to dst. r is
+// asked for its Position only when the row is invalid.
+func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
+	e.rowNo++
+	start := len(dst)
+	dst = append(dst, zeroHeader[:]...)
+	keyStart := len(dst)
+	var flags byte
+	var reason string
+	if len(cells) != e.ncols {
+		flags = flagInvalidKey
+		reason = fmt.Sprintf("row has %d values, expected %d", len(cells), e.ncols)
+	} else {
+		for i, k := range e.keys {
+			cell := cells[e.keyIdx[i]]
+			name := k.sideName[e.side]
+			if cell.Null {
+				flags, reason = flagInvalidKey, "key column "+name+" is NULL"
+				break
+			}
+			if k.isEmpty(cell.Text) {
+				flags, reason = flagInvalidKey, "key column "+name+" is empty"
+				break
+			}
+			if k.identity {
+				dst = binary.AppendUvarint(dst, uint64(len(cell.Text)))
+				dst = append(dst, cell.Text...)
+				continue
+			}
+			var p string
+			e.canon, _, p = k.canon(e.canon[:0], cell.Text)
+			if p != "" {
+				flags, reason = flagInvalidKey, "key column "+name+": "+k.quote(cell.Text)+" "+p
+				break
+			}
+			dst = binary.AppendUvarint(dst, uint64(len(e.canon)))
+			dst = append(dst, e.canon...)
+		}
+	}
+	if flags != 0 {
+		dst = dst[:keyStart]
+	}
+	keyLen := len(dst) - keyStart
+	binary.LittleEndian.PutUint32(dst[start+13:], uint32(keyLen))
+	var h uint64
+	switch {
+	case e.noHash:
+	case flags == 0:
+		h = xxhash.Sum64(dst[keyStart:])
+	default:
+		h = mix64(e.rowNo*2 + uint64(e.side))
+	}
+
+	// The key values as read.
+	rawStart := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	off := keyStart
+	for i := range e.keys {
+		idx := e.keyIdx[i]
+		if idx >= len(cells) || cells[idx].Null {
+			dst = append(dst, 0)
+			continue
+		}
+		text := cells[idx].Text
+		if flags == 0 {
+			n, k := binary.Uvarint(dst[off:])
+			comp := dst[off+k : off+k+int(n)]
+			off += k + int(n)
+			if e.keys[i].identity || string(comp) == text {
+				dst = append(dst, 1)
+				continue
+			}
+		}
+		dst = append(dst, 2)
+		dst = binary.AppendUvarint(dst, uint64(len(text)))
+		dst = append(dst, text...)
+	}
+	binary.LittleEndian.PutUint32(dst[rawStart:], uint32(len(dst)-rawStart-4))
+
+	if flags == 0 {
+		valStart := len(dst)
+		e.probs = e.probs[:0]
+		for i, c := range e.cols {
+			cell := cells[e.colIdx[i]]
+			if cell.Null {
+				dst = append(dst, 0)
+				continue
+			}
+			if c.identity {
+				dst = append(dst, 1)
+				dst = binary.AppendUvarint(dst, uint64(len(cell.Text)))
+				dst = append(dst, cell.Text...)
+				continue
+			}
+			var p string
+			var same bool
+			e.canon, same, p = c.canon(e.canon[:0], cell.Text)
+			if p != "" {
+				e.probs = append(e.probs, "column "+c.sideName[e.side]+": "+c.quote(cell.Text)+" "+p)
+				continue
+			}
+			if same || (c.kind != kTimestamp && string(e.canon) == cell.Text) {
+				dst = append(dst, 1)
+				dst = binary.AppendUvarint(dst, uint64(len(e.canon)))
+				dst = append(dst, e.canon...)
+				continue
+			}
+			dst = append(dst, 2)
+			dst = binary.AppendUvarint(dst, uint64(len(e.canon)))
+			dst = append(dst, e.canon...)
+			dst = binary.AppendUvarint(dst, uint64(len(cell.Text)))
+			dst = append(dst, cell.Text...)
+		}
+		if len(e.probs) > 0 {
+			dst = dst[:valStart]
+			flags = flagInvalidValue
+			reason = strings.Join(e.probs, "; ")
+		}
+	}
+	if flags != 0 {
+		pos := r.Position()
+		dst = binary.AppendUvarint(dst, uint64(len(reason)))
+		dst = append(dst, reason...)
+		dst = binary.AppendUvarint(dst, uint64(len(pos)))
+		dst = append(dst, pos...)
+	}
+	dst[start+12] = flags
+	binary.LittleEndian.PutUint64(dst[start+4:], h)
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// cmpKey orders two key tuples: component by component, each in its natural order.
+func (p *plan) cmpKey(a, b []byte) int {
+	if p.singleBytes {
+		_, na := binary.Uvarint(a)
+		_, nb := binary.Uvarint(b)
+		return bytes.Compare(a[na:], b[nb:])
+	}
+	for _, k := range p.keys {
+		var ca, cb []byte
+		ca, a = uvarintBytes(a)
+		cb, b = uvarintBytes(b)
+		if c := k.cmpCanon(ca, cb); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// formatKey renders a key tuple for an error message: canonical values, masked when
+// sensitive.
+func (p *plan) formatKey(key []byte) string {
+	var sb strings.Builder
+	sb.WriteByte('(')
+	for i, k := range p.keys {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		var c []byte
+		c, key = uvarintBytes(key)
+		if k.Sensitive {
+			sb.WriteString(maskText(k.canonText(c)))
+		} else {
+			sb.WriteString(strconv.Quote(k.canonText(c)))
+		}
+	}
+	sb.WriteByte(')')
+	return sb.String()
+}
+
+// errTruncated stops a run when maxDiscrepancies is reached.
+var errTruncated = errors.New("diff: maxDiscrepancies reached")
+
+// emitter decides outcomes (SEMANTICS.md rules 2-5) and sends discrepancies to the sink.
+// It is used by one goroutine at a time.
+type emitter struct {
+	_     [128]byte // written per row: keep it off others' cache lines
+	p     *plan
+	sink  Sink
+	sum   Summary
+	max   int64
+	found int64
+	_     [128]byte
+}
+
+func (x *emitter) emit(d Discrepancy) error {
+	if x.max > 0 && x.found >= x.max {
+		x.sum.Truncated = true
+		return errTruncated
+	}
+	x.found++
+	x.sum.count(d.Kind)
+	if err := x.sink.Emit(d); err != nil {
+		return fmt.Errorf("diff: sink: %w", err)
+	}
+	return nil
+}
+
+// key returns the key of a record as read, masked where sensitive.
+func (x *emitter) key(rec []byte) []KeyValue {
+	raw, _ := recRaw(rec)
+	tuple := recKey(rec)
+	kv := make([]KeyValue, len(x.p.keys))
+	for i, k := range x.p.keys {
+		var comp []byte
+		if len(tuple) > 0 {
+			comp, tuple = uvarintBytes(tuple)
+		}
+		kv[i].Name = k.Name
+		tag := raw[0]
+		raw = raw[1:]
+		switch tag {
+		case 0:
+			kv[i].Value = Cell{Null: true}
+		case 1:
+			kv[i].Value = k.show(string(comp), false)
+		default:
+			var text []byte
+			text, raw = uvarintBytes(raw)
+			kv[i].Value = k.show(string(text), false)
+		}
+	}
+	return kv
+}
+
+func (x *emitter) invalidRow(rec []byte, side int) error {
+	_, rest := recRaw(rec)
+	reason, rest := uvarintBytes(rest)
+	pos, _ := uvarintBytes(rest)
+	return x.emit(Discrepancy{Kind: KindInvalidRow, Key: x.key(rec), Side: sideName(side), Reason: string(reason), Position: string(pos)})
+}
+
+// decide produces the outcome of one key: src and tgt are the first record with that key
+// on each side (nil when ns or nt is 0), ns and nt the number of rows.
+func (x *emitter) decide(src []byte, ns int64, tgt []byte, nt int64) error {
+	if ns > 1 || nt > 1 {
+		if ns > 1 {
+			if err := x.emit(Discrepancy{Kind: KindDuplicateKey, Key: x.key(src), Side: SideSource, Count: ns}); err != nil {
+				return err
+			}
+		}
+		if nt > 1 {
+			return x.emit(Discrepancy{Kind: KindDuplicateKey, Key: x.key(tgt), Side: SideTarget, Count: nt})
+		}
+		return nil
+	}
+	si := ns == 1 && recFlags(src)&flagInvalidValue != 0
+	ti := nt == 1 && recFlags(tgt)&flagInvalidValue != 0
+	if si || ti {
+		if si {
+			if err := x.invalidRow(src, 0); err != nil {
+				return err
+			}
+		}
+		if ti {
+			return x.invalidRow(tgt, 1)
+		}
+		return nil
+	}
+	switch {
+	case nt == 0:
+		return x.emit(Discrepancy{Kind: KindMissingInTarget, Key: x.key(src)})
+	case ns == 0:
+		return x.emit(Discrepancy{Kind: KindMissingInSource, Key: x.key(tgt)})
+	}
+	_, vs := recRaw(src)
+	_, vt := recRaw(tgt)
+	if bytes.Equal(vs, vt) {
+		// Same tags, canonical values and texts: every column is equal.
+		x.sum.count(KindMatched)
+		return nil
+	}
+	var diffs []ColumnDiff
+	for _, c := range x.p.cols {
+		var ts, tt byte
+		var cs, ct, rs, rt []byte
+		ts, cs, rs, vs = readVal(vs)
+		tt, ct, rt, vt = readVal(vt)
+		if ts != 0 && tt != 0 {
+			if c.equal(cs, ct) {
+				continue
+			}
+		} else if ts == tt {
+			continue
+		}
+		diffs = append(diffs, ColumnDiff{Name: c.Name, Source: c.show(string(rs), ts == 0), Target: c.show(string(rt), tt == 0)})
+	}
+	if diffs == nil {
+		x.sum.count(KindMatched)
+		return nil
+	}
+	return x.emit(Discrepancy{Kind: KindMismatch, Key: x.key(src), Columns: diffs})
+}

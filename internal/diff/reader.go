@@ -1,0 +1,30 @@
+package diff
+
+// Cell is one raw value as a source read it, before it is typed and normalized.
+// NULL is distinct from the empty string: a Cell{Null: true} is NULL, a Cell{} is "".
+type Cell struct {
+	Text string
+	Null bool
+}
+
+// Reader is a stream of rows from one side of a comparison. Sources (internal/source)
+// implement it; the engine never knows where rows come from.
+//
+// Next returns the next row, with cells aligned with Columns(), or io.EOF at the end. The
+// returned slice (and the strings in it) may be reused by the next call, so the engine
+// copies what it keeps. Position names the last row returned for error messages and
+// invalid-row outcomes (e.g. "payments.csv line 42", "topic p/3 offset 17").
+type Reader interface {
+	Columns() []string
+	Next() ([]Cell, error)
+	Position() string
+	Close() error
+}
+
+// OrderedReader is a Reader that promises its rows are in ascending order of the given
+// columns (byte order of their text for strings). Sorted merge is only chosen when both
+// sides promise it, and the engine verifies the promise row by row.
+type OrderedReader interface {
+	Reader
+	OrderedBy() []string
+}

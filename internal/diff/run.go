@@ -1,0 +1,236 @@
+package diff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Progress is what a progress callback receives: rows read so far on each side.
+type Progress struct {
+	SourceRows int64
+	TargetRows int64
+}
+
+// Option configures Run.
+type Option func(*options)
+
+type options struct {
+	progress     func(Progress)
+	interval     time.Duration
+	chunkSize    int // hash tuning for tests (0 = from the budget)
+	fanout       int
+	poolLimit    int64
+	checkEvery   int
+	onHashStats  func(hashStats)
+	mergeBatches int
+}
+
+// WithProgress calls fn with the rows read so far, at most once per interval (100ms
+// unless WithProgressInterval says otherwise) from a goroutine of Run's, and once more
+// with the final counts before Run returns. fn must not block for long.
+func WithProgress(fn func(Progress)) Option { return func(o *options) { o.progress = fn } }
+
+// WithProgressInterval sets the minimum time between two progress calls.
+func WithProgressInterval(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.interval = d
+		}
+	}
+}
+
+// ChooseStrategy returns the strategy Run would use for spec with these readers: merge
+// when asked for, hash when asked for, and for auto, merge exactly when both readers are
+// OrderedReaders whose OrderedBy starts with the key columns (source names on the source
+// side, target names on the target side) and no key column is trimmed or case-folded
+// (the order a reader promises is the order of the values as read).
+func ChooseStrategy(spec Spec, source, target Reader) Strategy {
+	switch spec.Strategy {
+	case StrategyMerge, StrategyHash:
+		return spec.Strategy
+	}
+	for _, k := range spec.Keys {
+		if k.Trim || k.IgnoreCase {
+			return StrategyHash
+		}
+	}
+	ordered := func(r Reader, name func(Column) string) bool {
+		o, ok := r.(OrderedReader)
+		if !ok {
+			return false
+		}
+		by := o.OrderedBy()
+		if len(by) < len(spec.Keys) {
+			return false
+		}
+		for i, k := range spec.Keys {
+			if by[i] != name(k) {
+				return false
+			}
+		}
+		return true
+	}
+	if ordered(source, func(c Column) string { return c.Name }) && ordered(target, Column.TargetName) {
+		return StrategyMerge
+	}
+	return StrategyHash
+}
+
+// Run compares source with target under spec, sending each discrepancy to sink as it is
+// found, and returns the counts. Both readers are read concurrently, each from one
+// goroutine; Run does not close them. When ctx is cancelled Run stops soon after (a
+// reader blocked in Next is waited for) and returns the counts so far with ctx's error.
+// Reaching spec.MaxDiscrepancies is not an error: the Summary says Truncated.
+func Run(ctx context.Context, spec Spec, source, target Reader, sink Sink, opts ...Option) (Summary, error) {
+	o := options{interval: 100 * time.Millisecond, checkEvery: 256, mergeBatches: 4}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := spec.Validate(); err != nil {
+		return Summary{}, fmt.Errorf("diff: invalid spec: %w", err)
+	}
+	if source == nil || target == nil || sink == nil {
+		return Summary{}, errors.New("diff: source, target and sink are required")
+	}
+	p, err := newPlan(spec, source.Columns(), target.Columns())
+	if err != nil {
+		return Summary{}, fmt.Errorf("diff: invalid spec: %w", err)
+	}
+	r := &run{
+		spec: spec,
+		p:    p,
+		o:    o,
+		x:    &emitter{p: p, sink: sink, max: spec.MaxDiscrepancies},
+	}
+	sum := &r.x.sum
+	sum.Strategy = ChooseStrategy(spec, source, target)
+	if spec.RowsPerSecond > 0 {
+		burst := int(spec.RowsPerSecond / 20) // 50ms worth of rows at a time
+		burst = max(1, min(burst, 256))
+		r.limiter = rate.NewLimiter(rate.Limit(spec.RowsPerSecond), burst)
+	}
+	r.sides[0] = r.newSide(source, 0)
+	r.sides[1] = r.newSide(target, 1)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopProgress := r.startProgress()
+	switch sum.Strategy {
+	case StrategyMerge:
+		err = r.merge(ctx)
+	default:
+		err = r.hash(ctx)
+	}
+	stopProgress()
+	sum.SourceRows = r.sides[0].n
+	sum.TargetRows = r.sides[1].n
+	if errors.Is(err, errTruncated) {
+		err = nil
+	}
+	return *sum, err
+}
+
+type run struct {
+	spec    Spec
+	p       *plan
+	o       options
+	x       *emitter
+	limiter *rate.Limiter
+	sides   [2]*sideReader
+}
+
+// sideReader reads one side: rate limiting, cancellation, progress counting.
+type sideReader struct {
+	_       [128]byte // written per row by its goroutine: keep it off others' cache lines
+	r       Reader
+	side    int
+	enc     *encoder
+	lim     *rate.Limiter
+	every   int64
+	n       int64        // rows read (owned by the reading goroutine)
+	shown   atomic.Int64 // rows read, published for progress
+	tokens  int
+	pending int64
+	_       [128]byte
+}
+
+func (r *run) newSide(rd Reader, side int) *sideReader {
+	return &sideReader{r: rd, side: side, enc: newEncoder(r.p, side), lim: r.limiter, every: int64(r.o.checkEvery)}
+}
+
+// next returns the next row, io.EOF at the end, or an error naming the side.
+func (s *sideReader) next(ctx context.Context) ([]Cell, error) {
+	if s.pending >= s.every {
+		s.shown.Store(s.n)
+		s.pending = 0
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if s.lim != nil {
+		if s.tokens == 0 {
+			if err := s.lim.WaitN(ctx, s.lim.Burst()); err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, fmt.Errorf("diff: rate limit: %w", err)
+			}
+			s.tokens = s.lim.Burst()
+		}
+		s.tokens--
+	}
+	cells, err := s.r.Next()
+	if err != nil {
+		s.shown.Store(s.n)
+		if err == io.EOF {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("diff: read %s at %s: %w", sideName(s.side), s.r.Position(), err)
+	}
+	s.n++
+	s.pending++
+	return cells, nil
+}
+
+func (r *run) startProgress() (stop func()) {
+	fn := r.o.progress
+	if fn == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(r.o.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fn(Progress{SourceRows: r.sides[0].shown.Load(), TargetRows: r.sides[1].shown.Load()})
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		fn(Progress{SourceRows: r.sides[0].n, TargetRows: r.sides[1].n})
+	}
+}
+
+// wrapCtx turns a context error into the run's error.
+func wrapCtx(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("diff: stopped: %w", err)
+	}
+	return err
+}

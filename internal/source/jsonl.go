@@ -1,0 +1,599 @@
+package source
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"slices"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+)
+
+// JSONLOptions configure a JSON Lines reader.
+//
+// Each non-blank line is one JSON object. Its members map to columns by key:
+//
+//   - a missing key and JSON null are NULL;
+//   - a string is its decoded text ("" is the empty string);
+//   - a number is its literal text exactly as written ("10.50" stays "10.50",
+//     "1e3" stays "1e3"; never converted to float64);
+//   - true/false are the texts "true"/"false";
+//   - an object or array is its compact JSON text (insignificant whitespace
+//     removed, member order and number literals kept).
+//
+// Keys that are not columns are ignored; when a key repeats, the last one wins. A
+// line that is not a well-formed JSON object is a RowError.
+type JSONLOptions struct {
+	// Columns declares the columns. Empty means the keys of the first object, in
+	// order of appearance (the first non-blank line must then be a valid object).
+	Columns []string
+	// Name is used in positions and errors ("bank.jsonl line 12").
+	Name string
+	// BufferSize of the underlying bufio.Reader; default 256 KiB.
+	BufferSize int
+}
+
+// JSONLReader reads a JSON Lines file. It implements diff.Reader.
+type JSONLReader struct {
+	br     *bufio.Reader
+	closer io.Closer
+	cols   []string
+	index  map[string]int
+	line   int64
+	pos    position
+	long   []byte // a line longer than the bufio buffer
+	keybuf []byte // an escaped key, decoded
+	arena  []byte // decoded strings and compacted nested values of this row
+	nested bytes.Buffer
+	cells  []diff.Cell
+	hint   []int // column of the n-th key of the previous line (-1: not a column)
+	err    error
+	held   bool // the first row was read by the constructor and not yet returned
+	heldE  error
+}
+
+// NewJSONLReader returns a reader over r. Without declared columns it reads the
+// first object to learn them (and returns that row first). If r is an io.Closer,
+// Close closes it.
+func NewJSONLReader(r io.Reader, opts JSONLOptions) (*JSONLReader, error) {
+	j := &JSONLReader{pos: position{name: opts.Name, unit: " line "}}
+	if cl, ok := r.(io.Closer); ok {
+		j.closer = cl
+	}
+	size := opts.BufferSize
+	if size <= 0 {
+		size = defaultBufferSize
+	}
+	j.br = bufio.NewReaderSize(r, size)
+	if b, err := j.br.Peek(3); err == nil && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		_, _ = j.br.Discard(3)
+	}
+	if len(opts.Columns) > 0 {
+		if d := firstDuplicate(opts.Columns); d != "" {
+			return nil, fmt.Errorf("%s: column %q declared twice", opts.Name, d)
+		}
+		j.setColumns(slices.Clone(opts.Columns))
+		return j, nil
+	}
+	line, err := j.readLine()
+	if err == io.EOF {
+		j.setColumns(nil)
+		j.heldE, j.held = io.EOF, true
+		return j, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// keys in order of first appearance
+	var order []string
+	seen := make(map[string]bool)
+	if err := j.scanObject(line, func(key []byte) {
+		if !seen[string(key)] {
+			seen[string(key)] = true
+			order = append(order, string(key))
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("%s: %s (the first object defines the columns; declare them to read this file)", j.pos.String(), err)
+	}
+	j.setColumns(order)
+	if err := j.parse(line); err != nil {
+		return nil, fmt.Errorf("%s: %s", j.pos.String(), err)
+	}
+	j.held = true
+	return j, nil
+}
+
+func (j *JSONLReader) setColumns(cols []string) {
+	j.cols = cols
+	j.index = make(map[string]int, len(cols))
+	for i, c := range cols {
+		j.index[c] = i
+	}
+	j.cells = make([]diff.Cell, len(cols))
+}
+
+// Columns returns the column names.
+func (j *JSONLReader) Columns() []string { return j.cols }
+
+// Position names the line last returned by Next: "<name> line <n>".
+func (j *JSONLReader) Position() string { return j.pos.String() }
+
+// Close closes the underlying reader if it is an io.Closer.
+func (j *JSONLReader) Close() error {
+	if j.closer != nil {
+		err := j.closer.Close()
+		j.closer = nil
+		return err
+	}
+	return nil
+}
+
+// Next returns the next object's cells.
+func (j *JSONLReader) Next() ([]diff.Cell, error) {
+	if j.held {
+		j.held = false
+		if j.heldE != nil {
+			return nil, j.heldE
+		}
+		return j.cells, nil
+	}
+	if j.err != nil {
+		return nil, j.err
+	}
+	line, err := j.readLine()
+	if err != nil {
+		if err != io.EOF {
+			j.err = err
+		}
+		return nil, err
+	}
+	if err := j.parse(line); err != nil {
+		return nil, &RowError{Position: j.pos.String(), Reason: err.Error()}
+	}
+	return j.cells, nil
+}
+
+// readLine returns the next non-blank line (without its line break).
+func (j *JSONLReader) readLine() ([]byte, error) {
+	for {
+		j.pos.n = j.line + 1
+		line, err := j.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			j.long = append(j.long[:0], line...)
+			for err == bufio.ErrBufferFull {
+				line, err = j.br.ReadSlice('\n')
+				j.long = append(j.long, line...)
+			}
+			line = j.long
+		}
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("%s: %w", j.pos.String(), err)
+		}
+		if len(line) == 0 {
+			return nil, io.EOF
+		}
+		if line[len(line)-1] == '\n' {
+			j.line++
+		}
+		for len(line) > 0 && isJSONSpace(line[len(line)-1]) {
+			line = line[:len(line)-1]
+		}
+		k := 0
+		for k < len(line) && isJSONSpace(line[k]) {
+			k++
+		}
+		if k == len(line) {
+			continue
+		}
+		return line, nil
+	}
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+var errJSONEnd = errors.New("unexpected end of line")
+
+// parse fills j.cells from one line.
+func (j *JSONLReader) parse(line []byte) error {
+	for i := range j.cells {
+		j.cells[i] = diff.Cell{Null: true}
+	}
+	j.arena = j.arena[:0]
+	j.nested.Reset()
+	p := jsonParser{b: line, j: j}
+	n := 0
+	return p.object(func(key []byte, val diff.Cell) {
+		// Lines usually repeat the previous line's key order: try that first.
+		if n < len(j.hint) {
+			if k := j.hint[n]; k >= 0 && string(key) == j.cols[k] {
+				j.cells[k] = val
+				n++
+				return
+			}
+		}
+		k, ok := j.index[string(key)]
+		if !ok {
+			k = -1
+		} else {
+			j.cells[k] = val
+		}
+		if n < len(j.hint) {
+			j.hint[n] = k
+		} else if n < 4*len(j.cols)+16 {
+			j.hint = append(j.hint, k)
+		}
+		n++
+	})
+}
+
+// scanObject parses line and calls fn with every key.
+func (j *JSONLReader) scanObject(line []byte, fn func(key []byte)) error {
+	j.arena = j.arena[:0]
+	j.nested.Reset()
+	p := jsonParser{b: line, j: j}
+	return p.object(func(key []byte, _ diff.Cell) { fn(key) })
+}
+
+type jsonParser struct {
+	b []byte
+	i int
+	j *JSONLReader
+}
+
+func (p *jsonParser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\r', '\n':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) errorf(format string, args ...any) error {
+	return fmt.Errorf("invalid JSON at column %d: "+format, append([]any{p.i + 1}, args...)...)
+}
+
+func (p *jsonParser) object(fn func(key []byte, val diff.Cell)) error {
+	p.ws()
+	if p.i >= len(p.b) {
+		return errJSONEnd
+	}
+	if p.b[p.i] != '{' {
+		return p.errorf("a line must hold a JSON object, found %q", p.b[p.i])
+	}
+	p.i++
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return p.end()
+	}
+	for {
+		p.ws()
+		if p.i >= len(p.b) {
+			return errJSONEnd
+		}
+		if p.b[p.i] != '"' {
+			return p.errorf("expected a member name, found %q", p.b[p.i])
+		}
+		key, err := p.str(true)
+		if err != nil {
+			return err
+		}
+		p.ws()
+		if p.i >= len(p.b) {
+			return errJSONEnd
+		}
+		if p.b[p.i] != ':' {
+			return p.errorf("expected ':', found %q", p.b[p.i])
+		}
+		p.i++
+		p.ws()
+		val, err := p.value()
+		if err != nil {
+			return err
+		}
+		fn(key, val)
+		p.ws()
+		if p.i >= len(p.b) {
+			return errJSONEnd
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return p.end()
+		default:
+			return p.errorf("expected ',' or '}', found %q", p.b[p.i])
+		}
+	}
+}
+
+func (p *jsonParser) end() error {
+	p.ws()
+	if p.i < len(p.b) {
+		return p.errorf("unexpected %q after the object", p.b[p.i])
+	}
+	return nil
+}
+
+func (p *jsonParser) value() (diff.Cell, error) {
+	if p.i >= len(p.b) {
+		return diff.Cell{}, errJSONEnd
+	}
+	switch c := p.b[p.i]; {
+	case c == '"':
+		s, err := p.str(false)
+		return diff.Cell{Text: bstr(s)}, err
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	case c == '{' || c == '[':
+		return p.nestedValue()
+	case c == 'n':
+		return diff.Cell{Null: true}, p.literal("null")
+	case c == 't':
+		return diff.Cell{Text: "true"}, p.literal("true")
+	case c == 'f':
+		return diff.Cell{Text: "false"}, p.literal("false")
+	default:
+		return diff.Cell{}, p.errorf("unexpected %q", c)
+	}
+}
+
+func (p *jsonParser) literal(lit string) error {
+	if len(p.b)-p.i < len(lit) || string(p.b[p.i:p.i+len(lit)]) != lit {
+		return p.errorf("invalid literal")
+	}
+	p.i += len(lit)
+	return nil
+}
+
+func (p *jsonParser) number() (diff.Cell, error) {
+	b, start := p.b, p.i
+	i := p.i
+	if b[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		p.i = i
+		return diff.Cell{}, p.errorf("invalid number")
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			p.i = i
+			return diff.Cell{}, p.errorf("invalid number")
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			p.i = i
+			return diff.Cell{}, p.errorf("invalid number")
+		}
+	}
+	p.i = i
+	return diff.Cell{Text: bstr(b[start:i])}, nil
+}
+
+// str parses a string at p.i (which holds '"'). Without escapes it returns a slice
+// of the line; otherwise the decoded text in the arena (or keybuf for keys).
+func (p *jsonParser) str(key bool) ([]byte, error) {
+	b := p.b
+	p.i++
+	start := p.i
+	i := start
+	ascii := true
+	const qm, bm, hi = uint64('"') * ones, uint64('\\') * ones, 0x8080808080808080
+	for {
+		// Eight bytes at a time to the first quote, backslash, control character
+		// or non-ASCII byte.
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			m := ((w - 0x20*ones) & ^w & hi) | (w & hi) | zeroBytes(w^qm) | zeroBytes(w^bm)
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			p.i = i
+			return nil, errJSONEnd
+		}
+		switch c := b[i]; {
+		case c == '"':
+			p.i = i + 1
+			if !ascii && !utf8.Valid(b[start:i]) {
+				return p.decode(start, key)
+			}
+			return b[start:i], nil
+		case c == '\\':
+			return p.decode(start, key)
+		case c < 0x20:
+			p.i = i
+			return nil, p.errorf("control character in string")
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		i++
+	}
+}
+
+// decode decodes the string starting at start (after its opening quote) with
+// escapes, as encoding/json does (invalid UTF-8 becomes U+FFFD).
+func (p *jsonParser) decode(start int, key bool) ([]byte, error) {
+	var out []byte
+	if key {
+		out = p.j.keybuf[:0]
+	} else {
+		out = p.j.arena
+	}
+	mark := len(out)
+	b := p.b
+	i := start
+	for {
+		if i >= len(b) {
+			p.i = i
+			return nil, errJSONEnd
+		}
+		c := b[i]
+		switch {
+		case c == '"':
+			p.i = i + 1
+			if key {
+				p.j.keybuf = out
+			} else {
+				p.j.arena = out
+			}
+			return out[mark:], nil
+		case c == '\\':
+			if i+1 >= len(b) {
+				p.i = i
+				return nil, errJSONEnd
+			}
+			e := b[i+1]
+			i += 2
+			switch e {
+			case '"', '\\', '/':
+				out = append(out, e)
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r, ok := hex4(b, i)
+				if !ok {
+					p.i = i
+					return nil, p.errorf("invalid \\u escape")
+				}
+				i += 4
+				if utf16.IsSurrogate(r) {
+					r2 := rune(-1)
+					if i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
+						if x, ok := hex4(b, i+2); ok {
+							r2 = x
+						}
+					}
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						i += 6
+						r = dec
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				out = utf8.AppendRune(out, r)
+			default:
+				p.i = i - 1
+				return nil, p.errorf("invalid escape %q", e)
+			}
+		case c < 0x20:
+			p.i = i
+			return nil, p.errorf("control character in string")
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			} else {
+				out = append(out, b[i:i+size]...)
+			}
+			i += size
+		}
+	}
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// nestedValue finds the end of the object or array at p.i and returns its compact
+// text (validated by json.Compact).
+func (p *jsonParser) nestedValue() (diff.Cell, error) {
+	b := p.b
+	start := p.i
+	depth := 0
+	i := start
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i++
+			for i < len(b) && b[i] != '"' {
+				if b[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			if i >= len(b) {
+				p.i = i
+				return diff.Cell{}, errJSONEnd
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				i++
+				buf := &p.j.nested
+				mark := buf.Len()
+				if err := json.Compact(buf, b[start:i]); err != nil {
+					buf.Truncate(mark)
+					p.i = start
+					return diff.Cell{}, p.errorf("%v", err)
+				}
+				p.i = i
+				return diff.Cell{Text: bstr(buf.Bytes()[mark:])}, nil
+			}
+		}
+		i++
+	}
+	p.i = i
+	return diff.Cell{}, errJSONEnd
+}

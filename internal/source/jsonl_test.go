@@ -1,0 +1,102 @@
+package source
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+)
+
+func TestJSONL(t *testing.T) {
+	data := `{"id":"1","amount":10.50,"big":123456789012345678901234567890.000001,"memo":null,"nested":{"a": [1, 2.0, {"b" : "x y"}] },"ok":true}
+{"amount": -0.0e-3 , "id":"2\u00e9\ud83d\ude42\n\"q\"", "extra": 1}
+
+  {"id":"3","memo":"","nested":[ ],"ok":false,"amount":"12,5x"}
+{"id":"4", bad json}
+[1,2]
+{"id":"5","memo":"zürich-ß-東京-🙂","id":"5b"}
+`
+	r, err := NewJSONLReader(strings.NewReader(data), JSONLOptions{Name: "t.jsonl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Columns(), []string{"id", "amount", "big", "memo", "nested", "ok"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("columns %q", got)
+	}
+	got, err := readAll(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []entry{
+		{cells: []diff.Cell{T("1"), T("10.50"), T("123456789012345678901234567890.000001"), N, T(`{"a":[1,2.0,{"b":"x y"}]}`), T("true")}, pos: "t.jsonl line 1"},
+		{cells: []diff.Cell{T("2é🙂\n\"q\""), T("-0.0e-3"), N, N, N, N}, pos: "t.jsonl line 2"},
+		{cells: []diff.Cell{T("3"), T("12,5x"), N, T(""), T("[]"), T("false")}, pos: "t.jsonl line 4"},
+		{pos: "t.jsonl line 5", err: `invalid JSON at column 12: expected a member name, found 'b'`},
+		{pos: "t.jsonl line 6", err: `invalid JSON at column 1: a line must hold a JSON object, found '['`},
+		{cells: []diff.Cell{T("5b"), N, N, T("zürich-ß-東京-🙂"), N, N}, pos: "t.jsonl line 7"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestJSONLDeclaredColumnsAndErrors(t *testing.T) {
+	data := "{\"b\":1,\"a\":\"x\"}\n{\"a\":\"unterminated}\n{\"a\":01}\n{\"a\":\"ok\"} trailing\n{\"a\":\"tab\there\"}\n{\"a\":{\"x\":}}\n{\"a\":\"fine\"}\n"
+	r, err := NewJSONLReader(strings.NewReader(data), JSONLOptions{Columns: []string{"a", "c"}, Name: "d.jsonl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 7 {
+		t.Fatalf("%d entries: %+v", len(got), got)
+	}
+	if !reflect.DeepEqual(got[0].cells, []diff.Cell{T("x"), N}) || !reflect.DeepEqual(got[6].cells, []diff.Cell{T("fine"), N}) {
+		t.Fatalf("%+v", got)
+	}
+	for i := 1; i <= 5; i++ {
+		if got[i].err == "" {
+			t.Errorf("line %d accepted: %+v", i+1, got[i])
+		}
+	}
+}
+
+func TestJSONLEmptyFile(t *testing.T) {
+	r, err := NewJSONLReader(strings.NewReader("\n\n"), JSONLOptions{Name: "e.jsonl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, r)
+	if err != nil || len(got) != 0 || len(r.Columns()) != 0 {
+		t.Fatalf("%v %v %v", got, err, r.Columns())
+	}
+	if _, err := NewJSONLReader(strings.NewReader("not json\n"), JSONLOptions{Name: "e.jsonl"}); err == nil {
+		t.Fatal("a malformed first line without declared columns must fail")
+	}
+}
+
+func TestJSONLNextDoesNotAllocate(t *testing.T) {
+	var sb strings.Builder
+	for range 3000 {
+		sb.WriteString(`{"id":"k\"1","amount":12.50,"n":{"a":[1, 2]},"memo":null}` + "\n")
+	}
+	r, err := NewJSONLReader(strings.NewReader(sb.String()), JSONLOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := testing.AllocsPerRun(1000, func() {
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}); a != 0 {
+		t.Fatalf("%v allocations per row", a)
+	}
+}

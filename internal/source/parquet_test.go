@@ -1,0 +1,154 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+)
+
+type pqRow struct {
+	ID      string     `parquet:"id"`
+	Amount  int64      `parquet:"amount,decimal(2:18)"`
+	Small   *int32     `parquet:"small,decimal(3:9),optional"`
+	Wide    [16]byte   `parquet:"wide,decimal(4:38)"`
+	Booked  time.Time  `parquet:"booked_at,timestamp(millisecond)"`
+	Micros  int64      `parquet:"micros,timestamp(microsecond)"`
+	Nanos   *time.Time `parquet:"nanos,timestamp(nanosecond),optional"`
+	Local   int64      `parquet:"local,timestamp(millisecond:local)"`
+	Day     int32      `parquet:"value_date,date"` // days since 1970 (time.Time+date is written wrongly by parquet-go v0.32)
+	Memo    *string    `parquet:"memo,optional"`
+	Count   int32      `parquet:"count"`
+	Ratio   float64    `parquet:"ratio"`
+	Ok      bool       `parquet:"ok"`
+	Unsign  uint32     `parquet:"unsign,uint(32)"`
+	UUID    [16]byte   `parquet:"uuid,uuid"`
+	Payload []byte     `parquet:"payload"`
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// be16 is the 16-byte big-endian two's complement of x.
+func be16(x int64) [16]byte {
+	var b [16]byte
+	fill := byte(0)
+	if x < 0 {
+		fill = 0xff
+	}
+	for i := range b {
+		b[i] = fill
+	}
+	for i := 15; i >= 8; i-- {
+		b[i] = byte(x)
+		x >>= 8
+	}
+	return b
+}
+
+func writeParquet(t *testing.T, path string, rows []pqRow, rowsPerGroup int64) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[pqRow](&buf, parquet.MaxRowsPerRowGroup(rowsPerGroup))
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParquetRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ledger.parquet")
+	booked := time.Date(2026, 3, 1, 9, 0, 0, 500_000_000, time.UTC)
+	uuid := [16]byte{0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17, 0x40, 0x00}
+	rows := []pqRow{
+		{ID: "a", Amount: 1050, Small: ptr(int32(-5)), Wide: be16(-123456789), Booked: booked,
+			Micros: booked.UnixMicro() + 1, Nanos: ptr(booked.Add(7)), Local: booked.UnixMilli(),
+			Day: int32(time.Date(2026, 2, 28, 0, 0, 0, 0, time.UTC).Unix() / 86400), Memo: ptr("zürich-ß-東京-🙂"), Count: -7, Ratio: 0.1,
+			Ok: true, Unsign: 4_000_000_000, UUID: uuid, Payload: []byte("raw")},
+		{ID: "b", Amount: -1, Wide: be16(0), Booked: time.Unix(0, 0).UTC(), Micros: -1,
+			Day: -1, Memo: ptr(""), Ratio: 1e21},
+	}
+	for i := range 2500 { // several row groups and batches
+		rows = append(rows, pqRow{ID: fmt.Sprintf("r%04d", i), Amount: int64(i), Booked: booked})
+	}
+	writeParquet(t, path, rows, 1000)
+
+	r, err := Open(context.Background(), "file://"+path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	wantCols := []string{"id", "amount", "small", "wide", "booked_at", "micros", "nanos", "local", "value_date", "memo", "count", "ratio", "ok", "unsign", "uuid", "payload"}
+	if !reflect.DeepEqual(r.Columns(), wantCols) {
+		t.Fatalf("columns %q", r.Columns())
+	}
+	got, err := readAll(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(rows) {
+		t.Fatalf("%d rows, want %d", len(got), len(rows))
+	}
+	want0 := []diff.Cell{T("a"), T("10.50"), T("-0.005"), T("-12345.6789"), T("2026-03-01T09:00:00.5Z"),
+		T("2026-03-01T09:00:00.500001Z"), T("2026-03-01T09:00:00.500000007Z"), T("2026-03-01T09:00:00.5"),
+		T("2026-02-28"), T("zürich-ß-東京-🙂"), T("-7"), T("0.1"), T("true"), T("4000000000"),
+		T("123e4567-e89b-12d3-a456-426614174000"), T("raw")}
+	want1 := []diff.Cell{T("b"), T("-0.01"), N, T("0.0000"), T("1970-01-01T00:00:00Z"),
+		T("1969-12-31T23:59:59.999999Z"), N, T("1970-01-01T00:00:00"),
+		T("1969-12-31"), T(""), T("0"), T("1e+21"), T("false"), T("0"),
+		T("00000000-0000-0000-0000-000000000000"), T("")}
+	if !reflect.DeepEqual(got[0].cells, want0) {
+		t.Errorf("row 1:\n%+v\nwant\n%+v", got[0].cells, want0)
+	}
+	if !reflect.DeepEqual(got[1].cells, want1) {
+		t.Errorf("row 2:\n%+v\nwant\n%+v", got[1].cells, want1)
+	}
+	last := got[len(got)-1]
+	if last.pos != fmt.Sprintf("ledger.parquet row %d", len(rows)) || last.cells[0] != T("r2499") || last.cells[1] != T("24.99") {
+		t.Errorf("last row %+v at %s", last.cells[:2], last.pos)
+	}
+
+	// Declared columns project and reorder.
+	r2, err := Open(context.Background(), path, Options{Columns: []string{"memo", "id"}, OrderedBy: []string{"id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if _, ok := r2.(diff.OrderedReader); !ok {
+		t.Fatal("OrderedBy did not give an OrderedReader")
+	}
+	cells, err := r2.Next()
+	if err != nil || !reflect.DeepEqual(cells, []diff.Cell{T("zürich-ß-東京-🙂"), T("a")}) {
+		t.Fatalf("%+v %v", cells, err)
+	}
+}
+
+func TestAppendScaled(t *testing.T) {
+	for _, c := range []struct {
+		x     int64
+		scale int
+		want  string
+	}{{0, 2, "0.00"}, {5, 2, "0.05"}, {-5, 2, "-0.05"}, {1050, 2, "10.50"}, {7, 0, "7"}, {-123, 1, "-12.3"},
+		{-9223372036854775808, 2, "-92233720368547758.08"}} {
+		if got := string(appendScaled(nil, c.x, c.scale)); got != c.want {
+			t.Errorf("appendScaled(%d, %d) = %s, want %s", c.x, c.scale, got, c.want)
+		}
+	}
+	big := [16]byte{0x80} // most negative 128-bit
+	if got := string(appendScaledBytes(nil, big[:], 2)); got != "-1701411834604692317316873037158841057.28" {
+		t.Errorf("128-bit: %s", got)
+	}
+}

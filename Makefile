@@ -70,7 +70,14 @@ envtest: ## Build (once) the test control plane: kube-apiserver, kubectl, etcd i
 
 .PHONY: test
 test: envtest $(HELM) verify-generated lint ## Install what the tests need and run every test.
-	HELM=$(HELM) go test -count=1 $(GO_PACKAGES)
+	HELM=$(HELM) CLEARHOUSE_LONG_TESTS=1 go test -count=1 $(GO_PACKAGES)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+FUZZTIME ?= 15s
+.PHONY: fuzz
+fuzz: ## Run each fuzz test for FUZZTIME (seed corpora in testdata/fuzz are also run by go test).
+	go test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./internal/diff/
+	go test -run '^$$' -fuzz '^FuzzCSVReader$$' -fuzztime $(FUZZTIME) ./internal/source/
 
 ##@ Build
 

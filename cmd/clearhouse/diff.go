@@ -354,6 +354,10 @@ func writeTable(w io.Writer, sum diff.Summary, ds []diff.Discrepancy, color bool
 		}
 		var detail string
 		switch d.Kind {
+		case diff.KindMissingInTarget:
+			detail = "only in source"
+		case diff.KindMissingInSource:
+			detail = "only in target"
 		case diff.KindMismatch:
 			var cols []string
 			for _, c := range d.Columns {

@@ -134,7 +134,7 @@ func (g *generator) writeFile(side int, path, name string) (int64, error) {
 	unit := " line "
 	switch g.cfg.Format {
 	case source.FormatCSV:
-		s = &csvSink{out: out, delim: g.cfg.CSVDelimiter, null: g.cfg.CSVNullMarker}
+		s = newCSVSink(out, g.cfg.CSVDelimiter, g.cfg.CSVNullMarker)
 	case source.FormatJSONL:
 		s = &jsonlSink{out: out, number: g.amount}
 	case source.FormatParquet:

@@ -319,7 +319,7 @@ func readSide(t *testing.T, path string, opts source.Options, spec diff.Spec, so
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	d := sideData{cols: slices.Clone(r.Columns()), byKey: map[string][]fileRow{}}
 	nk := len(spec.Keys)
 	var prev []diff.Cell

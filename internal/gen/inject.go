@@ -21,18 +21,15 @@ func (g *generator) build() {
 	next := uint64(0)
 	for _, f := range in.all() {
 		for ord := range *f.n {
-			var e *entity
 			if f.base {
 				i := pick.at(next)
 				next++
-				e = g.baseEntity(f.name, ord, i)
+				e := g.baseEntity(f.name, ord, i)
 				g.injected[i] = e
 				g.entities = append(g.entities, e)
 				continue
 			}
-			for _, e = range g.extraEntities(f.name, ord) {
-				g.entities = append(g.entities, e)
-			}
+			g.entities = append(g.entities, g.extraEntities(f.name, ord)...)
 		}
 	}
 }

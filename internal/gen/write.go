@@ -2,7 +2,7 @@ package gen
 
 import (
 	"bufio"
-	"bytes"
+	"cmp"
 	"compress/gzip"
 	"io"
 	"math/rand/v2"
@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -60,40 +61,48 @@ func (o *fileOut) close() error {
 	return err
 }
 
+// csvSink writes records with source.CSVWriter, in the dialect source reads.
 type csvSink struct {
-	out   *fileOut
-	buf   []byte
-	line  int64
-	delim byte
-	null  string
+	out  *fileOut
+	w    *source.CSVWriter
+	line int64 // physical lines written
+}
+
+func newCSVSink(out *fileOut, delim byte, null string) *csvSink {
+	return &csvSink{out: out, w: source.NewCSVWriter(out.bw, source.CSVOptions{Delimiter: delim, NullMarker: null})}
 }
 
 func (s *csvSink) header(cols []string) error {
-	cells := make([]diff.Cell, len(cols))
-	for i, c := range cols {
-		cells[i] = text(c)
+	err := s.w.WriteHeader(cols)
+	s.line++
+	for _, c := range cols {
+		s.line += int64(strings.Count(c, "\n"))
 	}
-	_, err := s.write(cells)
 	return err
 }
 
+// write returns the line the record starts on. A record spans one line plus the
+// line breaks inside its (quoted) texts: the delimiter, the quote and the null
+// marker hold none.
 func (s *csvSink) write(cells []diff.Cell) (int64, error) {
-	b := s.buf[:0]
-	for i, c := range cells {
-		if i > 0 {
-			b = append(b, s.delim)
-		}
-		b = source.AppendCSVField(b, c, s.delim, '"', s.null)
-	}
+	err := s.w.Write(cells)
 	n := s.line + 1
-	s.line += 1 + int64(bytes.Count(b, []byte{'\n'}))
-	b = append(b, '\n')
-	s.buf = b
-	_, err := s.out.bw.Write(b)
+	s.line++
+	for _, c := range cells {
+		if !c.Null {
+			s.line += int64(strings.Count(c.Text, "\n"))
+		}
+	}
 	return n, err
 }
 
-func (s *csvSink) close() error { return s.out.close() }
+func (s *csvSink) close() error {
+	err := s.w.Flush()
+	if e := s.out.close(); err == nil {
+		err = e
+	}
+	return err
+}
 
 type jsonlSink struct {
 	out    *fileOut
@@ -197,7 +206,7 @@ func appendJSONString(b []byte, s string) []byte {
 
 type parquetSink struct {
 	out   *fileOut
-	w     *parquet.Writer
+	w     *parquet.GenericWriter[any]
 	batch []parquet.Row
 	n     int // rows in batch
 	arena []byte
@@ -214,7 +223,7 @@ func newParquetSink(out *fileOut, cols []string) *parquetSink {
 		}
 	}
 	schema := parquet.SchemaOf(reflect.Zero(reflect.StructOf(fields)).Interface())
-	w := parquet.NewWriter(out.bw, schema,
+	w := parquet.NewGenericWriter[any](out.bw, schema,
 		parquet.Compression(&parquet.Snappy),
 		parquet.MaxRowsPerRowGroup(128<<10),
 		parquet.CreatedBy("clearhouse-gen", "1", ""),
@@ -280,19 +289,9 @@ func compareKeys(a, b []diff.Cell) int {
 		case y.Null:
 			return -1
 		}
-		if c := cmpString(x.Text, y.Text); c != 0 {
+		if c := cmp.Compare(x.Text, y.Text); c != 0 {
 			return c
 		}
-	}
-	return 0
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
 	}
 	return 0
 }
@@ -332,7 +331,7 @@ func (g *generator) writeSide(side int, s sink, name, unit string) (int64, error
 		for _, r := range floats {
 			r.slot = rng.Uint64N(N + 1)
 		}
-		slices.SortStableFunc(floats, func(a, b *row) int { return cmpUint(a.slot, b.slot) })
+		slices.SortStableFunc(floats, func(a, b *row) int { return cmp.Compare(a.slot, b.slot) })
 	}
 	var rb rowBuf
 	key := make([]diff.Cell, g.nkey)
@@ -389,14 +388,4 @@ func (g *generator) writeSide(side int, s sink, name, unit string) (int64, error
 		}
 	}
 	return count, nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

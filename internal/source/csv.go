@@ -67,14 +67,13 @@ type CSVReader struct {
 	fileCols int   // fields per record in the file
 	proj     []int // column i of the output is field proj[i]; nil when identity
 
-	line    int64 // physical lines consumed so far
-	pos     position
-	buf     []byte // the current record, when it needed copying
-	offs    []fieldOff
-	raw     []diff.Cell // fields of the current record
-	cells   []diff.Cell // projected cells (raw when proj is nil)
-	err     error       // sticky fatal error
-	lastBad bool
+	line  int64 // physical lines consumed so far
+	pos   position
+	buf   []byte // the current record, when it needed copying
+	offs  []fieldOff
+	raw   []diff.Cell // fields of the current record
+	cells []diff.Cell // projected cells (raw when proj is nil)
+	err   error       // sticky fatal error
 }
 
 type fieldOff struct {

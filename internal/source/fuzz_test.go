@@ -106,6 +106,9 @@ func FuzzCSVReader(f *testing.F) {
 			return // encoding/csv refuses some inputs
 		}
 		w.Flush()
+		if err := w.Error(); err != nil {
+			t.Fatal(err)
+		}
 		r, err := NewCSVReader(&buf, CSVOptions{Delimiter: delim})
 		if err != nil {
 			t.Fatal(err)

@@ -127,12 +127,12 @@ func open(ctx context.Context, uri string, opts Options) (diff.Reader, error) {
 	if format == FormatParquet {
 		st, err := f.Stat()
 		if err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("source: %w", err)
 		}
 		pr, err := NewParquetReader(f, st.Size(), f, ParquetOptions{Columns: opts.Columns, Name: opts.Name})
 		if err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, err
 		}
 		return pr, nil
@@ -185,11 +185,11 @@ func detect(name string, opts Options) (Format, Compression, error) {
 
 // openStream opens a CSV or JSON Lines reader over rc (closed by the reader).
 func openStream(rc io.ReadCloser, format Format, comp Compression, opts Options) (diff.Reader, error) {
-	var r io.ReadCloser = rc
+	r := io.ReadCloser(rc)
 	if comp == CompressionGzip {
 		zr, err := gzip.NewReader(rc)
 		if err != nil {
-			rc.Close()
+			_ = rc.Close()
 			return nil, fmt.Errorf("%s: %w", opts.Name, err)
 		}
 		r = &gzipReadCloser{Reader: zr, under: rc}
@@ -225,7 +225,7 @@ func openStream(rc io.ReadCloser, format Format, comp Compression, opts Options)
 		err = fmt.Errorf("%s: format %s cannot be streamed", opts.Name, format)
 	}
 	if err != nil {
-		r.Close()
+		_ = r.Close()
 		return nil, err
 	}
 	return rd, nil
@@ -259,7 +259,7 @@ func openHTTP(ctx context.Context, u *url.URL, format Format, comp Compression, 
 		return nil, fmt.Errorf("source: GET %s: %v", safe, stripURLError(err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return nil, fmt.Errorf("source: GET %s: %s", safe, resp.Status)
 	}
 	body := &httpBody{rc: resp.Body, url: safe}
@@ -268,12 +268,12 @@ func openHTTP(ctx context.Context, u *url.URL, format Format, comp Compression, 
 	}
 	tmp, err := os.CreateTemp(opts.TempDir, "clearhouse-*.parquet")
 	if err != nil {
-		body.Close()
+		_ = body.Close()
 		return nil, fmt.Errorf("source: spooling %s: %w", safe, err)
 	}
-	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	cleanup := func() { _ = tmp.Close(); _ = os.Remove(tmp.Name()) }
 	size, err := io.Copy(tmp, body)
-	body.Close()
+	_ = body.Close() // fully read (or failed): nothing to lose
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("source: spooling %s: %w", safe, err)

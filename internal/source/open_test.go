@@ -93,7 +93,9 @@ func TestOpenFiles(t *testing.T) {
 	if o, ok := r.(diff.OrderedReader); !ok || !reflect.DeepEqual(o.OrderedBy(), []string{"id"}) {
 		t.Fatal("not an OrderedReader")
 	}
-	r.Close()
+	if err := r.Close(); err != nil {
+		t.Error(err)
+	}
 	r, err = Open(ctx, csvPath, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +103,9 @@ func TestOpenFiles(t *testing.T) {
 	if _, ok := r.(diff.OrderedReader); ok {
 		t.Fatal("an undeclared order must not be promised")
 	}
-	r.Close()
+	if err := r.Close(); err != nil {
+		t.Error(err)
+	}
 }
 
 func TestOpenHTTP(t *testing.T) {
@@ -115,11 +119,17 @@ func TestOpenHTTP(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/data/bank.csv":
-			w.Write([]byte("id,v\n1,\"a\nb\"\n"))
+			if _, err := w.Write([]byte("id,v\n1,\"a\nb\"\n")); err != nil {
+				t.Error(err)
+			}
 		case "/data/bank.ndjson.gz":
-			w.Write(gz(t, `{"id":"1","v":null}`+"\n"))
+			if _, err := w.Write(gz(t, `{"id":"1","v":null}`+"\n")); err != nil {
+				t.Error(err)
+			}
 		case "/data/l.parquet":
-			w.Write(pqData)
+			if _, err := w.Write(pqData); err != nil {
+				t.Error(err)
+			}
 		default:
 			http.Error(w, "nope", http.StatusForbidden)
 		}
@@ -135,7 +145,9 @@ func TestOpenHTTP(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].cells[1] != T("a\nb") || got[0].pos != "bank.csv line 2" {
 		t.Fatalf("%+v %v", got, err)
 	}
-	r.Close()
+	if err := r.Close(); err != nil {
+		t.Error(err)
+	}
 
 	r, err = Open(ctx, srv.URL+"/data/bank.ndjson.gz", Options{})
 	if err != nil {
@@ -145,7 +157,9 @@ func TestOpenHTTP(t *testing.T) {
 	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0].cells, []diff.Cell{T("1"), N}) {
 		t.Fatalf("%+v %v", got, err)
 	}
-	r.Close()
+	if err := r.Close(); err != nil {
+		t.Error(err)
+	}
 
 	r, err = Open(ctx, srv.URL+"/data/l.parquet", Options{Columns: []string{"id", "amount"}, TempDir: dir})
 	if err != nil {
@@ -155,7 +169,9 @@ func TestOpenHTTP(t *testing.T) {
 	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0].cells, []diff.Cell{T("x"), T("1.23")}) {
 		t.Fatalf("%+v %v", got, err)
 	}
-	r.Close()
+	if err := r.Close(); err != nil {
+		t.Error(err)
+	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "clearhouse-*")); len(left) != 0 {
 		t.Fatalf("spool files left: %v", left)
 	}

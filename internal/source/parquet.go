@@ -353,7 +353,7 @@ func appendScaledBytes(dst []byte, b []byte, scale int) []byte {
 }
 
 func appendDigits(dst []byte, neg bool, digits []byte, scale int) []byte {
-	if neg && !(len(digits) == 1 && digits[0] == '0') {
+	if neg && (len(digits) != 1 || digits[0] != '0') {
 		dst = append(dst, '-')
 	}
 	if scale <= 0 {

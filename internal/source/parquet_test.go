@@ -90,7 +90,7 @@ func TestParquetRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	wantCols := []string{"id", "amount", "small", "wide", "booked_at", "micros", "nanos", "local", "value_date", "memo", "count", "ratio", "ok", "unsign", "uuid", "payload"}
 	if !reflect.DeepEqual(r.Columns(), wantCols) {
 		t.Fatalf("columns %q", r.Columns())
@@ -126,7 +126,7 @@ func TestParquetRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r2.Close()
+	defer func() { _ = r2.Close() }()
 	if _, ok := r2.(diff.OrderedReader); !ok {
 		t.Fatal("OrderedBy did not give an OrderedReader")
 	}

@@ -82,22 +82,22 @@ func open(ctx context.Context, uri string, opts Options) (diff.Reader, error) {
 		var err error
 		u, err = url.Parse(uri)
 		if err != nil {
-			return nil, fmt.Errorf("source: invalid URL %s", RedactURL(uri))
+			return nil, fmt.Errorf("invalid URL %s", RedactURL(uri))
 		}
 	case hasScheme(uri, "file"):
 		fu, err := url.Parse(uri)
 		if err != nil {
-			return nil, fmt.Errorf("source: invalid file URI %q: %w", uri, err)
+			return nil, fmt.Errorf("invalid file URI %q: %w", uri, err)
 		}
 		if fu.Host != "" && fu.Host != "localhost" {
-			return nil, fmt.Errorf("source: file URI %q names host %q; only local files are supported", uri, fu.Host)
+			return nil, fmt.Errorf("file URI %q names host %q; only local files are supported", uri, fu.Host)
 		}
 		if fu.Opaque != "" || !path.IsAbs(fu.Path) {
-			return nil, fmt.Errorf("source: file URI %q must be file:///absolute/path", uri)
+			return nil, fmt.Errorf("file URI %q must be file:///absolute/path", uri)
 		}
 		filePath = filepath.FromSlash(fu.Path)
 	case strings.Contains(uri, "://"):
-		return nil, fmt.Errorf("source: unsupported URI scheme in %s", RedactURL(uri))
+		return nil, fmt.Errorf("unsupported URI scheme in %s", RedactURL(uri))
 	default:
 		filePath = uri
 	}
@@ -122,13 +122,13 @@ func open(ctx context.Context, uri string, opts Options) (diff.Reader, error) {
 	}
 	f, err := os.Open(filePath)
 	if err != nil {
-		return nil, fmt.Errorf("source: %w", err)
+		return nil, err
 	}
 	if format == FormatParquet {
 		st, err := f.Stat()
 		if err != nil {
 			_ = f.Close()
-			return nil, fmt.Errorf("source: %w", err)
+			return nil, err
 		}
 		pr, err := NewParquetReader(f, st.Size(), f, ParquetOptions{Columns: opts.Columns, Name: opts.Name})
 		if err != nil {
@@ -248,7 +248,7 @@ func openHTTP(ctx context.Context, u *url.URL, format Format, comp Compression, 
 	safe := redacted(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("source: GET %s: %v", safe, stripURLError(err))
+		return nil, fmt.Errorf("GET %s: %v", safe, stripURLError(err))
 	}
 	client := opts.HTTPClient
 	if client == nil {
@@ -256,11 +256,11 @@ func openHTTP(ctx context.Context, u *url.URL, format Format, comp Compression, 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("source: GET %s: %v", safe, stripURLError(err))
+		return nil, fmt.Errorf("GET %s: %v", safe, stripURLError(err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		_ = resp.Body.Close()
-		return nil, fmt.Errorf("source: GET %s: %s", safe, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", safe, resp.Status)
 	}
 	body := &httpBody{rc: resp.Body, url: safe}
 	if format != FormatParquet {
@@ -269,14 +269,14 @@ func openHTTP(ctx context.Context, u *url.URL, format Format, comp Compression, 
 	tmp, err := os.CreateTemp(opts.TempDir, "clearhouse-*.parquet")
 	if err != nil {
 		_ = body.Close()
-		return nil, fmt.Errorf("source: spooling %s: %w", safe, err)
+		return nil, fmt.Errorf("spooling %s: %w", safe, err)
 	}
 	cleanup := func() { _ = tmp.Close(); _ = os.Remove(tmp.Name()) }
 	size, err := io.Copy(tmp, body)
 	_ = body.Close() // fully read (or failed): nothing to lose
 	if err != nil {
 		cleanup()
-		return nil, fmt.Errorf("source: spooling %s: %w", safe, err)
+		return nil, fmt.Errorf("spooling %s: %w", safe, err)
 	}
 	pr, err := NewParquetReader(tmp, size, closerFunc(func() error {
 		err := tmp.Close()

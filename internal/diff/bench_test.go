@@ -18,7 +18,9 @@ import (
 // cpuTime is the process's user+system CPU time.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
@@ -287,19 +289,26 @@ func benchCSVData() (src, tgt []byte) {
 	benchCSV.once.Do(func() {
 		var sb, tb bytes.Buffer
 		sw, tw := csv.NewWriter(&sb), csv.NewWriter(&tb)
-		sw.Write(benchCols)
-		tw.Write(benchCols)
+		must := func(err error) {
+			if err != nil {
+				panic(err)
+			}
+		}
+		must(sw.Write(benchCols))
+		must(tw.Write(benchCols))
 		for i := 0; i < benchRows; i++ {
 			s, t, inS, inT := benchRow(i)
 			if inS {
-				sw.Write(s)
+				must(sw.Write(s))
 			}
 			if inT {
-				tw.Write(t)
+				must(tw.Write(t))
 			}
 		}
 		sw.Flush()
 		tw.Flush()
+		must(sw.Error())
+		must(tw.Error())
 		benchCSV.src, benchCSV.tgt = sb.Bytes(), tb.Bytes()
 	})
 	return benchCSV.src, benchCSV.tgt

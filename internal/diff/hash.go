@@ -297,11 +297,12 @@ func (h *hashRun) drop(pt *part) {
 	if pt.cur != nil {
 		h.pool.put(pt.cur)
 	}
+	// Best effort: the spill directory is removed (and its error reported) at the end.
 	if pt.file != nil {
-		pt.file.Close()
+		_ = pt.file.Close()
 	}
 	if pt.path != "" {
-		os.Remove(pt.path)
+		_ = os.Remove(pt.path)
 	}
 	*pt = part{}
 }
@@ -378,7 +379,7 @@ func (r *run) hash(ctx context.Context) (err error) {
 	ws := [2]*partitioner{h.newPartitioner(0, "s0"), h.newPartitioner(0, "t0")}
 	defer func() {
 		for _, w := range ws {
-			w.finish()
+			_ = w.finish() // cleanup: errors that matter were returned on the way
 			for i := range w.parts {
 				h.drop(&w.parts[i])
 			}
@@ -513,7 +514,7 @@ func (h *hashRun) join(ctx context.Context, ps, pt *part, level int) error {
 	subs := [2]*partitioner{h.newPartitioner(level+1, fmt.Sprintf("s%d", level+1)), h.newPartitioner(level+1, fmt.Sprintf("t%d", level+1))}
 	defer func() {
 		for _, w := range subs {
-			w.finish()
+			_ = w.finish() // cleanup: errors that matter were returned on the way
 			for i := range w.parts {
 				h.drop(&w.parts[i])
 			}
@@ -541,7 +542,7 @@ func (h *hashRun) scan(ctx context.Context, p *part, release bool, fn func(rec [
 		if err != nil {
 			return fmt.Errorf("diff: hash: read spill: %w", err)
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // read only
 		h.fileBuf.Reset(f)
 		var hdr [4]byte
 		for {
@@ -620,9 +621,7 @@ func (h *hashRun) tryJoin(ctx context.Context, ps, pt *part) error {
 	defer t.release(h.pool)
 	for side, p := range []*part{ps, pt} {
 		base := len(t.segs)
-		for _, c := range p.chunks {
-			t.segs = append(t.segs, c)
-		}
+		t.segs = append(t.segs, p.chunks...)
 		t.segs = append(t.segs, p.cur)
 		err := h.scan(ctx, p, false, func(rec []byte, seg, off int) error {
 			if seg < 0 {

@@ -53,9 +53,14 @@ func TestSummaryJSON(t *testing.T) {
 func TestJSONLinesSink(t *testing.T) {
 	var buf bytes.Buffer
 	j := NewJSONLines(&buf)
-	j.Emit(Discrepancy{Kind: KindMissingInSource, Key: []KeyValue{{Name: "id", Value: Cell{Text: "1"}}}})
-	j.Emit(Discrepancy{Kind: KindMissingInSource, Key: []KeyValue{{Name: "id", Value: Cell{Text: "2"}}}})
-	j.Flush()
+	for _, id := range []string{"1", "2"} {
+		if err := j.Emit(Discrepancy{Kind: KindMissingInSource, Key: []KeyValue{{Name: "id", Value: Cell{Text: id}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	want := "{\"kind\":\"missing_in_source\",\"key\":{\"id\":\"1\"}}\n{\"kind\":\"missing_in_source\",\"key\":{\"id\":\"2\"}}\n"
 	if buf.String() != want {
 		t.Errorf("got %q", buf.String())

@@ -150,6 +150,9 @@ type encoder struct {
 	rowNo  uint64
 	probs  []string
 	noHash bool // merge does not use the key hash
+	// rowErr is the reader's reason when the next row to encode could not be read as
+	// a row (InvalidRowError); the row becomes an invalid_row with it.
+	rowErr string
 	_      [128]byte
 }
 
@@ -169,10 +172,13 @@ func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 	keyStart := len(dst)
 	var flags byte
 	var reason string
-	if len(cells) != e.ncols {
+	switch {
+	case e.rowErr != "":
+		flags, reason, e.rowErr = flagInvalidKey, e.rowErr, ""
+	case len(cells) != e.ncols:
 		flags = flagInvalidKey
 		reason = fmt.Sprintf("row has %d values, expected %d", len(cells), e.ncols)
-	} else {
+	default:
 		for i, k := range e.keys {
 			cell := cells[e.keyIdx[i]]
 			name := k.sideName[e.side]

@@ -28,3 +28,13 @@ type OrderedReader interface {
 	Reader
 	OrderedBy() []string
 }
+
+// InvalidRowError is what a Reader's Next returns for a row it could read but not make
+// into cells aligned with Columns() (a ragged CSV record, a malformed JSON line). The
+// engine reports it as an invalid_row outcome with the reader's reason and Position(),
+// and reads on: a bad row is an outcome, never the end of a run. Any other error from
+// Next ends the run.
+type InvalidRowError interface {
+	error
+	InvalidRow() (position, reason string)
+}

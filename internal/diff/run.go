@@ -188,8 +188,16 @@ func (s *sideReader) next(ctx context.Context) ([]Cell, error) {
 	}
 	cells, err := s.r.Next()
 	if err != nil {
+		var bad InvalidRowError
+		if errors.As(err, &bad) {
+			// The encoder turns the row into an invalid_row outcome with this reason.
+			_, s.enc.rowErr = bad.InvalidRow()
+			s.n++
+			s.pending++
+			return nil, nil
+		}
 		s.shown.Store(s.n)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
 		return nil, fmt.Errorf("diff: read %s at %s: %w", sideName(s.side), s.r.Position(), err)

@@ -1,0 +1,154 @@
+// Package store is the results store: runs, the discrepancies of each run, and cases —
+// one per (job, kind, key) that stays open across runs until a run no longer finds it or
+// a reviewer closes it (the suspense account of settlement). SQLite is the embedded
+// default; PostgreSQL is the production store. Both sit behind Store and pass one
+// conformance suite (storetest).
+//
+// Writes are idempotent: a run started twice is one run; a partition written twice
+// keeps the second write's rows only; finishing a finished run changes nothing. Values
+// arrive masked from the engine; the store never sees sensitive values in clear.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+)
+
+// RunState is where a run is, or how it ended.
+type RunState string
+
+// Run states. Balanced, Discrepant and Truncated are completed comparisons; Failed,
+// Aborted and Interrupted did not complete and never touch cases.
+const (
+	RunRunning     RunState = "running"
+	RunBalanced    RunState = "balanced"
+	RunDiscrepant  RunState = "discrepant"
+	RunTruncated   RunState = "truncated"
+	RunFailed      RunState = "failed"
+	RunAborted     RunState = "aborted"
+	RunInterrupted RunState = "interrupted"
+)
+
+// Completed reports whether the run compared everything it was asked to (cases may be
+// opened from it), and Conclusive whether its absence of a key proves the key is fixed
+// (cases may be auto-resolved from it).
+func (s RunState) Completed() bool {
+	return s == RunBalanced || s == RunDiscrepant || s == RunTruncated
+}
+
+// Conclusive: only a run that saw every row can resolve a case by not finding it.
+func (s RunState) Conclusive() bool { return s == RunBalanced || s == RunDiscrepant }
+
+// Run is one comparison run of a job.
+type Run struct {
+	ID         string
+	Job        string // namespace/name of the ReconciliationJob, or a CLI label
+	Trigger    string // Schedule, Nonce, Window, Manual
+	Window     string // the settlement window the run belongs to, if any
+	Partitions int    // how many partitions make the run (1 for inline runs)
+	State      RunState
+	StartedAt  time.Time
+	FinishedAt time.Time // zero while running
+	Summary    diff.Summary
+	// PartitionsWritten is how many partitions have written their results.
+	PartitionsWritten int
+	RowsPerSecond     float64
+	Error             string
+}
+
+// Partition is one partition's result of a run.
+type Partition struct {
+	RunID         string
+	Index         int
+	Summary       diff.Summary
+	Discrepancies []diff.Discrepancy
+}
+
+// CaseState is where a case is in review.
+type CaseState string
+
+// Case states: open and acknowledged cases are unresolved and carry forward.
+const (
+	CaseOpen         CaseState = "open"
+	CaseAcknowledged CaseState = "acknowledged"
+	CaseResolved     CaseState = "resolved"
+	CaseWrittenOff   CaseState = "written_off"
+)
+
+// Unresolved reports whether the case still carries forward.
+func (s CaseState) Unresolved() bool { return s == CaseOpen || s == CaseAcknowledged }
+
+// Case is one discrepancy key that stays open across runs.
+type Case struct {
+	ID          int64
+	Job         string
+	Kind        diff.Kind
+	Key         []diff.KeyValue
+	State       CaseState
+	FirstSeen   time.Time
+	LastSeen    time.Time
+	FirstRun    string
+	LastRun     string
+	Occurrences int
+	Assignee    string
+	// Resolution says how a closed case was closed: "auto" when a run no longer found
+	// it (ResolvedRun names the run), else the reviewer's word.
+	Resolution  string
+	ResolvedRun string
+	ResolvedAt  time.Time
+	Notes       []Note
+}
+
+// Note is a reviewer's comment on a case.
+type Note struct {
+	Author string
+	Text   string
+	At     time.Time
+}
+
+// CaseFilter selects cases; zero fields select everything.
+type CaseFilter struct {
+	Job    string
+	States []CaseState
+}
+
+// CaseUpdate is a reviewer's action on a case; empty fields are left as they are.
+type CaseUpdate struct {
+	State      CaseState
+	Resolution string
+	Assignee   string
+	Note       *Note
+}
+
+// Store keeps runs, discrepancies and cases.
+type Store interface {
+	// StartRun records a run as running. Starting an existing run is a no-op.
+	StartRun(ctx context.Context, r Run) error
+	// WritePartition stores a partition's counts and discrepancies, replacing whatever
+	// an earlier attempt of the same partition wrote.
+	WritePartition(ctx context.Context, p Partition) error
+	// FinishRun sums the partitions into the run, sets its end, and updates the job's
+	// cases: every discrepancy of a completed run opens or extends a case; a
+	// conclusive run auto-resolves the unresolved cases it did not find. Finishing a
+	// finished run returns it unchanged.
+	FinishRun(ctx context.Context, id string, state RunState, finishedAt time.Time, errMsg string) (Run, error)
+	// GetRun returns one run; ErrNotFound when there is none.
+	GetRun(ctx context.Context, id string) (Run, error)
+	// Runs returns a job's runs, newest first, at most limit (0: all).
+	Runs(ctx context.Context, job string, limit int) ([]Run, error)
+	// Discrepancies returns a run's discrepancies in diff.SortDiscrepancies order, at
+	// most limit (0: all).
+	Discrepancies(ctx context.Context, runID string, limit int) ([]diff.Discrepancy, error)
+	// Cases returns the cases the filter selects, oldest first, with their notes.
+	Cases(ctx context.Context, f CaseFilter) ([]Case, error)
+	// UpdateCase applies a reviewer's action; ErrNotFound when there is no such case.
+	UpdateCase(ctx context.Context, id int64, u CaseUpdate) (Case, error)
+	// Close releases the store.
+	Close() error
+}
+
+// ErrNotFound: no such run or case.
+var ErrNotFound = errors.New("not found")

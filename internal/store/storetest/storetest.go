@@ -1,0 +1,384 @@
+// Package storetest is the conformance suite every results store must pass.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
+)
+
+// Run runs the suite; open returns a fresh, empty store for each subtest.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("RunLifecycle", func(t *testing.T) { testRunLifecycle(t, open(t)) })
+	t.Run("PartitionWrittenTwiceStaysSingle", func(t *testing.T) { testIdempotentPartition(t, open(t)) })
+	t.Run("DiscrepanciesRoundTrip", func(t *testing.T) { testRoundTrip(t, open(t)) })
+	t.Run("CasesCarryForwardAndAutoResolve", func(t *testing.T) { testCases(t, open(t)) })
+	t.Run("ReviewerActions", func(t *testing.T) { testReview(t, open(t)) })
+}
+
+var t0 = time.Date(2026, 11, 20, 6, 30, 0, 0, time.UTC)
+
+func key(vals ...string) []diff.KeyValue {
+	names := []string{"region", "id"}
+	if len(vals) == 1 {
+		names = []string{"id"}
+	}
+	out := make([]diff.KeyValue, len(vals))
+	for i, v := range vals {
+		out[i] = diff.KeyValue{Name: names[i], Value: diff.Cell{Text: v}}
+	}
+	return out
+}
+
+func mismatch(id string) diff.Discrepancy {
+	return diff.Discrepancy{Kind: diff.KindMismatch, Key: key(id), Columns: []diff.ColumnDiff{
+		{Name: "amount", Source: diff.Cell{Text: "10.00"}, Target: diff.Cell{Text: "10.50"}}}}
+}
+
+func missing(id string) diff.Discrepancy {
+	return diff.Discrepancy{Kind: diff.KindMissingInTarget, Key: key(id)}
+}
+
+func summaryOf(ds []diff.Discrepancy, matched int64) diff.Summary {
+	s := diff.Summary{Matched: matched, Compared: matched, SourceRows: matched + int64(len(ds)), TargetRows: matched}
+	for _, d := range ds {
+		s.Compared++
+		switch d.Kind {
+		case diff.KindMismatch:
+			s.Mismatched++
+		case diff.KindMissingInTarget:
+			s.MissingInTarget++
+		case diff.KindMissingInSource:
+			s.MissingInSource++
+		case diff.KindDuplicateKey:
+			s.DuplicateKeys++
+		case diff.KindInvalidRow:
+			s.InvalidRows++
+		}
+	}
+	return s
+}
+
+// runOnce records a one-partition run of job finding ds, finished in state at.
+func runOnce(t *testing.T, s store.Store, job, id string, at time.Time, state store.RunState, ds ...diff.Discrepancy) store.Run {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.StartRun(ctx, store.Run{ID: id, Job: job, Trigger: "Schedule", StartedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	sum := summaryOf(ds, 100)
+	sum.Truncated = state == store.RunTruncated
+	if err := s.WritePartition(ctx, store.Partition{RunID: id, Summary: sum, Discrepancies: ds}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.FinishRun(ctx, id, state, at.Add(time.Minute), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func testRunLifecycle(t *testing.T, s store.Store) {
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	if _, err := s.GetRun(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetRun of an unknown run: %v, want ErrNotFound", err)
+	}
+	r := store.Run{ID: "r1", Job: "payments/ledger-vs-bank", Trigger: "Nonce", Window: "2026-11-20", Partitions: 2, StartedAt: t0}
+	for range 2 { // starting twice is one run
+		if err := s.StartRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.GetRun(ctx, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != store.RunRunning || got.Partitions != 2 || !got.StartedAt.Equal(t0) || got.Window != "2026-11-20" || got.Trigger != "Nonce" {
+		t.Errorf("started run = %+v", got)
+	}
+	p0 := []diff.Discrepancy{mismatch("1")}
+	p1 := []diff.Discrepancy{missing("2"), missing("3")}
+	for i, ds := range [][]diff.Discrepancy{p0, p1} {
+		if err := s.WritePartition(ctx, store.Partition{RunID: "r1", Index: i, Summary: summaryOf(ds, 500), Discrepancies: ds}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = s.FinishRun(ctx, "r1", store.RunDiscrepant, t0.Add(10*time.Second), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := diff.Summary{Compared: 1003, Matched: 1000, Mismatched: 1, MissingInTarget: 2, SourceRows: 1003, TargetRows: 1000}
+	if got.Summary != want {
+		t.Errorf("summary = %+v, want %+v", got.Summary, want)
+	}
+	if got.State != store.RunDiscrepant || !got.FinishedAt.Equal(t0.Add(10*time.Second)) || got.PartitionsWritten != 2 {
+		t.Errorf("finished run = %+v", got)
+	}
+	if got.RowsPerSecond != 200.3 {
+		t.Errorf("rows/s = %v, want 200.3 ((1003+1000)/10s)", got.RowsPerSecond)
+	}
+	// Finishing again changes nothing; a partition after the end is refused.
+	again, err := s.FinishRun(ctx, "r1", store.RunFailed, t0.Add(time.Hour), "late")
+	if err != nil || again.State != store.RunDiscrepant || again.Error != "" {
+		t.Errorf("second FinishRun = %+v, %v; want the run unchanged", again, err)
+	}
+	if err := s.WritePartition(ctx, store.Partition{RunID: "r1", Index: 0}); err == nil {
+		t.Error("WritePartition on a finished run succeeded")
+	}
+	if err := s.WritePartition(ctx, store.Partition{RunID: "ghost"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("WritePartition on an unknown run: %v, want ErrNotFound", err)
+	}
+	// Runs are listed newest first, per job.
+	runOnce(t, s, "payments/ledger-vs-bank", "r2", t0.Add(24*time.Hour), store.RunBalanced)
+	runOnce(t, s, "other/job", "x1", t0.Add(48*time.Hour), store.RunBalanced)
+	runs, err := s.Runs(ctx, "payments/ledger-vs-bank", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := runIDs(runs); !slices.Equal(ids, []string{"r2", "r1"}) {
+		t.Errorf("Runs = %v, want [r2 r1]", ids)
+	}
+	if runs, _ := s.Runs(ctx, "payments/ledger-vs-bank", 1); !slices.Equal(runIDs(runs), []string{"r2"}) {
+		t.Errorf("Runs limit 1 = %v", runIDs(runs))
+	}
+}
+
+func runIDs(rs []store.Run) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+// testIdempotentPartition: a partition retried (its pod killed after writing) leaves
+// exactly the second attempt's rows and counts.
+func testIdempotentPartition(t *testing.T, s store.Store) {
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	if err := s.StartRun(ctx, store.Run{ID: "r", Job: "j", Partitions: 2, StartedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	first := []diff.Discrepancy{mismatch("1"), missing("2")}
+	second := []diff.Discrepancy{mismatch("1"), missing("2")}
+	for _, ds := range [][]diff.Discrepancy{first, second} {
+		if err := s.WritePartition(ctx, store.Partition{RunID: "r", Index: 1, Summary: summaryOf(ds, 10), Discrepancies: ds}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.WritePartition(ctx, store.Partition{RunID: "r", Index: 0, Summary: summaryOf(nil, 7)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.FinishRun(ctx, "r", store.RunDiscrepant, t0.Add(time.Second), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary.Compared != 19 || r.Summary.Mismatched != 1 || r.Summary.MissingInTarget != 1 || r.PartitionsWritten != 2 {
+		t.Errorf("summary after a retried partition = %+v (partitions %d), want 19 compared, 1 mismatch, 1 missing", r.Summary, r.PartitionsWritten)
+	}
+	ds, err := s.Discrepancies(ctx, "r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 2 {
+		t.Errorf("%d discrepancies stored, want 2", len(ds))
+	}
+	cases, err := s.Cases(ctx, store.CaseFilter{Job: "j"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) != 2 || cases[0].Occurrences != 1 || cases[1].Occurrences != 1 {
+		t.Errorf("cases = %+v, want two with one occurrence each", cases)
+	}
+}
+
+func testRoundTrip(t *testing.T, s store.Store) {
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	in := []diff.Discrepancy{
+		{Kind: diff.KindMismatch, Key: key("a|b", "c"), Columns: []diff.ColumnDiff{
+			{Name: "memo", Source: diff.Cell{Null: true}, Target: diff.Cell{Text: ""}},
+			{Name: "account", Source: diff.Cell{Text: "***1a2b3c4d"}, Target: diff.Cell{Text: "***99aa88bb"}}}},
+		{Kind: diff.KindMissingInSource, Key: key("zürich-ß-東京-🙂", "x\ty")},
+		{Kind: diff.KindDuplicateKey, Key: key("eu", "7"), Side: diff.SideSource, Count: 3},
+		{Kind: diff.KindInvalidRow, Key: []diff.KeyValue{{Name: "region", Value: diff.Cell{Null: true}}, {Name: "id", Value: diff.Cell{Text: "9"}}},
+			Side: diff.SideTarget, Reason: "key column region is NULL", Position: "target.csv line 12"},
+	}
+	runOnce(t, s, "j", "r", t0, store.RunDiscrepant, in...)
+	got, err := s.Discrepancies(ctx, "r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(in)
+	diff.SortDiscrepancies(want)
+	if !slices.EqualFunc(got, want, func(a, b diff.Discrepancy) bool { return string(a.AppendJSON(nil)) == string(b.AppendJSON(nil)) }) {
+		t.Errorf("round trip:\n got %v\nwant %v", got, want)
+	}
+	if got, _ := s.Discrepancies(ctx, "r", 2); len(got) != 2 {
+		t.Errorf("limit 2 returned %d", len(got))
+	}
+	cases, err := s.Cases(ctx, store.CaseFilter{Job: "j"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) != 4 {
+		t.Fatalf("%d cases, want 4", len(cases))
+	}
+	// One case per (kind, key), keys intact (order of case ids is not specified).
+	var gotKeys, wantKeys []string
+	for _, c := range cases {
+		gotKeys = append(gotKeys, string(diff.Discrepancy{Kind: c.Kind, Key: c.Key}.AppendJSON(nil)))
+	}
+	for _, d := range in {
+		wantKeys = append(wantKeys, string(diff.Discrepancy{Kind: d.Kind, Key: d.Key}.AppendJSON(nil)))
+	}
+	slices.Sort(gotKeys)
+	slices.Sort(wantKeys)
+	if !slices.Equal(gotKeys, wantKeys) {
+		t.Errorf("case keys\n got %v\nwant %v", gotKeys, wantKeys)
+	}
+}
+
+func caseStates(t *testing.T, s store.Store, job string) map[string]store.Case {
+	t.Helper()
+	cases, err := s.Cases(context.Background(), store.CaseFilter{Job: job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]store.Case{}
+	for _, c := range cases {
+		k := string(c.Kind) + ":" + c.Key[0].Value.Text
+		if c.State.Unresolved() {
+			k += ":open"
+		} else {
+			k += ":closed:" + c.LastRun
+		}
+		out[k] = c
+	}
+	return out
+}
+
+// testCases walks the suspense account through runs.
+func testCases(t *testing.T, s store.Store) {
+	defer func() { _ = s.Close() }()
+	const job = "payments/ledger-vs-bank"
+	day := func(n int) time.Time { return t0.Add(time.Duration(n) * 24 * time.Hour) }
+
+	runOnce(t, s, job, "d1", day(1), store.RunDiscrepant, mismatch("A"), missing("B"))
+	runOnce(t, s, job, "d2", day(2), store.RunDiscrepant, mismatch("A"), missing("C"))
+	cs := caseStates(t, s, job)
+	if a := cs["mismatch:A:open"]; a.Occurrences != 2 || a.FirstRun != "d1" || a.LastRun != "d2" || !a.FirstSeen.Equal(day(1).Add(time.Minute)) || !a.LastSeen.Equal(day(2).Add(time.Minute)) {
+		t.Errorf("case A after two runs = %+v", a)
+	}
+	if b := cs["missing_in_target:B:closed:d1"]; b.State != store.CaseResolved || b.Resolution != "auto" || b.ResolvedRun != "d2" || !b.ResolvedAt.Equal(day(2).Add(time.Minute)) {
+		t.Errorf("case B, gone in d2, = %+v; want auto-resolved by d2", b)
+	}
+	if c := cs["missing_in_target:C:open"]; c.Occurrences != 1 || c.FirstRun != "d2" {
+		t.Errorf("case C = %+v", c)
+	}
+	if len(cs) != 3 {
+		t.Errorf("cases = %v, want A open, B resolved, C open", keys(cs))
+	}
+
+	// A failed run and a truncated run prove nothing: no case is resolved by them.
+	runOnce(t, s, job, "d3", day(3), store.RunFailed)
+	runOnce(t, s, job, "d4", day(4), store.RunTruncated, mismatch("A"))
+	cs = caseStates(t, s, job)
+	if a := cs["mismatch:A:open"]; a.Occurrences != 3 || a.LastRun != "d4" {
+		t.Errorf("case A after a failed and a truncated run = %+v; want 3 occurrences, last d4", a)
+	}
+	if _, ok := cs["missing_in_target:C:open"]; !ok {
+		t.Errorf("case C was closed by a truncated run: %v", keys(cs))
+	}
+
+	// A balanced run resolves everything still open; a later finding opens a new case.
+	runOnce(t, s, job, "d5", day(5), store.RunBalanced)
+	runOnce(t, s, job, "d6", day(6), store.RunDiscrepant, missing("B"))
+	cs = caseStates(t, s, job)
+	open := 0
+	for k, c := range cs {
+		if c.State.Unresolved() {
+			open++
+			if k != "missing_in_target:B:open" || c.FirstRun != "d6" || c.Occurrences != 1 {
+				t.Errorf("open case %s = %+v; want only a new case for B from d6", k, c)
+			}
+		}
+	}
+	if open != 1 || len(cs) != 4 {
+		t.Errorf("cases = %v; want A, B(d1), C resolved and a new B open", keys(cs))
+	}
+	// Other jobs are untouched.
+	if other := caseStates(t, s, "other/job"); len(other) != 0 {
+		t.Errorf("cases of another job: %v", keys(other))
+	}
+}
+
+func keys(m map[string]store.Case) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func testReview(t *testing.T, s store.Store) {
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	const job = "promotions/sku-sync"
+	runOnce(t, s, job, "r1", t0, store.RunDiscrepant, mismatch("SKU-1"), mismatch("SKU-2"))
+	cases, err := s.Cases(ctx, store.CaseFilter{Job: job, States: []store.CaseState{store.CaseOpen}})
+	if err != nil || len(cases) != 2 {
+		t.Fatalf("open cases = %v, %v", cases, err)
+	}
+	if cases[0].Key[0].Value.Text != "SKU-1" { // ids follow no input order
+		cases[0], cases[1] = cases[1], cases[0]
+	}
+	ack, err := s.UpdateCase(ctx, cases[0].ID, store.CaseUpdate{State: store.CaseAcknowledged, Assignee: "ana",
+		Note: &store.Note{Author: "ana", Text: "price feed lagging; rechecking after 10:00", At: t0.Add(time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.State != store.CaseAcknowledged || ack.Assignee != "ana" || len(ack.Notes) != 1 || ack.Notes[0].Author != "ana" || !ack.Notes[0].At.Equal(t0.Add(time.Hour)) {
+		t.Errorf("acknowledged case = %+v", ack)
+	}
+	off, err := s.UpdateCase(ctx, cases[1].ID, store.CaseUpdate{State: store.CaseWrittenOff, Resolution: "rounding, below materiality",
+		Note: &store.Note{Author: "lead", Text: "approved"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.State != store.CaseWrittenOff || off.Resolution != "rounding, below materiality" || off.ResolvedAt.IsZero() {
+		t.Errorf("written-off case = %+v", off)
+	}
+	if _, err := s.UpdateCase(ctx, cases[1].ID, store.CaseUpdate{State: store.CaseOpen}); err == nil {
+		t.Error("reopening a written-off case succeeded")
+	}
+	if _, err := s.UpdateCase(ctx, 99999, store.CaseUpdate{Assignee: "x"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("updating an unknown case: %v, want ErrNotFound", err)
+	}
+	if _, err := s.UpdateCase(ctx, cases[0].ID, store.CaseUpdate{State: "lost"}); err == nil {
+		t.Error("an unknown state was accepted")
+	}
+	// The acknowledged case carries forward and is still auto-resolved when fixed.
+	runOnce(t, s, job, "r2", t0.Add(24*time.Hour), store.RunDiscrepant, mismatch("SKU-1"))
+	runOnce(t, s, job, "r3", t0.Add(48*time.Hour), store.RunBalanced)
+	all, err := s.Cases(ctx, store.CaseFilter{Job: job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all[0].Key[0].Value.Text != "SKU-1" {
+		all[0], all[1] = all[1], all[0]
+	}
+	if all[0].State != store.CaseResolved || all[0].Resolution != "auto" || all[0].Occurrences != 2 || all[0].Assignee != "ana" {
+		t.Errorf("acknowledged case after the fix = %+v", all[0])
+	}
+	if all[1].State != store.CaseWrittenOff {
+		t.Errorf("written-off case changed: %+v", all[1])
+	}
+}

@@ -30,6 +30,7 @@ func newDiffCommand() *cobra.Command {
 	var f diffFlags
 	var srcURI, tgtURI, srcFormat, tgtFormat, output, memory, delimiter, nullMarker, tempDir string
 	var sorted, progress bool
+	var storeURI, job string
 	cmd := &cobra.Command{
 		Use:   "diff --source URI --target URI --key COL [flags]",
 		Short: "Compare two datasets key by key and column by column",
@@ -86,6 +87,7 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 				flags: f, srcURI: srcURI, tgtURI: tgtURI, srcOpts: so, tgtOpts: to,
 				sorted: sorted, output: output, memory: int64(budget), tempDir: tempDir,
 				progress: progress && isTerminal(cmd.ErrOrStderr()),
+				storeURI: storeURI, job: job,
 			})
 		},
 	}
@@ -115,6 +117,8 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 	fl.StringVar(&delimiter, "delimiter", "", "CSV delimiter of both inputs (default , or tab for .tsv)")
 	fl.StringVar(&nullMarker, "null", "", "unquoted CSV text read as NULL (default: an empty field)")
 	fl.BoolVar(&progress, "progress", true, "show a progress bar when stderr is a terminal")
+	fl.StringVar(&storeURI, "store", "", "record the run in a results store: sqlite:PATH (or a path) or postgres://…")
+	fl.StringVar(&job, "job", "cli", "job name the run is recorded under in --store")
 	return cmd
 }
 
@@ -127,6 +131,7 @@ type diffRun struct {
 	memory           int64
 	tempDir          string
 	progress         bool
+	storeURI, job    string
 }
 
 func isTerminal(w io.Writer) bool {
@@ -134,7 +139,25 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) error {
+func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err error) {
+	// Recording starts first so that a source that cannot even be opened is recorded
+	// as a failed run with its reason: nothing is lost.
+	rec, err := startRecording(ctx, r)
+	if err != nil {
+		return err
+	}
+	var sum diff.Summary
+	var collected diff.Collect
+	defer func() {
+		if recErr := rec.finish(ctx, sum, collected.Discrepancies, err); recErr != nil {
+			fmt.Fprintf(stderr, "clearhouse: recording the run: %v\n", recErr)
+			if err == nil {
+				err = recErr
+			}
+		} else if rec != nil {
+			fmt.Fprintf(stderr, "recorded as run %s in %s\n", rec.id, rec.where)
+		}
+	}()
 	if r.sorted {
 		keys := splitList(r.flags.keys)
 		maps, err := pairs("map", r.flags.maps)
@@ -187,7 +210,6 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) error {
 	}
 
 	var sink diff.Sink
-	var collected diff.Collect
 	var lines *diff.JSONLines
 	if r.output == "jsonl" {
 		lines = diff.NewJSONLines(stdout)
@@ -195,7 +217,10 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) error {
 	} else {
 		sink = &collected
 	}
-	sum, err := diff.Run(ctx, spec, src, tgt, sink, opts...)
+	if rec != nil && lines != nil {
+		sink = teeSink{lines, &collected} // the store needs them too
+	}
+	sum, err = diff.Run(ctx, spec, src, tgt, sink, opts...)
 	if bar != nil {
 		_ = bar.Finish()
 	}

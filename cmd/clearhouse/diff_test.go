@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
 
 // pair is a generated dataset pair in one format.
@@ -261,5 +263,57 @@ func TestDiffMillionRows(t *testing.T) {
 			})
 			assertSameSet(t, p.expected.Summary, expectedFor(p, p), gotSum, got)
 		})
+	}
+}
+
+// TestDiffRecordsTheRun: --store records the run, its discrepancies and cases; a run
+// that fails is recorded as failed with its reason.
+func TestDiffRecordsTheRun(t *testing.T) {
+	p := generated(t, 10000, source.FormatCSV, false, false)
+	uri := "sqlite:" + filepath.Join(t.TempDir(), "results.db")
+	r := diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"), tgtURI: p.file("target"),
+		memory: 256 << 20, storeURI: uri, job: "demo"}
+	gotSum, got := runJSON(t, r)
+
+	s, err := store.Open(context.Background(), uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	runs, err := s.Runs(context.Background(), "demo", 0)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs = %v, %v", runs, err)
+	}
+	run := runs[0]
+	var storedSum map[string]any
+	b, _ := json.Marshal(run.Summary)
+	_ = json.Unmarshal(b, &storedSum)
+	stored, _ := json.Marshal(storedSum)
+	printed, _ := json.Marshal(gotSum)
+	if run.State != store.RunDiscrepant || string(stored) != string(printed) {
+		t.Errorf("stored run %s %s, printed summary %s", run.State, stored, printed)
+	}
+	ds, err := s.Discrepancies(context.Background(), run.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var storedSet []map[string]any
+	for _, d := range ds {
+		var m map[string]any
+		_ = json.Unmarshal(d.AppendJSON(nil), &m)
+		storedSet = append(storedSet, m)
+	}
+	if !slices.Equal(canonical(storedSet), got) {
+		t.Errorf("stored %d discrepancies, printed %d", len(storedSet), len(got))
+	}
+
+	// A target that cannot be read: the run is recorded as failed, with the reason.
+	r.tgtURI = filepath.Join(t.TempDir(), "gone.csv")
+	if err := runDiff(context.Background(), io.Discard, io.Discard, r); err == nil {
+		t.Fatal("diff of a missing target succeeded")
+	}
+	runs, _ = s.Runs(context.Background(), "demo", 0)
+	if len(runs) != 2 || runs[0].State != store.RunFailed || !strings.Contains(runs[0].Error, "gone.csv: no such file") {
+		t.Errorf("newest run = %+v, want failed naming gone.csv", runs[0])
 	}
 }

@@ -6,7 +6,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
-	"github.com/clearhouse-dev/clearhouse/internal/window"
 )
 
 // jobInputs is what the job reconciler gathers before deciding.
@@ -21,15 +20,7 @@ type jobInputs struct {
 func validateJob(in jobInputs) []string {
 	var problems []string
 	spec := in.job.Spec
-	if spec.Schedule != "" {
-		if _, err := window.ParseSchedule(spec.Schedule, spec.TimeZone); err != nil {
-			problems = append(problems, fmt.Sprintf("spec.schedule: %v", err))
-		}
-	} else if spec.TimeZone != "" {
-		if _, err := window.LoadLocation(spec.TimeZone); err != nil {
-			problems = append(problems, fmt.Sprintf("spec.timeZone: %v", err))
-		}
-	}
+	problems = append(problems, scheduleProblems(spec.Schedule, spec.TimeZone)...)
 	for _, side := range []string{"source", "target"} {
 		if name, ok := in.missing[side]; ok {
 			problems = append(problems, fmt.Sprintf("spec.%s.dataSource: DataSource %q not found", side, name))

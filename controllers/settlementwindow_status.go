@@ -23,13 +23,7 @@ type windowInputs struct {
 func validateWindow(in windowInputs) []string {
 	var problems []string
 	spec := in.window.Spec
-	if spec.Schedule != "" {
-		if _, err := window.ParseSchedule(spec.Schedule, spec.TimeZone); err != nil {
-			problems = append(problems, fmt.Sprintf("spec.schedule: %v", err))
-		}
-	} else if _, err := window.LoadLocation(spec.TimeZone); err != nil {
-		problems = append(problems, fmt.Sprintf("spec.timeZone: %v", err))
-	}
+	problems = append(problems, scheduleProblems(spec.Schedule, spec.TimeZone)...)
 	if in.selectorErr != nil {
 		problems = append(problems, fmt.Sprintf("spec.jobs.selector: %v", in.selectorErr))
 		return problems

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/window"
 )
 
 // patchStatus writes the status of obj if it differs from before, with a merge patch of
@@ -59,4 +60,19 @@ func readiness(problems []string, gen int64, notYet string) metav1.Condition {
 // logic arrives with a later issue.
 func unknownUntilImplemented(typ string, gen int64) metav1.Condition {
 	return condition(typ, metav1.ConditionUnknown, chv1.ReasonNotImplemented, "not evaluated yet by this version of the operator", gen)
+}
+
+// scheduleProblems checks a cron schedule in its time zone, or the time zone alone when
+// there is no schedule, naming the field at fault.
+func scheduleProblems(schedule, timeZone string) []string {
+	if schedule != "" {
+		if _, err := window.ParseSchedule(schedule, timeZone); err != nil {
+			return []string{fmt.Sprintf("spec.schedule: %v", err)}
+		}
+		return nil
+	}
+	if _, err := window.LoadLocation(timeZone); err != nil {
+		return []string{fmt.Sprintf("spec.timeZone: %v", err)}
+	}
+	return nil
 }

@@ -2,13 +2,84 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
 )
 
-// OpenPostgres opens the PostgreSQL results store.
-//
-// Not built yet: the PostgreSQL backend arrives with the database test harness, and
-// must pass the same conformance suite (storetest) as SQLite before it is offered.
+// OpenPostgres opens the PostgreSQL results store at uri (postgres://user:pass@host/db)
+// and brings its schema up to date. Errors never carry the password.
 func OpenPostgres(ctx context.Context, uri string) (Store, error) {
-	return nil, fmt.Errorf("store %s: the PostgreSQL results store is not implemented yet; use sqlite:PATH", redact(uri))
+	cfg, err := pgx.ParseConfig(uri)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: invalid PostgreSQL URI", redact(uri))
+	}
+	db := stdlib.OpenDB(*cfg)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store %s: %w", redact(uri), redactErr(err, cfg.Password))
+	}
+	if err := migrate(ctx, db, "postgres"); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store %s: %w", redact(uri), redactErr(err, cfg.Password))
+	}
+	return &sqlStore{db: db, d: dialect{
+		name:                "postgres",
+		insertDiscrepancies: postgresCopyDiscrepancies,
+		openCases: `INSERT INTO cases (job, kind, key_json, state, first_seen, last_seen, first_run, last_run, occurrences)
+			SELECT $1::text, d.kind, d.key_json, 'open', $3::timestamptz, $3::timestamptz, $2::text, $2::text, 1
+			FROM (SELECT DISTINCT kind, key_json FROM discrepancies WHERE run_id = $2::text) d
+			WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.job = $1::text AND c.kind = d.kind AND c.key_json = d.key_json
+				AND c.state IN ('open', 'acknowledged'))`,
+	}}, nil
 }
+
+// postgresCopyDiscrepancies writes a partition's discrepancies with COPY, on the
+// connection (and so in the transaction) of conn.
+func postgresCopyDiscrepancies(ctx context.Context, conn *sql.Conn, runID string, partition int, ds []diff.Discrepancy) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	return conn.Raw(func(driverConn any) error {
+		pc := driverConn.(*stdlib.Conn).Conn()
+		i := 0
+		var body []byte
+		_, err := pc.CopyFrom(ctx, pgx.Identifier{"discrepancies"},
+			[]string{"run_id", "partition", "seq", "kind", "key_json", "side", "body"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if i == len(ds) {
+					return nil, nil
+				}
+				d := ds[i]
+				body = d.AppendJSON(body[:0])
+				row := []any{runID, int64(partition), int64(i), string(d.Kind), keyJSON(d.Key), string(d.Side), string(body)}
+				i++
+				return row, nil
+			}))
+		return err
+	})
+}
+
+// redactErr replaces the password in an error's text, should a driver ever echo it.
+func redactErr(err error, password string) error {
+	if err == nil || password == "" {
+		return err
+	}
+	return redactedError{err: err, password: password}
+}
+
+type redactedError struct {
+	err      error
+	password string
+}
+
+func (e redactedError) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.password, "[redacted]")
+}
+
+func (e redactedError) Unwrap() error { return e.err }

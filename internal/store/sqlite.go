@@ -46,7 +46,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 // sqliteBatch rows per INSERT: SQLite allows 32766 parameters, 7 per row.
 const sqliteBatch = 500
 
-func sqliteInsertDiscrepancies(ctx context.Context, tx *sql.Tx, runID string, partition int, ds []diff.Discrepancy) error {
+func sqliteInsertDiscrepancies(ctx context.Context, tx *sql.Conn, runID string, partition int, ds []diff.Discrepancy) error {
 	var body []byte
 	for start := 0; start < len(ds); start += sqliteBatch {
 		batch := ds[start:min(start+sqliteBatch, len(ds))]

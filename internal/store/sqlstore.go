@@ -17,7 +17,7 @@ type dialect struct {
 	name string
 	// insertDiscrepancies writes one partition's discrepancies inside tx (batched
 	// INSERTs for SQLite, COPY for PostgreSQL).
-	insertDiscrepancies func(ctx context.Context, tx *sql.Tx, runID string, partition int, ds []diff.Discrepancy) error
+	insertDiscrepancies func(ctx context.Context, conn *sql.Conn, runID string, partition int, ds []diff.Discrepancy) error
 	// openCases opens a case for each (kind, key) of the run that has no unresolved
 	// case. Parameters: $1 job, $2 run id, $3 time.
 	openCases string
@@ -32,17 +32,26 @@ type sqlStore struct {
 
 func (s *sqlStore) Close() error { return s.db.Close() }
 
-// inTx runs fn in a transaction, committing when it returns nil.
-func (s *sqlStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+// inTx runs fn in a transaction on one connection, committing when it returns nil. The
+// transaction is begun with SQL on a dedicated connection rather than with BeginTx so
+// that a backend can reach the driver's connection underneath (PostgreSQL's COPY) and
+// still write inside the same transaction.
+func (s *sqlStore) inTx(ctx context.Context, fn func(conn *sql.Conn) error) error {
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer func() { _ = conn.Close() }()
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
+	if err := fn(conn); err != nil {
+		// Roll back even if ctx is done: the connection goes back to the pool.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
@@ -68,7 +77,7 @@ func (s *sqlStore) StartRun(ctx context.Context, r Run) error {
 }
 
 func (s *sqlStore) WritePartition(ctx context.Context, p Partition) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *sql.Conn) error {
 		var state string
 		err := tx.QueryRowContext(ctx, `SELECT state FROM runs WHERE id = $1`, p.RunID).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -107,7 +116,7 @@ func (s *sqlStore) FinishRun(ctx context.Context, id string, state RunState, fin
 		return Run{}, fmt.Errorf("finish run %s: %q is not a final state", id, state)
 	}
 	finishedAt = finishedAt.UTC()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Conn) error {
 		r, err := getRun(ctx, tx, id)
 		if err != nil {
 			return err
@@ -132,7 +141,7 @@ func (s *sqlStore) FinishRun(ctx context.Context, id string, state RunState, fin
 			return fmt.Errorf("finish run %s: %w", id, err)
 		}
 		if secs := finishedAt.Sub(r.StartedAt).Seconds(); secs > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE runs SET rows_per_second = (source_rows + target_rows) / $2 WHERE id = $1`, id, secs); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE runs SET rows_per_second = (source_rows + target_rows) / CAST($2 AS DOUBLE PRECISION) WHERE id = $1`, id, secs); err != nil {
 				return fmt.Errorf("finish run %s: %w", id, err)
 			}
 		}
@@ -342,7 +351,7 @@ func (s *sqlStore) UpdateCase(ctx context.Context, id int64, u CaseUpdate) (Case
 	if u.Note != nil && (u.Note.Author == "" || u.Note.Text == "") {
 		return Case{}, fmt.Errorf("update case %d: a note needs an author and a text", id)
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Conn) error {
 		c, err := scanCase(tx.QueryRowContext(ctx, `SELECT `+caseColumns+` FROM cases WHERE id = $1`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("case %d: %w", id, ErrNotFound)

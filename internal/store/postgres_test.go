@@ -3,8 +3,8 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"net/url"
+	"os"
 	"sync/atomic"
 	"testing"
 

@@ -25,14 +25,14 @@
 // order of the key tuple, component by component, a NULL component last (the
 // engine skips rows with a NULL or empty key when it checks the order).
 //
-// Conventions of expected.json: discrepancies are sorted as diff.CompareDiscrepancies
-// sorts them (see CompareDiscrepancies); positions are what internal/source readers
+// Conventions of expected.json: discrepancies are sorted by diff.CompareDiscrepancies
+// and have diff.Discrepancy's JSON form; positions are what internal/source readers
 // report ("source.csv line 12" — the line a record starts on, header = line 1;
 // "source.jsonl line 12"; "source.parquet row 12"); reasons use the engine's
 // wording ("key column id is NULL", "key column id is empty",
 // `column amount: "12,5x" is not a valid decimal`, several joined by "; " in column
 // order); values of Config.Sensitive columns are masked with SEMANTICS.md's rule
-// (see Mask). The summary has the JSON form of diff.Summary.
+// (diff.Mask). The summary is a diff.Summary.
 package gen
 
 import (

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
 )
 
@@ -22,8 +23,8 @@ type Manifest struct {
 	Target  FileInfo `json:"target"`
 	// Spec is the comparison expected.json assumes, in the JSON form of diff.Spec:
 	// json.Unmarshal it into a diff.Spec.
-	Spec    Spec    `json:"spec"`
-	Summary Summary `json:"summary"`
+	Spec    Spec         `json:"spec"`
+	Summary diff.Summary `json:"summary"`
 	// Discrepancies counts the expected discrepancies by injection kind.
 	ByInjection map[string]int `json:"byInjection"`
 }
@@ -97,7 +98,7 @@ func run(cfg Config) (*Manifest, *Expected, error) {
 		}
 	}
 
-	slices.SortStableFunc(g.ds, CompareDiscrepancies)
+	slices.SortStableFunc(g.ds, compareDiscrepancies)
 	exp := &Expected{Summary: g.summarize(), Discrepancies: g.ds}
 	if err := writeExpected(filepath.Join(cfg.Dir, "expected.json"), exp); err != nil {
 		return nil, nil, err

@@ -66,35 +66,35 @@ func TestInjectionCounts(t *testing.T) {
 	for _, c := range []struct {
 		set  func(*Injections, int)
 		n    int
-		want func(n int, composite bool) map[string]int // outcome kind → count
+		want func(n int, composite bool) map[diff.Kind]int // outcome kind → count
 	}{
-		{func(in *Injections, n int) { in.MissingInTarget = n }, 7, func(n int, _ bool) map[string]int { return map[string]int{KindMissingInTarget: n} }},
-		{func(in *Injections, n int) { in.MissingInSource = n }, 7, func(n int, _ bool) map[string]int { return map[string]int{KindMissingInSource: n} }},
-		{func(in *Injections, n int) { in.Mismatch = n }, 25, func(n int, _ bool) map[string]int { return map[string]int{KindMismatch: n} }},
-		{func(in *Injections, n int) { in.WithinTolerance = n }, 9, func(int, bool) map[string]int { return nil }},
-		{func(in *Injections, n int) { in.EdgeOn = n }, 9, func(int, bool) map[string]int { return nil }},
-		{func(in *Injections, n int) { in.EdgePast = n }, 9, func(n int, _ bool) map[string]int { return map[string]int{KindMismatch: n} }},
-		{func(in *Injections, n int) { in.DuplicateSource = n }, 9, func(n int, _ bool) map[string]int { return map[string]int{KindDuplicateKey + "/source": n} }},
-		{func(in *Injections, n int) { in.DuplicateTarget = n }, 9, func(n int, _ bool) map[string]int { return map[string]int{KindDuplicateKey + "/target": n} }},
-		{func(in *Injections, n int) { in.DuplicateBoth = n }, 5, func(n int, _ bool) map[string]int {
-			return map[string]int{KindDuplicateKey + "/source": n, KindDuplicateKey + "/target": n}
+		{func(in *Injections, n int) { in.MissingInTarget = n }, 7, func(n int, _ bool) map[diff.Kind]int { return map[diff.Kind]int{diff.KindMissingInTarget: n} }},
+		{func(in *Injections, n int) { in.MissingInSource = n }, 7, func(n int, _ bool) map[diff.Kind]int { return map[diff.Kind]int{diff.KindMissingInSource: n} }},
+		{func(in *Injections, n int) { in.Mismatch = n }, 25, func(n int, _ bool) map[diff.Kind]int { return map[diff.Kind]int{diff.KindMismatch: n} }},
+		{func(in *Injections, n int) { in.WithinTolerance = n }, 9, func(int, bool) map[diff.Kind]int { return nil }},
+		{func(in *Injections, n int) { in.EdgeOn = n }, 9, func(int, bool) map[diff.Kind]int { return nil }},
+		{func(in *Injections, n int) { in.EdgePast = n }, 9, func(n int, _ bool) map[diff.Kind]int { return map[diff.Kind]int{diff.KindMismatch: n} }},
+		{func(in *Injections, n int) { in.DuplicateSource = n }, 9, func(n int, _ bool) map[diff.Kind]int { return map[diff.Kind]int{diff.KindDuplicateKey + "/source": n} }},
+		{func(in *Injections, n int) { in.DuplicateTarget = n }, 9, func(n int, _ bool) map[diff.Kind]int { return map[diff.Kind]int{diff.KindDuplicateKey + "/target": n} }},
+		{func(in *Injections, n int) { in.DuplicateBoth = n }, 5, func(n int, _ bool) map[diff.Kind]int {
+			return map[diff.Kind]int{diff.KindDuplicateKey + "/source": n, diff.KindDuplicateKey + "/target": n}
 		}},
-		{func(in *Injections, n int) { in.Unparsable = n }, 13, func(n int, _ bool) map[string]int {
+		{func(in *Injections, n int) { in.Unparsable = n }, 13, func(n int, _ bool) map[diff.Kind]int {
 			both := 0
 			for ord := range n {
 				if ord%6 == 4 {
 					both++
 				}
 			}
-			return map[string]int{KindInvalidRow: n + both}
+			return map[diff.Kind]int{diff.KindInvalidRow: n + both}
 		}},
-		{func(in *Injections, n int) { in.NumericFormat = n }, 11, func(int, bool) map[string]int { return nil }},
-		{func(in *Injections, n int) { in.TimezoneEqual = n }, 11, func(int, bool) map[string]int { return nil }},
-		{func(in *Injections, n int) { in.NullKey = n }, 9, func(n int, _ bool) map[string]int { return map[string]int{KindInvalidRow: n} }},
-		{func(in *Injections, n int) { in.EmptyKey = n }, 9, func(n int, _ bool) map[string]int { return map[string]int{KindInvalidRow: n} }},
-		{func(in *Injections, n int) { in.UnicodeKeys = n }, 20, func(n int, _ bool) map[string]int {
-			m := map[string]int{}
-			kinds := []string{"", KindMismatch, KindMissingInTarget, KindMissingInSource}
+		{func(in *Injections, n int) { in.NumericFormat = n }, 11, func(int, bool) map[diff.Kind]int { return nil }},
+		{func(in *Injections, n int) { in.TimezoneEqual = n }, 11, func(int, bool) map[diff.Kind]int { return nil }},
+		{func(in *Injections, n int) { in.NullKey = n }, 9, func(n int, _ bool) map[diff.Kind]int { return map[diff.Kind]int{diff.KindInvalidRow: n} }},
+		{func(in *Injections, n int) { in.EmptyKey = n }, 9, func(n int, _ bool) map[diff.Kind]int { return map[diff.Kind]int{diff.KindInvalidRow: n} }},
+		{func(in *Injections, n int) { in.UnicodeKeys = n }, 20, func(n int, _ bool) map[diff.Kind]int {
+			m := map[diff.Kind]int{}
+			kinds := []diff.Kind{"", diff.KindMismatch, diff.KindMissingInTarget, diff.KindMissingInSource}
 			for ord := range n {
 				k := 1
 				if unicodeNames[ord%len(unicodeNames)] == "café" {
@@ -106,15 +106,15 @@ func TestInjectionCounts(t *testing.T) {
 			}
 			return m
 		}},
-		{func(in *Injections, n int) { in.SeparatorKeys = n }, 10, func(n int, _ bool) map[string]int {
-			m := map[string]int{}
+		{func(in *Injections, n int) { in.SeparatorKeys = n }, 10, func(n int, _ bool) map[diff.Kind]int {
+			m := map[diff.Kind]int{}
 			for ord := range n {
 				switch ord % 4 {
 				case 0, 2:
-					m[KindMissingInTarget]++
-					m[KindMissingInSource]++
+					m[diff.KindMissingInTarget]++
+					m[diff.KindMissingInSource]++
 				case 3:
-					m[KindMismatch]++
+					m[diff.KindMismatch]++
 				}
 			}
 			return m
@@ -128,17 +128,17 @@ func TestInjectionCounts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[string]int{}
+			got := map[diff.Kind]int{}
 			for _, d := range exp.Discrepancies {
 				k := d.Kind
-				if d.Kind == KindDuplicateKey {
-					k += "/" + d.Side
+				if k == diff.KindDuplicateKey {
+					k += "/" + diff.Kind(d.Side)
 				}
 				got[k]++
 			}
 			want := c.want(c.n, composite)
 			if want == nil {
-				want = map[string]int{}
+				want = map[diff.Kind]int{}
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%+v composite=%v: outcomes %v, want %v", in, composite, got, want)
@@ -262,7 +262,7 @@ func checkAgainstFiles(t *testing.T, cfg Config) {
 	}
 	got, matched := evaluateFiles(spec, sides)
 	want := exp.Discrepancies
-	slices.SortStableFunc(got, CompareDiscrepancies)
+	diff.SortDiscrepancies(got)
 	if matched != exp.Summary.Matched {
 		t.Errorf("matched %d, expected.json says %d", matched, exp.Summary.Matched)
 	}
@@ -361,23 +361,23 @@ func cloneCells(cells []diff.Cell) []diff.Cell {
 
 // evaluateFiles applies SEMANTICS.md to the rows read back (columns are in the
 // generator's order: keys, then the compared columns).
-func evaluateFiles(spec diff.Spec, sides [2]sideData) ([]*Discrepancy, int64) {
+func evaluateFiles(spec diff.Spec, sides [2]sideData) ([]diff.Discrepancy, int64) {
 	nk := len(spec.Keys)
 	cols := append(append([]diff.Column{}, spec.Keys...), spec.Compare...)
 	show := func(k int, c diff.Cell) diff.Cell {
 		if c.Null || !cols[k].Sensitive {
 			return c
 		}
-		return diff.Cell{Text: Mask(c.Text)}
+		return diff.Cell{Text: diff.Mask(c.Text)}
 	}
-	keyOf := func(cells []diff.Cell) []KeyValue {
-		var kv []KeyValue
+	keyOf := func(cells []diff.Cell) []diff.KeyValue {
+		var kv []diff.KeyValue
 		for k := range nk {
-			kv = append(kv, KeyValue{Name: cols[k].Name, Value: show(k, cells[k])})
+			kv = append(kv, diff.KeyValue{Name: cols[k].Name, Value: show(k, cells[k])})
 		}
 		return kv
 	}
-	var out []*Discrepancy
+	var out []diff.Discrepancy
 	for side, d := range sides {
 		for _, r := range d.badKeys {
 			for k := range nk {
@@ -386,7 +386,7 @@ func evaluateFiles(spec diff.Spec, sides [2]sideData) ([]*Discrepancy, int64) {
 					if c.Null {
 						what = "NULL"
 					}
-					out = append(out, &Discrepancy{Kind: KindInvalidRow, Key: keyOf(r.cells), Side: sideNames[side],
+					out = append(out, diff.Discrepancy{Kind: diff.KindInvalidRow, Key: keyOf(r.cells), Side: sideNames[side],
 						Reason: "key column " + cols[k].Name + " is " + what, Position: r.pos})
 					break
 				}
@@ -452,7 +452,7 @@ func evaluateFiles(spec diff.Spec, sides [2]sideData) ([]*Discrepancy, int64) {
 		if len(rs[0]) > 1 || len(rs[1]) > 1 {
 			for side := range 2 {
 				if len(rs[side]) > 1 {
-					out = append(out, &Discrepancy{Kind: KindDuplicateKey, Key: keyOf(rs[side][0].cells), Side: sideNames[side], Count: int64(len(rs[side]))})
+					out = append(out, diff.Discrepancy{Kind: diff.KindDuplicateKey, Key: keyOf(rs[side][0].cells), Side: sideNames[side], Count: int64(len(rs[side]))})
 				}
 			}
 			continue
@@ -461,7 +461,7 @@ func evaluateFiles(spec diff.Spec, sides [2]sideData) ([]*Discrepancy, int64) {
 		for side := range 2 {
 			if len(rs[side]) == 1 {
 				if p := problems(rs[side][0].cells); p != "" {
-					out = append(out, &Discrepancy{Kind: KindInvalidRow, Key: keyOf(rs[side][0].cells), Side: sideNames[side], Reason: p, Position: rs[side][0].pos})
+					out = append(out, diff.Discrepancy{Kind: diff.KindInvalidRow, Key: keyOf(rs[side][0].cells), Side: sideNames[side], Reason: p, Position: rs[side][0].pos})
 					bad = true
 				}
 			}
@@ -469,21 +469,21 @@ func evaluateFiles(spec diff.Spec, sides [2]sideData) ([]*Discrepancy, int64) {
 		switch {
 		case bad:
 		case len(rs[1]) == 0:
-			out = append(out, &Discrepancy{Kind: KindMissingInTarget, Key: keyOf(rs[0][0].cells)})
+			out = append(out, diff.Discrepancy{Kind: diff.KindMissingInTarget, Key: keyOf(rs[0][0].cells)})
 		case len(rs[0]) == 0:
-			out = append(out, &Discrepancy{Kind: KindMissingInSource, Key: keyOf(rs[1][0].cells)})
+			out = append(out, diff.Discrepancy{Kind: diff.KindMissingInSource, Key: keyOf(rs[1][0].cells)})
 		default:
 			s, t := rs[0][0].cells, rs[1][0].cells
-			var diffs []ColumnDiff
+			var diffs []diff.ColumnDiff
 			for c := nk; c < len(cols); c++ {
 				if !equal(c, s[c], t[c]) {
-					diffs = append(diffs, ColumnDiff{Name: cols[c].Name, Source: show(c, s[c]), Target: show(c, t[c])})
+					diffs = append(diffs, diff.ColumnDiff{Name: cols[c].Name, Source: show(c, s[c]), Target: show(c, t[c])})
 				}
 			}
 			if diffs == nil {
 				matched++
 			} else {
-				out = append(out, &Discrepancy{Kind: KindMismatch, Key: keyOf(s), Columns: diffs})
+				out = append(out, diff.Discrepancy{Kind: diff.KindMismatch, Key: keyOf(s), Columns: diffs})
 			}
 		}
 	}

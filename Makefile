@@ -79,6 +79,10 @@ fuzz: ## Run each fuzz test for FUZZTIME (seed corpora in testdata/fuzz are also
 	go test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./internal/diff/
 	go test -run '^$$' -fuzz '^FuzzCSVReader$$' -fuzztime $(FUZZTIME) ./internal/source/
 
+.PHONY: bench
+bench: ## Benchmark diff vs the read floor and DuckDB at 1M and 10M rows (BENCH_SIZES, BENCH_REPEAT; docs/benchmarks.md).
+	BIN=$(BIN) ./hack/bench/bench.sh
+
 ##@ Build
 
 .PHONY: build

@@ -69,9 +69,13 @@ envtest: ## Build (once) the test control plane: kube-apiserver, kubectl, etcd i
 	./hack/build-control-plane.sh
 
 .PHONY: test
-test: envtest $(HELM) verify-generated lint ## Install what the tests need and run every test.
+test: envtest test-deps $(HELM) verify-generated lint ## Install what the tests need and run every test.
 	HELM=$(HELM) CLEARHOUSE_LONG_TESTS=1 go test -count=1 $(GO_PACKAGES)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+.PHONY: test-deps
+test-deps: ## Install the database servers the tests start on loopback (PostgreSQL, MariaDB; apt-get).
+	./hack/install-test-deps.sh
 
 FUZZTIME ?= 15s
 .PHONY: fuzz

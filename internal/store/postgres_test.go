@@ -2,53 +2,46 @@ package store_test
 
 import (
 	"context"
-	"fmt"
 	"net/url"
-	"os"
-	"sync/atomic"
+	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 	"github.com/clearhouse-dev/clearhouse/internal/store/storetest"
+	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 )
 
-var pgDatabases atomic.Int64
+func TestMain(m *testing.M) { testdb.Main(m) }
 
-// TestPostgres runs the conformance suite on PostgreSQL, a fresh database per subtest.
+// TestPostgres runs the conformance suite on the test binary's PostgreSQL server, a
+// fresh database per subtest.
 func TestPostgres(t *testing.T) {
-	admin := os.Getenv("CLEARHOUSE_TEST_POSTGRES")
-	if admin == "" {
-		t.Skip("CLEARHOUSE_TEST_POSTGRES is not set")
-	}
-	ctx := context.Background()
 	storetest.Run(t, func(t *testing.T) store.Store {
-		name := fmt.Sprintf("store_%d_%d", os.Getpid(), pgDatabases.Add(1))
-		conn, err := pgx.Connect(ctx, admin)
+		db := testdb.NewPostgres(t)
+		s, err := store.OpenPostgres(context.Background(), db.URI())
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer func() { _ = conn.Close(ctx) }()
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-			t.Fatal(err)
-		}
-		u, err := url.Parse(admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.Path = "/" + name
-		s, err := store.OpenPostgres(ctx, u.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = s.Close()
-			if c, err := pgx.Connect(ctx, admin); err == nil {
-				_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-				_ = c.Close(ctx)
-			}
-		})
+		t.Cleanup(func() { _ = s.Close() }) // before the database is dropped
 		return s
 	})
+}
+
+// TestPostgresErrorsHideThePassword: a wrong password fails with a message that names
+// the server, never the password.
+func TestPostgresErrorsHideThePassword(t *testing.T) {
+	db := testdb.NewPostgres(t)
+	u, err := url.Parse(db.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), "Sup3rS3cretPw")
+	_, err = store.OpenPostgres(context.Background(), u.String())
+	if err == nil {
+		t.Fatal("opened the store with a wrong password")
+	}
+	t.Logf("error: %v", err)
+	if strings.Contains(err.Error(), "Sup3rS3cretPw") {
+		t.Errorf("error shows the password: %v", err)
+	}
 }

@@ -411,13 +411,17 @@ type sharedServer struct {
 
 // Main runs the tests and then stops the servers they started, and exits. Call it
 // from TestMain.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit, for a TestMain with its own clean-up: it runs the
+// tests, stops the servers they started and returns the exit code.
+func Run(m *testing.M) int {
 	shared.mu.Lock()
 	shared.inMain = true
 	shared.mu.Unlock()
 	code := m.Run()
 	StopShared()
-	os.Exit(code)
+	return code
 }
 
 // StopShared stops the servers started by Get (Main does it).

@@ -328,11 +328,20 @@ func TestDiffDatabases(t *testing.T) {
 	ctx := context.Background()
 	p := generated(t, 5000, source.FormatCSV, false, false)
 	pg, maria := testdb.NewPostgres(t), testdb.NewMariaDB(t)
-	for _, db := range []*testdb.Database{pg, maria} {
-		for _, side := range []testdb.Side{testdb.Source, testdb.Target} {
-			if _, err := testdb.LoadGenerated(ctx, db, p.dir, side, string(side)); err != nil {
-				t.Fatal(err)
-			}
+	// PostgreSQL through `clearhouse gen --load`, as a user would; MariaDB directly.
+	var out bytes.Buffer
+	genCmd := newRootCommand()
+	genCmd.SetOut(&out)
+	genCmd.SetArgs([]string{"gen", "--dir", t.TempDir(), "--rows", "5000", "--seed", "42", "--load", pg.URI()})
+	if err := genCmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("gen --load: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "loaded source into table source (") || !strings.Contains(out.String(), "loaded target into table target (") {
+		t.Errorf("gen --load printed:\n%s", out.String())
+	}
+	for _, side := range []testdb.Side{testdb.Source, testdb.Target} {
+		if _, err := testdb.LoadGenerated(ctx, maria, p.dir, side, string(side)); err != nil {
+			t.Fatal(err)
 		}
 	}
 	withoutPositions := func(set []string) []string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
+	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource"
 )
 
 func newGenCommand() *cobra.Command {
@@ -17,6 +19,7 @@ func newGenCommand() *cobra.Command {
 	var format string
 	var inject []string
 	var noSensitive bool
+	var loadURI, loadSource, loadTarget string
 	cmd := &cobra.Command{
 		Use:   "gen --dir DIR",
 		Short: "Generate a source/target pair with a known set of discrepancies",
@@ -57,6 +60,21 @@ rows×R discrepancies over every kind; --inject KIND=N sets one kind's count (ki
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d rows) and %s (%d rows) in %s: %d discrepancies expected (expected.json)\n",
 				m.Source.File, m.Source.Rows, m.Target.File, m.Target.Rows, time.Since(start).Round(time.Millisecond), len(exp.Discrepancies))
+			if loadURI == "" {
+				return nil
+			}
+			for _, t := range []struct{ side, table string }{{"source", loadSource}, {"target", loadTarget}} {
+				start := time.Now()
+				c := sqlsource.Config{URI: loadURI, Table: t.table}
+				if pw, ok := os.LookupEnv("CLEARHOUSE_LOAD_PASSWORD"); ok {
+					c.Password = pw
+				}
+				res, err := gen.LoadTable(cmd.Context(), cfg.Dir, t.side, c)
+				if err != nil {
+					return fmt.Errorf("load %s into %s: %w", t.side, t.table, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "loaded %s into table %s (%d rows) in %s\n", t.side, t.table, res.Rows, time.Since(start).Round(time.Millisecond))
+			}
 			return nil
 		},
 	}
@@ -70,6 +88,9 @@ rows×R discrepancies over every kind; --inject KIND=N sets one kind's count (ki
 	f.BoolVar(&cfg.Composite, "composite", false, "use the composite key (region, id)")
 	f.Float64Var(&cfg.Rate, "rate", 0, "inject rows×rate discrepancies spread over every kind")
 	f.StringArrayVar(&inject, "inject", nil, "KIND=N: inject N cases of KIND (repeatable)")
+	f.StringVar(&loadURI, "load", "", "also load both files into tables of this database (postgres://… or mysql://…; password from CLEARHOUSE_LOAD_PASSWORD)")
+	f.StringVar(&loadSource, "load-source-table", "source", "table the source is loaded into (replaced)")
+	f.StringVar(&loadTarget, "load-target-table", "target", "table the target is loaded into (replaced)")
 	f.BoolVar(&noSensitive, "no-sensitive", false, "do not mark the account column sensitive in expected.json")
 	return cmd
 }

@@ -244,8 +244,8 @@ func BenchmarkHashSpill(b *testing.B) {
 	b.ReportMetric(peakMiB, "peak-heap-MiB")
 }
 
-// BenchmarkReadEncode is the floor merge is measured against: both sides read and
-// normalized concurrently, nothing compared.
+// BenchmarkReadEncode reads both sides and encodes them into records concurrently,
+// nothing compared: what the hash strategy does per row before partitioning.
 func BenchmarkReadEncode(b *testing.B) {
 	src, tgt := benchRowsData()
 	p, err := newPlan(benchSpec(StrategyMerge), benchCols, benchCols)

@@ -1,6 +1,9 @@
 package diff
 
-import "bytes"
+import (
+	"bytes"
+	"math/bits"
+)
 
 // Exact decimal canonicalization on text, without big arithmetic.
 //
@@ -24,10 +27,91 @@ const (
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
+// maxPlainDecimal is the longest text appendPlainDecimal takes: short enough that neither
+// maxDecimalExponent nor maxDecimalDigits can be exceeded.
+const maxPlainDecimal = min(maxDecimalExponent, maxDecimalDigits)
+
+// appendPlainDecimal appends the canonical form of a plain [+-]digits[.digits] (with
+// digits on at least one side of the point; integers: no point) of at most
+// maxPlainDecimal bytes, the common case, without the general path's bookkeeping. ok is
+// false for anything else, valid or not: appendCanonDecimal then decides. When ok, dst
+// is what appendCanonDecimal(dst, s, intOnly, false) returns.
+func appendPlainDecimal(dst []byte, s string, intOnly bool) (out []byte, ok bool) {
+	if len(s) == 0 || len(s) > maxPlainDecimal {
+		return dst, false
+	}
+	i := 0
+	neg := false
+	switch s[0] {
+	case '-':
+		neg = true
+		i = 1
+	case '+':
+		i = 1
+	}
+	intStart := i
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	intEnd := i
+	fracStart, fracEnd := i, i
+	if i < len(s) {
+		if s[i] != '.' || intOnly {
+			return dst, false
+		}
+		i++
+		fracStart = i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		fracEnd = i
+		if i != len(s) {
+			return dst, false
+		}
+	}
+	if intEnd == intStart && fracEnd == fracStart {
+		return dst, false
+	}
+	lo := intStart
+	for lo < intEnd && s[lo] == '0' {
+		lo++
+	}
+	hi := fracEnd
+	for hi > fracStart && s[hi-1] == '0' {
+		hi--
+	}
+	if lo == intEnd && hi == fracStart {
+		return append(dst, '0'), true
+	}
+	if neg {
+		dst = append(dst, '-')
+	}
+	if lo == intEnd {
+		dst = append(dst, '0')
+	} else {
+		dst = append(dst, s[lo:intEnd]...)
+	}
+	if hi > fracStart {
+		dst = append(dst, '.')
+		dst = append(dst, s[fracStart:hi]...)
+	}
+	return dst, true
+}
+
 // appendCanonDecimal appends the canonical form of s (already trimmed) to dst. With
 // intOnly, only [+-]digits is accepted. With jsonGrammar, s must follow the JSON number
 // grammar (no '+', no leading zeros, digits on both sides of '.').
 func appendCanonDecimal(dst []byte, s string, intOnly, jsonGrammar bool) ([]byte, string) {
+	if !jsonGrammar {
+		if out, ok := appendPlainDecimal(dst, s, intOnly); ok {
+			return out, ""
+		}
+	}
+	return appendCanonDecimalSlow(dst, s, intOnly, jsonGrammar)
+}
+
+// appendCanonDecimalSlow is appendCanonDecimal for every accepted form.
+func appendCanonDecimalSlow(dst []byte, s string, intOnly, jsonGrammar bool) ([]byte, string) {
 	bad := probNotDecimal
 	if intOnly {
 		bad = probNotInteger
@@ -218,13 +302,15 @@ func indexDot(a []byte) int {
 }
 
 // isCanonDecimal reports whether s is already canonical:
-// -?(0|[1-9][0-9]*)(\.[0-9]*[1-9])? and not "-0" (integers: no fraction).
+// -?(0|[1-9][0-9]*)(\.[0-9]*[1-9])? and not "-0" (integers: no fraction), of at most
+// maxPlainDecimal bytes, so within maxDecimalExponent and maxDecimalDigits. false says
+// nothing about longer texts: appendCanonDecimal decides.
 func isCanonDecimal(s string, intOnly bool) bool {
 	i := 0
 	if len(s) > 0 && s[0] == '-' {
 		i = 1
 	}
-	if i >= len(s) {
+	if i >= len(s) || len(s) > maxPlainDecimal {
 		return false
 	}
 	switch c := s[i]; {
@@ -244,7 +330,7 @@ func isCanonDecimal(s string, intOnly bool) bool {
 	default:
 		return false
 	}
-	if intOnly || s[i] != '.' || i+1 == len(s) || s[len(s)-1] == '0' || len(s)-i > maxDecimalDigits {
+	if intOnly || s[i] != '.' || i+1 == len(s) || s[len(s)-1] == '0' {
 		return false
 	}
 	for i++; i < len(s); i++ {
@@ -253,4 +339,102 @@ func isCanonDecimal(s string, intOnly bool) bool {
 		}
 	}
 	return true
+}
+
+// smallDec is a decimal m×10^-scale whose |m| has at most digits (<= 18) digits, so
+// that it can be brought to a common scale in int64 arithmetic.
+type smallDec struct {
+	m      int64
+	scale  int
+	digits int
+}
+
+// parseSmallDec reads a plain -?digits[.digits] with at most 18 digits in all (canonical
+// decimals are of that form); ok is false for anything else.
+func parseSmallDec(b []byte) (d smallDec, ok bool) {
+	i := 0
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		i = 1
+	}
+	dot := false
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c == '.' {
+			if dot {
+				return d, false
+			}
+			dot = true
+			continue
+		}
+		v := c - '0'
+		if v > 9 || d.digits == 18 {
+			return d, false
+		}
+		d.digits++
+		d.m = d.m*10 + int64(v)
+		if dot {
+			d.scale++
+		}
+	}
+	if d.digits == 0 {
+		return d, false
+	}
+	if neg {
+		d.m = -d.m
+	}
+	return d, true
+}
+
+// at returns d at the given scale (>= d.scale), if it has at most 18 digits there.
+func (d smallDec) at(scale int) (int64, bool) {
+	k := scale - d.scale
+	if d.digits+k > 18 {
+		return 0, false
+	}
+	return d.m * pow10[k], true
+}
+
+// withinSmall decides |a-b| <= abs or |a-b| <= rel·max(|a|,|b|) (the tolerances set) for
+// two canonical decimals in int64 arithmetic, exactly as the decimal library would; ok is
+// false when the values or tolerances do not fit and the library must decide.
+func withinSmall(a, b []byte, abs, rel *smallDec) (within, ok bool) {
+	da, ok1 := parseSmallDec(a)
+	db, ok2 := parseSmallDec(b)
+	if !ok1 || !ok2 {
+		return false, false
+	}
+	scale := max(da.scale, db.scale)
+	if abs != nil {
+		scale = max(scale, abs.scale)
+	}
+	x, ok1 := da.at(scale)
+	y, ok2 := db.at(scale)
+	if !ok1 || !ok2 {
+		return false, false
+	}
+	// |x|, |y| < 10^18: neither the difference nor the absolute values overflow.
+	diff := x - y
+	if diff < 0 {
+		diff = -diff
+	}
+	if abs != nil {
+		t, ok := abs.at(scale)
+		if !ok {
+			return false, false
+		}
+		if diff <= t {
+			return true, true
+		}
+	}
+	if rel != nil {
+		// |x-y|·10^-scale <= rel.m·10^-rel.scale · max(|x|,|y|)·10^-scale, in 128 bits.
+		x, y = max(x, -x), max(y, -y)
+		hi1, lo1 := bits.Mul64(uint64(diff), uint64(pow10[rel.scale]))
+		hi2, lo2 := bits.Mul64(uint64(rel.m), uint64(max(x, y)))
+		if hi1 < hi2 || (hi1 == hi2 && lo1 <= lo2) {
+			return true, true
+		}
+	}
+	return false, true
 }

@@ -7,17 +7,19 @@
 //		Compare: []diff.Column{{Name: "amount", Type: diff.TypeDecimal, AbsTolerance: "0.01"}},
 //	}, source, target, diff.NewJSONLines(os.Stdout))
 //
-// Every row is normalized once, by the goroutine reading its side, into a compact
-// binary record (canonical key tuple, canonical values and the text as read). Two
-// strategies match records and give the same outcomes:
+// Two strategies match rows and give the same outcomes:
 //
-//   - merge streams two key-ordered inputs in O(1) memory per row (a run of equal keys is
-//     counted, not kept) and fails on out-of-order input, naming the side, the position
-//     and both keys;
-//   - hash partitions both inputs by key hash into fixed-size chunks from a pool bounded
-//     by Spec.MemoryBudget, spills partitions to Spec.TempDir past the budget, and joins
-//     partition by partition, partitioning again with further hash bits when a partition
-//     does not fit.
+//   - merge reads two key-ordered inputs in step, from one goroutine, and decides each
+//     key while its rows are the readers' current rows: nothing is copied but a key per
+//     side (a run of equal keys is counted, not kept) and what an outcome reports; texts
+//     that are the same on both sides are validated once and not normalized. It fails
+//     on out-of-order input, naming the side, the position and both keys;
+//   - hash normalizes every row once, by the goroutine reading its side, into a compact
+//     binary record (canonical key tuple, canonical values and the text as read),
+//     partitions both inputs by key hash into fixed-size chunks from a pool bounded by
+//     Spec.MemoryBudget, spills partitions to Spec.TempDir past the budget, and joins
+//     partition by partition, partitioning again with further hash bits when a
+//     partition does not fit.
 //
 // Nothing is global: a Run owns its goroutines, buffers and spill files.
 package diff

@@ -24,11 +24,22 @@ var fuzzColumns = []Column{
 // FuzzNormalize checks, for every type: no panic; canonical forms are fixed points;
 // decimals agree with shopspring/decimal and are insensitive to zeros; timestamps agree
 // with time.Parse on RFC 3339; canonical JSON is valid JSON and only valid JSON parses.
+// On every text, the fast paths agree with the general ones (checkFastPaths), and
+// decimals compare with tolerances as the decimal library does (checkWithin).
 func FuzzNormalize(f *testing.F) {
 	for i, s := range []string{"10.50", "-0.00", "1e3", "2024-01-02T03:04:05.123456789+01:00", "2024-02-29", "YES", `{"b":[1,2.0],"a":"\u00e9"}`, " ÉCOLE ", "0001-01-01 00:00:00"} {
 		f.Add(uint8(i), s)
 	}
+	for i, s := range []string{"0010.500", "-007.250", ".5", "999999999999999999.99", "2026-02-29", "2000-02-29",
+		"2026-09-20T15:54:35Z", "2026-09-20 15:54:35.1234567891", "2024-02-29T23:59:59.999+14:00", "2026-09-20T24:00:00Z",
+		"0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01", "2026-09-20t15:54:35z"} {
+		f.Add(uint8(3+i*len(fuzzColumns)), s) // decimal
+		f.Add(uint8(4+i*len(fuzzColumns)), s) // timestamp
+		f.Add(uint8(6+i*len(fuzzColumns)), s) // date
+	}
 	f.Fuzz(func(t *testing.T, kind uint8, text string) {
+		checkFastPaths(t, text)
+		checkFastPaths(t, strings.TrimSpace(text))
 		col := fuzzColumns[int(kind)%len(fuzzColumns)]
 		c, err := col.Normalize(text)
 		if err != nil {
@@ -45,6 +56,9 @@ func FuzzNormalize(f *testing.F) {
 		switch col.Type.normalized() {
 		case TypeInteger, TypeDecimal:
 			checkDecimal(t, col, text, c)
+			for _, o := range []string{"0", "0.01", "-10.005", "999999999999999999", c} {
+				checkWithin(t, c, o)
+			}
 		case TypeTimestamp:
 			if col.Location != nil {
 				break

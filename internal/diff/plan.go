@@ -75,8 +75,8 @@ func newPlan(spec Spec, srcCols, tgtCols []string) (*plan, error) {
 	return p, nil
 }
 
-// Records. Every row read is encoded once into a self-contained record, the unit that
-// batches (merge), partition chunks and spill files (hash) hold:
+// Records. Every row the hash strategy reads is encoded once into a self-contained
+// record, the unit that partition chunks and spill files hold:
 //
 //	[0:4)   uint32 LE  length of the rest of the record
 //	[4:12)  uint64 LE  hash of the key tuple
@@ -149,7 +149,7 @@ type encoder struct {
 	canon  []byte
 	rowNo  uint64
 	probs  []string
-	noHash bool // merge does not use the key hash
+	noHash bool // skip the key hash (benchmarks of encoding alone)
 	// rowErr is the reader's reason when the next row to encode could not be read as
 	// a row (InvalidRowError); the row becomes an invalid_row with it.
 	rowErr string
@@ -163,6 +163,43 @@ func newEncoder(p *plan, side int) *encoder {
 
 var zeroHeader [recHeaderLen]byte
 
+// appendKey appends the key tuple of a row (per key column uvarint length + canonical
+// bytes) to dst, or returns why the row has no usable key, with dst unchanged: the
+// reader could not read it (rowErr, which it consumes), it has the wrong number of
+// cells, or a key value is NULL, empty or does not parse.
+func (e *encoder) appendKey(dst []byte, cells []Cell) ([]byte, string) {
+	switch {
+	case e.rowErr != "":
+		reason := e.rowErr
+		e.rowErr = ""
+		return dst, reason
+	case len(cells) != e.ncols:
+		return dst, fmt.Sprintf("row has %d values, expected %d", len(cells), e.ncols)
+	}
+	start := len(dst)
+	for i, k := range e.keys {
+		cell := cells[e.keyIdx[i]]
+		if cell.Null {
+			return dst[:start], "key column " + k.sideName[e.side] + " is NULL"
+		}
+		if k.isEmpty(cell.Text) {
+			return dst[:start], "key column " + k.sideName[e.side] + " is empty"
+		}
+		if k.identity {
+			dst = appendLenText(dst, cell.Text)
+			continue
+		}
+		var p string
+		e.canon, _, p = k.canon(e.canon[:0], cell.Text)
+		if p != "" {
+			return dst[:start], "key column " + k.sideName[e.side] + ": " + k.quote(cell.Text) + " " + p
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(e.canon)))
+		dst = append(dst, e.canon...)
+	}
+	return dst, ""
+}
+
 // encode appends the record of cells (aligned with the reader's columns) to dst. r is
 // asked for its Position only when the row is invalid.
 func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
@@ -171,42 +208,9 @@ func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 	dst = append(dst, zeroHeader[:]...)
 	keyStart := len(dst)
 	var flags byte
-	var reason string
-	switch {
-	case e.rowErr != "":
-		flags, reason, e.rowErr = flagInvalidKey, e.rowErr, ""
-	case len(cells) != e.ncols:
+	dst, reason := e.appendKey(dst, cells)
+	if reason != "" {
 		flags = flagInvalidKey
-		reason = fmt.Sprintf("row has %d values, expected %d", len(cells), e.ncols)
-	default:
-		for i, k := range e.keys {
-			cell := cells[e.keyIdx[i]]
-			name := k.sideName[e.side]
-			if cell.Null {
-				flags, reason = flagInvalidKey, "key column "+name+" is NULL"
-				break
-			}
-			if k.isEmpty(cell.Text) {
-				flags, reason = flagInvalidKey, "key column "+name+" is empty"
-				break
-			}
-			if k.identity {
-				dst = binary.AppendUvarint(dst, uint64(len(cell.Text)))
-				dst = append(dst, cell.Text...)
-				continue
-			}
-			var p string
-			e.canon, _, p = k.canon(e.canon[:0], cell.Text)
-			if p != "" {
-				flags, reason = flagInvalidKey, "key column "+name+": "+k.quote(cell.Text)+" "+p
-				break
-			}
-			dst = binary.AppendUvarint(dst, uint64(len(e.canon)))
-			dst = append(dst, e.canon...)
-		}
-	}
-	if flags != 0 {
-		dst = dst[:keyStart]
 	}
 	keyLen := len(dst) - keyStart
 	binary.LittleEndian.PutUint32(dst[start+13:], uint32(keyLen))
@@ -254,30 +258,32 @@ func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 				dst = append(dst, 0)
 				continue
 			}
-			if c.identity {
+			text := cell.Text
+			if c.identity || c.isCanon(text) {
 				dst = append(dst, 1)
-				dst = binary.AppendUvarint(dst, uint64(len(cell.Text)))
-				dst = append(dst, cell.Text...)
+				dst = appendLenText(dst, text)
 				continue
 			}
+			// The canonical bytes go straight into the record, after the tag and one byte
+			// reserved for their length.
+			at := len(dst)
+			dst = append(dst, 2, 0)
 			var p string
 			var same bool
-			e.canon, same, p = c.canon(e.canon[:0], cell.Text)
+			dst, same, p = c.canon(dst, text)
 			if p != "" {
-				e.probs = append(e.probs, "column "+c.sideName[e.side]+": "+c.quote(cell.Text)+" "+p)
+				dst = dst[:at]
+				e.probs = append(e.probs, "column "+c.sideName[e.side]+": "+c.quote(text)+" "+p)
 				continue
 			}
-			if same || (c.kind != kTimestamp && string(e.canon) == cell.Text) {
-				dst = append(dst, 1)
-				dst = binary.AppendUvarint(dst, uint64(len(e.canon)))
-				dst = append(dst, e.canon...)
+			canon := dst[at+2:]
+			if same || (c.kind != kTimestamp && string(canon) == text) {
+				dst[at] = 1
+				dst = putLenAt(dst, at+1, len(canon))
 				continue
 			}
-			dst = append(dst, 2)
-			dst = binary.AppendUvarint(dst, uint64(len(e.canon)))
-			dst = append(dst, e.canon...)
-			dst = binary.AppendUvarint(dst, uint64(len(cell.Text)))
-			dst = append(dst, cell.Text...)
+			dst = putLenAt(dst, at+1, len(canon))
+			dst = appendLenText(dst, text)
 		}
 		if len(e.probs) > 0 {
 			dst = dst[:valStart]
@@ -295,6 +301,31 @@ func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 	dst[start+12] = flags
 	binary.LittleEndian.PutUint64(dst[start+4:], h)
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// appendLenText appends the uvarint length of text and text.
+func appendLenText(dst []byte, text string) []byte {
+	if len(text) < 0x80 {
+		dst = append(dst, byte(len(text)))
+	} else {
+		dst = binary.AppendUvarint(dst, uint64(len(text)))
+	}
+	return append(dst, text...)
+}
+
+// putLenAt writes n, the number of bytes after at+1 (the end of dst), as a uvarint at
+// at, where one byte was reserved for it, moving the bytes when it needs more.
+func putLenAt(dst []byte, at, n int) []byte {
+	if n < 0x80 {
+		dst[at] = byte(n)
+		return dst
+	}
+	var tmp [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(tmp[:], uint64(n))
+	dst = append(dst, tmp[:k-1]...)
+	copy(dst[at+k:], dst[at+1:at+1+n])
+	copy(dst[at:], tmp[:k])
 	return dst
 }
 

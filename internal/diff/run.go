@@ -22,14 +22,13 @@ type Progress struct {
 type Option func(*options)
 
 type options struct {
-	progress     func(Progress)
-	interval     time.Duration
-	chunkSize    int // hash tuning for tests (0 = from the budget)
-	fanout       int
-	poolLimit    int64
-	checkEvery   int
-	onHashStats  func(hashStats)
-	mergeBatches int
+	progress    func(Progress)
+	interval    time.Duration
+	chunkSize   int // hash tuning for tests (0 = from the budget)
+	fanout      int
+	poolLimit   int64
+	checkEvery  int
+	onHashStats func(hashStats)
 }
 
 // WithProgress calls fn with the rows read so far, at most once per interval (100ms
@@ -84,12 +83,13 @@ func ChooseStrategy(spec Spec, source, target Reader) Strategy {
 }
 
 // Run compares source with target under spec, sending each discrepancy to sink as it is
-// found, and returns the counts. Both readers are read concurrently, each from one
-// goroutine; Run does not close them. When ctx is cancelled Run stops soon after (a
-// reader blocked in Next is waited for) and returns the counts so far with ctx's error.
+// found, and returns the counts. Each reader is read from one goroutine (hash reads both
+// concurrently; merge reads them in step, from one goroutine); Run does not close them.
+// When ctx is cancelled Run stops soon after (a reader blocked in Next is waited for)
+// and returns the counts so far with ctx's error.
 // Reaching spec.MaxDiscrepancies is not an error: the Summary says Truncated.
 func Run(ctx context.Context, spec Spec, source, target Reader, sink Sink, opts ...Option) (Summary, error) {
-	o := options{interval: 100 * time.Millisecond, checkEvery: 256, mergeBatches: 4}
+	o := options{interval: 100 * time.Millisecond, checkEvery: 256}
 	for _, opt := range opts {
 		opt(&o)
 	}

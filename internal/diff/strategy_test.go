@@ -202,8 +202,8 @@ func strategyCases() []strategyCase {
 	return []strategyCase{
 		{name: "merge", spec: func(s Spec) Spec { s.Strategy = StrategyMerge; return s }, order: true},
 		{name: "auto-merge", spec: func(s Spec) Spec { return s }, order: true},
-		{name: "merge-small-batches", spec: func(s Spec) Spec { s.Strategy = StrategyMerge; return s }, order: true,
-			opts: []Option{func(o *options) { o.mergeBatches = 1 }}},
+		{name: "merge-check-every-row", spec: func(s Spec) Spec { s.Strategy = StrategyMerge; return s }, order: true,
+			opts: []Option{func(o *options) { o.checkEvery = 1 }}},
 		{name: "hash", spec: hashSpec},
 		{name: "auto-hash", spec: func(s Spec) Spec { return s }, shuffl: true},
 		{name: "hash-shuffled", spec: hashSpec, shuffl: true},

@@ -190,6 +190,14 @@ func floorDiv(a, b int64) int64 {
 // prec (> 0; either dividing a second or a whole number of seconds). A value without a
 // zone is read in loc (nil = UTC).
 func parseTimestamp(s string, loc *time.Location, prec int64) (sec int64, nsec int64, problem string) {
+	if sec, nsec, ok := parseTimestampFast(s, loc, prec); ok {
+		return sec, nsec, ""
+	}
+	return parseTimestampSlow(s, loc, prec)
+}
+
+// parseTimestampSlow is parseTimestamp for every accepted form.
+func parseTimestampSlow(s string, loc *time.Location, prec int64) (sec int64, nsec int64, problem string) {
 	var p tsParts
 	if !parseTSParts(s, &p) {
 		return 0, 0, probNotTimestamp
@@ -212,6 +220,128 @@ func parseTimestamp(s string, loc *time.Location, prec int64) (sec int64, nsec i
 	sec, nsec = truncateInstant(sec, nsec, prec)
 	return sec, nsec, ""
 }
+
+// tsFast is a timestamp in one of the common exact forms (see scanTimestampFast).
+type tsFast struct {
+	year, month, day     int
+	hour, minute, second int
+	nsec                 int64 // the first 9 fraction digits
+	fracDigits           int
+	offset               int  // seconds east of UTC
+	zone                 byte // 0: none, 'Z': Z or z, '+': an offset
+}
+
+// scanTimestampFast reads the common exact forms by a straight path:
+// "2006-01-02T15:04:05" ('T', 't' or a space), an optional ".fraction", then "Z", "z",
+// "+07:00", "-07:00" or nothing, every field in range. false means anything else, valid
+// or not: parseTimestampSlow then decides (and names the problem).
+func scanTimestampFast(s string, f *tsFast) bool {
+	if len(s) < 19 {
+		return false
+	}
+	_ = s[18]
+	if s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
+		return false
+	}
+	y0, y1, y2, y3 := s[0]-'0', s[1]-'0', s[2]-'0', s[3]-'0'
+	mo0, mo1, d0, d1 := s[5]-'0', s[6]-'0', s[8]-'0', s[9]-'0'
+	h0, h1, mi0, mi1, s0, s1 := s[11]-'0', s[12]-'0', s[14]-'0', s[15]-'0', s[17]-'0', s[18]-'0'
+	if y0 > 9 || y1 > 9 || y2 > 9 || y3 > 9 || mo0 > 9 || mo1 > 9 || d0 > 9 || d1 > 9 ||
+		h0 > 9 || h1 > 9 || mi0 > 9 || mi1 > 9 || s0 > 9 || s1 > 9 {
+		return false
+	}
+	f.year = int(y0)*1000 + int(y1)*100 + int(y2)*10 + int(y3)
+	f.month, f.day = int(mo0)*10+int(mo1), int(d0)*10+int(d1)
+	f.hour, f.minute, f.second = int(h0)*10+int(h1), int(mi0)*10+int(mi1), int(s0)*10+int(s1)
+	if f.year < 1 || f.month < 1 || f.month > 12 || f.day < 1 || f.day > daysIn(f.year, f.month) ||
+		f.hour > 23 || f.minute > 59 || f.second > 59 {
+		return false
+	}
+	i := 19
+	f.nsec, f.fracDigits, f.offset, f.zone = 0, 0, 0, 0
+	if i < len(s) && s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) {
+			d := s[i] - '0'
+			if d > 9 {
+				break
+			}
+			if i-start < 9 {
+				f.nsec = f.nsec*10 + int64(d)
+			}
+			i++
+		}
+		f.fracDigits = i - start
+		if f.fracDigits == 0 {
+			return false
+		}
+		if f.fracDigits < 9 {
+			f.nsec *= pow10[9-f.fracDigits]
+		}
+	}
+	switch {
+	case i == len(s):
+	case s[i] == 'Z' || s[i] == 'z':
+		if i+1 != len(s) {
+			return false
+		}
+		f.zone = 'Z'
+	case (s[i] == '+' || s[i] == '-') && i+6 == len(s) && s[i+3] == ':':
+		oh0, oh1, om0, om1 := s[i+1]-'0', s[i+2]-'0', s[i+4]-'0', s[i+5]-'0'
+		if oh0 > 9 || oh1 > 9 || om0 > 9 || om1 > 9 {
+			return false
+		}
+		oh, om := int(oh0)*10+int(oh1), int(om0)*10+int(om1)
+		if oh > 23 || om > 59 {
+			return false
+		}
+		f.offset = oh*3600 + om*60
+		if s[i] == '-' {
+			f.offset = -f.offset
+		}
+		f.zone = '+'
+	default:
+		return false
+	}
+	return true
+}
+
+// parseTimestampFast is parseTimestamp for the forms scanTimestampFast reads, in UTC
+// when the value has no zone and loc is UTC. When ok, the result is what
+// parseTimestampSlow returns for s.
+func parseTimestampFast(s string, loc *time.Location, prec int64) (sec, nsec int64, ok bool) {
+	var f tsFast
+	if !scanTimestampFast(s, &f) || (f.zone == 0 && loc != nil && loc != time.UTC) {
+		return 0, 0, false
+	}
+	sec = daysFromCivil(f.year, f.month, f.day)*86400 + int64(f.hour*3600+f.minute*60+f.second-f.offset)
+	if sec < minUnixSec || sec > maxUnixSec {
+		return 0, 0, false
+	}
+	nsec = f.nsec
+	if f.fracDigits > precDigits(prec) {
+		sec, nsec = truncateInstant(sec, nsec, prec)
+	}
+	return sec, nsec, true
+}
+
+// validTimestampFast reports whether s is a valid timestamp without computing its
+// instant, for the forms scanTimestampFast reads whose instant is surely in range: in
+// UTC, or in a year that no offset or zone can move out of 0001-9999. false means that
+// parseTimestamp has to say.
+func validTimestampFast(s string, loc *time.Location) bool {
+	var f tsFast
+	if !scanTimestampFast(s, &f) {
+		return false
+	}
+	if f.zone == 'Z' || (f.zone == 0 && (loc == nil || loc == time.UTC)) {
+		return true
+	}
+	return f.year > 1 && f.year < 9999
+}
+
+var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
 
 // precDigits is how many fraction digits a precision keeps exactly (-1 when the
 // precision is not a power of ten of a second).
@@ -262,9 +392,33 @@ func formatTimestamp(sec, nsec int64) string {
 	return time.Unix(sec, nsec).UTC().Format(time.RFC3339Nano)
 }
 
+// isPlainDate reports whether s is exactly a valid "2006-01-02", its own canonical form.
+func isPlainDate(s string) bool {
+	if len(s) != 10 {
+		return false
+	}
+	_ = s[9]
+	y0, y1, y2, y3 := s[0]-'0', s[1]-'0', s[2]-'0', s[3]-'0'
+	mo0, mo1, d0, d1 := s[5]-'0', s[6]-'0', s[8]-'0', s[9]-'0'
+	if s[4] != '-' || s[7] != '-' || y0 > 9 || y1 > 9 || y2 > 9 || y3 > 9 || mo0 > 9 || mo1 > 9 || d0 > 9 || d1 > 9 {
+		return false
+	}
+	year := int(y0)*1000 + int(y1)*100 + int(y2)*10 + int(y3)
+	month, day := int(mo0)*10+int(mo1), int(d0)*10+int(d1)
+	return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month)
+}
+
 // appendDate appends the canonical "2006-01-02" of a date, optionally written with a
 // zero time of day (and a zero offset).
 func appendDate(dst []byte, s string) ([]byte, string) {
+	if isPlainDate(s) {
+		return append(dst, s...), ""
+	}
+	return appendDateSlow(dst, s)
+}
+
+// appendDateSlow is appendDate for every accepted form.
+func appendDateSlow(dst []byte, s string) ([]byte, string) {
 	var p tsParts
 	if !parseTSParts(s, &p) {
 		return dst, probNotDate

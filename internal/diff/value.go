@@ -40,6 +40,8 @@ type column struct {
 	abs, rel   decimal.Decimal
 	hasAbs     bool
 	hasRel     bool
+	absSmall   *smallDec // abs (rel) when it fits int64 arithmetic, else nil
+	relSmall   *smallDec
 	timeTol    int64 // ns, > 0 when set
 	identity   bool  // canonical bytes are the text as read (plain strings)
 	bytewise   bool  // canonical bytes order like values (everything but numbers)
@@ -66,6 +68,7 @@ func compileColumn(c Column) (*column, error) {
 			return nil, fmt.Errorf("absTolerance %q must be a decimal >= 0", c.AbsTolerance)
 		}
 		cc.abs, cc.hasAbs = d, true
+		cc.absSmall = smallTolerance(d)
 	}
 	if c.RelTolerance != "" {
 		d, err := decimal.NewFromString(strings.TrimSpace(c.RelTolerance))
@@ -73,6 +76,7 @@ func compileColumn(c Column) (*column, error) {
 			return nil, fmt.Errorf("relTolerance %q must be a decimal >= 0", c.RelTolerance)
 		}
 		cc.rel, cc.hasRel = d, true
+		cc.relSmall = smallTolerance(d)
 	}
 	if c.TimeTolerance > 0 {
 		cc.timeTol = int64(c.TimeTolerance)
@@ -106,6 +110,51 @@ func trimSpace(s string) string {
 		return s
 	}
 	return strings.TrimSpace(s)
+}
+
+// isCanon reports cheaply whether a non-NULL value is valid and its own canonical form,
+// for the common cases: plain strings, canonical decimals and integers, plain dates.
+// false means that canon has to say.
+func (c *column) isCanon(s string) bool {
+	switch c.kind {
+	case kString:
+		return c.identity
+	case kInteger, kDecimal:
+		return isCanonDecimal(s, c.kind == kInteger)
+	case kDate:
+		return isPlainDate(s)
+	}
+	return false
+}
+
+// validFast reports cheaply whether a non-NULL value is valid, for the common cases;
+// false means that problem has to say.
+func (c *column) validFast(s string) bool {
+	switch c.kind {
+	case kString:
+		return true
+	case kInteger, kDecimal:
+		return isCanonDecimal(s, c.kind == kInteger)
+	case kDate:
+		return isPlainDate(s)
+	case kTimestamp:
+		return validTimestampFast(s, c.Location)
+	}
+	return false
+}
+
+// problem returns what is wrong with a non-NULL value ("" when it parses), with buf as
+// scratch.
+func (c *column) problem(buf []byte, s string) ([]byte, string) {
+	switch {
+	case c.validFast(s):
+		return buf, ""
+	case c.kind == kTimestamp:
+		_, _, p := parseTimestamp(trimSpace(s), c.Location, c.prec)
+		return buf, p
+	}
+	buf, _, p := c.canon(buf[:0], s)
+	return buf, p
 }
 
 // canon is appendCanon that also reports whether the canonical bytes are s itself.
@@ -230,7 +279,33 @@ func (c *column) equal(a, b []byte) bool {
 	return false
 }
 
+// smallTolerance returns a tolerance as a smallDec when it is one exactly.
+func smallTolerance(d decimal.Decimal) *smallDec {
+	canon, p := appendCanonDecimal(nil, d.String(), false, false)
+	if p != "" {
+		return nil
+	}
+	sd, ok := parseSmallDec(canon)
+	if !ok || sd.m < 0 || sd.scale >= len(pow10) {
+		return nil
+	}
+	if back, err := decimal.NewFromString(string(canon)); err != nil || !back.Equal(d) {
+		return nil
+	}
+	return &sd
+}
+
 func (c *column) withinNumeric(a, b []byte) bool {
+	if (c.hasAbs == (c.absSmall != nil)) && (c.hasRel == (c.relSmall != nil)) {
+		if within, ok := withinSmall(a, b, c.absSmall, c.relSmall); ok {
+			return within
+		}
+	}
+	return c.withinNumericSlow(a, b)
+}
+
+// withinNumericSlow is withinNumeric in arbitrary precision.
+func (c *column) withinNumericSlow(a, b []byte) bool {
 	da, err1 := decimal.NewFromString(string(a))
 	db, err2 := decimal.NewFromString(string(b))
 	if err1 != nil || err2 != nil {

@@ -1,8 +1,7 @@
 package diff
 
 import (
-	"bufio"
-	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,9 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/metrics"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -19,15 +20,38 @@ import (
 //
 // Read phase: each side's goroutine encodes its rows into records and appends them to one
 // of P partitions by key hash. A partition is a list of fixed-size chunks taken from a
-// pool shared by both sides; the pool never holds more than the budget. When a chunk
-// cannot be had, the side spills its largest partition to a file (the records, as they
-// are, appended) and reuses the chunks; rows keep their input order (file, then memory).
+// pool shared by both sides; the pool never holds more than the budget. Each side spills
+// to a file of its own, so the two readers share nothing but the pool's lock, taken once
+// per chunk. When a chunk cannot be had, the side spills its largest partition still in
+// memory: its chunks are written out, each as one block (records never straddle blocks),
+// and from then on the partition keeps one chunk in memory, written out whenever it
+// fills. Partitions that never spill stay whole in memory (hybrid hash join), so what is
+// written once is not written again. Writes are whole chunks (32 KiB at the default
+// budget) appended at the end of the file: on the page cache, writes of 32-64 KiB cost
+// less than bigger ones. Rows keep their input order (file, then memory).
 //
-// Compare phase: partition by partition, a hash table keyed by the key tuple counts the
-// rows of each key on each side and keeps a reference to the first row (in place for
-// rows in memory, copied for rows read back from a file; duplicates are counted, never
-// kept). When the table and its copies do not fit, the partition is partitioned again
-// with the next bits of the hash, recursively.
+// Join phase: up to GOMAXPROCS workers join independent partitions concurrently, those
+// wholly in memory first. A worker takes, in one step, the pool memory its partition
+// needs: chunks to read its blocks back into and a hash table sized for its rows. When
+// that memory cannot be had, it waits while another worker holds memory (which that
+// worker gives back without waiting for anything) or joins a partition taken earlier;
+// otherwise it spills partitions not being joined, largest first. A partition that does
+// not fit even then is partitioned again on disk with the next bits of the hash,
+// recursively, by one worker at a time. The table, keyed by the key tuple, counts the rows
+// of each key on each side and refers to the first row in place (duplicates are counted,
+// never kept); when a target row finds its key's source row, a key whose two rows have
+// the same value bytes is marked matched there and then, while both rows are in cache.
+//
+// Outcomes: each worker decides with an emitter of its own and passes discrepancies to
+// the run's emitter (and so to the sink) under a lock, one goroutine at a time. Without
+// MaxDiscrepancies the order does not matter. With it, the order is fixed so that which
+// discrepancies are found before the limit, and every count, do not depend on scheduling,
+// memory or fan-out: outcomes are in ascending order of the bit-reversed key hash
+// (partition p at level l holds the hashes whose bits l*b.. (l+1)*b-1 are p, so
+// partitions are taken in bit-reversed order and each table's entries are sorted), ties
+// in input order. A worker buffers at most MaxDiscrepancies+1 discrepancies of its
+// partition, each with the number of matches before it, then replays them into the run's
+// emitter when every earlier partition has.
 
 // hashStats reports memory use to tests.
 type hashStats struct {
@@ -55,19 +79,23 @@ func (m *memPool) add(n int64) {
 // get returns an empty chunk, or nil when the pool is at its limit (unless force).
 func (m *memPool) get(force bool) []byte {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if n := len(m.free); n > 0 {
 		c := m.free[n-1]
+		m.free[n-1] = nil
 		m.free = m.free[:n-1]
+		m.mu.Unlock()
 		return c[:0]
 	}
 	if !force && m.used+int64(m.cs) > m.limit {
+		m.mu.Unlock()
 		return nil
 	}
 	m.add(int64(m.cs))
+	m.mu.Unlock()
 	return make([]byte, 0, m.cs)
 }
 
+// put gives a chunk back (or forgets a buffer of another size, accounted with reserve).
 func (m *memPool) put(c []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -78,16 +106,21 @@ func (m *memPool) put(c []byte) {
 	m.free = append(m.free, c[:0])
 }
 
-// reserve accounts for n bytes allocated outside chunks, dropping free chunks to make
-// room; it fails when the pool is at its limit.
-func (m *memPool) reserve(n int64, force bool) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// dropFree forgets free chunks until n more bytes fit. Called with mu held.
+func (m *memPool) dropFree(n int64) {
 	for m.used+n > m.limit && len(m.free) > 0 {
 		m.free[len(m.free)-1] = nil
 		m.free = m.free[:len(m.free)-1]
 		m.used -= int64(m.cs)
 	}
+}
+
+// reserve accounts for n bytes allocated outside chunks, dropping free chunks to make
+// room; it fails when the pool is at its limit.
+func (m *memPool) reserve(n int64, force bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dropFree(n)
 	if !force && m.used+n > m.limit {
 		return false
 	}
@@ -101,45 +134,104 @@ func (m *memPool) release(n int64) {
 	m.mu.Unlock()
 }
 
-// part is one side of one partition: rows in a spill file first, then in chunks.
+// room is how many bytes could still be had: up to the limit, and the free chunks.
+func (m *memPool) room() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.limit - m.used + int64(len(m.free))*int64(m.cs)
+}
+
+// grab accounts at once for k chunks and extra bytes (allocated by the caller outside
+// chunks), or for nothing when they do not fit. It appends the chunks it can reuse to
+// dst and says how many the caller must make.
+func (m *memPool) grab(dst [][]byte, k int, extra int64) (_ [][]byte, fresh int, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	reuse := min(k, len(m.free))
+	fresh = k - reuse
+	need := int64(fresh)*int64(m.cs) + extra
+	spare := int64(len(m.free)-reuse) * int64(m.cs)
+	if m.used+need-spare > m.limit {
+		return dst, 0, false
+	}
+	n := len(m.free) - reuse
+	for i, c := range m.free[n:] {
+		dst = append(dst, c[:0])
+		m.free[n+i] = nil
+	}
+	m.free = m.free[:n]
+	m.dropFree(need)
+	m.add(need)
+	return dst, fresh, true
+}
+
+// block is a run of whole records in a spill file: n bytes at off. A block is at most a
+// chunk, unless it holds one record bigger than a chunk.
+type block struct {
+	off int64
+	n   int
+}
+
+// part is one side of one partition: rows in blocks of the spill file first, then in
+// chunks. A spilled part keeps only cur in memory.
 type part struct {
 	chunks    [][]byte // full chunks
 	cur       []byte   // chunk being filled
 	rows      int64
-	memBytes  int64
-	path      string
-	file      *os.File
+	memBytes  int64 // bytes of records in chunks and cur
+	blocks    []block
 	fileBytes int64
+	spilled   bool
+	taken     bool // the join phase took it (or is done with it)
 }
 
 type partitioner struct {
 	h     *hashRun
-	wbuf  *bufio.Writer // spill writes, one partition at a time
 	parts []part
+	level int
 	shift uint
 	mask  uint64
 	name  string
-	next  int // compare phase: parts[next:] are not processed yet
+	file  *os.File // blocks of every part, appended; read back with ReadAt
+	path  string
+	size  int64
 }
 
 type hashRun struct {
 	r       *run
+	ctx     context.Context
 	pool    *memPool
+	cs      int
 	fanout  int
 	bits    uint
+	ordered bool // MaxDiscrepancies: outcomes in a fixed order
 	tmpRoot string
 	dirOnce sync.Once
 	dir     string
 	dirErr  error
 	seq     atomic.Int64
 	spills  atomic.Int64
-	reparts int64
-	pending []*partitioner // compare phase: partitioners with unprocessed partitions
-	t       table
-	fileBuf *bufio.Reader
-	ioSize  int // spill read and write buffer size
-	recBuf  []byte
-	ops     int
+	reparts atomic.Int64
+
+	// Join phase. mu guards the memory decisions (holders, taking and spilling
+	// partitions of level 0), the turns of ordered outcomes and the run's emitter then;
+	// cond is signalled when a holder gives memory back, when a turn passes and when the
+	// run stops. emu guards the run's emitter when outcomes are not ordered.
+	emu     sync.Mutex
+	emitErr error // the run's emitter failed: guarded like the emitter
+	mu      sync.Mutex
+	cond    sync.Cond
+	ws      [2]*partitioner // level 0
+	maxRows int64           // rows of the biggest partition of level 0
+	jobs    []int           // partitions of level 0, in the order they are taken
+	next    int             // jobs[next:] are not taken yet
+	holders int             // workers holding memory for a join
+	busy    []int           // positions in jobs being joined
+	waiting []*joinWorker   // workers waiting for memory in acquire
+	turn    int             // ordered: position in jobs whose outcomes go out next
+	stopped bool
+	halt    atomic.Bool // stopped, for workers busy joining
+	err     error
 }
 
 func (h *hashRun) tempDir() (string, error) {
@@ -153,13 +245,15 @@ func (h *hashRun) tempDir() (string, error) {
 }
 
 func (h *hashRun) newPartitioner(level int, name string) *partitioner {
-	return &partitioner{h: h, parts: make([]part, h.fanout), shift: uint(level) * h.bits, mask: uint64(h.fanout - 1), name: name,
-		wbuf: bufio.NewWriterSize(nil, h.ioSize)}
+	return &partitioner{h: h, parts: make([]part, h.fanout), level: level, shift: uint(level) * h.bits,
+		mask: uint64(h.fanout - 1), name: name}
 }
+
+func (w *partitioner) index(rec []byte) int { return int((recHash(rec) >> w.shift) & w.mask) }
 
 // add appends a record to its partition.
 func (w *partitioner) add(rec []byte) error {
-	pt := &w.parts[(recHash(rec)>>w.shift)&w.mask]
+	pt := &w.parts[w.index(rec)]
 	pt.rows++
 	if len(pt.cur)+len(rec) <= cap(pt.cur) {
 		pt.cur = append(pt.cur, rec...)
@@ -173,7 +267,7 @@ func (w *partitioner) addSlow(pt *part, rec []byte) error {
 	pool := w.h.pool
 	if len(rec) > pool.cs {
 		// A record bigger than a chunk goes straight to the file, after what is in memory.
-		if err := w.spill(pt); err != nil {
+		if err := w.spill(pt, true); err != nil {
 			return err
 		}
 		return w.write(pt, rec)
@@ -182,6 +276,13 @@ func (w *partitioner) addSlow(pt *part, rec []byte) error {
 		pt.cur = pool.get(true) // every partition may hold one chunk
 	}
 	for len(pt.cur)+len(rec) > cap(pt.cur) {
+		if pt.spilled {
+			// Write the full chunk through and reuse it.
+			if err := w.spill(pt, true); err != nil {
+				return err
+			}
+			break
+		}
 		if c := pool.get(false); c != nil {
 			pt.chunks = append(pt.chunks, pt.cur)
 			pt.cur = c
@@ -189,9 +290,9 @@ func (w *partitioner) addSlow(pt *part, rec []byte) error {
 		}
 		q := w.largest()
 		if q == nil {
-			q = pt // nothing else of ours in memory: write this partition's chunk out
+			q = pt // nothing else of ours in memory: write this partition out
 		}
-		if err := w.spill(q); err != nil {
+		if err := w.spill(q, q == pt); err != nil {
 			return err
 		}
 	}
@@ -211,85 +312,86 @@ func (w *partitioner) largest() *part {
 	return best
 }
 
-func (w *partitioner) open(pt *part) error {
-	if pt.file != nil {
-		return nil
-	}
-	dir, err := w.h.tempDir()
-	if err != nil {
-		return err
-	}
-	if pt.path == "" {
-		pt.path = filepath.Join(dir, fmt.Sprintf("%s-%d", w.name, w.h.seq.Add(1)))
-	}
-	f, err := os.OpenFile(pt.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("diff: hash: spill: %w", err)
-	}
-	pt.file = f
-	return nil
-}
-
+// write appends one block to the partitioner's file.
 func (w *partitioner) write(pt *part, b []byte) error {
-	if err := w.open(pt); err != nil {
-		return err
+	if w.file == nil {
+		dir, err := w.h.tempDir()
+		if err != nil {
+			return err
+		}
+		w.path = filepath.Join(dir, fmt.Sprintf("%s-%d", w.name, w.h.seq.Add(1)))
+		f, err := os.OpenFile(w.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("diff: hash: spill: %w", err)
+		}
+		w.file = f
 	}
-	w.wbuf.Reset(pt.file)
-	if _, err := w.wbuf.Write(b); err != nil {
+	if _, err := w.file.WriteAt(b, w.size); err != nil {
 		return fmt.Errorf("diff: hash: spill: %w", err)
 	}
-	if err := w.wbuf.Flush(); err != nil {
-		return fmt.Errorf("diff: hash: spill: %w", err)
-	}
+	pt.blocks = append(pt.blocks, block{off: w.size, n: len(b)})
 	pt.fileBytes += int64(len(b))
+	w.size += int64(len(b))
+	pt.spilled = true
 	return nil
 }
 
-// spill moves a partition's records from memory to its file, keeping its current chunk.
-func (w *partitioner) spill(pt *part) error {
-	if pt.memBytes == 0 {
+// spill writes a partition's full chunks to the file and gives them back; with cur, its
+// current chunk too (kept, empty).
+func (w *partitioner) spill(pt *part, cur bool) error {
+	if len(pt.chunks) == 0 && (!cur || len(pt.cur) == 0) {
 		return nil
 	}
 	w.h.spills.Add(1)
-	if err := w.open(pt); err != nil {
-		return err
-	}
-	w.wbuf.Reset(pt.file)
-	for _, c := range append(pt.chunks, pt.cur) {
-		if _, err := w.wbuf.Write(c); err != nil {
-			return fmt.Errorf("diff: hash: spill: %w", err)
-		}
-		pt.fileBytes += int64(len(c))
-	}
-	if err := w.wbuf.Flush(); err != nil {
-		return fmt.Errorf("diff: hash: spill: %w", err)
-	}
-	w.wbuf.Reset(nil)
 	for i, c := range pt.chunks {
+		if err := w.write(pt, c); err != nil {
+			return err
+		}
+		pt.memBytes -= int64(len(c))
 		w.h.pool.put(c)
 		pt.chunks[i] = nil
 	}
 	pt.chunks = pt.chunks[:0]
-	pt.cur = pt.cur[:0]
-	pt.memBytes = 0
+	if cur && len(pt.cur) > 0 {
+		if err := w.write(pt, pt.cur); err != nil {
+			return err
+		}
+		pt.memBytes -= int64(len(pt.cur))
+		pt.cur = pt.cur[:0]
+	}
+	pt.spilled = true
 	return nil
 }
 
-// finish closes the spill files.
-func (w *partitioner) finish() error {
-	var errs []error
-	for i := range w.parts {
-		if f := w.parts[i].file; f != nil {
-			if err := f.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("diff: hash: spill: %w", err))
-			}
-			w.parts[i].file = nil
-		}
+// spillAll writes everything a partition holds in memory out and gives the memory back.
+func (w *partitioner) spillAll(pt *part) error {
+	if err := w.spill(pt, true); err != nil {
+		return err
 	}
-	return errors.Join(errs...)
+	if pt.cur != nil {
+		w.h.pool.put(pt.cur)
+		pt.cur = nil
+	}
+	return nil
 }
 
-// drop releases a partition's memory and file.
+// close closes and removes the spill file.
+func (w *partitioner) close() error {
+	if w.file == nil {
+		return nil
+	}
+	err := w.file.Close()
+	w.file = nil
+	if rerr := os.Remove(w.path); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("diff: hash: spill: %w", err)
+	}
+	return nil
+}
+
+// drop releases a partition's memory (its blocks stay in the file until it is closed).
 func (h *hashRun) drop(pt *part) {
 	for _, c := range pt.chunks {
 		h.pool.put(c)
@@ -297,14 +399,9 @@ func (h *hashRun) drop(pt *part) {
 	if pt.cur != nil {
 		h.pool.put(pt.cur)
 	}
-	// Best effort: the spill directory is removed (and its error reported) at the end.
-	if pt.file != nil {
-		_ = pt.file.Close()
-	}
-	if pt.path != "" {
-		_ = os.Remove(pt.path)
-	}
-	*pt = part{}
+	// Field by field: taken, which other workers read, is true already and stays so.
+	pt.chunks, pt.cur, pt.blocks = nil, nil, nil
+	pt.rows, pt.memBytes, pt.fileBytes, pt.spilled = 0, 0, 0, false
 }
 
 // dataLimit is how much of the budget the pool may hold. The Go heap grows to
@@ -324,16 +421,17 @@ func dataLimit(budget int64) int64 {
 	return int64(float64(budget)*frac) - budget/16
 }
 
-// hashSizing derives the chunk size and fan-out from the budget: chunks of 1-64 KiB and
-// at most 64 partitions, so that one chunk per partition and side stays within 1/16 of
-// the budget.
+// hashSizing derives the chunk size and fan-out from the budget: chunks of 1-32 KiB and
+// at most 256 partitions, so that one chunk per partition and side stays within 1/16 of
+// the budget. Many small partitions keep a partition's table and rows in cache while it
+// is joined, and let several be joined at once.
 func hashSizing(budget int64) (cs, fanout int) {
 	cs = 1 << 10
-	for int64(cs*2) <= budget/4096 && cs < 64<<10 {
+	for int64(cs*2) <= budget/4096 && cs < 32<<10 {
 		cs *= 2
 	}
 	fanout = 2
-	for fanout < 64 && int64(fanout*2*cs)*32 <= budget {
+	for fanout < 256 && int64(fanout*2*cs)*32 <= budget {
 		fanout *= 2
 	}
 	return cs, fanout
@@ -351,6 +449,7 @@ func (r *run) hash(ctx context.Context) (err error) {
 	if r.o.fanout > 0 {
 		fanout = r.o.fanout
 	}
+
 	limit := dataLimit(budget)
 	if r.o.poolLimit > 0 {
 		limit = r.o.poolLimit
@@ -358,11 +457,14 @@ func (r *run) hash(ctx context.Context) (err error) {
 	h := &hashRun{
 		r:       r,
 		pool:    &memPool{cs: cs, limit: limit},
+		cs:      cs,
 		fanout:  fanout,
 		bits:    uint(bits.TrailingZeros(uint(fanout))),
+		ordered: r.spec.MaxDiscrepancies > 0,
 		tmpRoot: r.spec.TempDir,
-		ioSize:  int(min(256<<10, max(4<<10, budget/64))),
 	}
+
+	h.cond.L = &h.mu
 	defer func() {
 		if h.dir != "" {
 			if rerr := os.RemoveAll(h.dir); rerr != nil && err == nil {
@@ -371,7 +473,7 @@ func (r *run) hash(ctx context.Context) (err error) {
 		}
 		if r.o.onHashStats != nil {
 			r.o.onHashStats(hashStats{budget: budget, limit: h.pool.limit, peak: h.pool.peak, chunkSize: cs,
-				fanout: fanout, spills: h.spills.Load(), repartition: h.reparts})
+				fanout: fanout, spills: h.spills.Load(), repartition: h.reparts.Load()})
 		}
 	}()
 
@@ -379,9 +481,11 @@ func (r *run) hash(ctx context.Context) (err error) {
 	ws := [2]*partitioner{h.newPartitioner(0, "s0"), h.newPartitioner(0, "t0")}
 	defer func() {
 		for _, w := range ws {
-			_ = w.finish() // cleanup: errors that matter were returned on the way
 			for i := range w.parts {
 				h.drop(&w.parts[i])
+			}
+			if cerr := w.close(); cerr != nil && err == nil {
+				err = cerr
 			}
 		}
 	}()
@@ -408,10 +512,6 @@ func (r *run) hash(ctx context.Context) (err error) {
 					break
 				}
 			}
-			if err := w.finish(); err != nil && errs[s.side] == nil {
-				errs[s.side] = err
-				cancel()
-			}
 		}(r.sides[side], ws[side])
 	}
 	wg.Wait()
@@ -425,250 +525,634 @@ func (r *run) hash(ctx context.Context) (err error) {
 		}
 	}
 
-	// Compare phase.
-	h.fileBuf = bufio.NewReaderSize(nil, h.ioSize)
-	return h.joinAll(ctx, ws, 0)
+	// Join phase.
+	h.ctx = ctx
+	h.ws = ws
+	return h.joinAll()
 }
 
-// joinAll joins the partitions of a pair of partitioners in turn.
-func (h *hashRun) joinAll(ctx context.Context, ws [2]*partitioner, level int) error {
-	h.pending = append(h.pending, ws[0], ws[1])
-	defer func() { h.pending = h.pending[:len(h.pending)-2] }()
-	for i := 0; i < h.fanout; i++ {
-		ws[0].next, ws[1].next = i+1, i+1
-		if err := h.join(ctx, &ws[0].parts[i], &ws[1].parts[i], level); err != nil {
-			return err
+// order returns the partitions 0..n-1 in the order they are joined: ascending; when
+// outcomes are ordered, in bit-reversed order (see the comment at the top).
+func (h *hashRun) order(n int) []int {
+	o := make([]int, n)
+	for i := range o {
+		o[i] = i
+	}
+	if h.ordered {
+		b := uint(bits.TrailingZeros(uint(n)))
+		slices.SortFunc(o, func(a, c int) int {
+			return cmp.Compare(bits.Reverse(uint(a))>>(bits.UintSize-b), bits.Reverse(uint(c))>>(bits.UintSize-b))
+		})
+	}
+	return o
+}
+
+// joinAll joins the partitions of level 0 with up to GOMAXPROCS workers.
+func (h *hashRun) joinAll() error {
+	for _, i := range h.order(h.fanout) {
+		if n := h.ws[0].parts[i].rows + h.ws[1].parts[i].rows; n > 0 {
+			h.jobs = append(h.jobs, i)
+			h.maxRows = max(h.maxRows, n)
+		}
+	}
+	if !h.ordered {
+		// Partitions wholly in memory first: joining them gives memory back for the
+		// others' blocks instead of taking it.
+		slices.SortStableFunc(h.jobs, func(a, b int) int {
+			return cmp.Compare(h.ws[0].parts[a].fileBytes+h.ws[1].parts[a].fileBytes,
+				h.ws[0].parts[b].fileBytes+h.ws[1].parts[b].fileBytes)
+		})
+	}
+	n := min(runtime.GOMAXPROCS(0), len(h.jobs))
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wk := &joinWorker{h: h}
+			wk.x = &emitter{p: h.r.p, sink: wk}
+			wk.work()
+			wk.t.free(h.pool)
+		}()
+	}
+	wg.Wait()
+	if h.err != nil {
+		return h.err
+	}
+	return wrapCtx(h.ctx.Err())
+}
+
+// stop ends the join phase with err (the first one wins). Called with mu held.
+func (h *hashRun) stop(err error) {
+	if !h.stopped {
+		h.stopped, h.err = true, err
+		h.halt.Store(true)
+		h.cond.Broadcast()
+	}
+}
+
+// joinWorker joins partitions, one at a time.
+type joinWorker struct {
+	h       *hashRun
+	t       table
+	held    [][]byte // chunks taken for the partition being joined
+	big     int64    // bytes of buffers bigger than a chunk held (in t.segs)
+	holder  bool
+	pos     int      // position in jobs of the partition of level 0 being joined
+	x       *emitter // decides outcomes; sends discrepancies to Emit
+	out     []outItem
+	passed  int64 // x's matches already passed on to the run's emitter
+	full    bool  // ordered: out holds MaxDiscrepancies+1 items
+	ops     int
+	pending []*partitioner  // partitioners of the worker's own repartitioning
+	waitWS  [2]*partitioner // while waiting for memory: the partition it waits for
+	waitIdx int
+}
+
+// outItem is a discrepancy waiting to go to the run's emitter, with the number of
+// matches (of the worker's emitter) decided before it.
+type outItem struct {
+	d       Discrepancy
+	matched int64
+}
+
+var errPartitionFull = errors.New("diff: hash: enough discrepancies in this partition")
+
+// Emit makes the worker a Sink for its own emitter.
+func (wk *joinWorker) Emit(d Discrepancy) error {
+	wk.out = append(wk.out, outItem{d: d, matched: wk.x.sum.Matched})
+	if wk.h.ordered {
+		if int64(len(wk.out)) > wk.h.r.spec.MaxDiscrepancies {
+			// The run cannot go past this one: it stops here or earlier.
+			wk.full = true
+			return errPartitionFull
+		}
+		return nil
+	}
+	if len(wk.out) >= 256 {
+		return wk.flush()
+	}
+	return nil
+}
+
+// flush passes the buffered outcomes on to the run's emitter (and the sink), when their
+// order does not matter.
+func (wk *joinWorker) flush() error {
+	h := wk.h
+	h.emu.Lock()
+	defer h.emu.Unlock()
+	return wk.flushLocked()
+}
+
+// flushLocked is flush with the run's emitter locked: h.emu, or h.mu when outcomes are
+// ordered (and it is the worker's turn).
+func (wk *joinWorker) flushLocked() error {
+	x := wk.h.r.x
+	if err := wk.h.emitErr; err != nil {
+		// The sink failed (or the run was truncated): nothing more goes to it.
+		clear(wk.out)
+		wk.out = wk.out[:0]
+		return err
+	}
+	var err error
+	for i := range wk.out {
+		it := &wk.out[i]
+		if err == nil {
+			d := it.matched - wk.passed
+			x.sum.Compared += d
+			x.sum.Matched += d
+			wk.passed = it.matched
+			err = x.emit(it.d)
+		}
+		it.d = Discrepancy{}
+	}
+	wk.out = wk.out[:0]
+	if err != nil {
+		wk.h.emitErr = err
+	}
+	if err == nil {
+		d := wk.x.sum.Matched - wk.passed
+		x.sum.Compared += d
+		x.sum.Matched += d
+		wk.passed = wk.x.sum.Matched
+	}
+	return err
+}
+
+func (wk *joinWorker) tick() error { return wk.tickN(1) }
+
+// tickN counts n records, and checks now and then whether the run goes on.
+func (wk *joinWorker) tickN(n int) error {
+	before := wk.ops
+	wk.ops += n
+	if wk.ops>>12 != before>>12 {
+		if err := wk.h.ctx.Err(); err != nil {
+			return wrapCtx(err)
+		}
+		if wk.h.halt.Load() {
+			return errStopped
 		}
 	}
 	return nil
 }
 
-// spillPending spills unprocessed partitions, largest first, until need bytes are free
-// in the pool; it reports whether it spilled anything.
-func (h *hashRun) spillPending(need int64) (bool, error) {
-	spilled := false
+// work takes partitions of level 0 until there are none left or the run stops. A worker
+// holds memory (its table) only while it is busy with a partition, so that a worker
+// alone with partitions to join can count on all memory but that of waiting workers'
+// partitions, which it may spill.
+func (wk *joinWorker) work() {
+	h := wk.h
+	h.mu.Lock()
 	for {
-		h.pool.mu.Lock()
-		free := h.pool.limit - h.pool.used + int64(len(h.pool.free)*h.pool.cs)
-		h.pool.mu.Unlock()
-		if free >= need {
-			return spilled, nil
+		if h.stopped || h.next == len(h.jobs) {
+			wk.t.free(h.pool)
+			h.cond.Broadcast()
+			h.mu.Unlock()
+			return
 		}
-		var bw *partitioner
-		var best *part
-		for _, w := range h.pending {
-			for i := w.next; i < len(w.parts); i++ {
-				if p := &w.parts[i]; p.cur != nil && (best == nil || p.memBytes > best.memBytes) {
-					bw, best = w, p
+		pos := h.next
+		i := h.jobs[pos]
+		h.next++
+		h.ws[0].parts[i].taken, h.ws[1].parts[i].taken = true, true
+		wk.pos = pos
+		h.busy = append(h.busy, pos)
+		h.mu.Unlock()
+
+		err := wk.join(h.ws, i)
+		if errors.Is(err, errPartitionFull) {
+			err = nil
+		}
+		wk.full = false
+		if err == nil && !h.ordered {
+			err = wk.flush()
+		}
+		h.mu.Lock()
+		h.busy = slices.DeleteFunc(h.busy, func(p int) bool { return p == pos })
+		h.cond.Broadcast()
+		if err == nil && h.ordered {
+			// Wait for the partitions before this one, holding no memory.
+			wk.t.free(h.pool)
+			for h.turn != pos && !h.stopped {
+				h.cond.Wait()
+			}
+			if !h.stopped {
+				// Stopping, it keeps the turn: the counts stay where they stopped.
+				if err = wk.flushLocked(); err == nil {
+					h.turn++
+					h.cond.Broadcast()
 				}
 			}
 		}
-		if best == nil {
-			return spilled, nil
-		}
-		// Give the chunks back, the current one included.
-		err := bw.spill(best)
-		if err == nil && best.cur != nil {
-			h.pool.put(best.cur)
-			best.cur = nil
-		}
-		if err == nil {
-			err = bw.finish()
-		}
 		if err != nil {
-			return spilled, err
+			h.stop(err)
+			wk.t.free(h.pool)
+			h.mu.Unlock()
+			return
 		}
-		spilled = true
 	}
 }
 
-var errNoMemory = errors.New("diff: hash: partition does not fit in the memory budget")
-
-// join compares one partition, partitioning it further when it does not fit.
-func (h *hashRun) join(ctx context.Context, ps, pt *part, level int) error {
+// join joins partition i of a pair of partitioners.
+func (wk *joinWorker) join(ws [2]*partitioner, i int) error {
+	h := wk.h
+	ps, pt := &ws[0].parts[i], &ws[1].parts[i]
 	defer h.drop(ps)
 	defer h.drop(pt)
 	if ps.rows == 0 && pt.rows == 0 {
 		return nil
 	}
-	err := h.tryJoin(ctx, ps, pt)
-	if err != errNoMemory {
+	ok, err := wk.acquire(ws, i)
+	if err != nil {
 		return err
 	}
-	h.t.free(h.pool)
-	// First make room by spilling partitions still waiting (worst case: every row a
-	// distinct key, the rows in files copied).
-	need := ps.fileBytes + pt.fileBytes + 2*(ps.rows+pt.rows)*(hentrySize+8) + minTableBytes + int64(h.pool.cs)
-	if spilled, err := h.spillPending(need); err != nil {
-		return err
-	} else if spilled {
-		if err := h.tryJoin(ctx, ps, pt); err != errNoMemory {
-			return err
+	if !ok {
+		return wk.repartition(ws, i)
+	}
+	err = wk.joinHeld(ws, ps, pt)
+	// The partition's chunks go back before waiting workers are told.
+	h.drop(ps)
+	h.drop(pt)
+	wk.releaseHeld()
+	return err
+}
+
+// tableNeed returns the size of a table for n rows: entries and slots, with a load of at
+// most 3/4 when every row has a key of its own (rows of both sides matching, the load is
+// half that).
+func tableNeed(n int64) (entries, slots int) {
+	entries = int(n)
+	slots = 16
+	for slots < entries+entries/3+1 {
+		slots *= 2
+	}
+	return entries, slots
+}
+
+func tableBytes(entries, slots int) int64 { return int64(entries)*hentrySize + int64(slots)*4 }
+
+// acquire takes the memory to join a partition in one go: a chunk per block, a buffer
+// per bigger block, and the table. It returns false when the partition does not fit in
+// the pool even alone, after spilling what could be spilled.
+func (wk *joinWorker) acquire(ws [2]*partitioner, i int) (bool, error) {
+	h := wk.h
+	ps, pt := &ws[0].parts[i], &ws[1].parts[i]
+	ne, ns := tableNeed(ps.rows + pt.rows)
+	tb := tableBytes(ne, ns)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for {
+		if h.stopped {
+			return false, errStopped
 		}
-		h.t.free(h.pool)
+		// Blocks are read back packed into chunks, in order (see joinHeld). (Counted
+		// again each time: while the worker waits, others may spill its partition.)
+		k, fill, big := 0, h.cs, int64(0)
+		for _, p := range []*part{ps, pt} {
+			for _, b := range p.blocks {
+				switch {
+				case b.n > h.cs:
+					big += int64(b.n)
+				case fill+b.n > h.cs:
+					k, fill = k+1, b.n
+				default:
+					fill += b.n
+				}
+			}
+		}
+		extra := big + max(0, tb-wk.t.reserved)
+		// A table made bigger is made big enough for the biggest partition left, if
+		// that fits, rather than again for each bigger one.
+		ge, gs, gb := ne, ns, tb
+		if tb > wk.t.reserved && h.maxRows > ps.rows+pt.rows {
+			me, ms := tableNeed(h.maxRows)
+			if mb := tableBytes(me, ms); h.pool.room() >= int64(k)*int64(h.cs)+big+mb-wk.t.reserved+int64(h.cs) {
+				ge, gs, gb = me, ms, mb
+				extra = big + mb - wk.t.reserved
+			}
+		}
+		var fresh int
+		var ok bool
+		if wk.held, fresh, ok = h.pool.grab(wk.held[:0], k, extra); ok {
+			h.holders++
+			wk.holder = true
+			for range fresh {
+				wk.held = append(wk.held, make([]byte, 0, h.cs))
+			}
+			wk.big = big
+			wk.t.grow(ge, gs, gb)
+			wk.t.reset(ns)
+			return true, nil
+		}
+		if wk.t.reserved > 0 {
+			wk.t.free(h.pool)
+			continue
+		}
+		// Wait for memory while another worker holds some (it gives it back without
+		// waiting for anything), joins a partition taken earlier (the earliest one never
+		// waits for a later one, so someone always goes on), or is on its way to one of
+		// these: the earliest worker spills or partitions again only when every other
+		// one is waiting, its rows then free to spill. (Partitioning takes memory of its
+		// own: one worker at a time does it.)
+		if h.holders > 0 || slices.ContainsFunc(h.busy, func(p int) bool { return p < wk.pos }) ||
+			len(h.busy)-1 > len(h.waiting) {
+			// While it waits, the rows it holds may be spilled by the one that goes on.
+			wk.waitWS, wk.waitIdx = ws, i
+			h.waiting = append(h.waiting, wk)
+			h.cond.Broadcast() // one more waiting: the earliest may go on
+			h.cond.Wait()
+			h.waiting = slices.DeleteFunc(h.waiting, func(o *joinWorker) bool { return o == wk })
+			wk.waitWS = [2]*partitioner{}
+			continue
+		}
+		if int64(k)*int64(h.cs)+big+tb > h.pool.limit {
+			return false, nil // it never will
+		}
+		spilled, err := wk.spillPending(int64(k)*int64(h.cs) + big + tb)
+		if err != nil {
+			return false, err
+		}
+		if !spilled {
+			return false, nil
+		}
 	}
+}
+
+var errStopped = errors.New("diff: hash: stopped")
+
+// releaseHeld gives back the memory taken by acquire (the table is kept for the next
+// partition, and stays accounted).
+func (wk *joinWorker) releaseHeld() {
+	h := wk.h
+	for i, c := range wk.held {
+		h.pool.put(c)
+		wk.held[i] = nil
+	}
+	wk.held = wk.held[:0]
+	if wk.big > 0 {
+		h.pool.release(wk.big)
+		wk.big = 0
+	}
+	wk.t.release()
+	h.mu.Lock()
+	if wk.holder {
+		wk.holder = false
+		h.holders--
+	}
+	h.cond.Broadcast()
+	h.mu.Unlock()
+}
+
+// spillPending spills partitions not being joined, largest first, until need bytes could
+// be had: those of level 0 not taken yet, those of the worker's own repartitioning, and
+// those of workers waiting for memory (the partition each waits for, and those of its
+// repartitioning: they touch none of them until they wake up). It reports whether it
+// spilled anything. Called with h.mu held.
+func (wk *joinWorker) spillPending(need int64) (bool, error) {
+	h := wk.h
+	spilled := false
+	for h.pool.room() < need {
+		var bw *partitioner
+		var best *part
+		better := func(w *partitioner, p *part) {
+			if (p.cur != nil || len(p.chunks) > 0) && (best == nil || p.memBytes > best.memBytes) {
+				bw, best = w, p
+			}
+		}
+		consider := func(w *partitioner) {
+			for i := range w.parts {
+				if p := &w.parts[i]; !p.taken {
+					better(w, p)
+				}
+			}
+		}
+		consider(h.ws[0])
+		consider(h.ws[1])
+		for _, w := range wk.pending {
+			consider(w)
+		}
+		for _, o := range h.waiting {
+			for _, w := range o.waitWS {
+				better(w, &w.parts[o.waitIdx])
+			}
+			for _, w := range o.pending {
+				consider(w)
+			}
+		}
+		if best == nil {
+			break
+		}
+		if err := bw.spillAll(best); err != nil {
+			return spilled, err
+		}
+		spilled = true
+	}
+	return spilled, nil
+}
+
+var errNoMemory = errors.New("diff: hash: partition does not fit in the memory budget")
+
+// repartition partitions partition i of ws again on disk with the next bits of the hash,
+// and joins the new partitions in turn.
+func (wk *joinWorker) repartition(ws [2]*partitioner, i int) error {
+	h := wk.h
+	ps, pt := &ws[0].parts[i], &ws[1].parts[i]
+	level := ws[0].level
 	if uint(level+1)*h.bits+h.bits > 64 {
 		return fmt.Errorf("%w: %d source and %d target rows still do not fit after %d levels of partitioning", errNoMemory, ps.rows, pt.rows, level+1)
 	}
-	h.reparts++
+	h.reparts.Add(1)
 	subs := [2]*partitioner{h.newPartitioner(level+1, fmt.Sprintf("s%d", level+1)), h.newPartitioner(level+1, fmt.Sprintf("t%d", level+1))}
+	wk.pending = append(wk.pending, subs[0], subs[1])
 	defer func() {
+		wk.pending = wk.pending[:len(wk.pending)-2]
 		for _, w := range subs {
-			_ = w.finish() // cleanup: errors that matter were returned on the way
-			for i := range w.parts {
-				h.drop(&w.parts[i])
+			for j := range w.parts {
+				h.drop(&w.parts[j])
 			}
+			_ = w.close() // cleanup: the directory is removed at the end, errors reported then
 		}
 	}()
 	for side, p := range []*part{ps, pt} {
 		w := subs[side]
-		if err := h.scan(ctx, p, true, func(rec []byte, seg int, off int) error { return w.add(rec) }); err != nil {
+		if err := wk.stream(ws[side], p, w.add); err != nil {
 			return err
 		}
 		h.drop(p)
-		if err := w.finish(); err != nil {
+	}
+	for _, j := range h.order(h.fanout) {
+		subs[0].parts[j].taken, subs[1].parts[j].taken = true, true // only this worker spills them
+		if err := wk.join(subs, j); err != nil {
 			return err
 		}
 	}
-	return h.joinAll(ctx, subs, level+1)
+	return nil
 }
 
-// scan calls fn for each record of a partition in order: from the file (seg -1, the
-// record only valid during the call), then from memory (seg = chunk index; the last is
-// cur). With release, memory chunks go back to the pool once scanned.
-func (h *hashRun) scan(ctx context.Context, p *part, release bool, fn func(rec []byte, seg, off int) error) error {
-	if p.path != "" {
-		f, err := os.Open(p.path)
-		if err != nil {
-			return fmt.Errorf("diff: hash: read spill: %w", err)
-		}
-		defer func() { _ = f.Close() }() // read only
-		h.fileBuf.Reset(f)
-		var hdr [4]byte
-		for {
-			if _, err := io.ReadFull(h.fileBuf, hdr[:]); err != nil {
-				if err == io.EOF {
-					break
-				}
-				return fmt.Errorf("diff: hash: read spill: %w", err)
+// stream calls fn for each record of a part in order, reading its blocks one at a time
+// and giving its chunks back once read.
+func (wk *joinWorker) stream(w *partitioner, p *part, fn func(rec []byte) error) error {
+	h := wk.h
+	if len(p.blocks) > 0 {
+		buf := h.pool.get(true)
+		defer func() { h.pool.put(buf) }()
+		for _, b := range p.blocks {
+			data := buf[:min(b.n, h.cs)]
+			if b.n > h.cs {
+				h.pool.reserve(int64(b.n), true)
+				data = make([]byte, b.n)
 			}
-			n := 4 + le32(hdr[:])
-			if cap(h.recBuf) < n {
-				h.recBuf = make([]byte, n)
+			err := readBlock(w, b, data)
+			if err == nil {
+				err = wk.each(data, fn)
 			}
-			rec := h.recBuf[:n]
-			copy(rec, hdr[:])
-			if _, err := io.ReadFull(h.fileBuf, rec[4:]); err != nil {
-				return fmt.Errorf("diff: hash: read spill: %w", err)
+			if b.n > h.cs {
+				h.pool.release(int64(b.n))
 			}
-			if err := h.tick(ctx); err != nil {
+			if err != nil {
 				return err
-			}
-			if err := fn(rec, -1, 0); err != nil {
-				return err
-			}
-		}
-		h.fileBuf.Reset(nil)
-	}
-	nseg := len(p.chunks) + 1
-	for s := 0; s < nseg; s++ {
-		c := p.cur
-		if s < len(p.chunks) {
-			c = p.chunks[s]
-		}
-		for off := 0; off < len(c); {
-			rec := c[off:]
-			n := recLen(rec)
-			if err := h.tick(ctx); err != nil {
-				return err
-			}
-			if err := fn(rec[:n], s, off); err != nil {
-				return err
-			}
-			off += n
-		}
-		if release && c != nil {
-			h.pool.put(c)
-			if s < len(p.chunks) {
-				p.chunks[s] = nil
-			} else {
-				p.cur = nil
 			}
 		}
 	}
-	if release {
-		p.chunks = p.chunks[:0]
-		p.memBytes = 0
+	for i, c := range p.chunks {
+		if err := wk.each(c, fn); err != nil {
+			return err
+		}
+		h.pool.put(c)
+		p.chunks[i] = nil
+	}
+	p.chunks = p.chunks[:0]
+	if p.cur != nil {
+		if err := wk.each(p.cur, fn); err != nil {
+			return err
+		}
+		h.pool.put(p.cur)
+		p.cur = nil
+	}
+	p.memBytes = 0
+	return nil
+}
+
+func (wk *joinWorker) each(c []byte, fn func(rec []byte) error) error {
+	for off := 0; off < len(c); {
+		n := recLen(c[off:])
+		if err := wk.tick(); err != nil {
+			return err
+		}
+		if err := fn(c[off : off+n]); err != nil {
+			return err
+		}
+		off += n
 	}
 	return nil
 }
 
-func (h *hashRun) tick(ctx context.Context) error {
-	h.ops++
-	if h.ops&4095 == 0 {
-		if err := ctx.Err(); err != nil {
-			return wrapCtx(err)
-		}
+func readBlock(w *partitioner, b block, dst []byte) error {
+	if _, err := w.file.ReadAt(dst, b.off); err != nil {
+		return fmt.Errorf("diff: hash: read spill: %w", err)
 	}
 	return nil
 }
 
-// tryJoin builds the table of one partition and emits its outcomes, or returns
-// errNoMemory (having emitted nothing) when it does not fit.
-func (h *hashRun) tryJoin(ctx context.Context, ps, pt *part) error {
-	t := &h.t
-	t.reset(h.pool)
-	defer t.release(h.pool)
+// joinHeld builds the table of a partition whose memory is held and decides its keys.
+func (wk *joinWorker) joinHeld(ws [2]*partitioner, ps, pt *part) error {
+	h := wk.h
+	t := &wk.t
+	held, fill := wk.held, h.cs // blocks are packed into the held chunks, in order
+	var into []byte
 	for side, p := range []*part{ps, pt} {
-		base := len(t.segs)
-		t.segs = append(t.segs, p.chunks...)
-		t.segs = append(t.segs, p.cur)
-		err := h.scan(ctx, p, false, func(rec []byte, seg, off int) error {
-			if seg < 0 {
-				return t.insert(h.pool, side, rec, -1, 0)
+		insert := func(seg int, c []byte) error {
+			// In batches: the table's memory for a batch is loaded at once (see touch),
+			// then the records are inserted one by one.
+			var offs [16]int
+			for off := 0; off < len(c); {
+				n := 0
+				for ; n < len(offs) && off < len(c); n++ {
+					offs[n] = off
+					off += recLen(c[off:])
+				}
+				t.touch(side, c, offs[:n])
+				for _, o := range offs[:n] {
+					rec := c[o:]
+					t.insert(side, rec[:recLen(rec)], seg, o)
+				}
+				if err := wk.tickN(n); err != nil {
+					return err
+				}
 			}
-			return t.insert(h.pool, side, rec, base+seg, off)
-		})
-		if err != nil {
-			return err
+			return nil
+		}
+		for _, b := range p.blocks {
+			var data []byte
+			if b.n > h.cs {
+				data = make([]byte, b.n)
+			} else {
+				if fill+b.n > h.cs {
+					into, held, fill = held[0][:h.cs], held[1:], 0
+				}
+				data = into[fill : fill+b.n : fill+b.n]
+				fill += b.n
+			}
+			if err := readBlock(ws[side], b, data); err != nil {
+				return err
+			}
+			t.segs = append(t.segs, data)
+			if err := insert(len(t.segs)-1, data); err != nil {
+				return err
+			}
+		}
+		for _, c := range append(p.chunks, p.cur) {
+			t.segs = append(t.segs, c)
+			if err := insert(len(t.segs)-1, c); err != nil {
+				return err
+			}
 		}
 	}
-	x := h.r.x
+	if h.ordered {
+		slices.SortStableFunc(t.entries, func(a, b hentry) int {
+			return cmp.Compare(bits.Reverse64(a.hash), bits.Reverse64(b.hash))
+		})
+	}
+	x := wk.x
 	for i := range t.entries {
 		e := &t.entries[i]
+		if e.ref[1]&refSame != 0 && e.cnt[0] == 1 && e.cnt[1] == 1 {
+			x.sum.count(KindMatched)
+			continue
+		}
+		var err error
 		switch {
 		case e.cnt[0] < 0:
-			if err := x.invalidRow(t.rec(e.ref[0], 1), 0); err != nil {
-				return err
-			}
+			err = x.invalidRow(t.rec(e.ref[0], 1), 0)
 		case e.cnt[1] < 0:
-			if err := x.invalidRow(t.rec(e.ref[1], 1), 1); err != nil {
-				return err
-			}
+			err = x.invalidRow(t.rec(e.ref[1], 1), 1)
 		default:
-			if err := x.decide(t.rec(e.ref[0], e.cnt[0]), e.cnt[0], t.rec(e.ref[1], e.cnt[1]), e.cnt[1]); err != nil {
-				return err
-			}
+			err = x.decide(t.rec(e.ref[0], e.cnt[0]), e.cnt[0], t.rec(e.ref[1], e.cnt[1]), e.cnt[1])
 		}
-		if i&1023 == 0 {
-			if err := ctx.Err(); err != nil {
-				return wrapCtx(err)
+		if err != nil {
+			if wk.full {
+				return errPartitionFull
 			}
+			return err
+		}
+		if err := wk.tickN(1); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// table is an open-addressing hash table from key tuple to per-side count and first row.
+// table is an open-addressing hash table from key tuple to per-side count and first row,
+// sized for its partition before it is filled.
 type table struct {
-	slots    []uint32 // entry index + 1; 0 = empty
+	slots    []uint32 // entry index + 1; 0 = empty (live: the first len(live))
+	live     []uint32
 	entries  []hentry
-	segs     [][]byte // record storage: partition chunks in place, then copies
-	copies   [][]byte // chunks holding copies of records read from files
-	cur      []byte   // copy chunk being filled
-	curSeg   int      // its index in segs
+	segs     [][]byte // record storage: the partition's blocks and chunks
 	reserved int64    // bytes of slots and entries accounted in the pool
-	bigBytes int64    // bytes of copies bigger than a chunk
+	shift    uint
+	mask     uint64
+	sink     uint32 // what touch loaded, so that the loads are kept
+	fresh    bool   // slots are all zero
 }
 
 // hentry is one key (or one row without a usable key: cnt -1 on its side, not in slots).
@@ -678,145 +1162,116 @@ type hentry struct {
 	cnt  [2]int64
 }
 
-const (
-	hentrySize    = 40
-	minTableBytes = 16*hentrySize + 32*4
-)
+const hentrySize = 40
+
+// refSame marks ref[1] of a key whose source and target rows have the same value bytes.
+const refSame = 1 << 63
+
+// sameValues reports whether two valid records have the same values: tags, canonical
+// bytes and text as read, column by column.
+func sameValues(a, b []byte) bool {
+	_, va := recRaw(a)
+	_, vb := recRaw(b)
+	return string(va) == string(vb)
+}
 
 func (t *table) rec(ref uint64, n int64) []byte {
 	if n == 0 {
 		return nil
 	}
-	seg := t.segs[ref>>32][uint32(ref):]
+	seg := t.segs[(ref&^refSame)>>32][uint32(ref):]
 	return seg[:recLen(seg)]
 }
 
-func (t *table) reset(pool *memPool) {
-	clear(t.slots)
-	t.entries = t.entries[:0]
-	t.segs = t.segs[:0]
+// grow makes room for ne entries and ns slots (tableNeed), tb bytes (tableBytes): when tb
+// is more than the table holds, the caller has accounted for the difference in the pool
+// and the arrays are made again.
+func (t *table) grow(ne, ns int, tb int64) {
+	if tb > t.reserved {
+		t.entries = make([]hentry, 0, ne)
+		t.slots = make([]uint32, ns)
+		t.reserved = tb
+		t.fresh = true
+	}
 }
 
-// release gives back the copies (slots and entries are kept for the next partition).
-func (t *table) release(pool *memPool) {
-	for _, c := range t.copies {
-		pool.put(c)
+// reset makes the table empty, using ns of its slots.
+func (t *table) reset(ns int) {
+	t.live = t.slots[:ns]
+	if !t.fresh {
+		clear(t.live)
 	}
-	clear(t.copies)
-	t.copies = t.copies[:0]
-	t.cur = nil
-	if t.bigBytes > 0 {
-		pool.release(t.bigBytes)
-		t.bigBytes = 0
-	}
+	t.fresh = false
+	t.entries = t.entries[:0]
+	t.shift = 64 - uint(bits.TrailingZeros(uint(ns)))
+	t.mask = uint64(ns - 1)
+}
+
+// release forgets the partition's records (slots and entries are kept for the next).
+func (t *table) release() {
 	clear(t.segs)
 	t.segs = t.segs[:0]
 }
 
 // free gives back everything.
 func (t *table) free(pool *memPool) {
-	t.release(pool)
-	pool.release(t.reserved)
-	*t = table{}
+	t.release()
+	if t.reserved > 0 {
+		pool.release(t.reserved)
+	}
+	*t = table{segs: t.segs}
 }
 
-// keep stores a record read from a file and returns its reference.
-func (t *table) keep(pool *memPool, rec []byte) (uint64, error) {
-	if len(rec) > pool.cs {
-		if !pool.reserve(int64(len(rec)), false) {
-			return 0, errNoMemory
-		}
-		t.bigBytes += int64(len(rec))
-		t.segs = append(t.segs, bytes.Clone(rec))
-		return uint64(len(t.segs)-1) << 32, nil
+// touch loads what inserting the records at offs of c will read (their first slot, the
+// entry there and, for the target side, the source row of a key already there) so that
+// the loads, independent of each other, overlap instead of waiting for each other.
+func (t *table) touch(side int, c []byte, offs []int) {
+	var hs [16]uint64
+	var slot [16]uint32
+	for i, o := range offs {
+		h := recHash(c[o:])
+		hs[i] = h
+		slot[i] = t.live[(h*0x9E3779B97F4A7C15)>>t.shift]
 	}
-	if t.cur == nil || len(t.cur)+len(rec) > cap(t.cur) {
-		c := pool.get(false)
-		if c == nil {
-			return 0, errNoMemory
+	if side == 0 {
+		for _, s := range slot[:len(offs)] {
+			t.sink += s
 		}
-		t.copies = append(t.copies, c)
-		t.segs = append(t.segs, c)
-		t.cur, t.curSeg = c, len(t.segs)-1
+		return
 	}
-	off := len(t.cur)
-	t.cur = append(t.cur, rec...)
-	t.segs[t.curSeg] = t.cur
-	return uint64(t.curSeg)<<32 | uint64(off), nil
-}
-
-func (t *table) grow(pool *memPool) error {
-	// Entries: double the capacity.
-	if len(t.entries) == cap(t.entries) {
-		n := max(2*cap(t.entries), 16)
-		need := int64(n * hentrySize)
-		if !pool.reserve(need, false) {
-			return errNoMemory
-		}
-		e := make([]hentry, len(t.entries), n)
-		copy(e, t.entries)
-		pool.release(int64(cap(t.entries) * hentrySize))
-		t.reserved += need - int64(cap(t.entries)*hentrySize)
-		t.entries = e
-	}
-	// Slots: keep the load under 1/2.
-	if (len(t.entries)+1)*2 > len(t.slots) {
-		n := max(2*len(t.slots), 32)
-		need := int64(n * 4)
-		if !pool.reserve(need, false) {
-			return errNoMemory
-		}
-		pool.release(int64(len(t.slots) * 4))
-		t.reserved += need - int64(len(t.slots)*4)
-		t.slots = make([]uint32, n)
-		shift := 64 - uint(bits.TrailingZeros(uint(n)))
-		mask := uint64(n - 1)
-		for i := range t.entries {
-			e := &t.entries[i]
-			if e.cnt[0] < 0 || e.cnt[1] < 0 {
-				continue
+	var refs [16]uint64
+	var ok [16]bool
+	for i := range offs {
+		if s := slot[i]; s != 0 {
+			if e := &t.entries[s-1]; e.hash == hs[i] && e.cnt[0] != 0 {
+				refs[i], ok[i] = e.ref[0], true
 			}
-			j := (e.hash * 0x9E3779B97F4A7C15) >> shift
-			for t.slots[j] != 0 {
-				j = (j + 1) & mask
-			}
-			t.slots[j] = uint32(i + 1)
 		}
 	}
-	return nil
+	var acc uint32
+	for i := range offs {
+		if ok[i] {
+			acc += uint32(t.segs[refs[i]>>32][uint32(refs[i])])
+		}
+	}
+	t.sink += acc
 }
 
-// insert counts one record of a side; seg < 0 means the record must be copied if kept.
-func (t *table) insert(pool *memPool, side int, rec []byte, seg, off int) error {
-	if len(t.entries) == cap(t.entries) || (len(t.entries)+1)*2 > len(t.slots) {
-		if err := t.grow(pool); err != nil {
-			return err
-		}
-	}
-	ref := func() (uint64, error) {
-		if seg < 0 {
-			return t.keep(pool, rec)
-		}
-		return uint64(seg)<<32 | uint64(off), nil
-	}
+// insert counts one record of a side.
+func (t *table) insert(side int, rec []byte, seg, off int) {
+	ref := uint64(seg)<<32 | uint64(off)
 	h := recHash(rec)
 	if recFlags(rec)&flagInvalidKey != 0 {
-		r, err := ref()
-		if err != nil {
-			return err
-		}
 		e := hentry{hash: h}
-		e.ref[side], e.cnt[side] = r, -1
+		e.ref[side], e.cnt[side] = ref, -1
 		t.entries = append(t.entries, e)
-		return nil
+		return
 	}
 	key := recKey(rec)
-	n := len(t.slots)
-	shift := 64 - uint(bits.TrailingZeros(uint(n)))
-	mask := uint64(n - 1)
-	j := (h * 0x9E3779B97F4A7C15) >> shift
+	slots := t.live
+	j := (h * 0x9E3779B97F4A7C15) >> t.shift
 	for {
-		s := t.slots[j]
+		s := slots[j]
 		if s == 0 {
 			break
 		}
@@ -826,27 +1281,24 @@ func (t *table) insert(pool *memPool, side int, rec []byte, seg, off int) error 
 			if e.cnt[0] == 0 {
 				other = 1
 			}
-			if bytes.Equal(recKey(t.rec(e.ref[other], 1)), key) {
+			if o := t.rec(e.ref[other], 1); string(recKey(o)) == string(key) {
 				if e.cnt[side] == 0 {
-					r, err := ref()
-					if err != nil {
-						return err
+					e.ref[side] = ref
+					// The source row is at hand: when both rows are valid and their values
+					// are the same bytes, the key is matched (emitter.decide's first test),
+					// unless another row with the key comes.
+					if side == 1 && e.cnt[0] == 1 && recFlags(o)|recFlags(rec) == 0 && sameValues(o, rec) {
+						e.ref[1] |= refSame
 					}
-					e.ref[side] = r
 				}
 				e.cnt[side]++
-				return nil
+				return
 			}
 		}
-		j = (j + 1) & mask
-	}
-	r, err := ref()
-	if err != nil {
-		return err
+		j = (j + 1) & t.mask
 	}
 	e := hentry{hash: h}
-	e.ref[side], e.cnt[side] = r, 1
+	e.ref[side], e.cnt[side] = ref, 1
 	t.entries = append(t.entries, e)
-	t.slots[j] = uint32(len(t.entries))
-	return nil
+	slots[j] = uint32(len(t.entries))
 }

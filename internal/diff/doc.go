@@ -18,8 +18,10 @@
 //     binary record (canonical key tuple, canonical values and the text as read),
 //     partitions both inputs by key hash into fixed-size chunks from a pool bounded by
 //     Spec.MemoryBudget, spills partitions to Spec.TempDir past the budget, and joins
-//     partition by partition, partitioning again with further hash bits when a
-//     partition does not fit.
+//     partitions on up to GOMAXPROCS workers at once within that budget, partitioning
+//     again with further hash bits when a partition does not fit. With MaxDiscrepancies
+//     set, outcomes are emitted in a fixed order (by key hash), so a truncated run
+//     reports the same outcomes whatever the scheduling.
 //
 // Nothing is global: a Run owns its goroutines, buffers and spill files.
 package diff

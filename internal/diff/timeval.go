@@ -73,25 +73,12 @@ func parseTSParts(s string, p *tsParts) bool {
 			}
 			i += 3
 			if i < len(s) && (s[i] == '.' || s[i] == ',') {
-				i++
-				start := i
-				for i < len(s) {
-					d := s[i] - '0'
-					if d > 9 {
-						break
-					}
-					if i-start < 9 {
-						p.nsec = p.nsec*10 + int(d)
-					}
-					i++
-				}
-				p.fracDigits = i - start
+				var nsec int64
+				nsec, p.fracDigits, i = fraction(s, i+1)
 				if p.fracDigits == 0 {
 					return false
 				}
-				for k := p.fracDigits; k < 9; k++ {
-					p.nsec *= 10
-				}
+				p.nsec = int(nsec)
 			}
 		}
 		if p.hour > 23 || p.min > 59 || p.sec > 59 {
@@ -260,24 +247,9 @@ func scanTimestampFast(s string, f *tsFast) bool {
 	i := 19
 	f.nsec, f.fracDigits, f.offset, f.zone = 0, 0, 0, 0
 	if i < len(s) && s[i] == '.' {
-		i++
-		start := i
-		for i < len(s) {
-			d := s[i] - '0'
-			if d > 9 {
-				break
-			}
-			if i-start < 9 {
-				f.nsec = f.nsec*10 + int64(d)
-			}
-			i++
-		}
-		f.fracDigits = i - start
+		f.nsec, f.fracDigits, i = fraction(s, i+1)
 		if f.fracDigits == 0 {
 			return false
-		}
-		if f.fracDigits < 9 {
-			f.nsec *= pow10[9-f.fracDigits]
 		}
 	}
 	switch {
@@ -339,6 +311,28 @@ func validTimestampFast(s string, loc *time.Location) bool {
 		return true
 	}
 	return f.year > 1 && f.year < 9999
+}
+
+// fraction reads the digits of a fraction of a second starting at s[i]: the value in
+// nanoseconds (digits past the ninth are read and dropped), how many digits there were
+// (0: none, which callers reject) and the index after them.
+func fraction(s string, i int) (nsec int64, digits, end int) {
+	start := i
+	for i < len(s) {
+		d := s[i] - '0'
+		if d > 9 {
+			break
+		}
+		if i-start < 9 {
+			nsec = nsec*10 + int64(d)
+		}
+		i++
+	}
+	digits = i - start
+	if digits > 0 && digits < 9 {
+		nsec *= pow10[9-digits]
+	}
+	return nsec, digits, i
 }
 
 var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}

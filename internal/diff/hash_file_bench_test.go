@@ -5,9 +5,7 @@ package diff_test
 import (
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
@@ -28,27 +26,10 @@ func BenchmarkHashFile(b *testing.B) {
 	if dir == "" {
 		b.Skip("CLEARHOUSE_HASH_DIR not set")
 	}
-	spec := diff.Spec{
-		Keys: []diff.Column{{Name: "id"}},
-		Compare: []diff.Column{
-			{Name: "amount", Type: diff.TypeDecimal, AbsTolerance: "0.01"},
-			{Name: "currency"},
-			{Name: "value_date", Type: diff.TypeDate},
-			{Name: "booked_at", Type: diff.TypeTimestamp, TimeTolerance: 2 * time.Second},
-			{Name: "status"},
-			{Name: "account", Sensitive: true},
-			{Name: "memo"},
-		},
-		Strategy:     diff.StrategyHash,
-		MemoryBudget: 256 << 20,
-		TempDir:      b.TempDir(),
-	}
-	cpu := func() int64 {
-		var ru syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return ru.Utime.Nano() + ru.Stime.Nano()
-	}
-	cpu0 := cpu()
+	spec := ledgerFileSpec(diff.StrategyHash)
+	spec.MemoryBudget = 256 << 20
+	spec.TempDir = b.TempDir()
+	cpu0 := cpuNanos()
 	var rows int64
 	for b.Loop() {
 		src, err := source.Open(b.Context(), filepath.Join(dir, "source.csv"), source.Options{})
@@ -71,5 +52,5 @@ func BenchmarkHashFile(b *testing.B) {
 		_ = src.Close()
 		_ = tgt.Close()
 	}
-	b.ReportMetric(float64(cpu()-cpu0)/float64(rows), "cpu-ns/row")
+	b.ReportMetric(float64(cpuNanos()-cpu0)/float64(rows), "cpu-ns/row")
 }

@@ -16,6 +16,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newManagerCommand(), newDiffCommand(), newGenCommand(), newFloorCommand())
+	root.AddCommand(newManagerCommand(), newDiffCommand(), newGenCommand(), newFloorCommand(),
+		newWorkerCommand(), newRenderCommand(), newDevCommand())
 	return root
 }

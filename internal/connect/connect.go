@@ -1,0 +1,278 @@
+// Package connect turns a DataSource and the credentials its secretRef points at into
+// a reader the engine can compare. The controllers (probes, inline runs) take the
+// credentials from Secrets through the API; a Kubernetes worker takes them from the
+// environment its pod was given. Credentials never appear in an error: errors name the
+// DataSource, the Secret and the key.
+package connect
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/source"
+	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource"
+)
+
+// Credential is a user name and password. Its String method hides the password, so
+// printing one by mistake leaks nothing.
+type Credential struct {
+	Username string
+	Password string
+}
+
+// String names the user only.
+func (c Credential) String() string { return "user " + c.Username + " (password hidden)" }
+
+// GoString hides the password from %#v too.
+func (c Credential) GoString() string { return c.String() }
+
+// Credentials looks up what a secretRef points at.
+type Credentials interface {
+	Credential(ctx context.Context, ref chv1.CredentialsSecretRef) (Credential, error)
+}
+
+// CredentialsFunc adapts a function to Credentials.
+type CredentialsFunc func(ctx context.Context, ref chv1.CredentialsSecretRef) (Credential, error)
+
+// Credential calls f.
+func (f CredentialsFunc) Credential(ctx context.Context, ref chv1.CredentialsSecretRef) (Credential, error) {
+	return f(ctx, ref)
+}
+
+// FromCluster reads credentials from Secrets in namespace. A missing Secret or key is
+// an error naming both.
+func FromCluster(c client.Reader, namespace string) Credentials {
+	return CredentialsFunc(func(ctx context.Context, ref chv1.CredentialsSecretRef) (Credential, error) {
+		var s corev1.Secret
+		if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return Credential{}, fmt.Errorf("secret %s/%s not found", namespace, ref.Name)
+			}
+			return Credential{}, fmt.Errorf("read secret %s/%s: %w", namespace, ref.Name, err)
+		}
+		userKey, passKey := Keys(ref)
+		var cred Credential
+		if v, ok := s.Data[userKey]; ok {
+			cred.Username = string(v)
+		} else {
+			return Credential{}, fmt.Errorf("secret %s/%s has no key %q", namespace, ref.Name, userKey)
+		}
+		if v, ok := s.Data[passKey]; ok {
+			cred.Password = string(v)
+		} else {
+			return Credential{}, fmt.Errorf("secret %s/%s has no key %q", namespace, ref.Name, passKey)
+		}
+		return cred, nil
+	})
+}
+
+// Keys returns the Secret keys of the user name and password, with the API defaults
+// applied (a secretRef built in Go skips the API server's defaulting).
+func Keys(ref chv1.CredentialsSecretRef) (usernameKey, passwordKey string) {
+	usernameKey, passwordKey = ref.UsernameKey, ref.PasswordKey
+	if usernameKey == "" {
+		usernameKey = "username"
+	}
+	if passwordKey == "" {
+		passwordKey = "password"
+	}
+	return usernameKey, passwordKey
+}
+
+// FromEnv reads credentials from the environment variables prefix+"_USERNAME" and
+// prefix+"_PASSWORD", as a worker pod gets them from secretKeyRef env entries. Unset
+// variables are an error naming the variable (not its value).
+func FromEnv(prefix string) Credentials {
+	return CredentialsFunc(func(_ context.Context, ref chv1.CredentialsSecretRef) (Credential, error) {
+		var cred Credential
+		var ok bool
+		if cred.Username, ok = os.LookupEnv(prefix + "_USERNAME"); !ok {
+			return Credential{}, fmt.Errorf("environment variable %s_USERNAME (from secret %s) is not set", prefix, ref.Name)
+		}
+		if cred.Password, ok = os.LookupEnv(prefix + "_PASSWORD"); !ok {
+			return Credential{}, fmt.Errorf("environment variable %s_PASSWORD (from secret %s) is not set", prefix, ref.Name)
+		}
+		return cred, nil
+	})
+}
+
+// Source is a DataSource with its credentials resolved, ready to open.
+type Source struct {
+	// Name is namespace/name of the DataSource, for errors and positions.
+	Name string
+	// DataSource is the spec it was resolved from.
+	DataSource *chv1.DataSource
+	cred       *Credential // nil when the source takes none
+}
+
+// SecretRef returns the secretRef a DataSource's connection uses, nil when none.
+func SecretRef(ds *chv1.DataSource) *chv1.CredentialsSecretRef {
+	switch {
+	case ds.Spec.PostgreSQL != nil:
+		return &ds.Spec.PostgreSQL.SecretRef
+	case ds.Spec.MySQL != nil:
+		return &ds.Spec.MySQL.SecretRef
+	case ds.Spec.Kafka != nil:
+		return ds.Spec.Kafka.SecretRef
+	case ds.Spec.File != nil:
+		return ds.Spec.File.SecretRef
+	}
+	return nil
+}
+
+// Resolve fetches the credentials ds needs. The error names the DataSource.
+func Resolve(ctx context.Context, ds *chv1.DataSource, creds Credentials) (*Source, error) {
+	s := &Source{Name: ds.Namespace + "/" + ds.Name, DataSource: ds}
+	if ref := SecretRef(ds); ref != nil {
+		if creds == nil {
+			return nil, fmt.Errorf("datasource %s: needs secret %s but no credentials were given", s.Name, ref.Name)
+		}
+		c, err := creds.Credential(ctx, *ref)
+		if err != nil {
+			return nil, fmt.Errorf("datasource %s: %w", s.Name, err)
+		}
+		s.cred = &c
+	}
+	return s, nil
+}
+
+// OpenOptions say what to read of a source.
+type OpenOptions struct {
+	// Columns to read, by name, in this order (nil: every column). Keys not listed
+	// are added by SQL sources.
+	Columns []string
+	// Keys are the key columns (default the DataSource's keyColumns).
+	Keys []string
+	// KeyTypes are the engine types of Keys (SQL ordering follows them).
+	KeyTypes []diff.Type
+	// Ordered asks a SQL source to sort by the keys; a file is ordered when its spec
+	// says sortedByKey.
+	Ordered bool
+	// Filter is a SQL boolean expression (SQL sources only).
+	Filter string
+	// HTTPClient for http(s) files; default http.DefaultClient.
+	HTTPClient *http.Client
+	// TempDir for spooling; default os.TempDir.
+	TempDir string
+}
+
+func (o OpenOptions) keys(ds *chv1.DataSource) []string {
+	if len(o.Keys) > 0 {
+		return o.Keys
+	}
+	return ds.Spec.KeyColumns
+}
+
+// SQLConfig is the sqlsource configuration of a PostgreSQL or MySQL source.
+func (s *Source) SQLConfig(o OpenOptions) (sqlsource.Config, error) {
+	spec := s.DataSource.Spec
+	sq, driver := spec.PostgreSQL, sqlsource.Postgres
+	if spec.MySQL != nil {
+		sq, driver = spec.MySQL, sqlsource.MySQL
+	}
+	if sq == nil {
+		return sqlsource.Config{}, fmt.Errorf("datasource %s: type %s is not a SQL source", s.Name, spec.Type)
+	}
+	cfg := sqlsource.Config{
+		Driver:   driver,
+		Host:     sq.Host,
+		Port:     int(sq.Port),
+		Database: sq.Database,
+		TLS:      sqlsource.TLSMode(sq.TLSMode),
+		Table:    sq.Table,
+		Query:    sq.Query,
+		Filter:   o.Filter,
+		Columns:  o.Columns,
+		Keys:     o.keys(s.DataSource),
+		KeyTypes: o.KeyTypes,
+		Ordered:  o.Ordered,
+		TimeZone: spec.TimeZone,
+		Name:     s.Name,
+	}
+	if sq.ConnectTimeout != nil {
+		cfg.ConnectTimeout = sq.ConnectTimeout.Duration
+	}
+	if s.cred != nil {
+		cfg.User, cfg.Password = s.cred.Username, s.cred.Password
+	}
+	return cfg, nil
+}
+
+// FileOptions are the source.Open options and the URI of a file source.
+func (s *Source) FileOptions(o OpenOptions) (string, source.Options, error) {
+	f := s.DataSource.Spec.File
+	if f == nil {
+		return "", source.Options{}, fmt.Errorf("datasource %s: type %s is not a file source", s.Name, s.DataSource.Spec.Type)
+	}
+	opts := source.Options{Columns: o.Columns, Name: s.Name, HTTPClient: o.HTTPClient, TempDir: o.TempDir}
+	switch f.Format {
+	case chv1.FileCSV:
+		opts.Format = source.FormatCSV
+	case chv1.FileJSONLines:
+		opts.Format = source.FormatJSONL
+	case chv1.FileParquet:
+		opts.Format = source.FormatParquet
+	}
+	if f.CSV != nil {
+		if f.CSV.Delimiter != "" {
+			opts.Delimiter = []rune(f.CSV.Delimiter)[0]
+		}
+		opts.NullMarker = f.CSV.NullValue
+	}
+	if f.SortedByKey {
+		opts.OrderedBy = o.keys(s.DataSource)
+	}
+	uri := f.URL
+	if s.cred != nil && (strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://")) {
+		u, err := url.Parse(uri)
+		if err != nil {
+			return "", source.Options{}, fmt.Errorf("datasource %s: url: %w", s.Name, err)
+		}
+		u.User = url.UserPassword(s.cred.Username, s.cred.Password)
+		uri = u.String()
+	}
+	return uri, opts, nil
+}
+
+// Open opens the source for reading.
+func (s *Source) Open(ctx context.Context, o OpenOptions) (diff.Reader, error) {
+	switch {
+	case s.DataSource.Spec.PostgreSQL != nil || s.DataSource.Spec.MySQL != nil:
+		cfg, err := s.SQLConfig(o)
+		if err != nil {
+			return nil, err
+		}
+		return sqlsource.Open(ctx, cfg)
+	case s.DataSource.Spec.File != nil:
+		if strings.HasPrefix(s.DataSource.Spec.File.URL, "s3://") {
+			return nil, fmt.Errorf("datasource %s: s3:// files are not supported yet", s.Name)
+		}
+		uri, opts, err := s.FileOptions(o)
+		if err != nil {
+			return nil, err
+		}
+		r, err := source.Open(ctx, uri, opts)
+		if err != nil {
+			return nil, fmt.Errorf("datasource %s: %w", s.Name, err)
+		}
+		return r, nil
+	case s.DataSource.Spec.Kafka != nil:
+		return s.openKafka(ctx, o)
+	}
+	return nil, fmt.Errorf("datasource %s: no connection block for type %s", s.Name, s.DataSource.Spec.Type)
+}
+
+// Credential returns the resolved credential (nil when the source takes none), for
+// connectors such as Kafka that build their own clients.
+func (s *Source) Credential() *Credential { return s.cred }

@@ -345,6 +345,24 @@ const (
 	ReasonBalanced    = "Balanced"
 	ReasonNeverRun    = "NeverRun"
 	ReasonSourceError = "SourceNotReady"
+
+	// Running reasons: RunInProgress (True), Idle (False).
+	ReasonRunInProgress = "RunInProgress"
+	ReasonIdle          = "Idle"
+)
+
+// AlertOutcome is what became of a finished run's alert.
+// +kubebuilder:validation:Enum=Sent;Failed;None
+type AlertOutcome string
+
+// Alert outcomes.
+const (
+	// AlertSent: every channel accepted the alert.
+	AlertSent AlertOutcome = "Sent"
+	// AlertFailed: at least one channel failed after its retries (an event names it).
+	AlertFailed AlertOutcome = "Failed"
+	// AlertNone: no alert was due (or the job has no channels).
+	AlertNone AlertOutcome = "None"
 )
 
 // RunResult is how a run ended.
@@ -399,6 +417,10 @@ type RunSummary struct {
 	// Message explains a failure (never containing credentials).
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Alert is what became of the run's alert once the run finished; the operator sends
+	// one alert per run, and this field is how it remembers that it has.
+	// +optional
+	Alert AlertOutcome `json:"alert,omitempty"`
 }
 
 // ReconciliationJobStatus is what the operator knows of a job.
@@ -432,6 +454,10 @@ type ReconciliationJobStatus struct {
 	// OpenCases is the number of discrepancy cases still open for this job.
 	// +optional
 	OpenCases int64 `json:"openCases,omitempty"`
+	// SkippedRuns counts the triggers skipped because a run was still in progress
+	// (concurrencyPolicy Forbid); an event records each one.
+	// +optional
+	SkippedRuns int64 `json:"skippedRuns,omitempty"`
 }
 
 // ReconciliationJob compares a source with a target, key by key and column by column.

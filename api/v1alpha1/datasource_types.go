@@ -260,6 +260,38 @@ const (
 	DataSourcePipelineReady    = "PipelineReady"
 )
 
+// Reasons of DataSource conditions (besides the probe's failure reasons on Reachable:
+// CredentialsUnavailable, Unreachable, Timeout, AuthenticationFailed, NotFound,
+// NotSupported, which Ready repeats).
+const (
+	// ReasonReachable: the last probe reached the dataset.
+	ReasonReachable = "Reachable"
+	// ReasonDiscovered: the columns were learned.
+	ReasonDiscovered = "Discovered"
+	// ReasonDiscoveryFailed: the dataset was reached but its columns were not learned.
+	ReasonDiscoveryFailed = "DiscoveryFailed"
+	// ReasonNotProbed: the source has not been probed successfully yet.
+	ReasonNotProbed = "NotProbed"
+	// ReasonNoDrift: the discovered schema matches the declarations and the baseline.
+	ReasonNoDrift = "NoDrift"
+	// ReasonDrifted: columns were added, removed or retyped.
+	ReasonDrifted = "Drifted"
+	// ReasonKeyColumnMissing: a key column is not in the source (Ready=False).
+	ReasonKeyColumnMissing = "KeyColumnMissing"
+	// ReasonColumnMissing: a declared column is not in the source (Ready=False).
+	ReasonColumnMissing = "ColumnMissing"
+	// ReasonCaptureNotRequested: spec.capture is not set (PipelineReady=False).
+	ReasonCaptureNotRequested = "CaptureNotRequested"
+	// ReasonStrimziNotInstalled: the Strimzi CRDs are not in the cluster.
+	ReasonStrimziNotInstalled = "StrimziNotInstalled"
+	// ReasonPipelineNotReady: the connector or a topic is not Ready yet.
+	ReasonPipelineNotReady = "PipelineNotReady"
+	// ReasonPipelineFailed: the pipeline could not be rendered or applied.
+	ReasonPipelineFailed = "PipelineFailed"
+	// ReasonPipelineReady: the connector runs and its topics are Ready.
+	ReasonPipelineReady = "PipelineReady"
+)
+
 // DiscoveredColumn is a column as the source reports it.
 type DiscoveredColumn struct {
 	// Name of the column.
@@ -272,6 +304,17 @@ type DiscoveredColumn struct {
 	// Nullable is true when the column accepts NULL.
 	// +optional
 	Nullable bool `json:"nullable,omitempty"`
+}
+
+// SchemaBaseline is a schema accepted at a generation of the spec.
+type SchemaBaseline struct {
+	// Generation of the spec when this schema was accepted.
+	Generation int64 `json:"generation"`
+	// Columns of the accepted schema.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Columns []DiscoveredColumn `json:"columns,omitempty"`
 }
 
 // PipelineStatus reports the CDC pipeline of a DataSource.
@@ -302,6 +345,11 @@ type DataSourceStatus struct {
 	// +listMapKey=name
 	// +optional
 	Schema []DiscoveredColumn `json:"schema,omitempty"`
+	// SchemaBaseline is what drift is measured against: the schema of the first
+	// successful probe of that generation. Editing the spec accepts the schema of the
+	// next probe as the new baseline.
+	// +optional
+	SchemaBaseline *SchemaBaseline `json:"schemaBaseline,omitempty"`
 	// EstimatedRows from catalog statistics (not a count).
 	// +optional
 	EstimatedRows *int64 `json:"estimatedRows,omitempty"`

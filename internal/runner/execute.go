@@ -1,0 +1,303 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/clearhouse-dev/clearhouse/internal/connect"
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
+)
+
+// Partition is the part of a run one Execute call compares: rows whose key tuple hashes
+// to Index out of Count (Count 1: every row).
+type Partition struct {
+	// RunID is the run in the results store (started by the caller with StartRun).
+	RunID string
+	Index int
+	Count int
+}
+
+// Option configures Execute.
+type Option func(*options)
+
+type options struct {
+	progress func(rows int64)
+	interval time.Duration
+	tempDir  string
+}
+
+// WithProgress calls fn with the rows read so far, both sides together (with
+// partitions: every row read, kept or not), at most once per interval and once at the
+// end, from a goroutine of Execute's. fn must not block.
+func WithProgress(fn func(rows int64)) Option { return func(o *options) { o.progress = fn } }
+
+// WithProgressInterval sets the minimum time between two progress calls (default 1s).
+func WithProgressInterval(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.interval = d
+		}
+	}
+}
+
+// WithTempDir is where the hash strategy spills and http files are spooled (default
+// os.TempDir(); a worker pod points it at its emptyDir).
+func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir } }
+
+// Execute runs partition part of plan and writes its result to st with WritePartition,
+// replacing what an earlier attempt of the same partition wrote. It returns the
+// partition's summary. It does not start or finish the run: the caller does.
+//
+// With Count > 1 every partition reads both sides in full and keeps the rows whose key
+// tuple (its canonical text under the key's type and rules) hashes to its index; rows
+// whose key is NULL, empty or invalid, and rows the reader could not read, go to
+// partition 0. All rows of a key land in the same partition on both sides, so the
+// partitions' outcomes add up to the outcomes of one unpartitioned run. The trade-off:
+// each worker reads everything (the sources serve Count full scans) and the work split
+// is the comparison, not the reading; splitting reads by key range pushed down into
+// SQL is a later step. MaxDiscrepancies and RowsPerSecond apply to each partition.
+//
+// A failure (a side that cannot be resolved, opened or read, a bad spec, a timeout)
+// returns an error naming the DataSource at fault, never a credential, and writes
+// nothing.
+func Execute(ctx context.Context, plan Plan, source, target connect.Credentials, part Partition, st store.Store, opts ...Option) (diff.Summary, error) {
+	o := options{interval: time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case part.RunID == "":
+		return diff.Summary{}, errors.New("runner: partition has no run id")
+	case part.Count < 1 || part.Index < 0 || part.Index >= part.Count:
+		return diff.Summary{}, fmt.Errorf("runner: partition %d of %d is out of range", part.Index, part.Count)
+	case st == nil:
+		return diff.Summary{}, errors.New("runner: no results store")
+	}
+	if plan.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, plan.Timeout, fmt.Errorf("run timed out after %s (spec.limits.timeout)", plan.Timeout))
+		defer cancel()
+	}
+	spec, err := plan.engineSpec()
+	if err != nil {
+		return diff.Summary{}, err
+	}
+
+	srcRd, srcSecret, err := openSide(ctx, plan, false, source, spec, o)
+	if err != nil {
+		return diff.Summary{}, err
+	}
+	defer func() { _ = srcRd.Close() }()
+	tgtRd, tgtSecret, err := openSide(ctx, plan, true, target, spec, o)
+	if err != nil {
+		return diff.Summary{}, err
+	}
+	defer func() { _ = tgtRd.Close() }()
+	redact := func(err error) error { return redactErr(redactErr(err, srcSecret), tgtSecret) }
+
+	if plan.CompareAll {
+		r := rules{src: &plan.Source.DataSource, tgt: &plan.Target.DataSource}
+		if spec.Compare, err = r.compareAll(spec.Keys, srcRd.Columns(), tgtRd.Columns()); err != nil {
+			return diff.Summary{}, err
+		}
+	}
+	// TODO(checksum): when plan.Checksum (or Auto with two SQL sides) call
+	// checksum.Run(ctx, spec, srcCfg, tgtCfg, sink, opts) from internal/checksum once it
+	// lands. Until then both sides were opened ordered and the engine merges.
+
+	var rows atomic.Int64
+	filter := func(rd diff.Reader, target bool) (diff.Reader, error) {
+		f, err := newPartReader(ctx, rd, spec, target, part, plan.RowsPerSecond, &rows)
+		if err != nil {
+			side := plan.Source
+			if target {
+				side = plan.Target
+			}
+			return nil, fmt.Errorf("datasource %s: %w", side.Name(), err)
+		}
+		return f, nil
+	}
+	srcF, err := filter(srcRd, false)
+	if err != nil {
+		return diff.Summary{}, err
+	}
+	tgtF, err := filter(tgtRd, true)
+	if err != nil {
+		return diff.Summary{}, err
+	}
+
+	var diffOpts []diff.Option
+	if o.progress != nil {
+		diffOpts = append(diffOpts, diff.WithProgressInterval(o.interval),
+			diff.WithProgress(func(diff.Progress) { o.progress(rows.Load()) }))
+	}
+	sink := &diff.Collect{}
+	sum, err := diff.Run(ctx, spec, srcF, tgtF, sink, diffOpts...)
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
+		return sum, redact(fmt.Errorf("compare %s with %s: %w", plan.Source.Name(), plan.Target.Name(), err))
+	}
+	if err := st.WritePartition(ctx, store.Partition{RunID: part.RunID, Index: part.Index, Summary: sum, Discrepancies: sink.Discrepancies}); err != nil {
+		return sum, fmt.Errorf("write partition %d of run %s: %w", part.Index, part.RunID, err)
+	}
+	return sum, nil
+}
+
+// engineSpec is the plan's spec with the file time zone applied.
+func (p Plan) engineSpec() (diff.Spec, error) {
+	spec := p.Spec
+	spec.Keys = append([]diff.Column(nil), spec.Keys...)
+	spec.Compare = append([]diff.Column(nil), spec.Compare...)
+	if p.TimeZone == "" {
+		return spec, nil
+	}
+	loc, err := time.LoadLocation(p.TimeZone)
+	if err != nil {
+		return spec, fmt.Errorf("plan: time zone %q: %w", p.TimeZone, err)
+	}
+	for _, cols := range [][]diff.Column{spec.Keys, spec.Compare} {
+		for i := range cols {
+			if cols[i].Type == diff.TypeTimestamp {
+				cols[i].Location = loc
+			}
+		}
+	}
+	return spec, nil
+}
+
+// openSide resolves and opens one side. It returns the side's password too, only so
+// that errors can be scrubbed of it.
+func openSide(ctx context.Context, plan Plan, target bool, creds connect.Credentials, spec diff.Spec, o options) (diff.Reader, string, error) {
+	side := plan.Source
+	if target {
+		side = plan.Target
+	}
+	ds := side.DataSource
+	src, err := connect.Resolve(ctx, &ds, creds)
+	if err != nil {
+		return nil, "", err // names the DataSource and the Secret, never a value
+	}
+	secret := ""
+	if c := src.Credential(); c != nil {
+		secret = c.Password
+	}
+	keyTypes := make([]diff.Type, len(spec.Keys))
+	for i, k := range spec.Keys {
+		keyTypes[i] = k.Type
+	}
+	rd, err := src.Open(ctx, connect.OpenOptions{
+		Columns:  side.Columns,
+		Keys:     plan.KeyNames(target),
+		KeyTypes: keyTypes,
+		Ordered:  side.Ordered,
+		Filter:   side.Filter,
+		TempDir:  o.tempDir,
+	})
+	if err != nil {
+		if !strings.Contains(err.Error(), "datasource "+src.Name) {
+			err = fmt.Errorf("datasource %s: %w", src.Name, err)
+		}
+		return nil, "", redactErr(err, secret)
+	}
+	return rd, secret, nil
+}
+
+// redactErr replaces a password that slipped into an error's text. The drivers and
+// connect already keep it out; this is the last line of defence.
+func redactErr(err error, secret string) error {
+	if err == nil || len(secret) < 4 || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), secret, "<redacted>"))
+}
+
+// partReader keeps the rows of one partition, caps the read rate and counts rows.
+type partReader struct {
+	ctx   context.Context
+	r     diff.Reader
+	part  Partition
+	keys  []diff.Column
+	idx   []int
+	ncols int
+	lim   *rate.Limiter
+	rows  *atomic.Int64
+	buf   []byte
+}
+
+type orderedPartReader struct {
+	*partReader
+	by []string
+}
+
+func (o orderedPartReader) OrderedBy() []string { return o.by }
+
+func newPartReader(ctx context.Context, r diff.Reader, spec diff.Spec, target bool, part Partition, rps int64, rows *atomic.Int64) (diff.Reader, error) {
+	cols := r.Columns()
+	p := &partReader{ctx: ctx, r: r, part: part, keys: spec.Keys, ncols: len(cols), rows: rows}
+	for _, k := range spec.Keys {
+		name := k.Name
+		if target {
+			name = k.TargetName()
+		}
+		i := indexOf(cols, name)
+		if i < 0 {
+			return nil, fmt.Errorf("key column %q is not among the columns %v", name, cols)
+		}
+		p.idx = append(p.idx, i)
+	}
+	if rps > 0 {
+		p.lim = rate.NewLimiter(rate.Limit(rps), int(max(1, min(rps/20, 256))))
+	}
+	if o, ok := r.(diff.OrderedReader); ok {
+		return orderedPartReader{partReader: p, by: o.OrderedBy()}, nil
+	}
+	return p, nil
+}
+
+func indexOf(cols []string, name string) int {
+	for i, c := range cols {
+		if c == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (p *partReader) Columns() []string { return p.r.Columns() }
+func (p *partReader) Position() string  { return p.r.Position() }
+func (p *partReader) Close() error      { return p.r.Close() }
+
+func (p *partReader) Next() ([]diff.Cell, error) {
+	for {
+		if p.lim != nil {
+			if err := p.lim.Wait(p.ctx); err != nil {
+				return nil, err
+			}
+		}
+		cells, err := p.r.Next()
+		if err != nil {
+			var inv diff.InvalidRowError
+			if !errors.As(err, &inv) {
+				return nil, err
+			}
+			p.rows.Add(1)
+			if p.part.Index == 0 {
+				return nil, err
+			}
+			continue
+		}
+		p.rows.Add(1)
+		if p.part.Count == 1 || PartitionOf(p.keys, p.idx, p.ncols, cells, p.part.Count, &p.buf) == p.part.Index {
+			return cells, nil
+		}
+	}
+}

@@ -82,6 +82,28 @@ type Options struct {
 	KafkaCluster string
 }
 
+// OptionsFor completes a DataSource's rendering from its BusinessModule (nil when
+// ds names none, or it does not exist): the module's kafkaCluster, when it lives in
+// the DataSource's namespace (topics are rendered there; a Topic Operator watching
+// another namespace would not see them). note says, when KafkaCluster stays empty
+// for a capture, why no KafkaTopic will be rendered.
+func OptionsFor(ds *chv1.DataSource, module *chv1.BusinessModule) (opts Options, note string) {
+	if ds.Spec.Capture == nil {
+		return Options{}, ""
+	}
+	switch {
+	case ds.Spec.Module == "":
+		return Options{}, "spec.module is empty, so the Kafka cluster of the topics is unknown"
+	case module == nil:
+		return Options{}, fmt.Sprintf("BusinessModule %q (spec.module) not found, so the Kafka cluster of the topics is unknown", ds.Spec.Module)
+	case module.Spec.KafkaCluster == nil:
+		return Options{}, fmt.Sprintf("BusinessModule %q has no spec.kafkaCluster", ds.Spec.Module)
+	case module.Spec.KafkaCluster.Namespace != "" && module.Spec.KafkaCluster.Namespace != ds.Namespace:
+		return Options{}, fmt.Sprintf("the Kafka cluster of BusinessModule %q is in namespace %q; topics are only rendered in the DataSource's namespace", ds.Spec.Module, module.Spec.KafkaCluster.Namespace)
+	}
+	return Options{KafkaCluster: module.Spec.KafkaCluster.Name}, ""
+}
+
 // ForDataSource renders the capture pipeline of ds without a known Kafka cluster
 // (see Options.KafkaCluster): Render(ds, Options{}).
 func ForDataSource(ds *chv1.DataSource) ([]*unstructured.Unstructured, error) {

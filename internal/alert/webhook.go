@@ -13,12 +13,6 @@ import (
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 )
 
-// defaultHTTP follows no redirects: a webhook answering 3xx is a failure to fix, not a
-// reason to post the alert elsewhere.
-var defaultHTTP = &http.Client{
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
 // postWebhook makes one attempt at posting msg. Errors show the URL as
 // scheme://host/… only.
 func (n *Notifier) postWebhook(ctx context.Context, ch *chv1.WebhookChannel, msg *message) error {
@@ -52,7 +46,9 @@ func (n *Notifier) postWebhook(ctx context.Context, ch *chv1.WebhookChannel, msg
 
 	hc := n.HTTPClient
 	if hc == nil {
-		hc = defaultHTTP
+		// Follow no redirect: a webhook answering 3xx is a failure to fix, not a reason
+		// to post the alert elsewhere.
+		hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

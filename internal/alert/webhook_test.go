@@ -276,3 +276,13 @@ func TestInvalidChannel(t *testing.T) {
 		t.Fatalf("result = %+v", r)
 	}
 }
+
+func TestWebhookRedirectIsNotFollowed(t *testing.T) {
+	h := newHook(t, http.StatusFound)
+	n := newNotifier(map[string]string{"slack/url": h.url()}, &waits{})
+	r := one(t, n.Send(context.Background(), webhookChannel(), sampleAlert()))
+	want := `alert channel "ops-slack" (webhook), attempt 1 of 3: POST ` + h.srv.URL + `/…: 302 Found: no_service for …`
+	if r.Attempts != 1 || r.Err == nil || r.Err.Error() != want || len(h.requests()) != 1 {
+		t.Fatalf("result = %+v, %d requests\nwant error %s", r, len(h.requests()), want)
+	}
+}

@@ -117,7 +117,15 @@ func (s *relaySession) Logout() error { return nil }
 // in clear text when insecureAuth.
 func newRelay(t *testing.T, host string, cert *tls.Certificate, insecureAuth bool) *relay {
 	t.Helper()
-	r := &relay{}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveRelay(t, l, l.Addr(), cert, insecureAuth)
+}
+
+func serveRelay(t *testing.T, l net.Listener, addr net.Addr, cert *tls.Certificate, insecureAuth bool) *relay {
+	r := &relay{addr: addr.(*net.TCPAddr)}
 	r.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		r.mu.Lock()
 		r.sessions++
@@ -132,11 +140,6 @@ func newRelay(t *testing.T, host string, cert *tls.Certificate, insecureAuth boo
 	if cert != nil {
 		r.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
 	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.addr = l.Addr().(*net.TCPAddr)
 	go func() { _ = r.srv.Serve(l) }()
 	t.Cleanup(func() { _ = r.srv.Close() })
 	return r
@@ -433,4 +436,26 @@ func TestSendToEveryChannel(t *testing.T) {
 	if mails, _, _ := r.received(); len(mails) != 1 || len(h.requests()) != 1 {
 		t.Fatalf("%d mails, %d posts", len(mails), len(h.requests()))
 	}
+}
+
+// Port 465 speaks TLS from the first byte (RFC 8314), with no STARTTLS.
+func TestEmailImplicitTLSOn465(t *testing.T) {
+	cert, pool := selfSigned(t)
+	l, err := net.Listen("tcp", "127.0.0.1:465")
+	if err != nil {
+		t.Skipf("cannot listen on port 465 here: %v", err)
+	}
+	tl := tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12})
+	r := serveRelay(t, tl, l.Addr(), nil, false) // TLS from the listener: AUTH is offered, STARTTLS is not
+
+	n := newNotifier(smtpSecrets, &waits{})
+	n.TLS = &tls.Config{RootCAs: pool}
+	if res := one(t, n.Send(context.Background(), emailChannel(r, true), sampleAlert())); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	mails, auths, _ := r.received()
+	if len(mails) != 1 || !mails[0].tls || !slices.Equal(auths, []string{smtpUser + ":" + smtpPassword}) {
+		t.Fatalf("mails %+v, auths %q", mails, auths)
+	}
+	checkMail(t, mails[0])
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -147,6 +148,9 @@ func Build(job *chv1.ReconciliationJob, run Run) (*batchv1.Job, error) {
 		return nil, errors.New("kubejob: no worker image")
 	case run.StoreURI == "" && run.StoreSecret == nil:
 		return nil, errors.New("kubejob: no results store (StoreURI or StoreSecret)")
+	case run.StoreSecret == nil && hasPassword(run.StoreURI):
+		// It would sit in the Job's arguments, readable by anyone who can read Jobs.
+		return nil, errors.New("kubejob: the store URI carries a password; give it as StoreSecret")
 	}
 	n := run.Partitions
 	if n == 0 {
@@ -244,6 +248,15 @@ func Build(job *chv1.ReconciliationJob, run Run) (*batchv1.Job, error) {
 			},
 		},
 	}, nil
+}
+
+func hasPassword(uri string) bool {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return strings.Contains(uri, "@") // unparsable: assume the worst
+	}
+	_, ok := u.User.Password()
+	return ok
 }
 
 // credentialEnv gives the worker a DataSource's user name and password from its

@@ -191,6 +191,8 @@ func TestBuildDefaults(t *testing.T) {
 		{func(_ *chv1.ReconciliationJob, r *kubejob.Run) { r.Image = "" }, "kubejob: no worker image"},
 		{func(_ *chv1.ReconciliationJob, r *kubejob.Run) { r.StoreURI = "" }, "kubejob: no results store (StoreURI or StoreSecret)"},
 		{func(_ *chv1.ReconciliationJob, r *kubejob.Run) { r.ID = "" }, "kubejob: run has no id"},
+		{func(_ *chv1.ReconciliationJob, r *kubejob.Run) { r.StoreURI = "postgres://u:pw@db/results" },
+			"kubejob: the store URI carries a password; give it as StoreSecret"},
 	} {
 		jj, run := job(), kubejob.Run{ID: "r1", Plan: plan, Image: "img", StoreURI: "sqlite:/x.db"}
 		tc.mutate(jj, &run)

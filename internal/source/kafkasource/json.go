@@ -1,0 +1,163 @@
+package kafkasource
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+)
+
+// member is one name/value pair of a JSON object, the value as written.
+type member struct {
+	key string
+	raw json.RawMessage
+}
+
+// members splits a JSON object into its members, in order. raw must be valid JSON.
+func members(raw []byte) ([]member, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("is %s, not a JSON object", kindOf(raw))
+	}
+	var ms []member
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		ms = append(ms, member{key: key, raw: v})
+	}
+	return ms, nil
+}
+
+// rowObject returns the row of a record value: the value's object, or the object at
+// path. ok is false (and reason empty) when the path holds JSON null: a delete. A
+// reason says why the value is no row.
+func rowObject(value []byte, path string) (row []member, ok bool, reason string) {
+	if !json.Valid(value) {
+		return nil, false, "value is not valid JSON: " + syntaxError(value)
+	}
+	ms, err := members(value)
+	if err != nil {
+		return nil, false, "value " + err.Error()
+	}
+	if path == "" {
+		return ms, true, ""
+	}
+	raw, found := lookup(ms, splitPath(path))
+	if !found {
+		return nil, false, fmt.Sprintf("value has no field %s", path)
+	}
+	if string(raw) == "null" {
+		return nil, false, ""
+	}
+	row, err = members(raw)
+	if err != nil {
+		return nil, false, fmt.Sprintf("field %s %v", path, err)
+	}
+	return row, true, ""
+}
+
+// syntaxError describes why b is not valid JSON.
+func syntaxError(b []byte) string {
+	var v any
+	err := json.Unmarshal(b, &v)
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	case err != nil:
+		return err.Error()
+	}
+	return "invalid"
+}
+
+func kindOf(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "empty"
+	}
+	switch raw[0] {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// splitPath splits a field path at its dots.
+func splitPath(p string) []string { return strings.Split(p, ".") }
+
+// lookup finds a field path in an object. At each level the longest run of path
+// parts that is a member name wins ("a.b" as one member before a then b); when a key
+// repeats, the last one counts (as in the JSON Lines reader).
+func lookup(ms []member, parts []string) (json.RawMessage, bool) {
+	for n := len(parts); n >= 1; n-- {
+		key := strings.Join(parts[:n], ".")
+		raw, ok := last(ms, key)
+		if !ok {
+			continue
+		}
+		if n == len(parts) {
+			return raw, true
+		}
+		if len(raw) == 0 || raw[0] != '{' {
+			continue
+		}
+		sub, err := members(raw)
+		if err != nil {
+			continue
+		}
+		if v, ok := lookup(sub, parts[n:]); ok {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+func last(ms []member, key string) (json.RawMessage, bool) {
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].key == key {
+			return ms[i].raw, true
+		}
+	}
+	return nil, false
+}
+
+// cellOf is a JSON value as the engine reads it (see the package doc).
+func cellOf(raw json.RawMessage) (diff.Cell, error) {
+	switch raw[0] {
+	case 'n':
+		return diff.Cell{Null: true}, nil
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return diff.Cell{}, err
+		}
+		return diff.Cell{Text: s}, nil
+	case '{', '[':
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			return diff.Cell{}, err
+		}
+		return diff.Cell{Text: b.String()}, nil
+	}
+	return diff.Cell{Text: string(raw)}, nil // number literal as written, true, false
+}

@@ -1,0 +1,589 @@
+package kafkasource_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/gen"
+	"github.com/clearhouse-dev/clearhouse/internal/source"
+	"github.com/clearhouse-dev/clearhouse/internal/source/kafkasource"
+)
+
+// newCluster starts an in-process Kafka (kfake speaks the real wire protocol).
+func newCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// producer is a client that writes records where they are told to go (Partition),
+// or by key hash when the cluster picks.
+func producer(t *testing.T, c *kfake.Cluster, manual bool, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	o := append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerLinger(0)}, opts...)
+	if manual {
+		o = append(o, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	}
+	cl, err := kgo.NewClient(o...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func produce(t *testing.T, cl *kgo.Client, recs ...*kgo.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func createTopic(t *testing.T, cl *kgo.Client, topic string, partitions int32) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, partitions, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// produceLines writes every non-blank line of a JSON Lines file as one record, keyed
+// by the line's number so that the records spread over the partitions.
+func produceLines(t *testing.T, cl *kgo.Client, topic, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var recs []*kgo.Record
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		recs = append(recs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "%d", n), Value: []byte(line)})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, cl, recs...)
+	return len(recs)
+}
+
+func specOf(t *testing.T, m *gen.Manifest) diff.Spec {
+	t.Helper()
+	b, err := json.Marshal(m.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s diff.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// outcomeLines renders discrepancies as sorted JSON lines; each invalid_row's
+// position is checked against pos[side] and replaced by "@" (a record has a
+// partition and an offset, not the generator's line number).
+func outcomeLines(t *testing.T, ds []diff.Discrepancy, pos map[diff.Side]*regexp.Regexp) []string {
+	t.Helper()
+	ds = slices.Clone(ds)
+	for i := range ds {
+		if ds[i].Kind != diff.KindInvalidRow {
+			continue
+		}
+		if re := pos[ds[i].Side]; re != nil && !re.MatchString(ds[i].Position) {
+			t.Errorf("invalid_row position %q does not match %s", ds[i].Position, re)
+		}
+		ds[i].Position = "@"
+	}
+	diff.SortDiscrepancies(ds)
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = string(d.AppendJSON(nil))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func expectedLines(t *testing.T, exp *gen.Expected) []string {
+	t.Helper()
+	var ds []diff.Discrepancy
+	for _, e := range exp.Discrepancies {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d diff.Discrepancy
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	return outcomeLines(t, ds, nil)
+}
+
+func compareLines(t *testing.T, got, want []string) {
+	t.Helper()
+	if slices.Equal(got, want) {
+		return
+	}
+	gs, ws := map[string]bool{}, map[string]bool{}
+	for _, g := range got {
+		gs[g] = true
+	}
+	for _, w := range want {
+		ws[w] = true
+	}
+	n := 0
+	for _, w := range want {
+		if !gs[w] && n < 15 {
+			t.Errorf("missing: %s", w)
+			n++
+		}
+	}
+	for _, g := range got {
+		if !ws[g] && n < 30 {
+			t.Errorf("unexpected: %s", g)
+			n++
+		}
+	}
+	t.Errorf("got %d discrepancies, want %d", len(got), len(want))
+}
+
+// TestGeneratedPair is the end-to-end check: a generated pair written as JSON records
+// into two topics (5 and 3 partitions), compared topic with topic and topic with the
+// target file, must give exactly the generated expected set.
+func TestGeneratedPair(t *testing.T) {
+	for _, composite := range []bool{false, true} {
+		t.Run(fmt.Sprintf("composite=%v", composite), func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := gen.DefaultConfig(dir)
+			cfg.Rows, cfg.Composite, cfg.Format = 3000, composite, source.FormatJSONL
+			m, exp, err := gen.RunExpected(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := specOf(t, m)
+			c := newCluster(t)
+			pr := producer(t, c, false)
+			createTopic(t, pr, "source", 5)
+			createTopic(t, pr, "target", 3)
+			if n := produceLines(t, pr, "source", filepath.Join(dir, "source.jsonl")); int64(n) != m.Source.Rows {
+				t.Fatalf("produced %d source records, manifest says %d rows", n, m.Source.Rows)
+			}
+			if n := produceLines(t, pr, "target", filepath.Join(dir, "target.jsonl")); int64(n) != m.Target.Rows {
+				t.Fatalf("produced %d target records, manifest says %d rows", n, m.Target.Rows)
+			}
+			var keys []string
+			for _, k := range spec.Keys {
+				keys = append(keys, k.Name)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			openTopic := func(topic string) diff.Reader {
+				r, err := kafkasource.Open(ctx, kafkasource.Config{Brokers: c.ListenAddrs(), Topic: topic}, kafkasource.Options{Keys: keys})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = r.Close() })
+				return r
+			}
+			openFile := func(name string) diff.Reader {
+				r, err := source.Open(ctx, filepath.Join(dir, name), source.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = r.Close() })
+				return r
+			}
+			want := expectedLines(t, exp)
+			wantSum, _ := json.Marshal(exp.Summary)
+			for _, other := range []string{"topic", "file"} {
+				t.Run("target="+other, func(t *testing.T) {
+					src := openTopic("source")
+					tgt := openTopic("target")
+					tgtPos := regexp.MustCompile(`^target partition [0-2] offset [0-9]+$`)
+					if other == "file" {
+						tgt = openFile("target.jsonl")
+						tgtPos = regexp.MustCompile(`^target\.jsonl line [1-9][0-9]*$`)
+					}
+					sink := &diff.Collect{}
+					sum, err := diff.Run(ctx, spec, src, tgt, sink)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if gotSum, _ := json.Marshal(sum); string(gotSum) != string(wantSum) {
+						t.Errorf("summary %s\n   want %s", gotSum, wantSum)
+					}
+					pos := map[diff.Side]*regexp.Regexp{
+						diff.SideSource: regexp.MustCompile(`^source partition [0-4] offset [0-9]+$`),
+						diff.SideTarget: tgtPos,
+					}
+					compareLines(t, outcomeLines(t, sink.Discrepancies, pos), want)
+				})
+			}
+		})
+	}
+}
+
+type row struct {
+	cells []diff.Cell
+	pos   string
+	err   string
+}
+
+func readAll(t *testing.T, r diff.Reader) []row {
+	t.Helper()
+	var out []row
+	for {
+		cells, err := r.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			if !source.IsRowError(err) {
+				t.Fatalf("fatal error after %d rows: %v", len(out), err)
+			}
+			var ir diff.InvalidRowError
+			if !errors.As(err, &ir) {
+				t.Fatalf("%v is not an InvalidRowError", err)
+			}
+			pos, reason := ir.InvalidRow()
+			if pos != r.Position() {
+				t.Errorf("RowError position %q, reader position %q", pos, r.Position())
+			}
+			out = append(out, row{pos: pos, err: reason})
+			continue
+		}
+		out = append(out, row{cells: slices.Clone(cells), pos: r.Position()})
+	}
+}
+
+var (
+	N = diff.Cell{Null: true}
+	T = func(s string) diff.Cell { return diff.Cell{Text: s} }
+)
+
+// TestValues pins what each record becomes: values as the JSON Lines reader reads
+// them, field paths, tombstones, invalid JSON as a RowError that does not end the read.
+func TestValues(t *testing.T) {
+	c := newCluster(t)
+	pr := producer(t, c, true)
+	createTopic(t, pr, "values", 1)
+	values := []string{
+		`{"id":"1","amount":10.50,"memo":null,"nested":{"a": [1, 2.0, {"b" : "x y"}] },"ok":true,"payment":{"ref":"R1"}}`,
+		`{"amount": -0.0e-3 , "id":"2\u00e9\ud83d\ude42\n\"q\"", "extra": 1}`,
+		``, // tombstone (nil value)
+		`{"id":"3","memo":"","nested":[ ],"ok":false,"amount":"12,5x","payment.ref":"dotted","payment":{"ref":"nested"}}`,
+		`{"id":"4", bad json}`,
+		`[1,2]`,
+		`{"id":"5","id":"5b","payment":{"ref":{"deep":[1]}}}`,
+		`{"id":"6"} trailing`,
+	}
+	var recs []*kgo.Record
+	for _, v := range values {
+		r := &kgo.Record{Topic: "values", Partition: 0}
+		if v != "" {
+			r.Value = []byte(v)
+		}
+		recs = append(recs, r)
+	}
+	produce(t, pr, recs...)
+
+	ctx := context.Background()
+	r, err := kafkasource.OpenReader(ctx, kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "values"}, kafkasource.Options{Keys: []string{"id"}, Columns: []string{"id", "amount", "memo", "nested", "ok", "payment.ref", "absent.path"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	got := readAll(t, r)
+	want := []row{
+		{cells: []diff.Cell{T("1"), T("10.50"), N, T(`{"a":[1,2.0,{"b":"x y"}]}`), T("true"), T("R1"), N}, pos: "values partition 0 offset 0"},
+		{cells: []diff.Cell{T("2é🙂\n\"q\""), T("-0.0e-3"), N, N, N, N, N}, pos: "values partition 0 offset 1"},
+		{cells: []diff.Cell{T("3"), T("12,5x"), T(""), T("[]"), T("false"), T("dotted"), N}, pos: "values partition 0 offset 3"},
+		{pos: "values partition 0 offset 4", err: "value is not valid JSON: invalid character 'b' looking for beginning of object key string (at byte 12)"},
+		{pos: "values partition 0 offset 5", err: "value is an array, not a JSON object"},
+		{cells: []diff.Cell{T("5b"), N, N, N, N, T(`{"deep":[1]}`), N}, pos: "values partition 0 offset 6"},
+		{pos: "values partition 0 offset 7", err: "value is not valid JSON: invalid character 't' after top-level value (at byte 12)"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
+	}
+	if s := r.Stats(); s != (kafkasource.Stats{Tombstones: 1}) {
+		t.Errorf("stats %+v", s)
+	}
+
+	// Without declared columns: the members of the first row, keys added.
+	r2, err := kafkasource.Open(ctx, kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "values", Name: "v"}, kafkasource.Options{Keys: []string{"payment.ref"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r2.Close() }()
+	if cols, want := r2.Columns(), []string{"id", "amount", "memo", "nested", "ok", "payment", "payment.ref"}; !slices.Equal(cols, want) {
+		t.Errorf("columns %q, want %q", cols, want)
+	}
+	rows := readAll(t, r2)
+	if len(rows) != 7 || rows[0].pos != "v partition 0 offset 0" || !reflect.DeepEqual(rows[0].cells[5:], []diff.Cell{T(`{"ref":"R1"}`), T("R1")}) {
+		t.Errorf("rows %+v", rows)
+	}
+}
+
+// TestDebezium reads change events through ValuePath "after": creates, updates and
+// snapshot reads are rows; a delete ("after": null) and its tombstone are not.
+func TestDebezium(t *testing.T) {
+	c := newCluster(t)
+	pr := producer(t, c, true)
+	createTopic(t, pr, "cdc.public.entries", 2)
+	ev := func(p int32, key, value string) *kgo.Record {
+		r := &kgo.Record{Topic: "cdc.public.entries", Partition: p, Key: []byte(key)}
+		if value != "" {
+			r.Value = []byte(value)
+		}
+		return r
+	}
+	produce(t, pr,
+		ev(0, `{"id":1}`, `{"before":null,"after":{"id":1,"amount":"10.50","memo":null},"op":"r","ts_ms":1}`),
+		ev(1, `{"id":2}`, `{"before":null,"after":{"id":2,"amount":"7.00","memo":"x"},"op":"c","ts_ms":2}`),
+		ev(1, `{"id":2}`, `{"before":{"id":2},"after":null,"op":"d","ts_ms":3}`),
+		ev(1, `{"id":2}`, ""),
+		ev(0, `{"id":3}`, `{"op":"m","content":"a logical decoding message"}`),
+		ev(0, `{"id":4}`, `{"before":null,"after":"not an object","op":"c"}`),
+	)
+	r, err := kafkasource.OpenReader(context.Background(), kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "cdc.public.entries"},
+		kafkasource.Options{ValuePath: "after", Keys: []string{"id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	if cols, want := r.Columns(), []string{"id", "amount", "memo"}; !slices.Equal(cols, want) {
+		t.Fatalf("columns %q, want %q", cols, want)
+	}
+	got := readAll(t, r)
+	slices.SortFunc(got, func(a, b row) int { return strings.Compare(a.pos, b.pos) })
+	want := []row{
+		{cells: []diff.Cell{T("1"), T("10.50"), N}, pos: "cdc.public.entries partition 0 offset 0"},
+		{pos: "cdc.public.entries partition 0 offset 1", err: "value has no field after"},
+		{pos: "cdc.public.entries partition 0 offset 2", err: "field after is a string, not a JSON object"},
+		{cells: []diff.Cell{T("2"), T("7.00"), T("x")}, pos: "cdc.public.entries partition 1 offset 0"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
+	}
+	if s := r.Stats(); s != (kafkasource.Stats{Tombstones: 1, Deletes: 1}) {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// TestSnapshotStopsAtStartOffsets: records written after Open are not read, an empty
+// topic reads nothing, and committed transactions are read up to their marker while
+// aborted ones are not.
+func TestSnapshotBounds(t *testing.T) {
+	c := newCluster(t)
+	pr := producer(t, c, true)
+	createTopic(t, pr, "bounded", 2)
+	createTopic(t, pr, "empty", 3)
+	rec := func(p int32, id string) *kgo.Record {
+		return &kgo.Record{Topic: "bounded", Partition: p, Value: []byte(`{"id":"` + id + `"}`)}
+	}
+	produce(t, pr, rec(0, "a"), rec(1, "b"), rec(0, "c"))
+	ctx := context.Background()
+	cfg := kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "bounded"}
+	r, err := kafkasource.Open(ctx, cfg, kafkasource.Options{Columns: []string{"id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	produce(t, pr, rec(0, "late"), rec(1, "late"))
+	var ids []string
+	for _, row := range readAll(t, r) {
+		ids = append(ids, row.cells[0].Text)
+	}
+	slices.Sort(ids)
+	if want := []string{"a", "b", "c"}; !slices.Equal(ids, want) {
+		t.Errorf("read %q, want %q", ids, want)
+	}
+
+	e, err := kafkasource.Open(ctx, kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "empty"}, kafkasource.Options{Keys: []string{"id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = e.Close() }()
+	if rows := readAll(t, e); len(rows) != 0 || !slices.Equal(e.Columns(), []string{"id"}) {
+		t.Errorf("empty topic: rows %+v, columns %q", rows, e.Columns())
+	}
+
+	// Transactions: one committed, one aborted, one committed last.
+	tx := producer(t, c, true, kgo.TransactionalID("clearhouse-test"))
+	ctxT, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	createTopic(t, pr, "txn", 1)
+	for i, commit := range []bool{true, false, true} {
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 2 {
+			r := &kgo.Record{Topic: "txn", Partition: 0, Value: fmt.Appendf(nil, `{"id":"t%d-%d"}`, i, j)}
+			if err := tx.ProduceSync(ctxT, r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.EndTransaction(ctxT, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := kafkasource.OpenReader(ctx, kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "txn"}, kafkasource.Options{Columns: []string{"id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tr.Close() }()
+	ids = nil
+	for _, row := range readAll(t, tr) {
+		ids = append(ids, row.cells[0].Text)
+	}
+	if want := []string{"t0-0", "t0-1", "t2-0", "t2-1"}; !slices.Equal(ids, want) {
+		t.Errorf("transactional topic: read %q, want %q", ids, want)
+	}
+	if s := tr.Stats(); s.Control != 3 {
+		t.Errorf("stats %+v, want 3 control records", s)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	c := newCluster(t)
+	pr := producer(t, c, true)
+	createTopic(t, pr, "probed", 3)
+	var recs []*kgo.Record
+	for p, n := range []int{2, 0, 5} {
+		for range n {
+			recs = append(recs, &kgo.Record{Topic: "probed", Partition: int32(p), Value: []byte(`{}`)})
+		}
+	}
+	produce(t, pr, recs...)
+	ctx := context.Background()
+	info, err := kafkasource.Probe(ctx, kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "probed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := kafkasource.Info{Topic: "probed", Records: 7, Partitions: []kafkasource.Partition{
+		{Partition: 0, Start: 0, End: 2}, {Partition: 1, Start: 0, End: 0}, {Partition: 2, Start: 0, End: 5},
+	}}
+	if !reflect.DeepEqual(info, want) {
+		t.Errorf("info %+v\nwant %+v", info, want)
+	}
+
+	_, err = kafkasource.Probe(ctx, kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "nope"})
+	if want := `kafka topic "nope" (brokers ` + strings.Join(c.ListenAddrs(), ",") + `) does not exist`; err == nil || err.Error() != want {
+		t.Errorf("missing topic: error %v, want %q", err, want)
+	}
+	_, err = kafkasource.Open(ctx, kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "nope"}, kafkasource.Options{})
+	if err == nil || !strings.Contains(err.Error(), `kafka topic "nope"`) {
+		t.Errorf("open missing topic: %v", err)
+	}
+}
+
+func TestProbeUnreachable(t *testing.T) {
+	// A port nothing listens on: connections are refused until the timeout.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	_, err = kafkasource.Probe(context.Background(), kafkasource.Config{Brokers: []string{addr}, Topic: "t", Timeout: time.Second})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := `kafka topic "t" (brokers ` + addr + `): read metadata: `
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want it to start with %q", err, want)
+	}
+
+	// A broker that accepts connections and never answers: the timeout ends the wait.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = silent.Close() }()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	_, err = kafkasource.Probe(context.Background(), kafkasource.Config{Brokers: []string{silent.Addr().String()}, Topic: "t", Timeout: time.Second})
+	want = `kafka topic "t" (brokers ` + silent.Addr().String() + `): read metadata: brokers not reachable within 1s: `
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("silent broker: error %v, want it to start with %q", err, want)
+	}
+}
+
+func TestSASL(t *testing.T) {
+	const user, pass = "clearhouse", "s3cret-Pa55"
+	c := newCluster(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", user, pass))
+	cfg := kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "secured", Username: user, Password: pass}
+	pr := producer(t, c, true, kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()))
+	createTopic(t, pr, "secured", 1)
+	produce(t, pr, &kgo.Record{Topic: "secured", Value: []byte(`{"id":"1"}`)})
+	r, err := kafkasource.Open(context.Background(), cfg, kafkasource.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	if rows := readAll(t, r); len(rows) != 1 || rows[0].cells[0] != T("1") {
+		t.Errorf("rows %+v", rows)
+	}
+
+	bad := cfg
+	bad.Password, bad.Timeout = "wrong-password-xyz", 2*time.Second
+	_, err = kafkasource.Probe(context.Background(), bad)
+	if err == nil {
+		t.Fatal("wrong password: no error")
+	}
+	if strings.Contains(err.Error(), bad.Password) || strings.Contains(err.Error(), pass) {
+		t.Errorf("error shows a password: %v", err)
+	}
+	if !strings.Contains(err.Error(), `kafka topic "secured"`) {
+		t.Errorf("error %v does not name the topic", err)
+	}
+}

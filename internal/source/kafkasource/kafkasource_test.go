@@ -24,6 +24,7 @@ import (
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
+	"github.com/clearhouse-dev/clearhouse/internal/runner/runnertest"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
 	"github.com/clearhouse-dev/clearhouse/internal/source/kafkasource"
 )
@@ -113,73 +114,15 @@ func specOf(t *testing.T, m *gen.Manifest) diff.Spec {
 	return s
 }
 
-// outcomeLines renders discrepancies as sorted JSON lines; each invalid_row's
-// position is checked against pos[side] and replaced by "@" (a record has a
-// partition and an offset, not the generator's line number).
-func outcomeLines(t *testing.T, ds []diff.Discrepancy, pos map[diff.Side]*regexp.Regexp) []string {
+// checkPositions checks each invalid_row's position against pos[side]: a record is
+// named by partition and offset, not by the generator's line number.
+func checkPositions(t *testing.T, ds []diff.Discrepancy, pos map[diff.Side]*regexp.Regexp) {
 	t.Helper()
-	ds = slices.Clone(ds)
-	for i := range ds {
-		if ds[i].Kind != diff.KindInvalidRow {
-			continue
-		}
-		if re := pos[ds[i].Side]; re != nil && !re.MatchString(ds[i].Position) {
-			t.Errorf("invalid_row position %q does not match %s", ds[i].Position, re)
-		}
-		ds[i].Position = "@"
-	}
-	diff.SortDiscrepancies(ds)
-	out := make([]string, len(ds))
-	for i, d := range ds {
-		out[i] = string(d.AppendJSON(nil))
-	}
-	slices.Sort(out)
-	return out
-}
-
-func expectedLines(t *testing.T, exp *gen.Expected) []string {
-	t.Helper()
-	var ds []diff.Discrepancy
-	for _, e := range exp.Discrepancies {
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d diff.Discrepancy
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatal(err)
-		}
-		ds = append(ds, d)
-	}
-	return outcomeLines(t, ds, nil)
-}
-
-func compareLines(t *testing.T, got, want []string) {
-	t.Helper()
-	if slices.Equal(got, want) {
-		return
-	}
-	gs, ws := map[string]bool{}, map[string]bool{}
-	for _, g := range got {
-		gs[g] = true
-	}
-	for _, w := range want {
-		ws[w] = true
-	}
-	n := 0
-	for _, w := range want {
-		if !gs[w] && n < 15 {
-			t.Errorf("missing: %s", w)
-			n++
+	for _, d := range ds {
+		if d.Kind == diff.KindInvalidRow && !pos[d.Side].MatchString(d.Position) {
+			t.Errorf("invalid_row position %q does not match %s", d.Position, pos[d.Side])
 		}
 	}
-	for _, g := range got {
-		if !ws[g] && n < 30 {
-			t.Errorf("unexpected: %s", g)
-			n++
-		}
-	}
-	t.Errorf("got %d discrepancies, want %d", len(got), len(want))
 }
 
 // TestGeneratedPair is the end-to-end check: a generated pair written as JSON records
@@ -228,7 +171,7 @@ func TestGeneratedPair(t *testing.T) {
 				t.Cleanup(func() { _ = r.Close() })
 				return r
 			}
-			want := expectedLines(t, exp)
+			want := runnertest.Lines(t, (&runnertest.Pair{Expected: exp}).ExpectedDiscrepancies(t))
 			wantSum, _ := json.Marshal(exp.Summary)
 			for _, other := range []string{"topic", "file"} {
 				t.Run("target="+other, func(t *testing.T) {
@@ -251,7 +194,8 @@ func TestGeneratedPair(t *testing.T) {
 						diff.SideSource: regexp.MustCompile(`^source partition [0-4] offset [0-9]+$`),
 						diff.SideTarget: tgtPos,
 					}
-					compareLines(t, outcomeLines(t, sink.Discrepancies, pos), want)
+					checkPositions(t, sink.Discrepancies, pos)
+					runnertest.Equal(t, runnertest.Lines(t, sink.Discrepancies), want)
 				})
 			}
 		})

@@ -211,9 +211,10 @@ func PlanFor(job *chv1.ReconciliationJob, source, target *chv1.DataSource) (Plan
 	return p, nil
 }
 
-// stripped keeps what a worker needs of a DataSource.
+// stripped keeps what a worker needs of a DataSource: its name and spec (not even its
+// TypeMeta, which depends on how the object was read, so that equal inputs plan equal).
 func stripped(ds *chv1.DataSource) chv1.DataSource {
-	out := chv1.DataSource{TypeMeta: ds.TypeMeta, Spec: *ds.Spec.DeepCopy()}
+	out := chv1.DataSource{Spec: *ds.Spec.DeepCopy()}
 	out.Name, out.Namespace = ds.Name, ds.Namespace
 	return out
 }

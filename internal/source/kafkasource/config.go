@@ -33,8 +33,23 @@
 //     *source.RowError naming the partition and offset: the engine reports an
 //     invalid_row and reads on. It never ends the read.
 //
-// Every record is one row: a topic holding several versions of a key (a CDC topic
-// with updates) gives duplicate keys, which the engine reports as duplicate_key.
+// By default every record is one row: a topic holding several versions of a key (a
+// CDC topic with updates) gives duplicate keys, which the engine reports as
+// duplicate_key.
+//
+// # Latest row per key
+//
+// With Options.LatestPerKey the topic is read as the table it describes, as log
+// compaction would leave it: within a partition, a later row of a key replaces the
+// earlier one, and a tombstone or a delete removes the key. The key a tombstone or
+// delete removes is read from the record's key: a JSON object holding the key
+// columns (Debezium's {"id": 1}), or, with a single key column, a JSON scalar or
+// plain text; when it cannot be told, the record is a RowError (the row it meant to
+// remove may remain). Keys are only merged within a partition: a key found in two
+// partitions is two rows (which one is later cannot be known), and the engine reports
+// duplicate_key. Rows with a NULL or empty key component are never merged. The whole
+// snapshot is read before the first row is returned, and one row per key is held in
+// memory.
 //
 // Rows come in no particular order across partitions; the reader is not a
 // diff.OrderedReader.

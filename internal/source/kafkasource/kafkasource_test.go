@@ -531,3 +531,75 @@ func TestSASL(t *testing.T) {
 		t.Errorf("error %v does not name the topic", err)
 	}
 }
+
+// TestLatestPerKey reads a Debezium change stream as the table it describes: the last
+// version of each key in its partition, deleted keys gone, a re-created key back, a
+// key found in two partitions twice, and deletes whose key cannot be told reported.
+func TestLatestPerKey(t *testing.T) {
+	c := newCluster(t)
+	pr := producer(t, c, true)
+	createTopic(t, pr, "cdc", 2)
+	ev := func(p int32, key, value string) *kgo.Record {
+		r := &kgo.Record{Topic: "cdc", Partition: p}
+		if key != "" {
+			r.Key = []byte(key)
+		}
+		if value != "" {
+			r.Value = []byte(value)
+		}
+		return r
+	}
+	after := func(id, amount string) string {
+		return `{"before":null,"after":{"id":` + id + `,"amount":"` + amount + `"},"op":"u"}`
+	}
+	del := `{"before":{"id":0},"after":null,"op":"d"}`
+	produce(t, pr,
+		ev(0, `{"id":1}`, after("1", "1.00")), // p0 offset 0
+		ev(1, `{"id":2}`, after("2", "2.00")), // p1 offset 0
+		ev(0, `{"id":1}`, after("1", "1.10")), // p0 offset 1
+		ev(1, `{"id":2}`, del),                // p1 offset 1: delete event
+		ev(1, `{"id":2}`, ""),                 // p1 offset 2: its tombstone (nothing left to remove)
+		ev(0, `{"id":3}`, after("3", "3.00")), // p0 offset 2
+		ev(0, `{"id":3}`, ""),                 // p0 offset 3: tombstone
+		ev(0, `{"id":3}`, after("3", "3.30")), // p0 offset 4: created again
+		ev(0, `{"id":4}`, after("4", "4.00")), // p0 offset 5
+		ev(1, `{"id":4}`, after("4", "4.44")), // p1 offset 3: same key, other partition
+		ev(0, `{"id":1}`, after("1", "1.11")), // p0 offset 6: latest of 1
+		ev(1, `5`, after("5", "5.00")),        // p1 offset 4
+		ev(1, `5`, ""),                        // p1 offset 5: plain-text key deletes 5
+		ev(1, ``, ""),                         // p1 offset 6: no key: cannot be applied
+		ev(0, `{"ref":9}`, del),               // p0 offset 7: key without the key column
+		ev(0, `{"id":6}`, `not json`),         // p0 offset 8
+		ev(0, `{"id":null}`, `{"after":{"id":null,"amount":"0"}}`),  // p0 offset 9: NULL key, kept as is
+		ev(0, `{"id":null}`, `{"after":{"id":null,"amount":"00"}}`), // p0 offset 10: not merged
+	)
+	r, err := kafkasource.OpenReader(context.Background(), kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "cdc"},
+		kafkasource.Options{ValuePath: "after", Keys: []string{"id"}, Columns: []string{"id", "amount"}, LatestPerKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	got := readAll(t, r)
+	slices.SortFunc(got, func(a, b row) int { return strings.Compare(a.pos, b.pos) })
+	want := []row{
+		{pos: "cdc partition 0 offset 10", cells: []diff.Cell{N, T("00")}},
+		{pos: "cdc partition 0 offset 4", cells: []diff.Cell{T("3"), T("3.30")}},
+		{pos: "cdc partition 0 offset 5", cells: []diff.Cell{T("4"), T("4.00")}},
+		{pos: "cdc partition 0 offset 6", cells: []diff.Cell{T("1"), T("1.11")}},
+		{pos: "cdc partition 0 offset 7", err: "delete not applied: the record key has no field id (key columns id)"},
+		{pos: "cdc partition 0 offset 8", err: "value is not valid JSON: invalid character 'o' in literal null (expecting 'u') (at byte 2)"},
+		{pos: "cdc partition 0 offset 9", cells: []diff.Cell{N, T("0")}},
+		{pos: "cdc partition 1 offset 3", cells: []diff.Cell{T("4"), T("4.44")}},
+		{pos: "cdc partition 1 offset 6", err: "delete not applied: the record key is empty (key columns id)"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
+	}
+	if s, want := r.Stats(), (kafkasource.Stats{Tombstones: 4, Deletes: 2, Superseded: 2, Removed: 3}); s != want {
+		t.Errorf("stats %+v, want %+v", s, want)
+	}
+
+	if _, err := kafkasource.Open(context.Background(), kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "cdc"}, kafkasource.Options{LatestPerKey: true}); err == nil || !strings.Contains(err.Error(), "needs key columns") {
+		t.Errorf("no keys: %v", err)
+	}
+}

@@ -25,6 +25,10 @@ type Options struct {
 	// ValuePath is the field path of the row inside each value ("after" for Debezium
 	// change events); empty: the value is the row.
 	ValuePath string
+	// LatestPerKey reads the topic as a table, the way log compaction would leave
+	// it: per partition and key, the last row wins, and a tombstone or a delete
+	// (ValuePath null) removes the key. See the package doc.
+	LatestPerKey bool
 }
 
 // Stats counts the records that were no rows.
@@ -35,6 +39,10 @@ type Stats struct {
 	Deletes int64 `json:"deletes"`
 	// Control records of transactions.
 	Control int64 `json:"control"`
+	// Superseded rows were replaced by a later row of their key (LatestPerKey).
+	Superseded int64 `json:"superseded,omitempty"`
+	// Removed keys were deleted by a tombstone or a delete (LatestPerKey).
+	Removed int64 `json:"removed,omitempty"`
 }
 
 // Reader reads a topic snapshot. It implements diff.Reader.
@@ -55,6 +63,7 @@ type Reader struct {
 	pos     string
 	stats   Stats
 	err     error
+	latest  *latest // LatestPerKey state
 }
 
 // Open lists the topic's end offsets and returns a reader of every committed record
@@ -73,6 +82,9 @@ func OpenReader(ctx context.Context, cfg Config, opts Options) (*Reader, error) 
 	base, err := cfg.clientOptions()
 	if err != nil {
 		return nil, err
+	}
+	if opts.LatestPerKey && len(opts.Keys) == 0 {
+		return nil, fmt.Errorf("%s: reading the latest row per key needs key columns", cfg.describe())
 	}
 	if d := firstDuplicate(opts.Columns); d != "" {
 		return nil, fmt.Errorf("%s: column %q declared twice", cfg.describe(), d)
@@ -109,6 +121,9 @@ func OpenReader(ctx context.Context, cfg Config, opts Options) (*Reader, error) 
 	if err := r.setColumns(); err != nil {
 		_ = r.Close()
 		return nil, err
+	}
+	if opts.LatestPerKey {
+		r.latest = newLatest(r.cols, opts.Keys)
 	}
 	return r, nil
 }
@@ -166,6 +181,9 @@ func (r *Reader) Stats() Stats { return r.stats }
 
 // Position names the last record returned: "<name> partition <p> offset <o>".
 func (r *Reader) Position() string {
+	if r.pos != "" {
+		return r.pos
+	}
 	if r.rec == nil {
 		return r.cfg.name()
 	}
@@ -187,43 +205,75 @@ func (r *Reader) Close() error {
 // Next returns the next row. A record that is no row of the table is a
 // *source.RowError; the next call reads on.
 func (r *Reader) Next() ([]diff.Cell, error) {
-	for {
-		var rec *kgo.Record
-		if len(r.pending) > 0 {
-			rec, r.pending = r.pending[0], r.pending[1:]
-		} else {
-			var err error
-			if rec, err = r.nextRecord(); err != nil {
-				return nil, err
-			}
-		}
-		r.rec, r.pos = rec, ""
-		if rec.Value == nil {
-			r.stats.Tombstones++
-			continue
-		}
-		row, ok, reason := rowObject(rec.Value, r.opts.ValuePath)
-		if reason != "" {
-			return nil, &source.RowError{Position: r.Position(), Reason: reason}
-		}
-		if !ok {
-			r.stats.Deletes++
-			continue
-		}
-		for i, p := range r.paths {
-			raw, found := lookup(row, p)
-			if !found {
-				r.cells[i] = diff.Cell{Null: true}
-				continue
-			}
-			c, err := cellOf(raw)
-			if err != nil {
-				return nil, &source.RowError{Position: r.Position(), Reason: fmt.Sprintf("column %s: %v", r.cols[i], err)}
-			}
-			r.cells[i] = c
-		}
-		return r.cells, nil
+	if r.opts.LatestPerKey {
+		return r.nextLatest()
 	}
+	for {
+		rec, err := r.take()
+		if err != nil {
+			return nil, err
+		}
+		kind, err := r.decode(rec)
+		if err != nil {
+			return nil, err
+		}
+		if kind == kindRow {
+			return r.cells, nil
+		}
+	}
+}
+
+// take returns the next record: one read ahead to learn the columns, or a new one.
+func (r *Reader) take() (*kgo.Record, error) {
+	var rec *kgo.Record
+	if len(r.pending) > 0 {
+		rec, r.pending = r.pending[0], r.pending[1:]
+	} else {
+		var err error
+		if rec, err = r.nextRecord(); err != nil {
+			return nil, err
+		}
+	}
+	r.rec, r.pos = rec, ""
+	return rec, nil
+}
+
+type recordKind int
+
+const (
+	kindRow       recordKind = iota
+	kindTombstone            // nil value
+	kindDelete               // ValuePath is JSON null
+)
+
+// decode makes rec's row into r.cells, or says what else it is (counted in Stats).
+// A record that is no row is a *source.RowError.
+func (r *Reader) decode(rec *kgo.Record) (recordKind, error) {
+	if rec.Value == nil {
+		r.stats.Tombstones++
+		return kindTombstone, nil
+	}
+	row, ok, reason := rowObject(rec.Value, r.opts.ValuePath)
+	if reason != "" {
+		return 0, &source.RowError{Position: r.Position(), Reason: reason}
+	}
+	if !ok {
+		r.stats.Deletes++
+		return kindDelete, nil
+	}
+	for i, p := range r.paths {
+		raw, found := lookup(row, p)
+		if !found {
+			r.cells[i] = diff.Cell{Null: true}
+			continue
+		}
+		c, err := cellOf(raw)
+		if err != nil {
+			return 0, &source.RowError{Position: r.Position(), Reason: fmt.Sprintf("column %s: %v", r.cols[i], err)}
+		}
+		r.cells[i] = c
+	}
+	return kindRow, nil
 }
 
 // nextRecord returns the next data record before the end offsets, io.EOF after the

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -23,6 +24,9 @@ func newManagerCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("load kubeconfig: %w", err)
 			}
+			if o.StoreURI == "" {
+				o.StoreURI = os.Getenv("CLEARHOUSE_STORE") // keeps a password off the command line
+			}
 			mgr, err := manager.New(cfg, o)
 			if err != nil {
 				return err
@@ -37,6 +41,11 @@ func newManagerCommand() *cobra.Command {
 	f.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader so only one replica is active")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (in-cluster namespace by default)")
 	f.BoolVar(&o.EnableHTTP2, "enable-http2", false, "serve metrics and webhooks over HTTP/2")
+	f.StringVar(&o.DataDir, "data-dir", "", "directory of the embedded SQLite store and of spill files (default <temp dir>/clearhouse)")
+	f.StringVar(&o.StoreURI, "store", "", "results store: sqlite:/path.db or postgres://... (default SQLite in --data-dir); a password may come from CLEARHOUSE_STORE instead")
+	f.IntVar(&o.InlineWorkers, "inline-workers", 2, "Inline runs executing at once")
+	f.StringVar(&o.WorkerImage, "worker-image", "", "image of Kubernetes worker pods (clearhouse worker); empty disables the Kubernetes executor")
+	f.StringVar(&o.WorkerStoreURI, "worker-store", "", "store URI given to worker pods, without a password (default --store)")
 	// controller-runtime registers --kubeconfig on the standard flag set for GetConfig.
 	if kf := flag.CommandLine.Lookup("kubeconfig"); kf != nil {
 		f.AddGoFlag(kf)

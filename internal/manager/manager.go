@@ -1,27 +1,38 @@
 // Package manager builds the Clearhouse controller manager: scheme, leader election,
-// probes, secure metrics and the four reconcilers. cmd/clearhouse and the tests both
-// start it from here, so what is tested is what runs.
+// probes, secure metrics, the results store, the run executors and the four
+// reconcilers. cmd/clearhouse, `clearhouse dev` and the tests all start it from here, so
+// what is tested is what runs.
 package manager
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
+	"os"
+	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/controllers"
+	"github.com/clearhouse-dev/clearhouse/internal/metrics"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
 
-// Options configure the manager.
+// Options configure the manager. The zero value (with MetricsAddr and ProbeAddr set to
+// "0" in tests) is a working single-replica manager with an SQLite store in the OS
+// temp dir and one inline worker.
 type Options struct {
 	// MetricsAddr is where metrics are served; "0" turns them off.
 	MetricsAddr string
@@ -33,8 +44,48 @@ type Options struct {
 	LeaderElection bool
 	// LeaderElectionNamespace holds the lease; the in-cluster namespace when empty.
 	LeaderElectionNamespace string
+	// LeaderElectionID names the lease (default "clearhouse.clearhouse.dev").
+	LeaderElectionID string
 	// EnableHTTP2 is off by default (CVE-2023-44487 / CVE-2023-39325).
 	EnableHTTP2 bool
+
+	// DataDir holds the embedded SQLite store and the inline runs' spill files
+	// (default: <os temp dir>/clearhouse). Created when missing.
+	DataDir string
+	// StoreURI is the results store (store.Open: sqlite:/path.db, a plain path, or
+	// postgres://...). Default: SQLite at <DataDir>/results.db.
+	StoreURI string
+	// InlineWorkers bounds the Inline runs executing at once (default 2).
+	InlineWorkers int
+	// WorkerImage is the image of Kubernetes worker pods (`clearhouse worker`). Empty:
+	// jobs with executor Kubernetes fail saying the executor is not configured.
+	WorkerImage string
+	// WorkerStoreURI is the store worker pods write to; default StoreURI. It must name
+	// the same database the manager reads, reachable from the pods (PostgreSQL).
+	WorkerStoreURI string
+	// Clock drives schedules, retries and run times (nil: the real clock). Tests pass
+	// a k8s.io/utils/clock/testing.FakeClock and step it.
+	Clock clock.WithDelayedExecution
+	// MetricsRegistry receives the clearhouse_ collectors (nil: controller-runtime's
+	// metrics.Registry, which the metrics endpoint serves). A second manager in one
+	// process needs its own.
+	MetricsRegistry prometheus.Registerer
+}
+
+// Manager is the controller manager with the results store it opened. Start runs it
+// and closes the store once every run has stopped.
+type Manager struct {
+	ctrl.Manager
+	// Store is the results store the reconcilers use.
+	Store store.Store
+	// Metrics are the clearhouse_ collectors.
+	Metrics *metrics.Metrics
+}
+
+// Start runs the manager until ctx ends, then closes the store.
+func (m *Manager) Start(ctx context.Context) error {
+	defer func() { _ = m.Store.Close() }()
+	return m.Manager.Start(ctx)
 }
 
 // NewScheme returns a scheme with the Kubernetes and Clearhouse kinds.
@@ -45,8 +96,12 @@ func NewScheme() *runtime.Scheme {
 	return s
 }
 
-// New builds a manager with every reconciler registered.
-func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+// New builds a manager with every reconciler registered and the store opened.
+func New(cfg *rest.Config, o Options) (*Manager, error) {
+	o = withDefaults(o)
+	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", o.DataDir, err)
+	}
 	var tlsOpts []func(*tls.Config)
 	if !o.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
@@ -65,21 +120,69 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		WebhookServer:                 webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElection,
-		LeaderElectionID:              "clearhouse.clearhouse.dev",
+		LeaderElectionID:              o.LeaderElectionID,
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
-	if err := controllers.SetupAll(mgr); err != nil {
+	m, err := metrics.New(o.MetricsRegistry)
+	if err != nil {
 		return nil, err
 	}
+	st, err := store.Open(context.Background(), o.StoreURI)
+	if err != nil {
+		return nil, fmt.Errorf("open results store: %w", err)
+	}
+	if err := controllers.SetupAll(mgr, controllers.Options{
+		Store:         st,
+		Clock:         o.Clock,
+		Metrics:       m,
+		InlineWorkers: o.InlineWorkers,
+		Kubernetes:    controllers.KubernetesExecutor{Image: o.WorkerImage, StoreURI: o.WorkerStoreURI},
+		TempDir:       filepath.Join(o.DataDir, "tmp"),
+	}); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(o.DataDir, "tmp"), 0o750); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("create spill dir: %w", err)
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		_ = st.Close()
 		return nil, fmt.Errorf("add health check: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		_ = st.Close()
 		return nil, fmt.Errorf("add ready check: %w", err)
 	}
-	return mgr, nil
+	return &Manager{Manager: mgr, Store: st, Metrics: m}, nil
+}
+
+// withDefaults fills the options' defaults.
+func withDefaults(o Options) Options {
+	if o.DataDir == "" {
+		o.DataDir = filepath.Join(os.TempDir(), "clearhouse")
+	}
+	if o.StoreURI == "" {
+		o.StoreURI = "sqlite:" + filepath.Join(o.DataDir, "results.db")
+	}
+	if o.WorkerStoreURI == "" {
+		o.WorkerStoreURI = o.StoreURI
+	}
+	if o.InlineWorkers < 1 {
+		o.InlineWorkers = 2
+	}
+	if o.LeaderElectionID == "" {
+		o.LeaderElectionID = "clearhouse.clearhouse.dev"
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.MetricsRegistry == nil {
+		o.MetricsRegistry = crmetrics.Registry
+	}
+	return o
 }

@@ -1,0 +1,138 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
+	"github.com/clearhouse-dev/clearhouse/internal/runner"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
+)
+
+// KubernetesExecutor runs a run as an Indexed batch/v1 Job owned by the
+// ReconciliationJob (internal/kubejob). Each pod writes its partition to the store;
+// when the Job completes the controller finishes the run, which sums the partitions (a
+// retried pod replaced its own partition, so nothing counts twice).
+type KubernetesExecutor struct {
+	// Image of the worker pods; empty means this manager cannot run Kubernetes runs
+	// (they fail saying so).
+	Image string
+	// ImagePullPolicy of the worker pods (empty: the cluster's default).
+	ImagePullPolicy corev1.PullPolicy
+	// StoreURI is the store the workers write to (passed as --store; no password).
+	StoreURI string
+	// StoreSecret holds the store URI with its password, given to workers as env;
+	// it wins over StoreURI.
+	StoreSecret *corev1.SecretKeySelector
+}
+
+// start creates the worker Job of run id.
+func (k KubernetesExecutor) start(ctx context.Context, r *ReconciliationJobReconciler, job *chv1.ReconciliationJob, plan runner.Plan, id string, parts int) error {
+	if k.Image == "" {
+		return errors.New("the Kubernetes executor is not configured in this manager (no worker image)")
+	}
+	bj, err := kubejob.Build(job, kubejob.Run{ID: id, Plan: plan, Image: k.Image, ImagePullPolicy: k.ImagePullPolicy,
+		StoreURI: k.StoreURI, StoreSecret: k.StoreSecret, Partitions: int32(parts)})
+	if err != nil {
+		return fmt.Errorf("build the worker Job: %w", err)
+	}
+	if err := r.Create(ctx, bj); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create worker Job %s: %w", bj.Name, err)
+	}
+	return nil
+}
+
+// workerJob finds the worker Job of a run; nil when there is none. A miss in the cache
+// is confirmed against the API server (a Job created a moment ago may not be cached
+// yet, and must not be taken for a lost run).
+func (k KubernetesExecutor) workerJob(ctx context.Context, r *ReconciliationJobReconciler, ns, id string) (*batchv1.Job, error) {
+	key := types.NamespacedName{Namespace: ns, Name: kubejob.Name(id)}
+	for _, rd := range []client.Reader{r.Client, r.APIReader} {
+		var bj batchv1.Job
+		err := rd.Get(ctx, key, &bj)
+		if err == nil {
+			return &bj, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("read worker Job %s of run %s: %w", key.Name, id, err)
+		}
+	}
+	return nil, nil
+}
+
+// observe says whether a running run that no inline worker of this manager runs has
+// ended, and how: its worker Job completed or failed, or nothing runs it any more
+// (an inline run of a manager that stopped, a worker Job deleted).
+func (k KubernetesExecutor) observe(ctx context.Context, r *ReconciliationJobReconciler, job *chv1.ReconciliationJob, run store.Run) (bool, store.RunState, string, error) {
+	bj, err := k.workerJob(ctx, r, job.Namespace, run.ID)
+	if err != nil {
+		return false, "", "", err
+	}
+	if bj == nil {
+		return true, store.RunInterrupted, "no executor is running it any more (the manager restarted or its worker Job is gone)", nil
+	}
+	if c := jobCondition(bj, batchv1.JobFailed); c != nil {
+		return true, store.RunFailed, fmt.Sprintf("worker Job %s failed (%s): %s", bj.Name, c.Reason, c.Message), nil
+	}
+	if jobCondition(bj, batchv1.JobComplete) == nil {
+		return false, "", "", nil
+	}
+	// Every partition wrote its result: the run's state follows from their sum.
+	state, err := partitionsState(ctx, r.Store, run.ID)
+	if err != nil {
+		return false, "", "", err
+	}
+	return true, state, "", nil
+}
+
+// partitionsState is the state a completed Kubernetes run finishes with, from what its
+// partitions wrote.
+//
+// TODO(store): the store has no read of partition summaries before FinishRun; until it
+// does, discrepancies decide Discrepant vs Balanced and Truncated is not told apart.
+func partitionsState(ctx context.Context, st store.Store, id string) (store.RunState, error) {
+	ds, err := st.Discrepancies(ctx, id, 1)
+	if err != nil {
+		return "", fmt.Errorf("read discrepancies of run %s: %w", id, err)
+	}
+	if len(ds) > 0 {
+		return store.RunDiscrepant, nil
+	}
+	return store.RunBalanced, nil
+}
+
+func jobCondition(j *batchv1.Job, typ batchv1.JobConditionType) *batchv1.JobCondition {
+	for i := range j.Status.Conditions {
+		if c := &j.Status.Conditions[i]; c.Type == typ && c.Status == corev1.ConditionTrue {
+			return c
+		}
+	}
+	return nil
+}
+
+// stop deletes the worker Job of a run (and its pods), if there is one.
+func (k KubernetesExecutor) stop(ctx context.Context, r *ReconciliationJobReconciler, job *chv1.ReconciliationJob, id string) error {
+	bj, err := k.workerJob(ctx, r, job.Namespace, id)
+	if err != nil || bj == nil {
+		return err
+	}
+	if err := r.Delete(ctx, bj, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete worker Job %s: %w", bj.Name, err)
+	}
+	return nil
+}
+
+// watch makes the controller follow the worker Jobs it owns.
+func (k KubernetesExecutor) watch(b *builder.Builder) *builder.Builder {
+	return b.Owns(&batchv1.Job{})
+}

@@ -140,12 +140,13 @@ func TestWorkerBinary(t *testing.T) {
 	}
 	const wrong = "not-the-Password-123"
 	env := []string{"CLEARHOUSE_PLAN=" + encoded, "CLEARHOUSE_STORE=" + storeDB.URI(), "JOB_COMPLETION_INDEX=0",
+		"CLEARHOUSE_TARGET_USERNAME=" + db.Server.User, "CLEARHOUSE_TARGET_PASSWORD=" + password,
 		"CLEARHOUSE_SOURCE_USERNAME=" + db.Server.User, "CLEARHOUSE_SOURCE_PASSWORD=" + wrong}
 	out, code := worker(t, env, "--run", failed)
-	if code != 2 || !strings.Contains(out, "datasource fin/ledger") || strings.Contains(out, wrong) {
+	if code != 2 || !strings.Contains(out, "fin/ledger") || !strings.Contains(out, "password authentication failed") || strings.Contains(out, wrong) {
 		t.Errorf("wrong password: exit %d, output:\n%s", code, out)
 	}
-	env[len(env)-1] = "CLEARHOUSE_SOURCE_PASSWORD=" + password // target credentials missing
+	env = append(env[:3], "CLEARHOUSE_SOURCE_USERNAME="+db.Server.User, "CLEARHOUSE_SOURCE_PASSWORD="+password) // no target credentials
 	out, code = worker(t, env, "--run", failed)
 	if code != 2 || !strings.Contains(out, "datasource fin/bank: environment variable CLEARHOUSE_TARGET_USERNAME (from secret ledger-creds) is not set") {
 		t.Errorf("missing target credentials: exit %d, output:\n%s", code, out)

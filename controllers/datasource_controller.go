@@ -2,34 +2,205 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"sync"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/connect"
+	"github.com/clearhouse-dev/clearhouse/internal/probe"
 )
 
-// DataSourceReconciler reconciles DataSources.
+// dataSourceSecretIndex indexes DataSources by the name of the Secret they reference.
+const dataSourceSecretIndex = "spec.secretRef.name"
+
+// DataSourceReconciler probes DataSources, records their schema and drift, and applies
+// their capture pipelines.
+//
+// Secrets: the controller watches Secrets' metadata only (a metadata informer: names
+// and resourceVersions, never the data, so the operator holds no copy of every
+// Secret's contents) and maps a change through a field index of DataSources by secret
+// name to the DataSources that use it. The credentials themselves are read with an
+// uncached GET at probe time (APIReader), which keeps Secrets out of the manager's
+// object cache.
 type DataSourceReconciler struct {
 	client.Client
+	// APIReader reads Secrets without a cache.
+	APIReader client.Reader
+	// Recorder records drift and reachability events.
+	Recorder events.EventRecorder
+	// Clock decides when probes are due.
+	Clock clock.PassiveClock
+
+	mu   sync.Mutex
+	memo map[types.NamespacedName]*probeMemo
 }
 
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=datasources,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=datasources/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=datasources/finalizers,verbs=update
+// +kubebuilder:rbac:groups=clearhouse.dev,resources=businessmodules,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=kafka.strimzi.io,resources=kafkaconnectors;kafkatopics,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile sets the status of one DataSource.
+// Reconcile probes a DataSource when a probe is due, applies its pipeline, records
+// events for what changed and patches the status once.
 func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var ds chv1.DataSource
 	if err := r.Get(ctx, req.NamespacedName, &ds); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := ds.DeepCopy()
-	ds.Status = dataSourceStatus(&ds)
-	return ctrl.Result{}, patchStatus(ctx, r.Client, before, &ds)
+	now := r.Clock.Now()
+
+	var obs *probeObservation
+	memo := r.recall(req.NamespacedName)
+	secretVersion, err := r.secretVersion(ctx, &ds)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if len(validateDataSource(&ds)) == 0 && probeDue(memo, ds.Generation, secretVersion, now) {
+		res, err := probe.Run(ctx, &ds, connect.FromCluster(r.APIReader, ds.Namespace))
+		obs = &probeObservation{Result: res, Err: err, At: metav1.NewTime(now.Truncate(time.Second))}
+		m := &probeMemo{generation: ds.Generation, secretVersion: secretVersion}
+		if err != nil {
+			if memo != nil && memo.generation == ds.Generation {
+				m.failures = memo.failures
+			}
+			m.failures++
+			log.FromContext(ctx).Info("probe failed", "reason", reasonOf(err), "error", err.Error(), "failures", m.failures)
+		}
+		m.next = now.Add(nextProbeIn(m.failures, probeInterval(&ds)))
+		r.remember(req.NamespacedName, m)
+		memo = m
+	}
+
+	pipe := r.reconcilePipeline(ctx, &ds)
+	ds.Status = dataSourceStatus(&ds, obs, pipe)
+	for _, e := range dataSourceEvents(before.Status.Conditions, ds.Status.Conditions) {
+		r.Recorder.Eventf(&ds, nil, e.Type, e.Reason, e.Action, "%s", e.Note)
+	}
+	if err := patchStatus(ctx, r.Client, before, &ds); err != nil {
+		return ctrl.Result{}, err
+	}
+	if memo == nil {
+		// Invalid spec: nothing to probe until it changes.
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: max(memo.next.Sub(now), time.Second)}, nil
 }
 
-// SetupWithManager registers the reconciler.
+// reasonOf is the probe's failure reason, for logs.
+func reasonOf(err error) string {
+	var pe *probe.Error
+	if errors.As(err, &pe) {
+		return pe.Reason
+	}
+	return "Unknown"
+}
+
+// secretVersion is the resourceVersion of the Secret ds references, from the metadata
+// cache ("" when there is none or it does not exist): a new version means new
+// credentials, so a probe is due.
+func (r *DataSourceReconciler) secretVersion(ctx context.Context, ds *chv1.DataSource) (string, error) {
+	ref := connect.SecretRef(ds)
+	if ref == nil {
+		return "", nil
+	}
+	var m metav1.PartialObjectMetadata
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ds.Namespace, Name: ref.Name}, &m); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", err
+	}
+	return m.ResourceVersion, nil
+}
+
+func (r *DataSourceReconciler) recall(key types.NamespacedName) *probeMemo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.memo[key]
+}
+
+func (r *DataSourceReconciler) remember(key types.NamespacedName, m *probeMemo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.memo == nil {
+		r.memo = map[types.NamespacedName]*probeMemo{}
+	}
+	r.memo[key] = m
+}
+
+func (r *DataSourceReconciler) forget(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.memo, key)
+}
+
+// dataSourcesUsingSecret maps a Secret to the DataSources that reference it.
+func (r *DataSourceReconciler) dataSourcesUsingSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	var list chv1.DataSourceList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{dataSourceSecretIndex: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "list DataSources using a Secret", "secret", o.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, len(list.Items))
+	for i := range list.Items {
+		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+	}
+	return reqs
+}
+
+// SetupWithManager registers the reconciler, its Secret index and watches.
 func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).For(&chv1.DataSource{}).Named("datasource").Complete(r)
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder("clearhouse-datasource")
+	}
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &chv1.DataSource{}, dataSourceSecretIndex,
+		func(o client.Object) []string {
+			if ref := connect.SecretRef(o.(*chv1.DataSource)); ref != nil {
+				return []string{ref.Name}
+			}
+			return nil
+		}); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).For(&chv1.DataSource{}).Named("datasource").
+		// Probes wait on the network: a slow source must not hold up the others.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.dataSourcesUsingSecret))
+	// Watch the pipeline objects only when Strimzi is installed: a watch on a kind the
+	// API server does not serve would keep the controller from starting.
+	for _, gvk := range pipelineKinds() {
+		if _, err := mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
+			b = b.Owns(pipelineObject(gvk), builder.OnlyMetadata)
+		}
+	}
+	return b.Complete(r)
 }

@@ -73,8 +73,14 @@ func conditionsOf(o client.Object) ([]metav1.Condition, int64) {
 // last status seen.
 func waitFor(t *testing.T, obj client.Object, check func() error) {
 	t.Helper()
+	waitWithin(t, 20*time.Second, obj, check)
+}
+
+// waitWithin is waitFor with another deadline.
+func waitWithin(t *testing.T, d time.Duration, obj client.Object, check func() error) {
+	t.Helper()
 	key := client.ObjectKeyFromObject(obj)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(d)
 	var last error
 	for time.Now().Before(deadline) {
 		if err := env.Client.Get(context.Background(), key, obj); err != nil {
@@ -105,7 +111,8 @@ func wantCondition(obj client.Object, typ string, status metav1.ConditionStatus,
 }
 
 // TestSamplesGetHonestStatus: every sample gets every condition on the first visit,
-// with a reason, and Ready=False NotImplemented — never a pretend success.
+// with a reason, and Ready=False (NotImplemented, or for DataSources the reason their
+// probe failed) — never a pretend success.
 func TestSamplesGetHonestStatus(t *testing.T) {
 	namespace(t, "samples")
 	applySamples(t, "samples")
@@ -124,7 +131,17 @@ func TestSamplesGetHonestStatus(t *testing.T) {
 	} {
 		tc.obj.SetNamespace("samples")
 		waitFor(t, tc.obj, func() error {
-			if err := wantCondition(tc.obj, "Ready", metav1.ConditionFalse, chv1.ReasonNotImplemented, "not implemented yet"); err != nil {
+			if ds, ok := tc.obj.(*chv1.DataSource); ok {
+				// The samples' servers do not exist here: probed, unreachable, and Ready
+				// says why.
+				reach := meta.FindStatusCondition(ds.Status.Conditions, "Reachable")
+				if reach == nil || reach.Status != metav1.ConditionFalse {
+					return fmt.Errorf("Reachable = %v, want False", reach)
+				}
+				if err := wantCondition(ds, "Ready", metav1.ConditionFalse, reach.Reason, ds.Namespace+"/"+ds.Name); err != nil {
+					return err
+				}
+			} else if err := wantCondition(tc.obj, "Ready", metav1.ConditionFalse, chv1.ReasonNotImplemented, "not implemented yet"); err != nil {
 				return err
 			}
 			conds, _ := conditionsOf(tc.obj)
@@ -177,7 +194,7 @@ func TestInvalidSpecsTheSchemaCannotCatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ds, func() error {
-		return wantCondition(ds, "Ready", metav1.ConditionFalse, chv1.ReasonNotImplemented, "")
+		return wantCondition(ds, "Ready", metav1.ConditionFalse, "NotFound", "/data/ledger.csv")
 	})
 
 	// A job naming a DataSource that does not exist yet, with a bad schedule.
@@ -264,7 +281,7 @@ func TestStatusIsWrittenOnlyWhenItChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ds, func() error {
-		return wantCondition(ds, "Ready", metav1.ConditionFalse, chv1.ReasonNotImplemented, "")
+		return wantCondition(ds, "Ready", metav1.ConditionFalse, "NotFound", "/data/ledger.csv")
 	})
 	ds.Labels = map[string]string{"touched": "yes"}
 	if err := env.Client.Update(ctx, ds); err != nil {

@@ -1,0 +1,191 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/controllers"
+	"github.com/clearhouse-dev/clearhouse/internal/pipeline"
+	"github.com/clearhouse-dev/clearhouse/internal/testdb"
+)
+
+// pipelineObjects lists the KafkaConnectors and KafkaTopics rendered for ds.
+func pipelineObjects(t *testing.T, ds *chv1.DataSource) []unstructured.Unstructured {
+	t.Helper()
+	var out []unstructured.Unstructured
+	for _, gvk := range []schema.GroupVersionKind{pipeline.KafkaConnectorGVK, pipeline.KafkaTopicGVK} {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := env.Client.List(context.Background(), list, client.InNamespace(ds.Namespace), client.MatchingLabels(pipeline.Selector(ds))); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, list.Items...)
+	}
+	return out
+}
+
+// setStrimziStatus writes the status Strimzi would: Ready, and a connector state.
+func setStrimziStatus(t *testing.T, o *unstructured.Unstructured, state string) {
+	t.Helper()
+	status := map[string]any{"conditions": []any{map[string]any{
+		"type": "Ready", "status": "True", "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}}}
+	if state != "" {
+		status["connectorStatus"] = map[string]any{"connector": map[string]any{"state": state}}
+	}
+	o.Object["status"] = status
+	if err := env.Client.Status().Update(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDataSourcePipeline: with the Strimzi CRDs installed, capture is applied with
+// server-side apply as field owner clearhouse, every object controlled by the
+// DataSource (so deleting it garbage-collects them); Strimzi's readiness and the
+// connector's state are read back; dropping capture deletes what was created.
+func TestDataSourcePipeline(t *testing.T) {
+	ctx := context.Background()
+	ns := "cdc"
+	namespace(t, ns)
+	bm := &chv1.BusinessModule{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "payments"},
+		Spec: chv1.BusinessModuleSpec{Owners: []chv1.Owner{{Name: "payments-team"}}, KafkaCluster: &chv1.KafkaClusterRef{Name: "events"}}}
+	if err := env.Client.Create(ctx, bm); err != nil {
+		t.Fatal(err)
+	}
+	db := testdb.NewPostgres(t)
+	db.Exec(t, "CREATE TABLE entries (id INT PRIMARY KEY, amount DECIMAL(10,2))")
+	dbSecret(t, ns, db.Server.User, db.Server.Password)
+	ds := sqlSource(ns, "ledger", db, "entries", time.Hour, "id")
+	ds.Spec.Module = "payments"
+	ds.Spec.Capture = &chv1.CaptureSpec{KafkaConnect: "connect", TopicPrefix: "ledger"}
+	createDataSource(t, ds)
+	topics, err := pipeline.Topics(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := pipeline.Render(ds, pipeline.Options{KafkaCluster: "events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range want {
+		names = append(names, o.GetKind()+"/"+o.GetName())
+	}
+	waitLong(t, ds, func() error {
+		if err := exactCondition(ds, "PipelineReady", metav1.ConditionFalse, chv1.ReasonPipelineNotReady,
+			fmt.Sprintf("KafkaConnector ledger-cdc: not Ready yet (no Ready condition from Strimzi); KafkaTopic %s: not Ready yet (no Ready condition from Strimzi)", want[1].GetName())); err != nil {
+			return err
+		}
+		if p := ds.Status.Pipeline; p == nil || p.Connector != "ledger-cdc" || !reflect.DeepEqual(p.Topics, topics) {
+			return fmt.Errorf("pipeline status %+v, want connector ledger-cdc and topics %v", p, topics)
+		}
+		return wantCondition(ds, "Ready", metav1.ConditionTrue, chv1.ReasonReconciled, "")
+	})
+
+	objs := pipelineObjects(t, ds)
+	var got []string
+	for i := range objs {
+		o := &objs[i]
+		got = append(got, o.GetKind()+"/"+o.GetName())
+		refs := o.GetOwnerReferences()
+		if len(refs) != 1 || refs[0].Kind != "DataSource" || refs[0].Name != "ledger" || refs[0].UID != ds.UID ||
+			refs[0].Controller == nil || !*refs[0].Controller || refs[0].BlockOwnerDeletion == nil || !*refs[0].BlockOwnerDeletion {
+			t.Errorf("%s %s: owner references %+v, want the DataSource as controller", o.GetKind(), o.GetName(), refs)
+		}
+		if !slices.ContainsFunc(o.GetManagedFields(), func(m metav1.ManagedFieldsEntry) bool {
+			return m.Manager == "clearhouse" && m.Operation == metav1.ManagedFieldsOperationApply
+		}) {
+			t.Errorf("%s %s: not applied by field manager clearhouse: %+v", o.GetKind(), o.GetName(), o.GetManagedFields())
+		}
+	}
+	if !reflect.DeepEqual(got, names) {
+		t.Errorf("objects %v, want %v", got, names)
+	}
+
+	// Strimzi reports the connector running and the topic ready.
+	for i := range objs {
+		state := ""
+		if objs[i].GetKind() == "KafkaConnector" {
+			state = "RUNNING"
+		}
+		setStrimziStatus(t, &objs[i], state)
+	}
+	waitLong(t, ds, func() error {
+		if err := exactCondition(ds, "PipelineReady", metav1.ConditionTrue, chv1.ReasonPipelineReady,
+			"KafkaConnector ledger-cdc is Ready (RUNNING), 2 objects applied"); err != nil {
+			return err
+		}
+		if ds.Status.Pipeline.ConnectorState != "RUNNING" {
+			return fmt.Errorf("connector state %q", ds.Status.Pipeline.ConnectorState)
+		}
+		return nil
+	})
+
+	// No more capture: the controller deletes what it created.
+	ds.Spec.Capture = nil
+	if err := env.Client.Update(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	waitLong(t, ds, func() error {
+		if err := exactCondition(ds, "PipelineReady", metav1.ConditionFalse, chv1.ReasonCaptureNotRequested, "spec.capture is not set"); err != nil {
+			return err
+		}
+		if ds.Status.Pipeline != nil {
+			return fmt.Errorf("pipeline status %+v, want none", ds.Status.Pipeline)
+		}
+		for _, o := range want {
+			cur := &unstructured.Unstructured{}
+			cur.SetGroupVersionKind(o.GroupVersionKind())
+			err := env.Client.Get(ctx, client.ObjectKeyFromObject(o), cur)
+			if !apierrors.IsNotFound(err) {
+				return fmt.Errorf("%s %s still there (%v)", o.GetKind(), o.GetName(), err)
+			}
+		}
+		return nil
+	})
+}
+
+// TestDataSourcePipelineWithoutStrimzi: in a cluster that does not serve the Strimzi
+// kinds (a RESTMapper without them, against the same API server), capture reports
+// PipelineReady=False StrimziNotInstalled and creates nothing; without capture it
+// reports CaptureNotRequested and does not try to list Strimzi objects.
+func TestDataSourcePipelineWithoutStrimzi(t *testing.T) {
+	ctx := context.Background()
+	ns := "no-strimzi"
+	namespace(t, ns)
+	mapper := meta.NewDefaultRESTMapper(nil)
+	for _, kind := range []string{"DataSource", "BusinessModule"} {
+		mapper.Add(chv1.GroupVersion.WithKind(kind), meta.RESTScopeNamespace)
+	}
+	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme, Mapper: mapper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := &chv1.DataSource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ledger", UID: "0f0e0d0c-0000-4000-8000-000000000001"},
+		Spec: chv1.DataSourceSpec{Type: chv1.DataSourcePostgreSQL, KeyColumns: []string{"id"},
+			PostgreSQL: &chv1.SQLSource{Host: "db", Database: "ledger", Table: "entries", SecretRef: chv1.CredentialsSecretRef{Name: "db"}},
+			Capture:    &chv1.CaptureSpec{KafkaConnect: "connect"}}}
+	ready, reason, msg := controllers.ReconcilePipelineWith(ctx, c, ds)
+	if ready || reason != chv1.ReasonStrimziNotInstalled ||
+		msg != "the Strimzi CRDs (kafka.strimzi.io/v1 KafkaConnector and KafkaTopic) are not installed in the cluster; install Strimzi to capture changes" {
+		t.Errorf("PipelineReady = %v %s %q, want False StrimziNotInstalled", ready, reason, msg)
+	}
+	if objs := pipelineObjects(t, ds); len(objs) != 0 {
+		t.Errorf("created %d objects without Strimzi", len(objs))
+	}
+	ds.Spec.Capture = nil
+	if ready, reason, _ := controllers.ReconcilePipelineWith(ctx, c, ds); ready || reason != chv1.ReasonCaptureNotRequested {
+		t.Errorf("without capture: PipelineReady = %v %s, want False CaptureNotRequested", ready, reason)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/alert"
 	"github.com/clearhouse-dev/clearhouse/internal/connect"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/metrics"
@@ -70,6 +72,8 @@ type ReconciliationJobReconciler struct {
 	Kubernetes KubernetesExecutor
 	// TempDir is where inline runs spill (empty: the OS temp dir).
 	TempDir string
+	// Notifier delivers alerts; its Secrets reader is set per job.
+	Notifier alert.Notifier
 
 	wake *wakeups
 
@@ -553,6 +557,8 @@ func (r *ReconciliationJobReconciler) SetupWithManager(mgr manager.Manager) erro
 		For(&chv1.ReconciliationJob{}).
 		Watches(&chv1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.jobsReading)).
 		WatchesRawSource(source.Channel(r.wake.ch, &handler.TypedEnqueueRequestForObject[*chv1.ReconciliationJob]{})).
+		// Alerts and store reads wait on the network: one slow job must not hold the others.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("reconciliationjob")
 	b = r.Kubernetes.watch(b)
 	return b.Complete(r)

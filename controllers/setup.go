@@ -6,6 +6,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/clearhouse-dev/clearhouse/internal/alert"
 	"github.com/clearhouse-dev/clearhouse/internal/metrics"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
@@ -25,6 +26,9 @@ type Options struct {
 	Kubernetes KubernetesExecutor
 	// TempDir is where inline runs spill (empty: the OS temp dir).
 	TempDir string
+	// Alerts configures alert delivery (TLS roots for SMTP, retries, console link);
+	// the Secrets reader is set per job.
+	Alerts alert.Notifier
 }
 
 // SetupAll registers the reconcilers of all four kinds with the manager.
@@ -40,6 +44,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 		Inline:     NewInlineExecutor(o.InlineWorkers),
 		Kubernetes: o.Kubernetes,
 		TempDir:    o.TempDir,
+		Notifier:   o.Alerts,
 	}
 	for name, setup := range map[string]func(ctrl.Manager) error{
 		"BusinessModule":    (&BusinessModuleReconciler{Client: c}).SetupWithManager,

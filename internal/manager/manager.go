@@ -26,6 +26,7 @@ import (
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/controllers"
+	"github.com/clearhouse-dev/clearhouse/internal/alert"
 	"github.com/clearhouse-dev/clearhouse/internal/metrics"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
@@ -70,6 +71,10 @@ type Options struct {
 	// metrics.Registry, which the metrics endpoint serves). A second manager in one
 	// process needs its own.
 	MetricsRegistry prometheus.Registerer
+	// Alerts configures alert delivery: TLS roots for SMTP relays, the retry policy, a
+	// console link ("{namespace}", "{job}", "{run}" are replaced). Secrets are read
+	// per job; leave Secrets nil.
+	Alerts alert.Notifier
 }
 
 // Manager is the controller manager with the results store it opened. Start runs it

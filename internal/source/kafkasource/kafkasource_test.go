@@ -554,22 +554,22 @@ func TestLatestPerKey(t *testing.T) {
 	}
 	del := `{"before":{"id":0},"after":null,"op":"d"}`
 	produce(t, pr,
-		ev(0, `{"id":1}`, after("1", "1.00")), // p0 offset 0
-		ev(1, `{"id":2}`, after("2", "2.00")), // p1 offset 0
-		ev(0, `{"id":1}`, after("1", "1.10")), // p0 offset 1
-		ev(1, `{"id":2}`, del),                // p1 offset 1: delete event
-		ev(1, `{"id":2}`, ""),                 // p1 offset 2: its tombstone (nothing left to remove)
-		ev(0, `{"id":3}`, after("3", "3.00")), // p0 offset 2
-		ev(0, `{"id":3}`, ""),                 // p0 offset 3: tombstone
-		ev(0, `{"id":3}`, after("3", "3.30")), // p0 offset 4: created again
-		ev(0, `{"id":4}`, after("4", "4.00")), // p0 offset 5
-		ev(1, `{"id":4}`, after("4", "4.44")), // p1 offset 3: same key, other partition
-		ev(0, `{"id":1}`, after("1", "1.11")), // p0 offset 6: latest of 1
-		ev(1, `5`, after("5", "5.00")),        // p1 offset 4
-		ev(1, `5`, ""),                        // p1 offset 5: plain-text key deletes 5
-		ev(1, ``, ""),                         // p1 offset 6: no key: cannot be applied
-		ev(0, `{"ref":9}`, del),               // p0 offset 7: key without the key column
-		ev(0, `{"id":6}`, `not json`),         // p0 offset 8
+		ev(0, `{"id":1}`, after("1", "1.00")),                       // p0 offset 0
+		ev(1, `{"id":2}`, after("2", "2.00")),                       // p1 offset 0
+		ev(0, `{"id":1}`, after("1", "1.10")),                       // p0 offset 1
+		ev(1, `{"id":2}`, del),                                      // p1 offset 1: delete event
+		ev(1, `{"id":2}`, ""),                                       // p1 offset 2: its tombstone (nothing left to remove)
+		ev(0, `{"id":3}`, after("3", "3.00")),                       // p0 offset 2
+		ev(0, `{"id":3}`, ""),                                       // p0 offset 3: tombstone
+		ev(0, `{"id":3}`, after("3", "3.30")),                       // p0 offset 4: created again
+		ev(0, `{"id":4}`, after("4", "4.00")),                       // p0 offset 5
+		ev(1, `{"id":4}`, after("4", "4.44")),                       // p1 offset 3: same key, other partition
+		ev(0, `{"id":1}`, after("1", "1.11")),                       // p0 offset 6: latest of 1
+		ev(1, `5`, after("5", "5.00")),                              // p1 offset 4
+		ev(1, `5`, ""),                                              // p1 offset 5: plain-text key deletes 5
+		ev(1, ``, ""),                                               // p1 offset 6: no key: cannot be applied
+		ev(0, `{"ref":9}`, del),                                     // p0 offset 7: key without the key column
+		ev(0, `{"id":6}`, `not json`),                               // p0 offset 8
 		ev(0, `{"id":null}`, `{"after":{"id":null,"amount":"0"}}`),  // p0 offset 9: NULL key, kept as is
 		ev(0, `{"id":null}`, `{"after":{"id":null,"amount":"00"}}`), // p0 offset 10: not merged
 	)

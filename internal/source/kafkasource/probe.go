@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -50,7 +51,8 @@ func offsets(ctx context.Context, cfg Config, adm *kadm.Client) (Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout())
 	defer cancel()
 	fail := func(what string, err error) (Info, error) {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 			return Info{}, fmt.Errorf("%s: %s: brokers not reachable within %s: %w", cfg.describe(), what, cfg.timeout(), err)
 		}
 		return Info{}, fmt.Errorf("%s: %s: %w", cfg.describe(), what, err)

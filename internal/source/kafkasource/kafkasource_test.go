@@ -455,8 +455,8 @@ func TestProbe(t *testing.T) {
 	}
 
 	_, err = kafkasource.Probe(ctx, kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "nope"})
-	if want := `kafka topic "nope" (brokers ` + strings.Join(c.ListenAddrs(), ",") + `) does not exist`; err == nil || err.Error() != want {
-		t.Errorf("missing topic: error %v, want %q", err, want)
+	if want := `kafka topic "nope" (brokers ` + strings.Join(c.ListenAddrs(), ",") + `) does not exist`; err == nil || err.Error() != want || !errors.Is(err, kafkasource.ErrTopicNotFound) {
+		t.Errorf("missing topic: error %v, want %q matching ErrTopicNotFound", err, want)
 	}
 	_, err = kafkasource.Open(ctx, kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "nope"}, kafkasource.Options{})
 	if err == nil || !strings.Contains(err.Error(), `kafka topic "nope"`) {
@@ -504,8 +504,8 @@ func TestProbeUnreachable(t *testing.T) {
 	}()
 	_, err = kafkasource.Probe(context.Background(), kafkasource.Config{Brokers: []string{silent.Addr().String()}, Topic: "t", Timeout: time.Second})
 	want = `kafka topic "t" (brokers ` + silent.Addr().String() + `): read metadata: brokers not reachable within 1s: `
-	if err == nil || !strings.HasPrefix(err.Error(), want) {
-		t.Errorf("silent broker: error %v, want it to start with %q", err, want)
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, kafkasource.ErrUnreachable) {
+		t.Errorf("silent broker: error %v, want it to start with %q and match ErrUnreachable", err, want)
 	}
 }
 

@@ -12,6 +12,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// Errors that Probe and Open wrap, for errors.Is (the message names the topic and
+// brokers).
+var (
+	ErrTopicNotFound = errors.New("kafka topic does not exist")
+	ErrUnreachable   = errors.New("kafka brokers not reachable")
+)
+
+// kindError is err, also matching kind.
+type kindError struct {
+	kind error
+	err  error
+}
+
+func (e *kindError) Error() string        { return e.err.Error() }
+func (e *kindError) Unwrap() error        { return e.err }
+func (e *kindError) Is(target error) bool { return target == e.kind }
+
 // Partition is one partition's offsets: records [Start, End) are readable now.
 type Partition struct {
 	Partition int32 `json:"partition"`
@@ -53,7 +70,7 @@ func offsets(ctx context.Context, cfg Config, adm *kadm.Client) (Info, error) {
 	fail := func(what string, err error) (Info, error) {
 		var ne net.Error
 		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-			return Info{}, fmt.Errorf("%s: %s: brokers not reachable within %s: %w", cfg.describe(), what, cfg.timeout(), err)
+			return Info{}, &kindError{kind: ErrUnreachable, err: fmt.Errorf("%s: %s: brokers not reachable within %s: %w", cfg.describe(), what, cfg.timeout(), err)}
 		}
 		return Info{}, fmt.Errorf("%s: %s: %w", cfg.describe(), what, err)
 	}
@@ -63,7 +80,7 @@ func offsets(ctx context.Context, cfg Config, adm *kadm.Client) (Info, error) {
 	}
 	td, ok := topics[cfg.Topic]
 	if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
-		return Info{}, fmt.Errorf("%s does not exist", cfg.describe())
+		return Info{}, &kindError{kind: ErrTopicNotFound, err: fmt.Errorf("%s does not exist", cfg.describe())}
 	}
 	if td.Err != nil {
 		return fail("read metadata", td.Err)

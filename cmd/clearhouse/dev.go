@@ -1,16 +1,333 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/devenv"
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
+	"github.com/clearhouse-dev/clearhouse/internal/testenv"
 )
 
-// newDevCommand is a placeholder its owner replaces.
+type devFlags struct {
+	dir, root, assets, shared string
+	exitAfterRun, noWait      bool
+	runTimeout                time.Duration
+}
+
 func newDevCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:    "dev",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("dev: not built yet") },
+	var f devFlags
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run Clearhouse locally with demo data: control plane, manager, a reconciliation",
+		Long: `Dev starts a local Clearhouse on this machine, without a cluster: etcd and
+kube-apiserver from bin/k8s (built by 'make envtest') with every CRD installed, the
+manager in this process (inline executor, SQLite results store), and a demo — a
+payments ledger reconciled against a bank settlement file with a few planted
+differences. It runs the demo job, prints its status and discrepancies, writes a
+kubeconfig for kubectl, and keeps running until Ctrl-C, which stops everything it
+started.
+
+State lives in --dir (default .clearhouse): etcd's data, the results store, the demo
+files and resources, the kubeconfig and the logs (logs/). A second start resumes it
+and runs the job again.`,
+		Example: `  make dev                       # builds bin/k8s and bin/clearhouse first
+  clearhouse dev --exit-after-run # print the result and stop`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
+		},
 	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dir, "dir", ".clearhouse", "directory of the dev environment's state")
+	fl.StringVar(&f.root, "root", "", "repository root holding config/crd/bases (default: found from the current directory)")
+	fl.StringVar(&f.assets, "assets", "", "directory of kube-apiserver, etcd and kubectl (default $KUBEBUILDER_ASSETS, else <root>/bin/k8s)")
+	fl.StringVar(&f.shared, "shared", "", "fixtures folder with the Strimzi and Prometheus Operator CRDs (default $CLEARHOUSE_SHARED, else <root>/../shared)")
+	fl.BoolVar(&f.exitAfterRun, "exit-after-run", false, "stop everything once the demo run is printed")
+	fl.BoolVar(&f.noWait, "no-wait", false, "apply the demo resources without waiting for the run")
+	fl.DurationVar(&f.runTimeout, "run-timeout", 5*time.Minute, "how long to wait for the demo run")
+	return cmd
+}
+
+func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err error) {
+	dir, err := filepath.Abs(f.dir)
+	if err != nil {
+		return fmt.Errorf("--dir: %w", err)
+	}
+	root := f.root
+	if root == "" {
+		if root, err = devenv.FindRoot("."); err != nil {
+			return err
+		}
+	}
+	assets, shared := f.assets, f.shared
+	if assets == "" {
+		assets = testenv.AssetsDir(root)
+	}
+	if shared == "" {
+		shared = testenv.SharedDir(root)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	// The manager's and client-go's logs go to a file: the terminal shows progress.
+	logFile, err := os.OpenFile(filepath.Join(dir, "logs", "manager.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("open manager log: %w", err)
+	}
+	defer func() { _ = logFile.Close() }()
+	logger := zap.New(zap.WriteTo(logFile), zap.UseDevMode(true))
+	ctrl.SetLogger(logger)
+	klog.SetLogger(logger)
+
+	p := newSteps(stderr)
+	fmt.Fprintf(stderr, "clearhouse dev: state in %s\n", rel(dir))
+
+	var demo *devenv.Demo
+	if err := p.step("generating demo data", func() (string, error) {
+		demo, err = devenv.WriteDemo(filepath.Join(dir, "demo"))
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d ledger payments, %d settlement rows", demo.LedgerRows, demo.SettlementRows), nil
+	}); err != nil {
+		return err
+	}
+
+	var cp *devenv.ControlPlane
+	if err := p.step("starting etcd and kube-apiserver", func() (string, error) {
+		cp, err = devenv.StartControlPlane(devenv.ControlPlaneOptions{Dir: dir, Root: root, Assets: assets, Shared: shared})
+		if err != nil {
+			return "", err
+		}
+		detail := fmt.Sprintf("%d CRDs installed", cp.CRDs)
+		if cp.Reaped > 0 {
+			detail += fmt.Sprintf("; stopped %d processes an earlier run left behind", cp.Reaped)
+		}
+		if len(cp.Missing) > 0 {
+			detail += "; Strimzi/Prometheus fixture CRDs not found in " + rel(shared) + ", skipped"
+		}
+		return detail, nil
+	}); err != nil {
+		return err
+	}
+	defer func() {
+		if stopErr := p.step("stopping etcd and kube-apiserver", func() (string, error) { return "", cp.Stop() }); stopErr != nil {
+			err = errors.Join(err, stopErr)
+		}
+	}()
+
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := p.step("writing kubeconfig", func() (string, error) {
+		return rel(kubeconfig), cp.WriteKubeconfig(kubeconfig, devenv.Namespace)
+	}); err != nil {
+		return err
+	}
+
+	var mgr *devenv.Manager
+	if err := p.step("starting the manager", func() (string, error) {
+		mgr, err = devenv.StartManager(ctx, cp.Config, dir)
+		return "inline executor, results in " + rel(strings.TrimPrefix(devenv.StoreURI(dir), "sqlite:")), err
+	}); err != nil {
+		return err
+	}
+	defer func() {
+		if stopErr := p.step("stopping the manager", func() (string, error) { return "", mgr.Stop(time.Minute) }); stopErr != nil {
+			err = errors.Join(err, stopErr)
+		}
+	}()
+
+	nonce := "dev-" + time.Now().UTC().Format("20060102T150405.000Z")
+	if err := p.step("applying demo resources", func() (string, error) {
+		manifest, err := devenv.RenderResources(demo, nonce)
+		if err != nil {
+			return "", err
+		}
+		path := filepath.Join(dir, "demo", "resources.yaml")
+		if err := os.WriteFile(path, manifest, 0o600); err != nil {
+			return "", fmt.Errorf("write %s: %w", path, err)
+		}
+		applied, err := devenv.Apply(ctx, cp.Client, manifest)
+		return fmt.Sprintf("%s in namespace %s (%s)", strings.Join(applied, ", "), devenv.Namespace, rel(path)), err
+	}); err != nil {
+		return err
+	}
+
+	kubectl := kubectlCommand(cp.Kubectl(), kubeconfig)
+	if !f.noWait {
+		var job *chv1.ReconciliationJob
+		waitErr := p.step("running "+devenv.JobName+" (runNonce "+nonce+")", func() (string, error) {
+			wctx, cancel := context.WithTimeout(ctx, f.runTimeout)
+			defer cancel()
+			job, err = devenv.WaitForRun(wctx, cp.Client, nonce, nil)
+			if err != nil {
+				return "", err
+			}
+			return string(job.Status.LastRun.Result), nil
+		})
+		switch {
+		case ctx.Err() != nil:
+			return nil // Ctrl-C while waiting: stop quietly
+		case waitErr != nil:
+			if f.exitAfterRun {
+				return waitErr
+			}
+			fmt.Fprintf(stderr, "The demo run did not complete; the control plane keeps running so you can look (logs in %s).\n", rel(filepath.Join(dir, "logs")))
+		default:
+			fmt.Fprintln(stdout)
+			printJob(stdout, job)
+			if err := printRun(ctx, stdout, dir, job); err != nil {
+				fmt.Fprintf(stderr, "clearhouse: reading the run's discrepancies: %v\n", err)
+			}
+		}
+	}
+
+	fmt.Fprintf(stdout, "\nkubectl works against it:\n  %s get rj\n  %s get clearhouse\n", kubectl, kubectl)
+	fmt.Fprintf(stdout, "Run the job again:\n  %s patch rj %s --type merge -p '{\"spec\":{\"runNonce\":\"again-1\"}}'\n", kubectl, devenv.JobName)
+	fmt.Fprintf(stdout, "Logs: %s\n", rel(filepath.Join(dir, "logs")))
+	if f.exitAfterRun {
+		return nil
+	}
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stderr)
+		return nil
+	case <-mgr.Done():
+		return mgr.Err()
+	}
+}
+
+// kubectlCommand is the command line to give people: kubectl when it is installed,
+// else the one built with the control plane.
+func kubectlCommand(built, kubeconfig string) string {
+	bin := "kubectl"
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		bin = rel(built)
+	}
+	return bin + " --kubeconfig " + rel(kubeconfig)
+}
+
+// printJob prints the job as `kubectl get rj -o wide` would, then its conditions.
+func printJob(w io.Writer, job *chv1.ReconciliationJob) {
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSOURCE\tTARGET\tLAST RUN\tRESULT\tDISCREPANCIES\tOPEN CASES")
+	lr := job.Status.LastRun
+	last, result := "<none>", ""
+	if lr != nil {
+		last = lr.StartTime.UTC().Format(time.RFC3339)
+		result = string(lr.Result)
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", job.Name, job.Spec.Source.DataSource, job.Spec.Target.DataSource,
+		last, result, job.Status.Discrepancies, job.Status.OpenCases)
+	_ = tw.Flush()
+	if lr != nil {
+		took := ""
+		if lr.CompletionTime != nil {
+			took = ", took " + lr.CompletionTime.Sub(lr.StartTime.Time).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(w, "\nRun %s (trigger %s%s)", lr.ID, lr.Trigger, took)
+		if lr.Message != "" {
+			fmt.Fprintf(w, ": %s", lr.Message)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, t := range []string{chv1.ConditionReady, chv1.JobRunning, chv1.JobBalanced} {
+		if c := meta.FindStatusCondition(job.Status.Conditions, t); c != nil {
+			fmt.Fprintf(w, "  %s=%s  %s: %s\n", c.Type, c.Status, c.Reason, c.Message)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// printRun prints the run's counts and discrepancies from the results store, with the
+// table of `clearhouse diff`.
+func printRun(ctx context.Context, w io.Writer, dir string, job *chv1.ReconciliationJob) error {
+	st, err := store.Open(ctx, devenv.StoreURI(dir))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = st.Close() }()
+	run, err := st.GetRun(ctx, job.Status.LastRun.ID)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", job.Status.LastRun.ID, err)
+	}
+	ds, err := st.Discrepancies(ctx, run.ID, 0)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", run.ID, err)
+	}
+	sum := run.Summary
+	sum.Strategy = diff.Strategy(strings.ToLower(string(job.Spec.Strategy)))
+	return writeTable(w, sum, ds, isTerminal(w))
+}
+
+// rel shows a path relative to the current directory when it is below it.
+func rel(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+// steps shows what dev is doing: a spinner with the elapsed time on a terminal, a
+// line when each step starts and ends otherwise (logs, CI, tests).
+type steps struct {
+	w     io.Writer
+	tty   bool
+	start time.Time
+}
+
+func newSteps(w io.Writer) *steps { return &steps{w: w, tty: isTerminal(w), start: time.Now()} }
+
+// step runs fn as one step; fn returns a detail shown when it succeeds.
+func (s *steps) step(name string, fn func() (string, error)) error {
+	t0 := time.Now()
+	var bar *progressbar.ProgressBar
+	if s.tty {
+		bar = progressbar.NewOptions(-1,
+			progressbar.OptionSetWriter(s.w),
+			progressbar.OptionSetDescription(name),
+			progressbar.OptionSpinnerType(14),
+			progressbar.OptionSetElapsedTime(true),
+			progressbar.OptionClearOnFinish(),
+		)
+		_ = bar.RenderBlank()
+	} else {
+		fmt.Fprintf(s.w, "[%6.1fs] %s …\n", time.Since(s.start).Seconds(), name)
+	}
+	detail, err := fn()
+	if bar != nil {
+		_ = bar.Finish()
+		_ = bar.Clear()
+	}
+	mark := "✓"
+	if err != nil {
+		mark, detail = "✗", err.Error()
+	}
+	if detail != "" {
+		detail = ": " + detail
+	}
+	fmt.Fprintf(s.w, "[%6.1fs] %s %s%s (%s)\n", time.Since(s.start).Seconds(), mark, name, detail, time.Since(t0).Round(100*time.Millisecond))
+	return err
 }

@@ -97,10 +97,12 @@ build: ## Build bin/clearhouse.
 run: manifests generate ## Run the manager against the cluster of the current kubeconfig.
 	go run ./cmd/clearhouse manager --metrics-bind-address=:8080 --metrics-secure=false --zap-devel
 
+DEV_ARGS ?=
 .PHONY: dev
-dev: ## Run Clearhouse locally with demo data (arrives with the ReconciliationJob issue).
-	@echo "make dev is not built yet: it arrives with the ReconciliationJob controller (issue 5)."; \
-	echo "Until then: make envtest && see README 'Try it with kubectl'."; exit 1
+dev: envtest ## Run Clearhouse locally: control plane, manager, demo data and a run (Ctrl-C stops it; DEV_ARGS for `clearhouse dev` flags).
+	@echo ">> building bin/clearhouse"
+	go build -o $(BIN)/clearhouse ./cmd/clearhouse
+	$(BIN)/clearhouse dev $(DEV_ARGS)
 
 ##@ Tools
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -373,4 +375,53 @@ func TestDataSourceCredentials(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDataSourceKafka: a Kafka topic (kfake, the real wire protocol) is probed for its
+// partitions and end offsets; it has no schema to discover, and a missing topic is
+// NotFound.
+func TestDataSourceKafka(t *testing.T) {
+	ns := "kafka"
+	namespace(t, ns)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	var recs []*kgo.Record
+	for i, p := range []int32{0, 1, 1} {
+		recs = append(recs, &kgo.Record{Topic: "orders", Partition: p, Value: fmt.Appendf(nil, `{"payload":{"id":%d}}`, i)})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	topic := func(name, topic string) *chv1.DataSource {
+		return &chv1.DataSource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: chv1.DataSourceSpec{
+			Type: chv1.DataSourceKafka, Kafka: &chv1.KafkaSource{BootstrapServers: c.ListenAddrs(), Topic: topic},
+			KeyColumns: []string{"payload.id"}, ProbeInterval: &metav1.Duration{Duration: time.Hour}}}
+	}
+	orders := topic("orders", "orders")
+	createDataSource(t, orders)
+	waitLong(t, orders, func() error {
+		if err := exactCondition(orders, "Ready", metav1.ConditionTrue, chv1.ReasonReconciled, "reachable; 2 partitions, end offsets 1, 2"); err != nil {
+			return err
+		}
+		if err := wantCondition(orders, "SchemaDiscovered", metav1.ConditionFalse, "NotSupported", "no schema"); err != nil {
+			return err
+		}
+		if orders.Status.EstimatedRows == nil || *orders.Status.EstimatedRows != 3 {
+			return fmt.Errorf("estimatedRows %v, want 3", orders.Status.EstimatedRows)
+		}
+		return nil
+	})
+	missing := topic("missing", "payments")
+	createDataSource(t, missing)
+	waitLong(t, missing, func() error {
+		return wantCondition(missing, "Ready", metav1.ConditionFalse, "NotFound", `kafka topic "payments"`)
+	})
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/clearhouse-dev/clearhouse/internal/source/kafkasource"
 )
 
 // TestClassifyKafka pins what kfake cannot show: a broker's SASL refusal is
@@ -19,7 +21,7 @@ func TestClassifyKafka(t *testing.T) {
 		{fmt.Errorf(`datasource ns/src: kafka topic "t" (brokers b:9092): read metadata: %w`, kerr.SaslAuthenticationFailed), StageConnect, ReasonAuthenticationFailed},
 		{fmt.Errorf(`datasource ns/src: kafka topic "t" (brokers b:9092): read metadata: %w`, kerr.TopicAuthorizationFailed), StageConnect, ReasonAuthenticationFailed},
 		{errors.New(`datasource ns/src: kafka topic "t" (brokers b:9092): read metadata: brokers not reachable within 10s: context deadline exceeded`), StageConnect, ReasonUnreachable},
-		{errors.New(`datasource ns/src: kafka topic "t" (brokers b:9092) does not exist`), StageDataset, ReasonNotFound},
+		{fmt.Errorf("datasource ns/src: %w", kafkasource.ErrTopicNotFound), StageDataset, ReasonNotFound},
 		{errors.New(`datasource ns/src: kafka: no brokers`), StageConnect, ReasonInvalidSpec},
 	} {
 		e := classifyKafka("ns/src", tc.err)

@@ -37,7 +37,7 @@ func probeKafka(ctx context.Context, src *connect.Source) (Result, error) {
 func classifyKafka(name string, err error) *Error {
 	e := &Error{DataSource: name, Err: err}
 	switch {
-	case strings.HasSuffix(err.Error(), " does not exist"):
+	case errors.Is(err, kafkasource.ErrTopicNotFound):
 		e.Stage, e.Reason = StageDataset, ReasonNotFound
 	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.TopicAuthorizationFailed),
 		errors.Is(err, kerr.ClusterAuthorizationFailed), errors.Is(err, kerr.IllegalSaslState),

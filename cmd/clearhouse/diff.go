@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/clearhouse-dev/clearhouse/internal/checksum"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
 )
@@ -30,6 +31,7 @@ func newDiffCommand() *cobra.Command {
 	var f diffFlags
 	var srcURI, tgtURI, srcFormat, tgtFormat, output, memory, delimiter, nullMarker, tempDir string
 	var sorted, progress bool
+	var cs checksum.Options
 	var storeURI, job string
 	var srcSQL, tgtSQL sqlSide
 	cmd := &cobra.Command{
@@ -49,6 +51,15 @@ Databases: postgres://user@host:port/db or mysql://user@host:port/db with
 target. The password may come from CLEARHOUSE_SOURCE_PASSWORD and
 CLEARHOUSE_TARGET_PASSWORD instead of the URI. Databases sort by the key in byte order
 themselves, so two database sides are merged in constant memory.
+
+Strategies: merge (both inputs sorted by the key), hash (any order, spilling to disk
+past --memory), checksum (two database sides: each database sums its rows per key
+range and bucket, and only the rows of buckets whose sums differ are read and merged;
+same outcomes as merge, far fewer rows read when the tables are mostly equal). auto
+picks checksum when both sides are databases (reading every row instead when the
+keys rule checksums out: a trimmed or case-folded key, a float key, wall-clock
+timestamps outside UTC), else merge when both inputs are sorted by the key, else
+hash. Tune checksum with --segment-rows, --bisection-factor and --concurrency.
 
 Without --compare every non-key column present on both sides (after --map) is
 compared as text; --type, a tolerance or --trim/--ignore-case refine a column.
@@ -94,7 +105,7 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 				flags: f, srcURI: srcURI, tgtURI: tgtURI, srcOpts: so, tgtOpts: to,
 				sorted: sorted, output: output, memory: int64(budget), tempDir: tempDir,
 				progress: progress && isTerminal(cmd.ErrOrStderr()),
-				storeURI: storeURI, job: job, srcSQL: srcSQL, tgtSQL: tgtSQL,
+				storeURI: storeURI, job: job, srcSQL: srcSQL, tgtSQL: tgtSQL, checksum: cs,
 			})
 		},
 	}
@@ -123,7 +134,10 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 	fl.StringArrayVar(&f.ignoreCase, "ignore-case", nil, "compare COL case-insensitively")
 	fl.StringArrayVar(&f.sensitive, "sensitive", nil, "mask the values of COL in every output")
 	fl.StringVar(&f.timeZone, "time-zone", "", "time zone of timestamps written without one (default UTC)")
-	fl.StringVar(&f.strategy, "strategy", "auto", "auto, merge (sorted inputs) or hash")
+	fl.StringVar(&f.strategy, "strategy", "auto", "auto, merge (sorted inputs), hash or checksum (two databases); auto: checksum for two databases, else merge when sorted, else hash")
+	fl.Int64Var(&cs.SegmentRows, "segment-rows", checksum.DefaultSegmentRows, "checksum: rows per key-range segment")
+	fl.IntVar(&cs.Factor, "bisection-factor", checksum.DefaultFactor, "checksum: buckets each segment is summed in (a differing bucket, about segment-rows/factor rows, is read and merged)")
+	fl.IntVar(&cs.Concurrency, "concurrency", checksum.DefaultConcurrency, "checksum: segments checked at once (each uses up to two connections per database)")
 	fl.BoolVar(&sorted, "sorted", false, "both inputs are sorted by the key (byte order): lets auto choose merge")
 	fl.Int64Var(&f.maxDiscrep, "max-discrepancies", 0, "stop after N discrepancies (0: no limit)")
 	fl.Float64Var(&f.rowsPerSecond, "rows-per-second", 0, "limit the read rate, both sides together (0: no limit)")
@@ -149,6 +163,7 @@ type diffRun struct {
 	progress         bool
 	storeURI, job    string
 	srcSQL, tgtSQL   sqlSide
+	checksum         checksum.Options
 }
 
 func isTerminal(w io.Writer) bool {
@@ -193,6 +208,14 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 		}
 		tgtKeys = append(tgtKeys, k)
 	}
+	strategy := strings.ToLower(r.flags.strategy)
+	bothSQL := isSQL(r.srcURI) && isSQL(r.tgtURI)
+	if strategy == string(checksum.Strategy) && !bothSQL {
+		return errors.New("--strategy checksum needs two database sides (postgres:// or mysql://)")
+	}
+	if bothSQL && (strategy == "" || strategy == string(diff.StrategyAuto) || strategy == string(checksum.Strategy)) {
+		return runChecksum(ctx, stdout, stderr, r, strategy == string(checksum.Strategy), rec != nil, &sum, &collected)
+	}
 	// A database sorts by the key unless hash is asked for (then order is wasted work);
 	// a file is promised sorted only by --sorted.
 	wantOrder := func(uri string) bool {
@@ -225,31 +248,30 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 	var opts []diff.Option
 	var bar *progressbar.ProgressBar
 	if r.progress {
-		bar = progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("comparing"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("rows"),
-			progressbar.OptionSetElapsedTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
+		bar = newBar(stderr)
 		opts = append(opts, diff.WithProgress(func(p diff.Progress) { _ = bar.Set64(p.SourceRows + p.TargetRows) }))
 	}
 
-	var sink diff.Sink
-	var lines *diff.JSONLines
-	if r.output == "jsonl" {
-		lines = diff.NewJSONLines(stdout)
-		sink = lines
-	} else {
-		sink = &collected
-	}
-	if rec != nil && lines != nil {
-		sink = teeSink{lines, &collected} // the store needs them too
-	}
+	sink, lines := outputSink(stdout, r.output, rec != nil, &collected)
 	sum, err = diff.Run(ctx, spec, src, tgt, sink, opts...)
+	return finishRun(stdout, r.output, bar, lines, spec, sum, &collected, err)
+}
+
+// outputSink is where discrepancies go: written as they come for jsonl (and kept too
+// when keep: the store needs them), else collected for the output at the end.
+func outputSink(stdout io.Writer, output string, keep bool, collected *diff.Collect) (diff.Sink, *diff.JSONLines) {
+	if output != "jsonl" {
+		return collected, nil
+	}
+	lines := diff.NewJSONLines(stdout)
+	if keep {
+		return teeSink{lines, collected}, lines
+	}
+	return lines, lines
+}
+
+// finishRun ends the progress bar and writes the result of a run that ended with err.
+func finishRun(stdout io.Writer, output string, bar *progressbar.ProgressBar, lines *diff.JSONLines, spec diff.Spec, sum diff.Summary, collected *diff.Collect, err error) error {
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -259,10 +281,15 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 		}
 		return err
 	}
+	return writeResult(stdout, output, lines, spec, sum, collected.Discrepancies)
+}
 
-	ds := collected.Discrepancies
+// writeResult writes the outcome of a run in the chosen output (lines: the jsonl sink,
+// already written) and returns exit code 1 when there are discrepancies.
+func writeResult(stdout io.Writer, output string, lines *diff.JSONLines, spec diff.Spec, sum diff.Summary, ds []diff.Discrepancy) error {
+	var err error
 	diff.SortDiscrepancies(ds)
-	switch r.output {
+	switch output {
 	case "jsonl":
 		if err := lines.Flush(); err != nil {
 			return err
@@ -463,4 +490,56 @@ func sample(ds []diff.Discrepancy, n int) []diff.Discrepancy {
 		out = append(out, groups[g][:k]...)
 	}
 	return out
+}
+
+func newBar(stderr io.Writer) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("comparing"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("rows"),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+// runChecksum compares two database sides by checksum bisection. strict (--strategy
+// checksum) fails when the keys rule checksums out; auto reads every row instead.
+// sum and collected are runDiff's, which records them (keep: for the store even with
+// jsonl output).
+func runChecksum(ctx context.Context, stdout, stderr io.Writer, r diffRun, strict, keep bool, sum *diff.Summary, collected *diff.Collect) error {
+	if err := errors.Join(checkSQLSide("source", r.srcSQL), checkSQLSide("target", r.tgtSQL)); err != nil {
+		return err
+	}
+	src := sqlConfig(r.srcURI, r.srcSQL, "CLEARHOUSE_SOURCE_PASSWORD")
+	tgt := sqlConfig(r.tgtURI, r.tgtSQL, "CLEARHOUSE_TARGET_PASSWORD")
+	srcCols, err := sqlColumns(ctx, "source", src)
+	if err != nil {
+		return err
+	}
+	tgtCols, err := sqlColumns(ctx, "target", tgt)
+	if err != nil {
+		return err
+	}
+	spec, skipped, err := buildSpec(r.flags, srcCols, tgtCols)
+	if err != nil {
+		return err
+	}
+	spec.MemoryBudget = r.memory
+	spec.TempDir = r.tempDir
+	if len(skipped) > 0 {
+		fmt.Fprintf(stderr, "not compared: %s\n", strings.Join(skipped, ", "))
+	}
+	opts := r.checksum
+	opts.Strict = strict
+	var bar *progressbar.ProgressBar
+	if r.progress {
+		bar = newBar(stderr)
+		opts.Progress = func(p checksum.Progress) { _ = bar.Set64(max(p.RowsSummed, p.SourceRows+p.TargetRows)) }
+	}
+	sink, lines := outputSink(stdout, r.output, keep, collected)
+	*sum, err = checksum.Run(ctx, spec, src, tgt, sink, opts)
+	return finishRun(stdout, r.output, bar, lines, spec, *sum, collected, err)
 }

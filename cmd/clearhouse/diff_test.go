@@ -323,7 +323,8 @@ func TestDiffRecordsTheRun(t *testing.T) {
 // TestDiffDatabases: the same generated pair, loaded into PostgreSQL (source) and
 // MariaDB (target) and the other way round, gives exactly the expected set through the
 // command's own code path, merged (both databases sort by the key in byte order) and
-// hashed. Positions of invalid rows name the scan row instead of a file line.
+// hashed, and by checksum bisection (also what auto does for two databases). Positions
+// of invalid rows name the scan row instead of a file line.
 func TestDiffDatabases(t *testing.T) {
 	ctx := context.Background()
 	p := generated(t, 5000, source.FormatCSV, false, false)
@@ -361,7 +362,8 @@ func TestDiffDatabases(t *testing.T) {
 		name     string
 		src, tgt *testdb.Database
 	}{{"postgres-mariadb", pg, maria}, {"mariadb-postgres", maria, pg}} {
-		for _, strategy := range []string{"merge", "hash"} {
+		// auto is checksum for two databases.
+		for _, strategy := range []string{"merge", "hash", "checksum", "auto"} {
 			t.Run(pair.name+"/"+strategy, func(t *testing.T) {
 				gotSum, got := runJSON(t, diffRun{
 					flags:  diffFlagsFor(false, strategy),
@@ -372,5 +374,21 @@ func TestDiffDatabases(t *testing.T) {
 				assertSameSet(t, p.expected.Summary, want, gotSum, withoutPositions(got))
 			})
 		}
+	}
+	// The table output names the strategy that ran: auto chose checksum.
+	var out2, errOut bytes.Buffer
+	err := runDiff(ctx, &out2, &errOut, diffRun{
+		flags: diffFlagsFor(false, "auto"), srcURI: pg.URI(), tgtURI: maria.URI(), output: "table",
+		srcSQL: sqlSide{table: "source"}, tgtSQL: sqlSide{table: "target"}, memory: 256 << 20, tempDir: t.TempDir(),
+	})
+	var ec exitCodeError
+	if !errors.As(err, &ec) || ec.code != 1 || !strings.Contains(out2.String(), ", checksum strategy): ") {
+		t.Errorf("auto: %v\n%s%s", err, out2.String(), errOut.String())
+	}
+	// checksum needs two databases.
+	err = runDiff(ctx, &out2, &errOut, diffRun{flags: diffFlagsFor(false, "checksum"), srcURI: p.dir + "/source.csv", tgtURI: pg.URI(),
+		output: "json", tgtSQL: sqlSide{table: "target"}, memory: 256 << 20})
+	if err == nil || !strings.Contains(err.Error(), "--strategy checksum needs two database sides") {
+		t.Errorf("checksum with a file: %v", err)
 	}
 }

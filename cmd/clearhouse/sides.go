@@ -45,19 +45,45 @@ func openSide(ctx context.Context, side, uri string, fileOpts source.Options, sq
 		}
 		return r, nil
 	}
-	if (sq.table == "") == (sq.query == "") {
-		return nil, fmt.Errorf("%s: a database %s needs exactly one of --%s-table or --%s-query", side, side, side, side)
+	if err := checkSQLSide(side, sq); err != nil {
+		return nil, err
 	}
-	cfg := sqlsource.Config{
-		URI: uri, Table: sq.table, Query: sq.query, Filter: sq.filter, TimeZone: sq.timeZone,
-		Keys: keys, KeyTypes: keyTypes, Ordered: ordered,
-	}
-	if pw, ok := os.LookupEnv(passwordEnv); ok {
-		cfg.Password = pw
-	}
+	cfg := sqlConfig(uri, sq, passwordEnv)
+	cfg.Keys, cfg.KeyTypes, cfg.Ordered = keys, keyTypes, ordered
 	r, err := sqlsource.Open(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", side, err)
 	}
 	return r, nil
+}
+
+// sqlConfig is a database side's dataset and connection; the password may come from
+// the environment variable passwordEnv.
+func sqlConfig(uri string, sq sqlSide, passwordEnv string) sqlsource.Config {
+	cfg := sqlsource.Config{URI: uri, Table: sq.table, Query: sq.query, Filter: sq.filter, TimeZone: sq.timeZone}
+	if pw, ok := os.LookupEnv(passwordEnv); ok {
+		cfg.Password = pw
+	}
+	return cfg
+}
+
+// checkSQLSide checks that a database side names exactly one dataset.
+func checkSQLSide(side string, sq sqlSide) error {
+	if (sq.table == "") == (sq.query == "") {
+		return fmt.Errorf("%s: a database %s needs exactly one of --%s-table or --%s-query", side, side, side, side)
+	}
+	return nil
+}
+
+// sqlColumns discovers the columns of a database side.
+func sqlColumns(ctx context.Context, side string, cfg sqlsource.Config) ([]string, error) {
+	cols, err := sqlsource.Discover(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", side, err)
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	return names, nil
 }

@@ -120,6 +120,10 @@ type resolved struct {
 	tableParts []string          // Table split and unquoted (PostgreSQL: unquoted parts folded)
 	loc        *time.Location    // TimeZone
 	params     map[string]string // other URI query parameters (PostgreSQL)
+	// extraWhere is ANDed to the scan's WHERE (checksum segments: a key range); on
+	// PostgreSQL it may refer to args as $1, $2, ... (MySQL: literals only).
+	extraWhere string
+	args       []string
 }
 
 // where names the server for errors: "db.example:5432" or the socket path.

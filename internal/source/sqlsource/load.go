@@ -29,7 +29,8 @@ type LoadOptions struct {
 	Columns []LoadColumn
 	// Index lists the columns of a plain (not unique) index, created after loading:
 	// the key columns. It is not a primary key because the data may hold duplicate
-	// and NULL keys.
+	// and NULL keys. On PostgreSQL, text columns are indexed COLLATE "C" (byte order,
+	// the order of ordered scans).
 	Index []string
 	// TextFallback creates a typed column as text when one of its values cannot be
 	// stored in its SQL type exactly (a value the engine cannot parse as that type,
@@ -489,6 +490,12 @@ func loadPostgres(ctx context.Context, r *resolved, open func() (diff.Reader, er
 		q := make([]string, len(opts.Index))
 		for i, k := range opts.Index {
 			q[i] = quoteIdent(Postgres, k)
+			for _, c := range p.cols {
+				if c.name == k && c.sqlType == "text" {
+					// Byte order, the order ordered scans and checksum segments use.
+					q[i] += ` COLLATE "C"`
+				}
+			}
 		}
 		if _, err := conn.Exec(ctx, "CREATE INDEX ON "+table+" ("+strings.Join(q, ", ")+")"); err != nil {
 			return r.wrap(err, "creating the index")

@@ -262,7 +262,11 @@ func openPostgres(ctx context.Context, rd *Reader) error {
 		closePG(conn)
 		return r.wrap(err, "")
 	}
-	rr := conn.PgConn().ExecParams(ctx, stmt, nil, nil, nil, []int16{pgx.TextFormatCode})
+	var params [][]byte
+	for _, a := range r.args {
+		params = append(params, []byte(a))
+	}
+	rr := conn.PgConn().ExecParams(ctx, stmt, params, nil, nil, []int16{pgx.TextFormatCode})
 	fds := rr.FieldDescriptions()
 	if fds == nil {
 		_, err := rr.Close()

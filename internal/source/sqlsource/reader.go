@@ -188,6 +188,12 @@ func OpenReader(ctx context.Context, cfg Config) (*Reader, error) {
 	if err := r.checkDataset(); err != nil {
 		return nil, err
 	}
+	return openResolved(ctx, r)
+}
+
+// openResolved starts the scan of a resolved and checked config.
+func openResolved(ctx context.Context, r *resolved) (*Reader, error) {
+	var err error
 	qctx, cancel := context.WithCancel(ctx)
 	rd := &Reader{r: r, ctx: qctx, cancel: cancel}
 	switch r.Driver {
@@ -278,6 +284,11 @@ func (r *resolved) plan(all []colInfo) (cols []colInfo, stmt string, orderBy []s
 		sb.WriteString(" WHERE (")
 		sb.WriteString(f)
 		sb.WriteString("\n)")
+		if r.extraWhere != "" {
+			sb.WriteString(" AND " + r.extraWhere)
+		}
+	} else if r.extraWhere != "" {
+		sb.WriteString(" WHERE " + r.extraWhere)
 	}
 	if len(order) > 0 {
 		sb.WriteString(" ORDER BY ")

@@ -1,0 +1,692 @@
+package sqlsource
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+)
+
+// ErrChecksumUnsupported is wrapped by PrepareChecksum's error when checksums cannot
+// stand in for reading the rows under the spec (a key the databases cannot order or
+// delimit exactly as the engine does); the caller reads the rows instead.
+var ErrChecksumUnsupported = errors.New("checksums do not apply")
+
+// ChecksumPlan is a comparison of two SQL datasets prepared for checksum bisection
+// (internal/checksum): the SQL that splits the key range into segments, sums a
+// segment's rows per bucket inside each database, and reads a segment's rows in key
+// order for the engine.
+//
+// A row takes part in segments when its key is usable (every component not NULL, not
+// empty, parsing as its declared type: SEMANTICS.md rule 1); the other rows are read
+// apart (OpenKeyless). Rows are put in buckets by a hash of their canonical key, the
+// same in both databases, so a key's rows are in the same bucket on both sides; a
+// bucket's sum is its number of rows, two 60-bit sums of the MD5 of each row's
+// canonical text (order-independent), its number of suspect rows (a value that may not
+// parse, see canon.go) and, unless a unique index on the key columns rules duplicates
+// out, its number of distinct keys.
+type ChecksumPlan struct {
+	sides [2]*csSide
+}
+
+type csSide struct {
+	r        *resolved
+	cfg      Config
+	keys     []colInfo
+	keyTypes []diff.Type
+	order    []string // ORDER BY terms of the keys (byte order for strings)
+	keyValid string   // the key is usable
+	keyText  string   // canonical text of the key tuple
+	rowText  string   // canonical text of the compared values
+	sure     string   // every compared value surely parses ("" = always)
+	unique   bool     // a unique index covers the key columns
+}
+
+// PrepareChecksum discovers both datasets and prepares the checksum SQL for spec (key
+// and compared columns with their types and rules; source names on the source side,
+// target names on the target side). An error wrapping ErrChecksumUnsupported says
+// the spec cannot be checked with checksums.
+func PrepareChecksum(ctx context.Context, source, target Config, spec diff.Spec) (*ChecksumPlan, error) {
+	cfgs := [2]Config{source, target}
+	var rs [2]*resolved
+	var all [2]map[string]colInfo
+	for i, cfg := range cfgs {
+		cfg = WithKeys(cfg, spec, i == 1)
+		cfg.Ordered = true
+		cfgs[i] = cfg
+		r, err := resolve(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.checkDataset(); err != nil {
+			return nil, err
+		}
+		var cols []colInfo
+		switch r.Driver {
+		case Postgres:
+			cols, err = discoverPostgres(ctx, r)
+		default:
+			cols, err = discoverMySQL(ctx, r)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rs[i] = r
+		all[i] = make(map[string]colInfo, len(cols))
+		for _, c := range cols {
+			all[i][c.Name] = c
+		}
+	}
+	col := func(side int, c diff.Column) (colInfo, error) {
+		name := c.Name
+		if side == 1 {
+			name = c.TargetName()
+		}
+		ci, ok := all[side][name]
+		if !ok {
+			return colInfo{}, rs[side].wrap(fmt.Errorf("column %q is not in the dataset", name), "")
+		}
+		return ci, nil
+	}
+	p := &ChecksumPlan{}
+	for i := range rs {
+		p.sides[i] = &csSide{r: rs[i], cfg: cfgs[i], keyTypes: cfgs[i].KeyTypes}
+	}
+	var keyTexts, valids [2][]string
+	for _, k := range spec.Keys {
+		for i, s := range p.sides {
+			c, err := col(i, k)
+			if err != nil {
+				return nil, err
+			}
+			o, err := orderExpr(s.r.Driver, c, k.Type)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrChecksumUnsupported, err)
+			}
+			e, v, err := keyCanon(s.r.Driver, c, k, s.r.loc)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrChecksumUnsupported, s.r.name(), err)
+			}
+			s.keys = append(s.keys, c)
+			s.order = append(s.order, o)
+			keyTexts[i] = append(keyTexts[i], lenPrefixed(s.r.Driver, "V", e))
+			valids[i] = append(valids[i], v)
+		}
+	}
+	var rowTexts, sures [2][]string
+	for _, cc := range spec.Compare {
+		var cs [2]colInfo
+		for i := range p.sides {
+			c, err := col(i, cc)
+			if err != nil {
+				return nil, err
+			}
+			cs[i] = c
+		}
+		z := tsZone{}
+		if cc.Type == diff.TypeTimestamp {
+			z = chooseZone([2]Driver{rs[0].Driver, rs[1].Driver}, cs, [2]*time.Location{rs[0].loc, rs[1].loc})
+		}
+		var forms [2]canonForm
+		for i, s := range p.sides {
+			forms[i] = canonOf(s.r.Driver, cs[i], cc, s.r.loc, z)
+		}
+		if forms[0].exact != forms[1].exact {
+			// An exact text on one side only would never equal the other's tagged text:
+			// both tagged is as good and cheaper.
+			for i, s := range p.sides {
+				if forms[i].exact {
+					forms[i].expr, forms[i].exact = tagged(s.r.Driver, cs[i], s.r.loc), false
+				}
+			}
+		}
+		for i, s := range p.sides {
+			d := s.r.Driver
+			marker := "T"
+			if forms[i].exact {
+				marker = "V"
+			}
+			q := quoteIdent(d, cs[i].Name)
+			rowTexts[i] = append(rowTexts[i], "(CASE WHEN "+q+" IS NULL THEN 'N' ELSE "+lenPrefixed(d, marker, forms[i].expr)+" END)")
+			if forms[i].sure != "" {
+				sures[i] = append(sures[i], "("+q+" IS NULL OR "+forms[i].sure+")")
+			}
+		}
+	}
+	for i, s := range p.sides {
+		s.keyText = concat(s.r.Driver, keyTexts[i])
+		s.rowText = concat(s.r.Driver, rowTexts[i])
+		if len(rowTexts[i]) == 0 {
+			s.rowText = "''"
+		}
+		for j, v := range valids[i] {
+			valids[i][j] = "COALESCE(" + v + ", FALSE)"
+		}
+		s.keyValid = "(" + strings.Join(valids[i], " AND ") + ")"
+		if len(sures[i]) > 0 {
+			s.sure = "(" + strings.Join(sures[i], " AND ") + ")"
+		}
+		u, err := s.uniqueKeys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.unique = u
+	}
+	return p, nil
+}
+
+// WithKeys returns cfg with the key columns and types of spec (the target's names when
+// target is set).
+func WithKeys(cfg Config, spec diff.Spec, target bool) Config {
+	cfg.Keys, cfg.KeyTypes = nil, nil
+	for _, k := range spec.Keys {
+		name := k.Name
+		if target {
+			name = k.TargetName()
+		}
+		cfg.Keys = append(cfg.Keys, name)
+		cfg.KeyTypes = append(cfg.KeyTypes, k.Type)
+	}
+	return cfg
+}
+
+// lenPrefixed is marker || length in bytes || ':' || e.
+func lenPrefixed(d Driver, marker, e string) string {
+	if d == Postgres {
+		return "('" + marker + "' || octet_length(" + e + ") || ':' || " + e + ")"
+	}
+	return "CONCAT('" + marker + "', LENGTH(" + e + "), ':', " + e + ")"
+}
+
+func concat(d Driver, parts []string) string {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	if d == Postgres {
+		return "(" + strings.Join(parts, " || ") + ")"
+	}
+	return "CONCAT(" + strings.Join(parts, ", ") + ")"
+}
+
+// Unique reports whether a unique index on the side's table covers the key columns, so
+// that no key can occur twice (then duplicates are not counted).
+func (p *ChecksumPlan) Unique(side int) bool { return p.sides[side].unique }
+
+// Name is the side's dataset name: "postgres table ledger.entries".
+func (p *ChecksumPlan) Name(side int) string { return p.sides[side].r.name() }
+
+// uniqueKeys reports whether a unique index (without predicate or expression, not a
+// prefix index) has all its columns among the key columns.
+func (s *csSide) uniqueKeys(ctx context.Context) (bool, error) {
+	if s.r.Query != "" {
+		return false, nil
+	}
+	keys := map[string]bool{}
+	for _, k := range s.keys {
+		keys[k.Name] = true
+	}
+	idx := map[string]bool{} // index name → all its columns are keys
+	add := func(index, column string, ok bool) {
+		if _, seen := idx[index]; !seen {
+			idx[index] = true
+		}
+		idx[index] = idx[index] && ok && keys[column]
+	}
+	var err error
+	if s.r.Driver == Postgres {
+		err = s.r.query(ctx, `
+SELECT i.indexrelid::text, a.attname
+FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL`,
+			[]string{quoteQualified(Postgres, s.r.tableParts)}, func(v [][]byte) error {
+				add(string(v[0]), string(v[1]), true)
+				return nil
+			})
+	} else {
+		schema := "DATABASE()"
+		if len(s.r.tableParts) == 2 {
+			schema = mysqlLiteral(s.r.tableParts[0])
+		}
+		err = s.r.query(ctx, `
+SELECT INDEX_NAME, COLUMN_NAME, SUB_PART IS NULL FROM information_schema.STATISTICS
+WHERE TABLE_SCHEMA = `+schema+` AND TABLE_NAME = `+mysqlLiteral(s.r.tableParts[len(s.r.tableParts)-1])+` AND NON_UNIQUE = 0`,
+			nil, func(v [][]byte) error {
+				add(string(v[0]), string(v[1]), string(v[2]) == "1")
+				return nil
+			})
+	}
+	if err != nil {
+		return false, s.r.wrap(err, "reading the unique indexes")
+	}
+	for _, ok := range idx {
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// mysqlLiteral is a MySQL string literal of s, as a hex literal converted to utf8mb4
+// (no escaping rules to get wrong).
+func mysqlLiteral(s string) string {
+	return fmt.Sprintf("CONVERT(X'%x' USING utf8mb4)", s)
+}
+
+// Segment is a range of key tuples: Lo < key <= Hi, in the engine's order; a nil bound
+// is unbounded. Bounds are key tuples as this package renders them (Boundaries).
+type Segment struct {
+	Lo, Hi []string
+}
+
+// BucketSum is what a database computes for one bucket of a segment.
+type BucketSum struct {
+	Bucket  int
+	Rows    int64
+	Sum1    string // decimal text of the sum of the first 60 bits of each row's MD5
+	Sum2    string // of the next 60 bits
+	Suspect int64  // rows with a value that may not parse
+	// Distinct is the number of distinct keys; Rows when the side is Unique.
+	Distinct int64
+}
+
+// Equal reports whether two buckets' rows are the same multiset of canonical rows
+// (up to the checksum), without suspect rows or duplicate keys: then every key in
+// the bucket is matched.
+func (b BucketSum) Equal(o BucketSum) bool {
+	return b.Rows == o.Rows && b.Sum1 == o.Sum1 && b.Sum2 == o.Sum2 &&
+		b.Suspect == 0 && o.Suspect == 0 && b.Distinct == b.Rows && o.Distinct == o.Rows
+}
+
+// bucketExpr is the bucket of a row's key among n, from the MD5 of its canonical key
+// text (28 bits; the same number in both databases).
+func (s *csSide) bucketExpr(keyMD5 string, n int) string {
+	if s.r.Driver == Postgres {
+		return fmt.Sprintf("(('x' || substr(%s, 1, 7))::bit(28)::int %% %d)", keyMD5, n)
+	}
+	return fmt.Sprintf("(CAST(CONV(SUBSTRING(%s, 1, 7), 16, 10) AS UNSIGNED) %% %d)", keyMD5, n)
+}
+
+func (s *csSide) md5(e string) string {
+	if s.r.Driver == Postgres {
+		return "md5(" + e + ")"
+	}
+	return "MD5(" + e + ")"
+}
+
+// where is the WHERE clause of a segment's rows: the filter, a usable key, the range.
+func (s *csSide) where(seg Segment, args *[]string) (string, error) {
+	var parts []string
+	if f := strings.TrimSpace(s.r.Filter); f != "" {
+		parts = append(parts, "("+f+"\n)")
+	}
+	parts = append(parts, s.keyValid)
+	for _, b := range []struct {
+		vals []string
+		op   string
+	}{{seg.Lo, ">"}, {seg.Hi, "<="}} {
+		if b.vals == nil {
+			continue
+		}
+		lits := make([]string, len(b.vals))
+		for i, v := range b.vals {
+			l, err := s.literal(i, v, args)
+			if err != nil {
+				return "", err
+			}
+			lits[i] = l
+		}
+		if len(lits) == 1 {
+			parts = append(parts, s.order[0]+" "+b.op+" "+lits[0])
+		} else {
+			parts = append(parts, "("+strings.Join(s.order, ", ")+") "+b.op+" ("+strings.Join(lits, ", ")+")")
+		}
+	}
+	return strings.Join(parts, " AND "), nil
+}
+
+var (
+	reNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+	reDate   = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
+	reHex    = regexp.MustCompile(`^([0-9a-f]{2})*$`)
+)
+
+// literal is key component i's bound v (rendered text) as an SQL value comparable with
+// the component's ORDER BY term: a parameter on PostgreSQL, a checked literal on MySQL.
+func (s *csSide) literal(i int, v string, args *[]string) (string, error) {
+	c, t := s.keys[i], s.keyTypes[i]
+	if t == "" {
+		t = c.Type
+	}
+	d := s.r.Driver
+	param := func(cast string) string {
+		*args = append(*args, v)
+		return "$" + strconv.Itoa(len(*args)) + cast
+	}
+	bad := func() (string, error) {
+		return "", fmt.Errorf("key bound %q does not fit key column %q (%s)", v, c.Name, c.NativeType)
+	}
+	switch t {
+	case diff.TypeString:
+		if c.order == oBinary {
+			if !reHex.MatchString(v) {
+				return bad()
+			}
+			if d == Postgres {
+				return "decode(" + param("") + ", 'hex')", nil
+			}
+			return "X'" + v + "'", nil
+		}
+		if d == Postgres {
+			return param("::text"), nil
+		}
+		return fmt.Sprintf("X'%x'", v), nil
+	case diff.TypeInteger, diff.TypeDecimal:
+		if !reNumber.MatchString(v) {
+			return bad()
+		}
+		if d == MySQL {
+			return v, nil
+		}
+		if c.order == oInteger && !strings.Contains(v, ".") && len(v) <= 18 {
+			return param("::bigint"), nil
+		}
+		return param("::numeric"), nil
+	case diff.TypeDate:
+		if !reDate.MatchString(v) {
+			return bad()
+		}
+		if d == MySQL {
+			return "'" + v + "'", nil
+		}
+		return param("::date"), nil
+	case diff.TypeTimestamp:
+		ts, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return bad()
+		}
+		wall := ts.UTC().Format(mysqlTimeLayout)
+		switch {
+		case d == MySQL:
+			return "'" + wall + "'", nil
+		case c.render == rTimestampZ:
+			v = wall + "+00"
+			return param("::timestamptz"), nil
+		}
+		v = wall
+		return param("::timestamp"), nil
+	}
+	return bad()
+}
+
+// Boundaries returns the key of every every-th row (in key order) of the side's rows
+// with a usable key: bounds that cut the key range into segments of about every rows.
+func (p *ChecksumPlan) Boundaries(ctx context.Context, side int, every int64) ([][]string, error) {
+	s := p.sides[side]
+	d := s.r.Driver
+	names := make([]string, len(s.keys))
+	for i, k := range s.keys {
+		names[i] = quoteIdent(d, k.Name)
+	}
+	cols := strings.Join(names, ", ")
+	where, err := s.where(Segment{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	mod := fmt.Sprintf("ch_rn %% %d = 0", every)
+	if d == MySQL {
+		mod = fmt.Sprintf("MOD(ch_rn, %d) = 0", every)
+	}
+	stmt := "SELECT " + cols + " FROM (SELECT " + cols + ", ROW_NUMBER() OVER (ORDER BY " + strings.Join(s.order, ", ") +
+		") AS ch_rn FROM " + s.r.from() + " WHERE " + where + ") s WHERE " + mod + " ORDER BY ch_rn"
+	var out [][]string
+	var buf []byte
+	err = s.r.query(ctx, stmt, nil, func(vals [][]byte) error {
+		b := make([]string, len(vals))
+		for i, v := range vals {
+			if v == nil {
+				return errors.New("a key bound is NULL")
+			}
+			buf = appendCell(buf[:0], v, s.keys[i].render, s.colLoc(i))
+			b[i] = string(buf)
+		}
+		if len(out) > 0 && slices.Equal(out[len(out)-1], b) {
+			return nil
+		}
+		out = append(out, b)
+		return nil
+	})
+	if err != nil {
+		return nil, s.r.wrap(err, "sampling key bounds")
+	}
+	return out, nil
+}
+
+func (s *csSide) colLoc(i int) *time.Location {
+	if s.keys[i].utc {
+		return time.UTC
+	}
+	return s.r.loc
+}
+
+// Sums computes the sums of seg's rows in buckets buckets (absent: no rows).
+func (p *ChecksumPlan) Sums(ctx context.Context, side int, seg Segment, buckets int) (map[int]BucketSum, error) {
+	s := p.sides[side]
+	var args []string
+	where, err := s.where(seg, &args)
+	if err != nil {
+		return nil, err
+	}
+	sure := "0"
+	if s.sure != "" {
+		sure = "CASE WHEN " + s.sure + " THEN 0 ELSE 1 END"
+	}
+	// The per-row values are computed in derived tables, once (OFFSET 0 keeps
+	// PostgreSQL from folding them into the aggregates, which would compute each twice).
+	f := struct{ count, sum, text, distinct, rowMD5, fence string }{"count(*)::text", "sum(%s)::text", "('x' || substr(m, %d, 15))::bit(60)::bigint",
+		"count(DISTINCT km)::text", "md5(kt || rt)", " OFFSET 0"}
+	if s.r.Driver == MySQL {
+		f = struct{ count, sum, text, distinct, rowMD5, fence string }{"COUNT(*)", "SUM(%s)", "CAST(CONV(SUBSTRING(m, %d, 15), 16, 10) AS UNSIGNED)",
+			"COUNT(DISTINCT km)", "MD5(CONCAT(kt, rt))", ""}
+	}
+	if s.unique {
+		f.distinct = "''"
+	}
+	stmt := "SELECT " + s.bucketExpr("km", buckets) + " AS b, " + f.count + ", " + fmt.Sprintf(f.sum, fmt.Sprintf(f.text, 1)) + ", " +
+		fmt.Sprintf(f.sum, fmt.Sprintf(f.text, 16)) + ", " + fmt.Sprintf(f.sum, "s") + ", " + f.distinct +
+		" FROM (SELECT " + s.md5("kt") + " AS km, " + f.rowMD5 + " AS m, s FROM (SELECT " + s.keyText + " AS kt, " + s.rowText + " AS rt, " + sure +
+		" AS s FROM " + s.r.from() + " WHERE " + where + f.fence + ") x" + f.fence + ") y GROUP BY 1"
+	out := map[int]BucketSum{}
+	err = s.r.query(ctx, stmt, args, func(v [][]byte) error {
+		var b BucketSum
+		var err error
+		num := func(x []byte) int64 {
+			n, e := strconv.ParseInt(string(x), 10, 64)
+			if e != nil && err == nil {
+				err = fmt.Errorf("unexpected sum %q", x)
+			}
+			return n
+		}
+		b.Bucket = int(num(v[0]))
+		b.Rows = num(v[1])
+		b.Sum1, b.Sum2 = string(v[2]), string(v[3])
+		b.Suspect = num(v[4])
+		if s.unique {
+			b.Distinct = b.Rows
+		} else {
+			b.Distinct = num(v[5])
+		}
+		out[b.Bucket] = b
+		return err
+	})
+	if err != nil {
+		return nil, s.r.wrap(err, "summing a segment")
+	}
+	return out, nil
+}
+
+// OpenSegment reads the rows of seg (only those in the given buckets of buckets, all
+// when only is nil) in key order, as an OrderedReader named name in positions.
+func (p *ChecksumPlan) OpenSegment(ctx context.Context, side int, seg Segment, buckets int, only []int, name string) (diff.Reader, error) {
+	s := p.sides[side]
+	r := *s.r
+	r.args = nil
+	where, err := s.where(seg, &r.args)
+	if err != nil {
+		return nil, err
+	}
+	if only != nil {
+		ids := make([]string, len(only))
+		for i, b := range only {
+			ids[i] = strconv.Itoa(b)
+		}
+		where += " AND " + s.bucketExpr(s.md5(s.keyText), buckets) + " IN (" + strings.Join(ids, ", ") + ")"
+	}
+	// The filter is part of where.
+	r.Filter = ""
+	r.extraWhere = where
+	r.Name = name
+	rd, err := openResolved(ctx, &r)
+	if err != nil {
+		return nil, err
+	}
+	return orderedReader{rd}, nil
+}
+
+// OpenKeyless reads the side's rows without a usable key (unordered), named name.
+func (p *ChecksumPlan) OpenKeyless(ctx context.Context, side int, name string) (diff.Reader, error) {
+	s := p.sides[side]
+	r := *s.r
+	r.args = nil
+	r.Ordered = false
+	r.extraWhere = "NOT " + s.keyValid
+	r.Name = name
+	return openResolved(ctx, &r)
+}
+
+// EstimateRows estimates the side's rows (see EstimateRows).
+func (p *ChecksumPlan) EstimateRows(ctx context.Context, side int) (int64, error) {
+	return EstimateRows(ctx, p.sides[side].cfg)
+}
+
+// query runs one statement on a new read-only connection and calls fn with each row's
+// values (nil for NULL; valid during the call). The context ends the statement on
+// the server too.
+func (r *resolved) query(ctx context.Context, stmt string, args []string, fn func([][]byte) error) error {
+	if r.Driver == Postgres {
+		conn, err := pgConnect(ctx, r, true)
+		if err != nil {
+			return err
+		}
+		defer closePG(conn)
+		params := make([][]byte, len(args))
+		for i, a := range args {
+			params[i] = []byte(a)
+		}
+		rr := conn.PgConn().ExecParams(ctx, stmt, params, nil, nil, []int16{pgx.TextFormatCode})
+		var ferr error
+		for rr.NextRow() {
+			if ferr == nil {
+				ferr = fn(rr.Values())
+			}
+		}
+		_, err = rr.Close()
+		if err == nil {
+			err = ferr
+		}
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return err
+	}
+	db, conn, err := mysqlOpen(ctx, r, true)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(); _ = db.Close() }()
+	var connID int64
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&connID); err != nil {
+		return err
+	}
+	qctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(qctx, func() {
+		if ctx.Err() != nil {
+			killQuery(r, connID)
+		}
+	})
+	defer stop()
+	anyArgs := make([]any, len(args))
+	for i, a := range args {
+		anyArgs[i] = a
+	}
+	rows, err := conn.QueryContext(qctx, stmt, anyArgs...)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return err
+	}
+	defer func() { _ = rows.Close() }()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	raw := make([]sql.RawBytes, len(cols))
+	dest := make([]any, len(cols))
+	vals := make([][]byte, len(cols))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		for i, b := range raw {
+			vals[i] = b
+		}
+		if err := fn(vals); err != nil {
+			return err
+		}
+	}
+	err = rows.Err()
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return err
+}
+
+// CanonicalRows returns, for up to limit rows of seg in key order, the canonical key
+// text, the canonical text of the compared values and whether the row is suspect: what
+// the checksums are computed over (a diagnostic: why do two equal rows differ?).
+func (p *ChecksumPlan) CanonicalRows(ctx context.Context, side int, seg Segment, limit int) ([][3]string, error) {
+	s := p.sides[side]
+	var args []string
+	where, err := s.where(seg, &args)
+	if err != nil {
+		return nil, err
+	}
+	suspect := "'false'"
+	if s.sure != "" {
+		suspect = "CASE WHEN " + s.sure + " THEN 'false' ELSE 'true' END"
+	}
+	stmt := fmt.Sprintf("SELECT %s, %s, %s FROM %s WHERE %s ORDER BY %s LIMIT %d",
+		s.keyText, s.rowText, suspect, s.r.from(), where, strings.Join(s.order, ", "), limit)
+	var out [][3]string
+	err = s.r.query(ctx, stmt, args, func(v [][]byte) error {
+		out = append(out, [3]string{string(v[0]), string(v[1]), string(v[2])})
+		return nil
+	})
+	if err != nil {
+		return nil, s.r.wrap(err, "reading canonical rows")
+	}
+	return out, nil
+}

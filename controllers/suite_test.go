@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/clearhouse-dev/clearhouse/internal/alert"
 	"github.com/clearhouse-dev/clearhouse/internal/manager"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 	"github.com/clearhouse-dev/clearhouse/internal/testenv"
@@ -77,6 +78,8 @@ func run(m *testing.M) int {
 		InlineWorkers: 2,
 		Clock:         clk,
 		WorkerImage:   "ghcr.io/clearhouse-dev/clearhouse:test",
+		// Alert retries in real time, kept short: two attempts 10ms apart.
+		Alerts: alert.Notifier{Backoff: alert.Backoff{Attempts: 2, Initial: 10 * time.Millisecond}},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

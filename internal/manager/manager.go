@@ -147,6 +147,7 @@ func New(cfg *rest.Config, o Options) (*Manager, error) {
 		InlineWorkers: o.InlineWorkers,
 		Kubernetes:    controllers.KubernetesExecutor{Image: o.WorkerImage, StoreURI: o.WorkerStoreURI},
 		TempDir:       filepath.Join(o.DataDir, "tmp"),
+		Alerts:        o.Alerts,
 	}); err != nil {
 		_ = st.Close()
 		return nil, err

@@ -64,6 +64,10 @@ func WithTempDir(dir string) Option { return func(o *options) { o.tempDir = dir 
 // is the comparison, not the reading; splitting reads by key range pushed down into
 // SQL is a later step. MaxDiscrepancies and RowsPerSecond apply to each partition.
 //
+// With Plan.Checksum the comparison is checksum bisection inside both databases
+// (internal/checksum), run whole by partition 0; the other partitions write empty
+// results (see executeChecksum).
+//
 // A failure (a side that cannot be resolved, opened or read, a bad spec, a timeout)
 // returns an error naming the DataSource at fault, never a credential, and writes
 // nothing.
@@ -89,15 +93,18 @@ func Execute(ctx context.Context, plan Plan, source, target connect.Credentials,
 	if err != nil {
 		return diff.Summary{}, err
 	}
+	if plan.Checksum {
+		return executeChecksum(ctx, plan, spec, source, target, part, st, o)
+	}
 
 	srcRd, srcSecret, err := openSide(ctx, plan, false, source, spec, o)
 	if err != nil {
-		return diff.Summary{}, err
+		return diff.Summary{}, withCause(ctx, err)
 	}
 	defer func() { _ = srcRd.Close() }()
 	tgtRd, tgtSecret, err := openSide(ctx, plan, true, target, spec, o)
 	if err != nil {
-		return diff.Summary{}, err
+		return diff.Summary{}, withCause(ctx, err)
 	}
 	defer func() { _ = tgtRd.Close() }()
 	redact := func(err error) error { return redactErr(redactErr(err, srcSecret), tgtSecret) }
@@ -108,10 +115,6 @@ func Execute(ctx context.Context, plan Plan, source, target connect.Credentials,
 			return diff.Summary{}, err
 		}
 	}
-	// TODO(checksum): when plan.Checksum (or Auto with two SQL sides) call
-	// checksum.Run(ctx, spec, srcCfg, tgtCfg, sink, opts) from internal/checksum once it
-	// lands. Until then both sides were opened ordered and the engine merges.
-
 	var rows atomic.Int64
 	filter := func(rd diff.Reader, target bool) (diff.Reader, error) {
 		f, err := newPartReader(ctx, rd, spec, target, part, plan.RowsPerSecond, &rows)
@@ -120,7 +123,7 @@ func Execute(ctx context.Context, plan Plan, source, target connect.Credentials,
 			if target {
 				side = plan.Target
 			}
-			return nil, fmt.Errorf("datasource %s: %w", side.Name(), err)
+			return nil, nameSide(side, err)
 		}
 		return f, nil
 	}
@@ -141,15 +144,24 @@ func Execute(ctx context.Context, plan Plan, source, target connect.Credentials,
 	sink := &diff.Collect{}
 	sum, err := diff.Run(ctx, spec, srcF, tgtF, sink, diffOpts...)
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
-			err = fmt.Errorf("%w: %w", cause, err)
-		}
-		return sum, redact(fmt.Errorf("compare %s with %s: %w", plan.Source.Name(), plan.Target.Name(), err))
+		return sum, withCause(ctx, redact(fmt.Errorf("compare %s with %s: %w", plan.Source.Name(), plan.Target.Name(), err)))
 	}
 	if err := st.WritePartition(ctx, store.Partition{RunID: part.RunID, Index: part.Index, Summary: sum, Discrepancies: sink.Discrepancies}); err != nil {
 		return sum, fmt.Errorf("write partition %d of run %s: %w", part.Index, part.RunID, err)
 	}
 	return sum, nil
+}
+
+// withCause puts why ctx ended (the run's timeout, the caller's reason) in front of an
+// error it caused.
+func withCause(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+		return fmt.Errorf("%w: %w", cause, err)
+	}
+	return err
 }
 
 // engineSpec is the plan's spec with the file time zone applied.
@@ -190,25 +202,27 @@ func openSide(ctx context.Context, plan Plan, target bool, creds connect.Credent
 	if c := src.Credential(); c != nil {
 		secret = c.Password
 	}
+	rd, err := src.Open(ctx, openOptions(plan, side, target, spec, o))
+	if err != nil {
+		return nil, "", redactErr(nameSide(side, err), secret)
+	}
+	return rd, secret, nil
+}
+
+// openOptions say how to read a side.
+func openOptions(plan Plan, side Side, target bool, spec diff.Spec, o options) connect.OpenOptions {
 	keyTypes := make([]diff.Type, len(spec.Keys))
 	for i, k := range spec.Keys {
 		keyTypes[i] = k.Type
 	}
-	rd, err := src.Open(ctx, connect.OpenOptions{
+	return connect.OpenOptions{
 		Columns:  side.Columns,
 		Keys:     plan.KeyNames(target),
 		KeyTypes: keyTypes,
 		Ordered:  side.Ordered,
 		Filter:   side.Filter,
 		TempDir:  o.tempDir,
-	})
-	if err != nil {
-		if !strings.Contains(err.Error(), "datasource "+src.Name) {
-			err = fmt.Errorf("datasource %s: %w", src.Name, err)
-		}
-		return nil, "", redactErr(err, secret)
 	}
-	return rd, secret, nil
 }
 
 // redactErr replaces a password that slipped into an error's text. The drivers and

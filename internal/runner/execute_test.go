@@ -116,8 +116,9 @@ func pgCreds(db *testdb.Database) connect.Credentials {
 }
 
 // TestExecutePostgres compares a generated pair loaded into PostgreSQL, results in a
-// PostgreSQL store, in three partitions; a partition executed twice (a retried pod)
-// leaves no duplicates.
+// PostgreSQL store: merge in three partitions, one of them executed twice (a retried
+// pod) leaving no duplicates; checksum bisection (Auto on two SQL sides) in three
+// partitions, run whole by partition 0; hash in one.
 func TestExecutePostgres(t *testing.T) {
 	t.Parallel()
 	db, storeDB := testdb.NewPostgres(t), testdb.NewPostgres(t)
@@ -125,13 +126,6 @@ func TestExecutePostgres(t *testing.T) {
 	cfg.Rows, cfg.Composite = 3000, true
 	p := runnertest.Generate(t, cfg, "fin")
 	p.OnPostgres(t, db, "pg-creds")
-	plan, err := runner.PlanFor(p.Job, p.Source, p.Target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !plan.Source.Ordered || !plan.Target.Ordered {
-		t.Fatalf("two SQL sides should be read ordered: %+v", plan)
-	}
 	ctx := ctxFor(t)
 	st, err := store.Open(ctx, storeDB.URI())
 	if err != nil {
@@ -139,19 +133,41 @@ func TestExecutePostgres(t *testing.T) {
 	}
 	defer func() { _ = st.Close() }()
 	creds := pgCreds(db)
+	planOf := func(s chv1.Strategy) runner.Plan {
+		job := p.Job.DeepCopy()
+		job.Spec.Strategy = s
+		plan, err := runner.PlanFor(job, p.Source, p.Target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return plan
+	}
+	finish := func(id string) {
+		t.Helper()
+		run, err := st.FinishRun(ctx, id, store.RunDiscrepant, time.Now(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := runnertest.SummaryJSON(run.Summary), runnertest.SummaryJSON(p.Expected.Summary); got != want {
+			t.Errorf("%s: run summary %s\n        want %s", id, got, want)
+		}
+		ds, err := st.Discrepancies(ctx, id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runnertest.Equal(t, runnertest.Lines(t, ds), runnertest.Lines(t, p.ExpectedDiscrepancies(t)))
+	}
 
-	const id = "pg-run"
-	if err := st.StartRun(ctx, store.Run{ID: id, Job: plan.Job, Trigger: "Manual", Partitions: 3}); err != nil {
+	merge := planOf(chv1.StrategyMerge)
+	if !merge.Source.Ordered || !merge.Target.Ordered || merge.Checksum {
+		t.Fatalf("merge plan: %+v", merge)
+	}
+	if err := st.StartRun(ctx, store.Run{ID: "pg-merge", Job: merge.Job, Trigger: "Manual", Partitions: 3}); err != nil {
 		t.Fatal(err)
 	}
 	// Partition 1 runs twice before the others: the second write replaces the first.
-	for range 2 {
-		if _, err := runner.Execute(ctx, plan, creds, creds, runner.Partition{RunID: id, Index: 1, Count: 3}, st); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, i := range []int{0, 2} {
-		sum, err := runner.Execute(ctx, plan, creds, creds, runner.Partition{RunID: id, Index: i, Count: 3}, st)
+	for _, i := range []int{1, 1, 0, 2} {
+		sum, err := runner.Execute(ctx, merge, creds, creds, runner.Partition{RunID: "pg-merge", Index: i, Count: 3}, st)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,30 +175,32 @@ func TestExecutePostgres(t *testing.T) {
 			t.Errorf("partition %d ran %s, want merge", i, sum.Strategy)
 		}
 	}
-	run, err := st.FinishRun(ctx, id, store.RunDiscrepant, time.Now(), "")
-	if err != nil {
-		t.Fatal(err)
+	finish("pg-merge")
+	if run, _ := st.GetRun(ctx, "pg-merge"); run.Summary.SourceRows != p.Manifest.Source.Rows || run.Summary.TargetRows != p.Manifest.Target.Rows {
+		t.Errorf("merge read %d/%d rows, want %d/%d", run.Summary.SourceRows, run.Summary.TargetRows, p.Manifest.Source.Rows, p.Manifest.Target.Rows)
 	}
-	if got, want := runnertest.SummaryJSON(run.Summary), runnertest.SummaryJSON(p.Expected.Summary); got != want {
-		t.Errorf("run summary %s\n        want %s", got, want)
-	}
-	if run.Summary.SourceRows != p.Manifest.Source.Rows || run.Summary.TargetRows != p.Manifest.Target.Rows {
-		t.Errorf("rows %d/%d, want %d/%d", run.Summary.SourceRows, run.Summary.TargetRows, p.Manifest.Source.Rows, p.Manifest.Target.Rows)
-	}
-	ds, err := st.Discrepancies(ctx, id, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runnertest.Equal(t, runnertest.Lines(t, ds), runnertest.Lines(t, p.ExpectedDiscrepancies(t)))
 
-	// One partition, hash, for good measure: same set.
-	job := p.Job.DeepCopy()
-	job.Spec.Strategy = chv1.StrategyHash
-	hashPlan, err := runner.PlanFor(job, p.Source, p.Target)
-	if err != nil {
+	auto := planOf(chv1.StrategyAuto)
+	if !auto.Checksum {
+		t.Fatalf("two SQL sides under Auto should use checksums: %+v", auto)
+	}
+	if err := st.StartRun(ctx, store.Run{ID: "pg-checksum", Job: auto.Job, Trigger: "Manual", Partitions: 3}); err != nil {
 		t.Fatal(err)
 	}
-	runPartitions(t, p, hashPlan, creds, st, 1, "pg-hash")
+	for _, i := range []int{2, 0, 1} {
+		var rows int64
+		sum, err := runner.Execute(ctx, auto, creds, creds, runner.Partition{RunID: "pg-checksum", Index: i, Count: 3}, st,
+			runner.WithProgress(func(n int64) { rows = n }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && (sum.Strategy != "checksum" || rows == 0) || i != 0 && sum.Compared != 0 {
+			t.Errorf("partition %d: strategy %s compared %d progress %d", i, sum.Strategy, sum.Compared, rows)
+		}
+	}
+	finish("pg-checksum")
+
+	runPartitions(t, p, planOf(chv1.StrategyHash), creds, st, 1, "pg-hash")
 }
 
 // TestExecuteFailures: an unreachable source or a bad secret is an error naming the
@@ -206,16 +224,22 @@ func TestExecuteFailures(t *testing.T) {
 	missing := connect.CredentialsFunc(func(_ context.Context, ref chv1.CredentialsSecretRef) (connect.Credential, error) {
 		return connect.Credential{}, fmt.Errorf("secret fin/%s has no key %q", ref.Name, "password")
 	})
+	// Both SQL: the checksum path.
+	unreachableTarget := unreachable.DeepCopy()
+	unreachableTarget.Name = p.Target.Name
 	for _, tc := range []struct {
-		name  string
-		creds connect.Credentials
-		want  string
+		name   string
+		creds  connect.Credentials
+		target *chv1.DataSource
+		want   string
 	}{
-		{"unreachable", good, "datasource fin/ledger"},
-		{"bad secret", missing, `datasource fin/ledger: secret fin/pg-creds has no key "password"`},
+		{"unreachable", good, p.Target, "datasource fin/ledger"},
+		{"bad secret", missing, p.Target, `datasource fin/ledger: secret fin/pg-creds has no key "password"`},
+		{"unreachable checksum", good, unreachableTarget, "fin/ledger"},
+		{"bad secret checksum", missing, unreachableTarget, `datasource fin/ledger: secret fin/pg-creds has no key "password"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			plan, err := runner.PlanFor(p.Job, unreachable, p.Target)
+			plan, err := runner.PlanFor(p.Job, unreachable, tc.target)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,7 +247,8 @@ func TestExecuteFailures(t *testing.T) {
 			if err := st.StartRun(ctx, store.Run{ID: id, Job: plan.Job, Trigger: "Manual"}); err != nil {
 				t.Fatal(err)
 			}
-			_, err = runner.Execute(ctx, plan, tc.creds, nil, runner.Partition{RunID: id, Count: 1}, st)
+			_, err = runner.Execute(ctx, plan, tc.creds, tc.creds, runner.Partition{RunID: id, Count: 1}, st)
+			t.Log(err)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
@@ -239,7 +264,24 @@ func TestExecuteFailures(t *testing.T) {
 			}
 		})
 	}
-	_, err := runner.Execute(ctx, runner.Plan{}, nil, nil, runner.Partition{RunID: "x", Index: 3, Count: 3}, st)
+	// A run past its timeout says so, and writes nothing.
+	plan, err := runner.PlanFor(p.Job, p.Source, p.Target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Timeout = time.Nanosecond
+	if err := st.StartRun(ctx, store.Run{ID: "timeout", Job: plan.Job, Trigger: "Manual"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runner.Execute(ctx, plan, nil, nil, runner.Partition{RunID: "timeout", Count: 1}, st)
+	if err == nil || !strings.HasPrefix(err.Error(), "run timed out after 1ns (spec.limits.timeout): ") {
+		t.Errorf("timeout: %v", err)
+	}
+	if run, err := st.GetRun(ctx, "timeout"); err != nil || run.PartitionsWritten != 0 {
+		t.Errorf("a timed-out partition was written: %+v %v", run, err)
+	}
+
+	_, err = runner.Execute(ctx, runner.Plan{}, nil, nil, runner.Partition{RunID: "x", Index: 3, Count: 3}, st)
 	if err == nil || err.Error() != "runner: partition 3 of 3 is out of range" {
 		t.Errorf("error %v", err)
 	}

@@ -233,8 +233,9 @@ func planStrategy(p *Plan, s chv1.Strategy) error {
 	both := orderable(src) && orderable(tgt)
 	switch s {
 	case "", chv1.StrategyAuto:
-		// TODO(checksum): Auto picks checksum bisection for two SQL sides once
-		// internal/checksum lands; until then two SQL sides merge (ORDER BY pushed down).
+		// Two SQL sides: checksum bisection (it reads every row in key order itself when
+		// checksums cannot apply); else merge when both can be read in key order.
+		p.Checksum = isSQL(src) && isSQL(tgt)
 		p.Spec.Strategy = diff.StrategyAuto
 		p.Source.Ordered, p.Target.Ordered = both, both
 	case chv1.StrategyMerge:
@@ -253,8 +254,6 @@ func planStrategy(p *Plan, s chv1.Strategy) error {
 				return fmt.Errorf("spec.strategy: Checksum needs two PostgreSQL or MySQL sources, but datasource %s is of type %s", side.Name(), side.DataSource.Spec.Type)
 			}
 		}
-		// TODO(checksum): run checksum bisection once internal/checksum lands; until
-		// then Execute merges (ORDER BY pushed down), which gives the same outcomes.
 		p.Checksum = true
 		p.Spec.Strategy = diff.StrategyMerge
 		p.Source.Ordered, p.Target.Ordered = true, true

@@ -87,7 +87,7 @@ func TestPlanForMapping(t *testing.T) {
 	if !reflect.DeepEqual(p.Spec, want) {
 		t.Errorf("spec\n got %+v\nwant %+v", p.Spec, want)
 	}
-	if p.Job != "fin/payments" || p.RowsPerSecond != 1000 || p.Timeout != 30*time.Minute || p.CompareAll || p.Checksum || p.TimeZone != "" {
+	if p.Job != "fin/payments" || p.RowsPerSecond != 1000 || p.Timeout != 30*time.Minute || p.CompareAll || !p.Checksum || p.TimeZone != "" {
 		t.Errorf("plan %+v", p)
 	}
 	if p.Source.Filter != baseJob().Spec.Source.Filter || p.Target.Filter != "" || !p.Source.Ordered || !p.Target.Ordered {
@@ -130,7 +130,7 @@ func TestPlanForStrategy(t *testing.T) {
 		checksum bool
 		err      string
 	}{
-		{"auto sql", chv1.StrategyAuto, sqlDS("ledger"), sqlDS("bank"), true, diff.StrategyAuto, false, ""},
+		{"auto sql", chv1.StrategyAuto, sqlDS("ledger"), sqlDS("bank"), true, diff.StrategyAuto, true, ""},
 		{"auto sql and sorted file", chv1.StrategyAuto, sqlDS("ledger"), fileDS("bank", true), true, diff.StrategyAuto, false, ""},
 		{"auto sql and unsorted file", chv1.StrategyAuto, sqlDS("ledger"), fileDS("bank", false), false, diff.StrategyAuto, false, ""},
 		{"hash", chv1.StrategyHash, sqlDS("ledger"), sqlDS("bank"), false, diff.StrategyHash, false, ""},

@@ -144,7 +144,10 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 	var mgr *devenv.Manager
 	if err := p.step("starting the manager", func() (string, error) {
 		mgr, err = devenv.StartManager(ctx, cp.Config, dir)
-		return "inline executor, results in " + rel(strings.TrimPrefix(devenv.StoreURI(dir), "sqlite:")), err
+		if err != nil {
+			return "", err
+		}
+		return "inline executor, results in " + rel(strings.TrimPrefix(devenv.StoreURI(dir), "sqlite:")), nil
 	}); err != nil {
 		return err
 	}
@@ -193,18 +196,20 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 		default:
 			fmt.Fprintln(stdout)
 			printJob(stdout, job)
-			if err := printRun(ctx, stdout, dir, job); err != nil {
+			if err := printRun(ctx, stdout, mgr.Store, job); err != nil {
 				fmt.Fprintf(stderr, "clearhouse: reading the run's discrepancies: %v\n", err)
 			}
 		}
 	}
 
-	fmt.Fprintf(stdout, "\nkubectl works against it:\n  %s get rj\n  %s get clearhouse\n", kubectl, kubectl)
-	fmt.Fprintf(stdout, "Run the job again:\n  %s patch rj %s --type merge -p '{\"spec\":{\"runNonce\":\"again-1\"}}'\n", kubectl, devenv.JobName)
-	fmt.Fprintf(stdout, "Logs: %s\n", rel(filepath.Join(dir, "logs")))
 	if f.exitAfterRun {
 		return nil
 	}
+	fmt.Fprintf(stdout, "\nClearhouse is running. In another terminal:\n")
+	fmt.Fprintf(stdout, "  %s get rj                 # the job, its last run and result\n", kubectl)
+	fmt.Fprintf(stdout, "  %s get clearhouse         # every Clearhouse resource\n", kubectl)
+	fmt.Fprintf(stdout, "  %s patch rj %s --type merge -p '{\"spec\":{\"runNonce\":\"again-1\"}}'   # run it again\n", kubectl, devenv.JobName)
+	fmt.Fprintf(stdout, "Demo files and resources: %s   Logs: %s\n", rel(filepath.Join(dir, "demo")), rel(filepath.Join(dir, "logs")))
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	select {
 	case <-ctx.Done():
@@ -238,17 +243,10 @@ func printJob(w io.Writer, job *chv1.ReconciliationJob) {
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", job.Name, job.Spec.Source.DataSource, job.Spec.Target.DataSource,
 		last, result, job.Status.Discrepancies, job.Status.OpenCases)
 	_ = tw.Flush()
-	if lr != nil {
-		took := ""
-		if lr.CompletionTime != nil {
-			took = ", took " + lr.CompletionTime.Sub(lr.StartTime.Time).Round(time.Millisecond).String()
-		}
-		fmt.Fprintf(w, "\nRun %s (trigger %s%s)", lr.ID, lr.Trigger, took)
-		if lr.Message != "" {
-			fmt.Fprintf(w, ": %s", lr.Message)
-		}
-		fmt.Fprintln(w)
+	if lr != nil && lr.Message != "" {
+		fmt.Fprintf(w, "\nLast run %s: %s\n", lr.ID, lr.Message)
 	}
+	fmt.Fprintln(w)
 	for _, t := range []string{chv1.ConditionReady, chv1.JobRunning, chv1.JobBalanced} {
 		if c := meta.FindStatusCondition(job.Status.Conditions, t); c != nil {
 			fmt.Fprintf(w, "  %s=%s  %s: %s\n", c.Type, c.Status, c.Reason, c.Message)
@@ -259,12 +257,7 @@ func printJob(w io.Writer, job *chv1.ReconciliationJob) {
 
 // printRun prints the run's counts and discrepancies from the results store, with the
 // table of `clearhouse diff`.
-func printRun(ctx context.Context, w io.Writer, dir string, job *chv1.ReconciliationJob) error {
-	st, err := store.Open(ctx, devenv.StoreURI(dir))
-	if err != nil {
-		return err
-	}
-	defer func() { _ = st.Close() }()
+func printRun(ctx context.Context, w io.Writer, st store.Store, job *chv1.ReconciliationJob) error {
 	run, err := st.GetRun(ctx, job.Status.LastRun.ID)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", job.Status.LastRun.ID, err)
@@ -273,6 +266,8 @@ func printRun(ctx context.Context, w io.Writer, dir string, job *chv1.Reconcilia
 	if err != nil {
 		return fmt.Errorf("run %s: %w", run.ID, err)
 	}
+	took := run.FinishedAt.Sub(run.StartedAt).Round(time.Millisecond)
+	fmt.Fprintf(w, "Run %s (trigger %s) took %s, %.0f rows/s\n\n", run.ID, run.Trigger, took, run.RowsPerSecond)
 	sum := run.Summary
 	sum.Strategy = diff.Strategy(strings.ToLower(string(job.Spec.Strategy)))
 	return writeTable(w, sum, ds, isTerminal(w))

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/clearhouse-dev/clearhouse/internal/manager"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
 
 // StoreURI is the results store of a dev environment in dir: SQLite, beside the rest
@@ -18,6 +19,8 @@ func StoreURI(dir string) string { return "sqlite:" + filepath.Join(dir, "result
 
 // Manager is the controller manager running in this process.
 type Manager struct {
+	// Store is the manager's results store (open until the manager stops).
+	Store  store.Store
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // set before done is closed
@@ -33,7 +36,7 @@ func StartManager(ctx context.Context, cfg *rest.Config, dir string) (*Manager, 
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	m := &Manager{cancel: cancel, done: make(chan struct{})}
+	m := &Manager{Store: mgr.Store, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		m.err = mgr.Start(ctx)
 		close(m.done)
@@ -41,9 +44,10 @@ func StartManager(ctx context.Context, cfg *rest.Config, dir string) (*Manager, 
 	return m, nil
 }
 
-// managerOptions: the dev environment's manager.
-func managerOptions(_ string) manager.Options {
-	return manager.Options{MetricsAddr: "0", ProbeAddr: "0"}
+// managerOptions: the dev environment's manager keeps its store and spill files in
+// dir; the inline executor is its default.
+func managerOptions(dir string) manager.Options {
+	return manager.Options{MetricsAddr: "0", ProbeAddr: "0", DataDir: dir, StoreURI: StoreURI(dir)}
 }
 
 // Done is closed when the manager has stopped (after Stop, or on its own after an

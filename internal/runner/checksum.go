@@ -81,18 +81,9 @@ func executeChecksum(ctx context.Context, plan Plan, spec diff.Spec, source, tar
 // sqlConfig resolves a SQL side's credentials into its sqlsource configuration, and
 // returns its password only so that errors can be scrubbed of it.
 func sqlConfig(ctx context.Context, plan Plan, target bool, creds connect.Credentials, spec diff.Spec) (sqlsource.Config, string, error) {
-	side := plan.Source
-	if target {
-		side = plan.Target
-	}
-	ds := side.DataSource
-	src, err := connect.Resolve(ctx, &ds, creds)
+	src, side, secret, err := resolveSide(ctx, plan, target, creds)
 	if err != nil {
 		return sqlsource.Config{}, "", err
-	}
-	secret := ""
-	if c := src.Credential(); c != nil {
-		secret = c.Password
 	}
 	cfg, err := src.SQLConfig(openOptions(plan, side, target, spec, options{}))
 	if err != nil {

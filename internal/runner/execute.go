@@ -186,9 +186,9 @@ func (p Plan) engineSpec() (diff.Spec, error) {
 	return spec, nil
 }
 
-// openSide resolves and opens one side. It returns the side's password too, only so
-// that errors can be scrubbed of it.
-func openSide(ctx context.Context, plan Plan, target bool, creds connect.Credentials, spec diff.Spec, o options) (diff.Reader, string, error) {
+// resolveSide fetches a side's credentials. It returns the side and its password too,
+// the password only so that errors can be scrubbed of it.
+func resolveSide(ctx context.Context, plan Plan, target bool, creds connect.Credentials) (*connect.Source, Side, string, error) {
 	side := plan.Source
 	if target {
 		side = plan.Target
@@ -196,11 +196,20 @@ func openSide(ctx context.Context, plan Plan, target bool, creds connect.Credent
 	ds := side.DataSource
 	src, err := connect.Resolve(ctx, &ds, creds)
 	if err != nil {
-		return nil, "", err // names the DataSource and the Secret, never a value
+		return nil, side, "", err // names the DataSource and the Secret, never a value
 	}
 	secret := ""
 	if c := src.Credential(); c != nil {
 		secret = c.Password
+	}
+	return src, side, secret, nil
+}
+
+// openSide resolves and opens one side, and returns its password (see resolveSide).
+func openSide(ctx context.Context, plan Plan, target bool, creds connect.Credentials, spec diff.Spec, o options) (diff.Reader, string, error) {
+	src, side, secret, err := resolveSide(ctx, plan, target, creds)
+	if err != nil {
+		return nil, "", err
 	}
 	rd, err := src.Open(ctx, openOptions(plan, side, target, spec, o))
 	if err != nil {

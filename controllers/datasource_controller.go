@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
@@ -171,6 +172,23 @@ func (r *DataSourceReconciler) dataSourcesUsingSecret(ctx context.Context, o cli
 	return reqs
 }
 
+// capturesInModule maps a BusinessModule to its DataSources that capture changes
+// (through the BusinessModule controller's index of DataSources by module).
+func (r *DataSourceReconciler) capturesInModule(ctx context.Context, o client.Object) []reconcile.Request {
+	var list chv1.DataSourceList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{dataSourceModuleIndex: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "list DataSources of a module", "module", o.GetName())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if list.Items[i].Spec.Capture != nil {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
+}
+
 // SetupWithManager registers the reconciler, its Secret index and watches.
 func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
@@ -194,7 +212,10 @@ func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).For(&chv1.DataSource{}).Named("datasource").
 		// Probes wait on the network: a slow source must not hold up the others.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.dataSourcesUsingSecret))
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.dataSourcesUsingSecret)).
+		// A module's Kafka cluster decides which KafkaTopics a capture renders.
+		Watches(&chv1.BusinessModule{}, handler.EnqueueRequestsFromMapFunc(r.capturesInModule),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	// Watch the pipeline objects only when Strimzi is installed: a watch on a kind the
 	// API server does not serve would keep the controller from starting.
 	for _, gvk := range pipelineKinds() {

@@ -59,7 +59,7 @@ func TestDataSourcePipeline(t *testing.T) {
 	ns := "cdc"
 	namespace(t, ns)
 	bm := &chv1.BusinessModule{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "payments"},
-		Spec: chv1.BusinessModuleSpec{Owners: []chv1.Owner{{Name: "payments-team"}}, KafkaCluster: &chv1.KafkaClusterRef{Name: "events"}}}
+		Spec: chv1.BusinessModuleSpec{Owners: []chv1.Owner{{Name: "payments-team"}}}}
 	if err := env.Client.Create(ctx, bm); err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +72,18 @@ func TestDataSourcePipeline(t *testing.T) {
 	createDataSource(t, ds)
 	topics, err := pipeline.Topics(ds)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The module names no Kafka cluster yet: the connector alone (Kafka Connect will
+	// create the topics).
+	waitLong(t, ds, func() error {
+		return exactCondition(ds, "PipelineReady", metav1.ConditionFalse, chv1.ReasonPipelineNotReady,
+			"KafkaConnector ledger-cdc: not Ready yet (no Ready condition from Strimzi)")
+	})
+	// Naming it renders the KafkaTopics there, without an edit to the DataSource.
+	patch := client.MergeFrom(bm.DeepCopy())
+	bm.Spec.KafkaCluster = &chv1.KafkaClusterRef{Name: "events"}
+	if err := env.Client.Patch(ctx, bm, patch); err != nil {
 		t.Fatal(err)
 	}
 	want, err := pipeline.Render(ds, pipeline.Options{KafkaCluster: "events"})
@@ -133,8 +145,9 @@ func TestDataSourcePipeline(t *testing.T) {
 	})
 
 	// No more capture: the controller deletes what it created.
+	patch = client.MergeFrom(ds.DeepCopy())
 	ds.Spec.Capture = nil
-	if err := env.Client.Update(ctx, ds); err != nil {
+	if err := env.Client.Patch(ctx, ds, patch); err != nil {
 		t.Fatal(err)
 	}
 	waitLong(t, ds, func() error {

@@ -260,8 +260,9 @@ func TestDataSourceSchemaAndDrift(t *testing.T) {
 			waitEvent(t, ns, "entries", "Warning KeyColumnMissing: "+d.keyMissing)
 
 			// Editing the spec (a new key) accepts the schema as it is: drift clears.
+			patch := client.MergeFrom(ds.DeepCopy())
 			ds.Spec.KeyColumns = []string{"amount"}
-			if err := env.Client.Update(ctx, ds); err != nil {
+			if err := env.Client.Patch(ctx, ds, patch); err != nil {
 				t.Fatal(err)
 			}
 			waitLong(t, ds, func() error {

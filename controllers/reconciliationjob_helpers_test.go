@@ -52,9 +52,14 @@ func eventually(t *testing.T, what string, check func() error) {
 func smallPair(t *testing.T, ns string) *runnertest.Pair {
 	t.Helper()
 	namespace(t, ns)
+	return runnertest.Generate(t, smallConfig(t), ns)
+}
+
+// smallConfig is the generator's default mix of discrepancies over 200 rows.
+func smallConfig(t *testing.T) gen.Config {
 	cfg := gen.DefaultConfig(t.TempDir())
 	cfg.Rows = 200
-	return runnertest.Generate(t, cfg, ns)
+	return cfg
 }
 
 // create creates objects, failing the test on error.

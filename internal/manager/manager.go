@@ -17,7 +17,9 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -71,6 +73,10 @@ type Options struct {
 	// metrics.Registry, which the metrics endpoint serves). A second manager in one
 	// process needs its own.
 	MetricsRegistry prometheus.Registerer
+	// SeveralInProcess allows more than one manager in a process (tests of leader
+	// election): controller names are then not checked for uniqueness. Give each one
+	// its own MetricsRegistry.
+	SeveralInProcess bool
 	// Alerts configures alert delivery: TLS roots for SMTP relays, the retry policy, a
 	// console link ("{namespace}", "{job}", "{run}" are replaced). Secrets are read
 	// per job; leave Secrets nil.
@@ -128,6 +134,7 @@ func New(cfg *rest.Config, o Options) (*Manager, error) {
 		LeaderElectionID:              o.LeaderElectionID,
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(o.SeveralInProcess)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)

@@ -114,7 +114,9 @@ func TestFailoverNeverStartsARunTwice(t *testing.T) {
 	b := start("b")
 	defer func() {
 		b.stop()
-		<-b.done
+		if err := <-b.done; err != nil {
+			t.Errorf("manager b: %v", err)
+		}
 	}()
 
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "failover"}}); err != nil {

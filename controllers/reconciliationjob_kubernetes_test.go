@@ -293,3 +293,50 @@ func TestKubernetesExecutor(t *testing.T) {
 		fmt.Fprintln(os.Stderr, "worker 1 before the kill:\n"+strings.Join(out, "\n"))
 	}
 }
+
+// TestKubernetesExecutorJobFailed: when the worker Job fails (a partition out of
+// retries), the run fails with the Job's reason even though other partitions wrote
+// their results, status never shows it balanced, and no case is opened from it.
+func TestKubernetesExecutorJobFailed(t *testing.T) {
+	ns := "rj-kubernetes-failed"
+	p := smallPair(t, ns)
+	p.Job.Spec.RunNonce = "deploy-1"
+	p.Job.Spec.Execution = chv1.Execution{Executor: chv1.ExecutorKubernetes, Parallelism: 2}
+	create(t, p.Source, p.Target, p.Job)
+	deleteAtEnd(t, p.Job)
+	job := getJob(t, p.Job)
+	id := trigger.RunID(string(job.UID), trigger.Trigger{Kind: trigger.Nonce, Nonce: "deploy-1"})
+	waitRunning(t, job, id)
+	var bj batchv1.Job
+	eventually(t, "worker Job", func() error {
+		return env.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: kubejob.Name(id)}, &bj)
+	})
+	// Partition 0 succeeds; partition 1 never does.
+	kubelet{t: t, job: &bj, bin: clearhouseBinary(t)}.run(0)
+	eventually(t, "mark the worker Job failed", func() error {
+		var cur batchv1.Job
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(&bj), &cur); err != nil {
+			return err
+		}
+		now := metav1.Now()
+		cur.Status.StartTime = &now
+		cur.Status.Succeeded, cur.Status.Failed = 1, 3
+		cur.Status.CompletedIndexes, cur.Status.FailedIndexes = "0", ptr.To("1")
+		cur.Status.Ready, cur.Status.Terminating = ptr.To[int32](0), ptr.To[int32](0)
+		cur.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonFailedIndexes, Message: "Job has failed indexes", LastTransitionTime: now, LastProbeTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonFailedIndexes, Message: "Job has failed indexes", LastTransitionTime: now, LastProbeTime: now},
+		}
+		return env.Client.Status().Update(context.Background(), &cur)
+	})
+	done := waitRunEnded(t, job, id)
+	if l := done.Status.LastRun; l.Result != chv1.RunFailed || !strings.Contains(l.Message, bj.Name) || !strings.Contains(l.Message, "FailedIndexes") {
+		t.Errorf("lastRun %+v, want Failed naming the worker Job and its reason", l)
+	}
+	if err := cond(done, chv1.JobBalanced, metav1.ConditionFalse, chv1.ReasonFailed, id); err != nil {
+		t.Error(err)
+	}
+	if done.Status.OpenCases != 0 {
+		t.Errorf("a failed run opened %d cases", done.Status.OpenCases)
+	}
+}

@@ -111,8 +111,8 @@ func wantCondition(obj client.Object, typ string, status metav1.ConditionStatus,
 }
 
 // TestSamplesGetHonestStatus: every sample gets every condition on the first visit,
-// with a reason, and Ready=False (NotImplemented, or for DataSources the reason their
-// probe failed) — never a pretend success.
+// with a reason, and Ready=False (NotImplemented; for DataSources the reason their
+// probe failed, and for the jobs reading them SourceNotReady) — never a pretend success.
 func TestSamplesGetHonestStatus(t *testing.T) {
 	namespace(t, "samples")
 	applySamples(t, "samples")
@@ -139,6 +139,11 @@ func TestSamplesGetHonestStatus(t *testing.T) {
 					return fmt.Errorf("Reachable = %v, want False", reach)
 				}
 				if err := wantCondition(ds, "Ready", metav1.ConditionFalse, reach.Reason, ds.Namespace+"/"+ds.Name); err != nil {
+					return err
+				}
+			} else if _, ok := tc.obj.(*chv1.ReconciliationJob); ok {
+				// ...so the jobs reading them are not Ready either.
+				if err := wantCondition(tc.obj, "Ready", metav1.ConditionFalse, chv1.ReasonSourceError, "is not ready"); err != nil {
 					return err
 				}
 			} else if err := wantCondition(tc.obj, "Ready", metav1.ConditionFalse, chv1.ReasonNotImplemented, "not implemented yet"); err != nil {
@@ -229,7 +234,7 @@ func TestInvalidSpecsTheSchemaCannotCatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, job, func() error {
-		return wantCondition(job, "Ready", metav1.ConditionFalse, chv1.ReasonNotImplemented, "")
+		return wantCondition(job, "Ready", metav1.ConditionFalse, chv1.ReasonSourceError, `spec.target: DataSource "bank" is not ready (NotFound`)
 	})
 
 	// A window whose order has a cycle and names a job the selector does not match.

@@ -24,6 +24,8 @@
 #   BENCH_BUILD [1]                   0: use bin/clearhouse as it is, without go build
 #   BENCH_STRICT [0]                  1: exit 3 when a performance target is missed
 #   BENCH_SPILL_POLL [0.05]           seconds between samples of the spill directory
+#   BENCH_DB [1]                      0: skip the database rows (hack/bench/db.sh, its own
+#                                     BENCH_DB_SIZES and BENCH_PG_* settings)
 # Exit status: 0 done (targets may have missed: see the verdicts), 2 wrong result or a
 # failed command, 3 a missed target with BENCH_STRICT=1.
 set -euo pipefail
@@ -342,6 +344,10 @@ report=$DATA/results/bench-$(date -u +%Y%m%dT%H%M%SZ).md
 cp "$report" "$DATA/results/latest.md"
 say ""
 say "report: $report (every run: $RUNS_TSV)"
+if [[ ${BENCH_DB:-1} == 1 ]]; then
+	# The database rows: PostgreSQL tables, merge and checksum (hack/bench/db.sh).
+	BENCH_BUILD=0 BIN=$BIN "$BENCH_DIR/db.sh" || die "the database benchmark failed"
+fi
 if ((MISSED > 0)); then
 	say "$MISSED target(s) missed; the results are right (every summary matched expected.json)."
 	[[ $STRICT == 1 ]] && exit 3

@@ -124,6 +124,39 @@ func (k kubelet) run(index int) {
 	}
 }
 
+// startKubernetesRun creates the pair's objects with nonce deploy-1, waits for the run
+// and returns the job, the run id and its worker Job.
+func startKubernetesRun(t *testing.T, p *runnertest.Pair) (*chv1.ReconciliationJob, string, *batchv1.Job) {
+	t.Helper()
+	p.Job.Spec.RunNonce = "deploy-1"
+	create(t, p.Source, p.Target, p.Job)
+	deleteAtEnd(t, p.Job)
+	job := getJob(t, p.Job)
+	id := trigger.RunID(string(job.UID), trigger.Trigger{Kind: trigger.Nonce, Nonce: "deploy-1"})
+	waitRunning(t, job, id)
+	var bj batchv1.Job
+	eventually(t, "worker Job", func() error {
+		return env.Client.Get(context.Background(), types.NamespacedName{Namespace: job.Namespace, Name: kubejob.Name(id)}, &bj)
+	})
+	return job, id, &bj
+}
+
+// setJobStatus plays the Job controller: it writes the worker Job's status.
+func setJobStatus(t *testing.T, bj *batchv1.Job, set func(st *batchv1.JobStatus, now metav1.Time)) {
+	t.Helper()
+	eventually(t, "update the worker Job's status", func() error {
+		var cur batchv1.Job
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(bj), &cur); err != nil {
+			return err
+		}
+		now := metav1.Now()
+		cur.Status.StartTime = &now
+		cur.Status.Ready, cur.Status.Terminating = ptr.To[int32](0), ptr.To[int32](0)
+		set(&cur.Status, now)
+		return env.Client.Status().Update(context.Background(), &cur)
+	})
+}
+
 var progressRows = regexp.MustCompile(`msg=progress .*rows=(\d+)`)
 
 // TestKubernetesExecutor: a job with executor Kubernetes and three partitions creates
@@ -141,7 +174,6 @@ func TestKubernetesExecutor(t *testing.T) {
 	p := runnertest.Generate(t, cfg, ns)
 	p.OnPostgres(t, db, "pg")
 	secret(t, ns, "pg", db.Server.User, db.Server.Password)
-	p.Job.Spec.RunNonce = "deploy-1"
 	// Merge, so that each partition reads and keeps its share of the keys (under Auto,
 	// two SQL sides use checksums and partition 0 does all the work).
 	p.Job.Spec.Strategy = chv1.StrategyMerge
@@ -155,17 +187,8 @@ func TestKubernetesExecutor(t *testing.T) {
 		Executor: chv1.ExecutorKubernetes, Parallelism: 3, Resources: resources, ServiceAccountName: "reconciler",
 		TTLSecondsAfterFinished: ptr.To[int32](120), BackoffLimitPerIndex: ptr.To[int32](3),
 	}
-	create(t, p.Source, p.Target, p.Job)
-	deleteAtEnd(t, p.Job)
-	job := getJob(t, p.Job)
-	id := trigger.RunID(string(job.UID), trigger.Trigger{Kind: trigger.Nonce, Nonce: "deploy-1"})
-	waitRunning(t, job, id)
-
-	// The worker Job.
-	var bj batchv1.Job
-	eventually(t, "worker Job", func() error {
-		return env.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: kubejob.Name(id)}, &bj)
-	})
+	job, id, bjp := startKubernetesRun(t, p)
+	bj := *bjp
 	s := bj.Spec
 	if *s.CompletionMode != batchv1.IndexedCompletion || *s.Completions != 3 || *s.Parallelism != 3 ||
 		*s.BackoffLimitPerIndex != 3 || *s.TTLSecondsAfterFinished != 120 {
@@ -252,20 +275,13 @@ func TestKubernetesExecutor(t *testing.T) {
 	}
 
 	// Play the Job controller: every index succeeded.
-	eventually(t, "mark the worker Job complete", func() error {
-		var cur batchv1.Job
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(&bj), &cur); err != nil {
-			return err
-		}
-		now := metav1.Now()
-		cur.Status.StartTime, cur.Status.CompletionTime = &now, &now
-		cur.Status.Succeeded, cur.Status.CompletedIndexes = 3, "0-2"
-		cur.Status.Ready, cur.Status.Terminating = ptr.To[int32](0), ptr.To[int32](0)
-		cur.Status.Conditions = []batchv1.JobCondition{
+	setJobStatus(t, &bj, func(st *batchv1.JobStatus, now metav1.Time) {
+		st.CompletionTime = &now
+		st.Succeeded, st.CompletedIndexes = 3, "0-2"
+		st.Conditions = []batchv1.JobCondition{
 			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonCompletionsReached, LastTransitionTime: now, LastProbeTime: now},
 			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonCompletionsReached, LastTransitionTime: now, LastProbeTime: now},
 		}
-		return env.Client.Status().Update(context.Background(), &cur)
 	})
 
 	done := waitRunEnded(t, job, id)
@@ -300,34 +316,17 @@ func TestKubernetesExecutor(t *testing.T) {
 func TestKubernetesExecutorJobFailed(t *testing.T) {
 	ns := "rj-kubernetes-failed"
 	p := smallPair(t, ns)
-	p.Job.Spec.RunNonce = "deploy-1"
 	p.Job.Spec.Execution = chv1.Execution{Executor: chv1.ExecutorKubernetes, Parallelism: 2}
-	create(t, p.Source, p.Target, p.Job)
-	deleteAtEnd(t, p.Job)
-	job := getJob(t, p.Job)
-	id := trigger.RunID(string(job.UID), trigger.Trigger{Kind: trigger.Nonce, Nonce: "deploy-1"})
-	waitRunning(t, job, id)
-	var bj batchv1.Job
-	eventually(t, "worker Job", func() error {
-		return env.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: kubejob.Name(id)}, &bj)
-	})
+	job, id, bj := startKubernetesRun(t, p)
 	// Partition 0 succeeds; partition 1 never does.
-	kubelet{t: t, job: &bj, bin: clearhouseBinary(t)}.run(0)
-	eventually(t, "mark the worker Job failed", func() error {
-		var cur batchv1.Job
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(&bj), &cur); err != nil {
-			return err
-		}
-		now := metav1.Now()
-		cur.Status.StartTime = &now
-		cur.Status.Succeeded, cur.Status.Failed = 1, 3
-		cur.Status.CompletedIndexes, cur.Status.FailedIndexes = "0", ptr.To("1")
-		cur.Status.Ready, cur.Status.Terminating = ptr.To[int32](0), ptr.To[int32](0)
-		cur.Status.Conditions = []batchv1.JobCondition{
+	kubelet{t: t, job: bj, bin: clearhouseBinary(t)}.run(0)
+	setJobStatus(t, bj, func(st *batchv1.JobStatus, now metav1.Time) {
+		st.Succeeded, st.Failed = 1, 3
+		st.CompletedIndexes, st.FailedIndexes = "0", ptr.To("1")
+		st.Conditions = []batchv1.JobCondition{
 			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonFailedIndexes, Message: "Job has failed indexes", LastTransitionTime: now, LastProbeTime: now},
 			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonFailedIndexes, Message: "Job has failed indexes", LastTransitionTime: now, LastProbeTime: now},
 		}
-		return env.Client.Status().Update(context.Background(), &cur)
 	})
 	done := waitRunEnded(t, job, id)
 	if l := done.Status.LastRun; l.Result != chv1.RunFailed || !strings.Contains(l.Message, bj.Name) || !strings.Contains(l.Message, "FailedIndexes") {

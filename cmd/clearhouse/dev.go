@@ -84,6 +84,11 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 	if shared == "" {
 		shared = testenv.SharedDir(root)
 	}
+	unlock, err := devenv.Lock(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}

@@ -113,7 +113,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 		}
 		return fmt.Sprintf("%d ledger payments, %d settlement rows", demo.LedgerRows, demo.SettlementRows), nil
 	}); err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 
 	var cp *devenv.ControlPlane
@@ -131,7 +131,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 		}
 		return detail, nil
 	}); err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 	defer func() {
 		if stopErr := p.step("stopping etcd and kube-apiserver", func() (string, error) { return "", cp.Stop() }); stopErr != nil {
@@ -143,7 +143,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 	if err := p.step("writing kubeconfig", func() (string, error) {
 		return rel(kubeconfig), cp.WriteKubeconfig(kubeconfig, devenv.Namespace)
 	}); err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 
 	var mgr *devenv.Manager
@@ -154,7 +154,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 		}
 		return "inline executor, results in " + rel(strings.TrimPrefix(devenv.StoreURI(dir), "sqlite:")), nil
 	}); err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 	defer func() {
 		if stopErr := p.step("stopping the manager", func() (string, error) { return "", mgr.Stop(time.Minute) }); stopErr != nil {
@@ -175,7 +175,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 		applied, err := devenv.Apply(ctx, cp.Client, manifest)
 		return fmt.Sprintf("%s in namespace %s (%s)", strings.Join(applied, ", "), devenv.Namespace, rel(path)), err
 	}); err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 
 	kubectl := kubectlCommand(cp.Kubectl(), kubeconfig)
@@ -223,6 +223,15 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 	case <-mgr.Done():
 		return mgr.Err()
 	}
+}
+
+// interrupted drops the error of a step that failed because Ctrl-C cancelled it: the
+// user asked to stop, and the deferred steps report the stop.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // kubectlCommand is the command line to give people: kubectl when it is installed,

@@ -124,6 +124,22 @@ func (s *sqlStore) FinishRun(ctx context.Context, id string, state RunState, fin
 		if r.State != RunRunning {
 			return nil // finished already: idempotent
 		}
+		if state == RunCompleted {
+			var discrepancies, truncated int64
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(compared - matched), 0),
+				COALESCE(SUM(CASE WHEN truncated THEN 1 ELSE 0 END), 0) FROM run_partitions WHERE run_id = $1`, id).
+				Scan(&discrepancies, &truncated); err != nil {
+				return fmt.Errorf("finish run %s: sum partitions: %w", id, err)
+			}
+			switch {
+			case truncated > 0:
+				state = RunTruncated
+			case discrepancies > 0:
+				state = RunDiscrepant
+			default:
+				state = RunBalanced
+			}
+		}
 		// Sum the partitions into the run.
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET
 			compared = (SELECT COALESCE(SUM(compared), 0) FROM run_partitions WHERE run_id = $1),

@@ -32,6 +32,12 @@ const (
 	RunInterrupted RunState = "interrupted"
 )
 
+// RunCompleted is not a state a run is in: passed to FinishRun, it asks the store to
+// derive the final state from the run's partitions once they have all written —
+// truncated when one was cut short, discrepant when they found a discrepancy, else
+// balanced. The Kubernetes executor uses it: only the sum of the partitions tells.
+const RunCompleted RunState = "completed"
+
 // Completed reports whether the run compared everything it was asked to (cases may be
 // opened from it), and Conclusive whether its absence of a key proves the key is fixed
 // (cases may be auto-resolved from it).

@@ -19,6 +19,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("DiscrepanciesRoundTrip", func(t *testing.T) { testRoundTrip(t, open(t)) })
 	t.Run("CasesCarryForwardAndAutoResolve", func(t *testing.T) { testCases(t, open(t)) })
 	t.Run("ReviewerActions", func(t *testing.T) { testReview(t, open(t)) })
+	t.Run("CompletedStateFromPartitions", func(t *testing.T) { testCompleted(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 20, 6, 30, 0, 0, time.UTC)
@@ -380,5 +381,36 @@ func testReview(t *testing.T, s store.Store) {
 	}
 	if all[1].State != store.CaseWrittenOff {
 		t.Errorf("written-off case changed: %+v", all[1])
+	}
+}
+
+// testCompleted: FinishRun with RunCompleted derives the state from the partitions.
+func testCompleted(t *testing.T, s store.Store) {
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		id    string
+		parts []diff.Summary
+		want  store.RunState
+	}{
+		{"balanced", []diff.Summary{summaryOf(nil, 5), summaryOf(nil, 3)}, store.RunBalanced},
+		{"discrepant", []diff.Summary{summaryOf(nil, 5), summaryOf([]diff.Discrepancy{missing("1")}, 3)}, store.RunDiscrepant},
+		{"truncated", []diff.Summary{{Compared: 2, Matched: 2, Truncated: true}, summaryOf([]diff.Discrepancy{missing("1")}, 3)}, store.RunTruncated},
+	} {
+		if err := s.StartRun(ctx, store.Run{ID: tc.id, Job: "j", Partitions: len(tc.parts), StartedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		for i, sum := range tc.parts {
+			if err := s.WritePartition(ctx, store.Partition{RunID: tc.id, Index: i, Summary: sum}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, err := s.FinishRun(ctx, tc.id, store.RunCompleted, t0.Add(time.Second), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State != tc.want {
+			t.Errorf("run %s finished %s, want %s", tc.id, r.State, tc.want)
+		}
 	}
 }

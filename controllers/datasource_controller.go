@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -170,6 +171,27 @@ func (r *DataSourceReconciler) dataSourcesUsingSecret(ctx context.Context, o cli
 		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
 	}
 	return reqs
+}
+
+// CacheByObject is the manager's per-kind cache configuration the reconcilers need:
+// Secrets are cached as metadata only (the DataSource controller's watch), and even
+// metadata can carry a Secret's data (kubectl apply's last-applied-configuration
+// annotation), so their annotations and managed fields are dropped before caching.
+// Credentials are always read with an uncached GET.
+func CacheByObject() map[client.Object]cache.ByObject {
+	return map[client.Object]cache.ByObject{&corev1.Secret{}: {Transform: stripSecretMetadata}}
+}
+
+// stripSecretMetadata keeps a cached Secret's name, namespace, labels and versions.
+func stripSecretMetadata(o any) (any, error) {
+	if m, ok := o.(metav1.Object); ok {
+		m.SetAnnotations(nil)
+		m.SetManagedFields(nil)
+	}
+	if s, ok := o.(*corev1.Secret); ok {
+		s.Data, s.StringData = nil, nil
+	}
+	return o, nil
 }
 
 // capturesInModule maps a BusinessModule to its DataSources that capture changes

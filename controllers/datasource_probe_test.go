@@ -426,3 +426,35 @@ func TestDataSourceKafka(t *testing.T) {
 		return wantCondition(missing, "Ready", metav1.ConditionFalse, "NotFound", `kafka topic "payments"`)
 	})
 }
+
+// TestSecretsAreCachedWithoutTheirData: the manager's cache holds Secrets' metadata for
+// the DataSource controller's watch, without annotations (kubectl apply copies a
+// Secret's data into one) or managed fields.
+func TestSecretsAreCachedWithoutTheirData(t *testing.T) {
+	ctx := context.Background()
+	ns := "secret-cache"
+	namespace(t, ns)
+	const password = "Cached-n0t-Pa55"
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db", Labels: map[string]string{"team": "payments"},
+		Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"stringData":{"password":"` + password + `"}}`}},
+		StringData: map[string]string{"password": password}}
+	if err := env.Client.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	var m metav1.PartialObjectMetadata
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := mgr.GetClient().Get(ctx, client.ObjectKeyFromObject(s), &m)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if m.Annotations != nil || m.ManagedFields != nil || m.Labels["team"] != "payments" || m.ResourceVersion == "" {
+		t.Errorf("cached metadata %+v, want labels and version without annotations or managed fields", m.ObjectMeta)
+	}
+}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -276,4 +279,34 @@ func TestKafka(t *testing.T) {
 	// kfake drops the connection on a failed SASL exchange where Kafka answers
 	// SASL_AUTHENTICATION_FAILED (AuthenticationFailed): the reason is not pinned here.
 	failure(t, kafkaDataSource(c.ListenAddrs(), "orders", true), creds(user, "Wr0ng-kafka-Pa55"), probe.StageConnect, "", `kafka topic "orders"`, "Wr0ng-kafka-Pa55")
+}
+
+func TestHTTPFiles(t *testing.T) {
+	const user, pass = "bank", "Http-s3cret-Pa55"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path != "/settlement.csv" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, "end_to_end_id,amount\nE1,1.00\n")
+	}))
+	t.Cleanup(srv.Close)
+	ds := func(path string) *chv1.DataSource {
+		d := fileDataSource(srv.URL+path, chv1.FileCSV)
+		d.Spec.File.SecretRef = &chv1.CredentialsSecretRef{Name: "bank"}
+		return d
+	}
+	res := mustProbe(t, ds("/settlement.csv"), creds(user, pass))
+	wantColumns(t, res.Columns, []chv1.DiscoveredColumn{
+		{Name: "end_to_end_id", Type: chv1.ColumnString, NativeType: "csv field", Nullable: true},
+		{Name: "amount", Type: chv1.ColumnString, NativeType: "csv field", Nullable: true},
+	})
+	failure(t, ds("/settlement.csv"), creds(user, "Wr0ng-http-Pa55"), probe.StageConnect, probe.ReasonAuthenticationFailed, "401 Unauthorized", "Wr0ng-http-Pa55")
+	failure(t, ds("/missing.csv"), creds(user, pass), probe.StageDataset, probe.ReasonNotFound, "404 Not Found", pass)
+	srv.Close()
+	failure(t, ds("/settlement.csv"), creds(user, pass), probe.StageConnect, probe.ReasonUnreachable, "GET http://127.0.0.1", pass)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
 	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource"
+	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource/sqltest"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 )
 
@@ -30,80 +30,6 @@ func (s dbSide) driver() string {
 		return "mysql"
 	}
 	return "postgres"
-}
-
-func specOf(t *testing.T, m *gen.Manifest) diff.Spec {
-	t.Helper()
-	b, err := json.Marshal(m.Spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s diff.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// lines renders discrepancies as sorted JSON lines, each invalid_row's position
-// checked against pos (when given) and replaced by "@": a row in a database has no
-// line number, its position counts rows in the read that found it, which differs
-// between strategies.
-func lines(t *testing.T, ds []diff.Discrepancy, pos map[diff.Side]*regexp.Regexp) []string {
-	t.Helper()
-	ds = slices.Clone(ds)
-	for i := range ds {
-		if ds[i].Kind != diff.KindInvalidRow {
-			continue
-		}
-		if re := pos[ds[i].Side]; re != nil && !re.MatchString(ds[i].Position) {
-			t.Errorf("invalid_row position %q does not match %s", ds[i].Position, re)
-		}
-		ds[i].Position = "@"
-	}
-	diff.SortDiscrepancies(ds)
-	out := make([]string, len(ds))
-	for i, d := range ds {
-		out[i] = string(d.AppendJSON(nil))
-	}
-	return out
-}
-
-func expectedLines(t *testing.T, exp *gen.Expected) []string {
-	t.Helper()
-	var ds []diff.Discrepancy
-	for _, e := range exp.Discrepancies {
-		ds = append(ds, e.Discrepancy)
-	}
-	return lines(t, ds, nil)
-}
-
-func sameLines(t *testing.T, what string, got, want []string) {
-	t.Helper()
-	if slices.Equal(got, want) {
-		return
-	}
-	gs, ws := map[string]bool{}, map[string]bool{}
-	for _, g := range got {
-		gs[g] = true
-	}
-	for _, w := range want {
-		ws[w] = true
-	}
-	n := 0
-	for _, w := range want {
-		if !gs[w] && n < 15 {
-			t.Errorf("%s: missing: %s", what, w)
-			n++
-		}
-	}
-	for _, g := range got {
-		if !ws[g] && n < 30 {
-			t.Errorf("%s: unexpected: %s", what, g)
-			n++
-		}
-	}
-	t.Errorf("%s: got %d discrepancies, want %d", what, len(got), len(want))
 }
 
 func summaryJSON(s diff.Summary) string {
@@ -173,8 +99,8 @@ func TestGeneratedPairs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			spec := specOf(t, m)
-			want := expectedLines(t, exp)
+			spec := sqltest.Spec(t, m)
+			want := sqltest.ExpectedLines(t, exp)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			suffix := ""
@@ -206,16 +132,16 @@ func TestGeneratedPairs(t *testing.T) {
 							diff.SideSource: regexp.MustCompile(`^` + src.driver() + ` table source` + suffix + ` (segment [1-9][0-9]*|\(rows without a usable key\)) row [1-9][0-9]*$`),
 							diff.SideTarget: regexp.MustCompile(`^` + tgt.driver() + ` table target` + suffix + ` (segment [1-9][0-9]*|\(rows without a usable key\)) row [1-9][0-9]*$`),
 						}
-						gotLines := lines(t, got, pos)
+						gotLines := sqltest.Lines(t, got, pos)
 						if !v.typed || (src.name == "postgres" && tgt.name == "postgres") {
 							// MySQL's DECIMAL(p,s) shows amounts padded to its scale.
-							sameLines(t, "checksum vs expected", gotLines, want)
+							sqltest.Compare(t, "checksum vs expected: ", gotLines, want)
 						}
 						msum, mds := mergeRun(t, ctx, spec, sc, tc)
 						if g, w := summaryJSON(sum), summaryJSON(msum); g != w {
 							t.Errorf("summary %s\nmerge's %s", g, w)
 						}
-						sameLines(t, "checksum vs merge", gotLines, lines(t, mds, nil))
+						sqltest.Compare(t, "checksum vs merge: ", gotLines, sqltest.Lines(t, mds, nil))
 						total := m.Source.Rows + m.Target.Rows
 						if sum.SourceRows+sum.TargetRows >= total {
 							t.Errorf("read %d+%d rows of %d", sum.SourceRows, sum.TargetRows, total)
@@ -241,7 +167,7 @@ func TestFetchesFewRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := specOf(t, m)
+	spec := sqltest.Spec(t, m)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if _, err := testdb.LoadGenerated(ctx, pg, dir, testdb.Source, "source"); err != nil {
@@ -259,7 +185,7 @@ func TestFetchesFewRows(t *testing.T) {
 	if g, w := summaryJSON(sum), summaryJSON(exp.Summary); g != w {
 		t.Errorf("summary %s\n   want %s", g, w)
 	}
-	sameLines(t, "checksum vs expected", lines(t, got, nil), expectedLines(t, exp))
+	sqltest.Compare(t, "checksum vs expected: ", sqltest.Lines(t, got, nil), sqltest.ExpectedLines(t, exp))
 	total := m.Source.Rows + m.Target.Rows
 	// 13 keys in discrepancy (and 2 matched after normalizing amounts): at most 15
 	// buckets of about 16 rows per side differ.
@@ -354,8 +280,8 @@ func TestCanonicalAcrossDatabases(t *testing.T) {
 	if g, w := summaryJSON(sum), summaryJSON(msum); g != w {
 		t.Errorf("summary %s\nmerge's %s", g, w)
 	}
-	gotLines := lines(t, got, nil)
-	sameLines(t, "checksum vs merge", gotLines, lines(t, mds, nil))
+	gotLines := sqltest.Lines(t, got, nil)
+	sqltest.Compare(t, "checksum vs merge: ", gotLines, sqltest.Lines(t, mds, nil))
 	if sum.Mismatched != 5 || sum.MissingInTarget != 1 || sum.MissingInSource != 1 {
 		t.Errorf("summary %s", summaryJSON(sum))
 	}
@@ -420,7 +346,7 @@ func TestDuplicatesAndUnparsableHidden(t *testing.T) {
 		if g, w := summaryJSON(sum), summaryJSON(msum); g != w {
 			t.Errorf("summary %s\nmerge's %s", g, w)
 		}
-		sameLines(t, "checksum vs merge", lines(t, got, nil), lines(t, mds, nil))
+		sqltest.Compare(t, "checksum vs merge: ", sqltest.Lines(t, got, nil), sqltest.Lines(t, mds, nil))
 		// 7 twice on each side; 50 twice (one unparsable) → duplicates; 60 unparsable
 		// on both sides; two NULL keys per side.
 		if sum.DuplicateKeys != 4 || sum.InvalidRows != 6 || sum.Matched != 197 {

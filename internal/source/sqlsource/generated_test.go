@@ -13,91 +13,9 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
 	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource"
+	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource/sqltest"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 )
-
-// specOf is the manifest's spec as a diff.Spec.
-func specOf(t *testing.T, m *gen.Manifest) diff.Spec {
-	t.Helper()
-	b, err := json.Marshal(m.Spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s diff.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// outcomeLines renders discrepancies as sorted JSON lines, each invalid_row's position
-// replaced by "@" after checking it against pos (a row in a database has no line
-// number; its position is its number in the scan).
-func outcomeLines(t *testing.T, ds []diff.Discrepancy, pos map[diff.Side]*regexp.Regexp) []string {
-	t.Helper()
-	ds = slices.Clone(ds)
-	for i := range ds {
-		if ds[i].Kind != diff.KindInvalidRow {
-			continue
-		}
-		if re := pos[ds[i].Side]; re != nil && !re.MatchString(ds[i].Position) {
-			t.Errorf("invalid_row position %q does not match %s", ds[i].Position, re)
-		}
-		ds[i].Position = "@"
-	}
-	diff.SortDiscrepancies(ds)
-	out := make([]string, len(ds))
-	for i, d := range ds {
-		out[i] = string(d.AppendJSON(nil))
-	}
-	return out
-}
-
-// expectedLines converts the generator's expected set the same way.
-func expectedLines(t *testing.T, exp *gen.Expected) []string {
-	t.Helper()
-	var ds []diff.Discrepancy
-	for _, e := range exp.Discrepancies {
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d diff.Discrepancy
-		if err := json.Unmarshal(b, &d); err != nil {
-			t.Fatal(err)
-		}
-		ds = append(ds, d)
-	}
-	return outcomeLines(t, ds, nil)
-}
-
-func compareLines(t *testing.T, got, want []string) {
-	t.Helper()
-	if slices.Equal(got, want) {
-		return
-	}
-	gs, ws := map[string]bool{}, map[string]bool{}
-	for _, g := range got {
-		gs[g] = true
-	}
-	for _, w := range want {
-		ws[w] = true
-	}
-	n := 0
-	for _, w := range want {
-		if !gs[w] && n < 15 {
-			t.Errorf("missing: %s", w)
-			n++
-		}
-	}
-	for _, g := range got {
-		if !ws[g] && n < 30 {
-			t.Errorf("unexpected: %s", g)
-			n++
-		}
-	}
-	t.Errorf("got %d discrepancies, want %d", len(got), len(want))
-}
 
 type dbSide struct {
 	name string
@@ -120,8 +38,8 @@ func TestGeneratedPair(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			spec := specOf(t, m)
-			want := expectedLines(t, exp)
+			spec := sqltest.Spec(t, m)
+			want := sqltest.ExpectedLines(t, exp)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 
@@ -190,7 +108,7 @@ func TestGeneratedPair(t *testing.T) {
 								diff.SideSource: regexp.MustCompile(`^` + src.driver() + ` table source` + suffix + ` row [1-9][0-9]*$`),
 								diff.SideTarget: regexp.MustCompile(`^` + tgt.driver() + ` table target` + suffix + ` row [1-9][0-9]*$`),
 							}
-							compareLines(t, outcomeLines(t, sink.Discrepancies, pos), want)
+							sqltest.Compare(t, "", sqltest.Lines(t, sink.Discrepancies, pos), want)
 						})
 					}
 				}
@@ -226,7 +144,7 @@ func TestGeneratedPairTyped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := specOf(t, m)
+	spec := sqltest.Spec(t, m)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sides := []dbSide{{"postgres", pg}, {"mariadb", my}}
@@ -271,7 +189,7 @@ func TestGeneratedPairTyped(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	want := canonAmounts(expectedLines(t, exp))
+	want := canonAmounts(sqltest.ExpectedLines(t, exp))
 	for _, src := range sides {
 		for _, tgt := range sides {
 			for _, ordered := range []bool{true, false} {
@@ -299,10 +217,10 @@ func TestGeneratedPairTyped(t *testing.T) {
 					if string(gotSum) != string(wantSum) {
 						t.Errorf("summary %s\n   want %s", gotSum, wantSum)
 					}
-					compareLines(t, canonAmounts(outcomeLines(t, sink.Discrepancies, nil)), want)
+					sqltest.Compare(t, "", canonAmounts(sqltest.Lines(t, sink.Discrepancies, nil)), want)
 					if src.name == "postgres" && tgt.name == "postgres" {
 						// numeric keeps the scale as written: exact, amounts included.
-						compareLines(t, outcomeLines(t, sink.Discrepancies, nil), expectedLines(t, exp))
+						sqltest.Compare(t, "", sqltest.Lines(t, sink.Discrepancies, nil), sqltest.ExpectedLines(t, exp))
 					}
 				})
 			}

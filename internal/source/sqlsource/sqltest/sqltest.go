@@ -1,0 +1,91 @@
+// Package sqltest holds test helpers shared by the tests of the SQL sources and of the
+// checksum strategy: a generated pair's spec and expected set, and discrepancy sets
+// compared as sorted JSON lines with invalid_row positions set aside (a row in a
+// database has no line number: its position counts rows in the read that found it).
+package sqltest
+
+import (
+	"encoding/json"
+	"regexp"
+	"slices"
+	"testing"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/gen"
+)
+
+// Spec is the manifest's spec as a diff.Spec.
+func Spec(t testing.TB, m *gen.Manifest) diff.Spec {
+	t.Helper()
+	b, err := json.Marshal(m.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s diff.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Lines renders discrepancies as sorted JSON lines, each invalid_row's position
+// checked against pos[side] (when there is one) and replaced by "@".
+func Lines(t testing.TB, ds []diff.Discrepancy, pos map[diff.Side]*regexp.Regexp) []string {
+	t.Helper()
+	ds = slices.Clone(ds)
+	for i := range ds {
+		if ds[i].Kind != diff.KindInvalidRow {
+			continue
+		}
+		if re := pos[ds[i].Side]; re != nil && !re.MatchString(ds[i].Position) {
+			t.Errorf("invalid_row position %q does not match %s", ds[i].Position, re)
+		}
+		ds[i].Position = "@"
+	}
+	diff.SortDiscrepancies(ds)
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = string(d.AppendJSON(nil))
+	}
+	return out
+}
+
+// ExpectedLines converts the generator's expected set the same way.
+func ExpectedLines(t testing.TB, exp *gen.Expected) []string {
+	t.Helper()
+	ds := make([]diff.Discrepancy, len(exp.Discrepancies))
+	for i, e := range exp.Discrepancies {
+		ds[i] = e.Discrepancy
+	}
+	return Lines(t, ds, nil)
+}
+
+// Compare reports the lines missing from got and those not wanted (at most 15 of
+// each), prefixed with what.
+func Compare(t testing.TB, what string, got, want []string) {
+	t.Helper()
+	if slices.Equal(got, want) {
+		return
+	}
+	gs, ws := map[string]bool{}, map[string]bool{}
+	for _, g := range got {
+		gs[g] = true
+	}
+	for _, w := range want {
+		ws[w] = true
+	}
+	n := 0
+	for _, w := range want {
+		if !gs[w] && n < 15 {
+			t.Errorf("%smissing: %s", what, w)
+			n++
+		}
+	}
+	for _, g := range got {
+		if !ws[g] && n < 30 {
+			t.Errorf("%sunexpected: %s", what, g)
+			n++
+		}
+	}
+	t.Errorf("%sgot %d discrepancies, want %d", what, len(got), len(want))
+}

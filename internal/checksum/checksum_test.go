@@ -356,7 +356,7 @@ func TestDuplicatesAndUnparsableHidden(t *testing.T) {
 }
 
 // TestMaxDiscrepanciesAndCancel: the limit stops the run as the engine's does, and a
-// cancelled context ends it with the context's error.
+// cancelled context or a query timeout ends it with the context's error.
 func TestMaxDiscrepanciesAndCancel(t *testing.T) {
 	t.Parallel()
 	pg := testdb.NewPostgres(t)
@@ -379,5 +379,10 @@ func TestMaxDiscrepanciesAndCancel(t *testing.T) {
 	_, err = checksum.Run(ctx, spec, sc, tc, &diff.Collect{}, checksum.Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+	// A statement past its timeout ends the run with the deadline's error.
+	_, err = checksum.Run(context.Background(), spec, sc, tc, &diff.Collect{}, checksum.Options{QueryTimeout: time.Nanosecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("query timeout: %v", err)
 	}
 }

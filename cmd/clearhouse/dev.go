@@ -15,6 +15,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -114,6 +115,14 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 		return fmt.Sprintf("%d ledger payments, %d settlement rows", demo.LedgerRows, demo.SettlementRows), nil
 	}); err != nil {
 		return interrupted(ctx, err)
+	}
+
+	if script := filepath.Join(root, "hack", "build-control-plane.sh"); !controlPlaneBuilt(assets) {
+		if err := p.step("building etcd, kube-apiserver and kubectl into "+rel(assets)+" (first time only: several minutes)", func() (string, error) {
+			return "", buildControlPlane(ctx, script, assets, filepath.Join(dir, "logs", "build-control-plane.log"))
+		}); err != nil {
+			return interrupted(ctx, err)
+		}
 	}
 
 	var cp *devenv.ControlPlane
@@ -216,13 +225,69 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 	fmt.Fprintf(stdout, "  %s patch rj %s --type merge -p '{\"spec\":{\"runNonce\":\"again-1\"}}'   # run it again\n", kubectl, devenv.JobName)
 	fmt.Fprintf(stdout, "Demo files and resources: %s   Logs: %s\n", rel(filepath.Join(dir, "demo")), rel(filepath.Join(dir, "logs")))
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(stderr)
-		return nil
-	case <-mgr.Done():
-		return mgr.Err()
+	last := ""
+	if job, err := getJob(ctx, cp); err == nil && job.Status.LastRun != nil {
+		last = job.Status.LastRun.ID
 	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stderr)
+			return nil
+		case <-mgr.Done():
+			return mgr.Err()
+		case <-tick.C:
+		}
+		// A run started since (kubectl patch of runNonce, or an edit): show its result.
+		job, err := getJob(ctx, cp)
+		if err != nil || job.Status.LastRun == nil || job.Status.LastRun.ID == last || job.Status.LastRun.Result == chv1.RunRunning {
+			continue
+		}
+		last = job.Status.LastRun.ID
+		fmt.Fprintf(stdout, "\n%s: a new run of %s finished\n", time.Now().Format(time.TimeOnly), devenv.JobName)
+		printJob(stdout, job)
+		if err := printRun(ctx, stdout, mgr.Store, job); err != nil {
+			fmt.Fprintf(stderr, "clearhouse: reading the run's discrepancies: %v\n", err)
+		}
+	}
+}
+
+func getJob(ctx context.Context, cp *devenv.ControlPlane) (*chv1.ReconciliationJob, error) {
+	var job chv1.ReconciliationJob
+	err := cp.Client.Get(ctx, types.NamespacedName{Namespace: devenv.Namespace, Name: devenv.JobName}, &job)
+	return &job, err
+}
+
+// controlPlaneBuilt reports whether the assets directory has the three binaries.
+func controlPlaneBuilt(assets string) bool {
+	for _, bin := range []string{"etcd", "kube-apiserver", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// buildControlPlane runs hack/build-control-plane.sh into assets (what `make envtest`
+// does), so `clearhouse dev` alone works on a fresh clone; its output goes to logPath.
+func buildControlPlane(ctx context.Context, script, assets, logPath string) error {
+	if _, err := os.Stat(script); err != nil {
+		return fmt.Errorf("no kube-apiserver, etcd and kubectl in %s, and no %s to build them: run `make envtest` in a Clearhouse checkout or pass --assets", assets, script)
+	}
+	log, err := os.Create(logPath)
+	if err != nil {
+		return fmt.Errorf("open build log: %w", err)
+	}
+	defer func() { _ = log.Close() }()
+	cmd := exec.CommandContext(ctx, script)
+	cmd.Env = append(os.Environ(), "OUT="+assets)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w (output in %s)", script, err, rel(logPath))
+	}
+	return nil
 }
 
 // interrupted drops the error of a step that failed because Ctrl-C cancelled it: the

@@ -86,7 +86,8 @@ func TestControlPlaneReapsStaleAndStops(t *testing.T) {
 		t.Errorf("reaped %d processes, want 1 (the stale etcd)", cp.Reaped)
 	}
 	select {
-	case <-staleDone:
+	case err := <-staleDone:
+		t.Logf("stale etcd ended: %v", err)
 	case <-time.After(time.Minute):
 		t.Fatal("the stale etcd still runs")
 	}

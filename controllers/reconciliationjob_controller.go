@@ -287,7 +287,8 @@ func (r *ReconciliationJobReconciler) startDue(ctx context.Context, job *chv1.Re
 	}
 	if len(todo) == 0 && len(runs) > 0 {
 		last := runs[0]
-		if last.State == store.RunFailed || last.State == store.RunInterrupted {
+		suspended := job.Spec.Suspend && last.Trigger == string(trigger.Schedule) // suspend stops scheduled runs, retries too
+		if (last.State == store.RunFailed || last.State == store.RunInterrupted) && !suspended {
 			if id, at, ok := trigger.RetryOf(last.ID, last.FinishedAt); ok {
 				if at.After(now) {
 					return false, at, nil

@@ -45,6 +45,7 @@ func newManagerCommand() *cobra.Command {
 	f.StringVar(&o.StoreURI, "store", "", "results store: sqlite:/path.db or postgres://... (default SQLite in --data-dir); a password may come from CLEARHOUSE_STORE instead")
 	f.IntVar(&o.InlineWorkers, "inline-workers", 2, "Inline runs executing at once")
 	f.StringVar(&o.WorkerImage, "worker-image", "", "image of Kubernetes worker pods (clearhouse worker); empty disables the Kubernetes executor")
+	f.StringVar(&o.Alerts.ConsoleURL, "console-url", "", "link to a job in a console, quoted in alerts ({namespace}, {job} and {run} are replaced)")
 	f.StringVar(&o.WorkerStoreURI, "worker-store", "", "store URI given to worker pods, without a password (default --store)")
 	// controller-runtime registers --kubeconfig on the standard flag set for GetConfig.
 	if kf := flag.CommandLine.Lookup("kubeconfig"); kf != nil {

@@ -54,6 +54,7 @@ func TestManagerBinary(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bin, "manager",
 		"--kubeconfig", kubeconfig,
 		"--leader-elect", "--leader-election-namespace", "default",
+		"--data-dir", filepath.Join(dir, "data"),
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probe),
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metrics))
 	var logs strings.Builder
@@ -98,6 +99,10 @@ func TestManagerBinary(t *testing.T) {
 	_ = cmd.Wait() // reports the cancelled context; the exit status is what matters
 	if !cmd.ProcessState.Success() {
 		t.Errorf("manager exited with %v after SIGINT:\n%s", cmd.ProcessState, logs.String())
+	}
+	// The embedded results store lives in --data-dir.
+	if _, err := os.Stat(filepath.Join(dir, "data", "results.db")); err != nil {
+		t.Errorf("results store: %v", err)
 	}
 	var lease coordinationv1.Lease
 	if err := env.Client.Get(context.Background(), types.NamespacedName{Namespace: "default", Name: "clearhouse.clearhouse.dev"}, &lease); err != nil {

@@ -193,7 +193,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 		waitErr := p.step("running "+devenv.JobName+" (runNonce "+nonce+")", func() (string, error) {
 			wctx, cancel := context.WithTimeout(ctx, f.runTimeout)
 			defer cancel()
-			job, err = devenv.WaitForRun(wctx, cp.Client, nonce, nil)
+			job, err = devenv.WaitForRun(wctx, cp.Client, nonce)
 			if err != nil {
 				return "", err
 			}

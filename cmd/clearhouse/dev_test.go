@@ -169,6 +169,19 @@ func TestDevEndToEnd(t *testing.T) {
 		}
 	}
 
+	// While it runs, a run triggered with kubectl is printed too.
+	patch := exec.Command(filepath.Join(assets, "kubectl"), "--kubeconfig", kubeconfig, "patch", "rj", devenv.JobName,
+		"--type", "merge", "-p", `{"spec":{"runNonce":"e2e-again"}}`)
+	if got, err := patch.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl patch: %v\n%s", err, got)
+	}
+	eventually(t, 5*time.Minute, &out, "second run printed", func(s string) bool {
+		return strings.Count(s, table.String()) == 2
+	})
+	if !strings.Contains(out.String(), "a new run of ledger-vs-bank finished") {
+		t.Errorf("second run not announced:\n%s", out.String())
+	}
+
 	// Ctrl-C stops everything it started.
 	children := controlPlaneChildren(t, cmd.Process.Pid)
 	names := map[string]int{}

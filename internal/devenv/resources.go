@@ -95,10 +95,8 @@ var ErrNotRunning = errors.New("the job is not run")
 // WaitForRun polls the job until the run triggered by nonce has finished and returns
 // the job as it then is. It fails early when the job's conditions say no run will
 // come (invalid spec, runs not implemented) instead of waiting for ctx's deadline.
-// onChange, when set, is told each new lastRun result it sees ("Running" ...).
-func WaitForRun(ctx context.Context, c client.Reader, nonce string, onChange func(chv1.RunResult)) (*chv1.ReconciliationJob, error) {
+func WaitForRun(ctx context.Context, c client.Reader, nonce string) (*chv1.ReconciliationJob, error) {
 	key := types.NamespacedName{Namespace: Namespace, Name: JobName}
-	var seen chv1.RunResult
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -107,14 +105,8 @@ func WaitForRun(ctx context.Context, c client.Reader, nonce string, onChange fun
 			return nil, fmt.Errorf("get ReconciliationJob %s: %w", key, err)
 		}
 		st := job.Status
-		if st.LastRunNonce == nonce && st.LastRun != nil {
-			if r := st.LastRun.Result; r != seen && onChange != nil {
-				seen = r
-				onChange(r)
-			}
-			if st.LastRun.Result != chv1.RunRunning && st.LastRun.Result != "" {
-				return &job, nil
-			}
+		if st.LastRunNonce == nonce && st.LastRun != nil && st.LastRun.Result != chv1.RunRunning && st.LastRun.Result != "" {
+			return &job, nil
 		}
 		if err := notRunning(&job); err != nil {
 			return &job, err

@@ -108,7 +108,8 @@ func (r *ReconciliationJobReconciler) Reconcile(ctx context.Context, req reconci
 	}
 	now := r.Clock.Now().UTC()
 	before := job.DeepCopy()
-	in := jobInputs{job: &job, missing: map[string]string{}, notReady: map[string]string{}}
+	in := jobInputs{job: &job, missing: map[string]string{}, notReady: map[string]string{},
+		noKubernetes: executorOf(&job) == chv1.ExecutorKubernetes && r.Kubernetes.Image == ""}
 	sides, err := r.dataSources(ctx, &job, &in)
 	if err != nil {
 		return reconcile.Result{}, err

@@ -22,6 +22,9 @@ type jobInputs struct {
 	notReady map[string]string
 	// planErr: the job cannot be turned into a comparison of its two DataSources.
 	planErr error
+	// noKubernetes: the job asks for the Kubernetes executor, which this manager has
+	// no worker image for.
+	noKubernetes bool
 	// runs are the job's runs from the results store, newest first.
 	runs []store.Run
 	// alerts are the alert outcomes of runs whose finish was handled this reconcile.
@@ -45,6 +48,9 @@ func validateJob(in jobInputs) []string {
 	}
 	if in.planErr != nil {
 		problems = append(problems, in.planErr.Error())
+	}
+	if in.noKubernetes {
+		problems = append(problems, "spec.execution.executor: Kubernetes is not available: the manager runs without a worker image (--worker-image)")
 	}
 	return problems
 }
@@ -170,8 +176,11 @@ func jobStatus(in jobInputs) chv1.ReconciliationJobStatus {
 	balanced := condition(chv1.JobBalanced, metav1.ConditionUnknown, chv1.ReasonNeverRun, "no run has finished", gen)
 	if r, ok := lastFinished(in.runs); ok {
 		balanced = balancedCondition(r, gen)
-		if r.State.Completed() {
+	}
+	for _, r := range in.runs {
+		if r.State.Completed() { // the last run that compared: a failure proves nothing
 			st.Discrepancies = r.Summary.Discrepancies()
+			break
 		}
 	}
 	setConditions(&st.Conditions, ready, running, balanced)

@@ -46,7 +46,7 @@ differences. It runs the demo job, prints its status and discrepancies, writes a
 kubeconfig for kubectl, and keeps running until Ctrl-C, which stops everything it
 started.
 
-State lives in --dir (default .clearhouse): etcd's data, the results store, the demo
+State lives in --dir (default .clearhouse in the checkout): etcd's data, the results store, the demo
 files and resources, the kubeconfig and the logs (logs/). A second start resumes it
 and runs the job again.`,
 		Example: `  make dev                       # builds bin/k8s and bin/clearhouse first
@@ -57,7 +57,7 @@ and runs the job again.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.dir, "dir", ".clearhouse", "directory of the dev environment's state")
+	fl.StringVar(&f.dir, "dir", "", "directory of the dev environment's state (default <root>/.clearhouse)")
 	fl.StringVar(&f.root, "root", "", "repository root holding config/crd/bases (default: found from the current directory)")
 	fl.StringVar(&f.assets, "assets", "", "directory of kube-apiserver, etcd and kubectl (default $KUBEBUILDER_ASSETS, else <root>/bin/k8s)")
 	fl.StringVar(&f.shared, "shared", "", "fixtures folder with the Strimzi and Prometheus Operator CRDs (default $CLEARHOUSE_SHARED, else <root>/../shared)")
@@ -68,15 +68,18 @@ and runs the job again.`,
 }
 
 func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err error) {
-	dir, err := filepath.Abs(f.dir)
-	if err != nil {
-		return fmt.Errorf("--dir: %w", err)
-	}
 	root := f.root
 	if root == "" {
 		if root, err = devenv.FindRoot("."); err != nil {
 			return err
 		}
+	}
+	dir := f.dir
+	if dir == "" {
+		dir = filepath.Join(root, ".clearhouse") // git ignores it
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return fmt.Errorf("--dir: %w", err)
 	}
 	assets, shared := f.assets, f.shared
 	if assets == "" {

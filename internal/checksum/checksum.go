@@ -6,8 +6,9 @@
 // # How
 //
 //  1. The key range is cut into segments of about Options.SegmentRows rows, at keys
-//     sampled from the larger side in key order (every SegmentRows-th key; byte order
-//     for string keys, tuples for composite keys: the order the merge strategy reads).
+//     sampled from the larger side in key order (every SegmentRows-th key, or from a
+//     TABLESAMPLE of a large PostgreSQL table; byte order for string keys, tuples for
+//     composite keys: the order the merge strategy reads).
 //  2. For each segment, each database computes, per bucket of the segment's keys
 //     (Options.Factor buckets by a hash of the canonical key, so a key's rows fall in
 //     the same bucket on both sides), the number of rows, two order-independent sums
@@ -239,12 +240,15 @@ func (r *run) cut(ctx context.Context) ([]sqlsource.Segment, error) {
 	side := 0
 	n0, err0 := r.plan.EstimateRows(ctx, 0)
 	n1, err1 := r.plan.EstimateRows(ctx, 1)
-	if err0 == nil && err1 == nil && n1 > n0 {
-		side = 1
+	if err0 != nil {
+		n0 = -1
+	}
+	if err1 == nil && n1 > n0 {
+		side, n0 = 1, n1
 	}
 	qctx, cancel := withTimeout(ctx, r.opts.QueryTimeout)
 	defer cancel()
-	bounds, err := r.plan.Boundaries(qctx, side, r.opts.SegmentRows)
+	bounds, err := r.plan.Boundaries(qctx, side, r.opts.SegmentRows, n0)
 	if err != nil {
 		return nil, err
 	}

@@ -154,14 +154,15 @@ func TestGeneratedPairs(t *testing.T) {
 	}
 }
 
-// TestFetchesFewRows: a mostly equal 40,000-row table (10 discrepancies) is compared
-// reading a small fraction of its rows, with exactly the expected outcomes.
+// TestFetchesFewRows: a mostly equal 30,000-row table (10 discrepancies) is compared
+// reading a small fraction of its rows, with exactly the expected outcomes, against
+// MariaDB and against PostgreSQL (where the segment bounds come from a TABLESAMPLE).
 func TestFetchesFewRows(t *testing.T) {
 	t.Parallel()
 	pg, my := testdb.NewPostgres(t), testdb.NewMariaDB(t)
 	dir := t.TempDir()
 	cfg := gen.DefaultConfig(dir)
-	cfg.Rows = 20000
+	cfg.Rows = 30000
 	cfg.Inject = gen.Injections{MissingInTarget: 2, MissingInSource: 2, Mismatch: 3, DuplicateBoth: 1, NumericFormat: 2, UnicodeKeys: 2}
 	m, exp, err := gen.RunExpected(cfg)
 	if err != nil {
@@ -170,33 +171,39 @@ func TestFetchesFewRows(t *testing.T) {
 	spec := sqltest.Spec(t, m)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if _, err := testdb.LoadGenerated(ctx, pg, dir, testdb.Source, "source"); err != nil {
-		t.Fatal(err)
+	for _, l := range []struct {
+		db   *testdb.Database
+		side testdb.Side
+	}{{pg, testdb.Source}, {pg, testdb.Target}, {my, testdb.Target}} {
+		if _, err := testdb.LoadGenerated(ctx, l.db, dir, l.side, string(l.side)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := testdb.LoadGenerated(ctx, my, dir, testdb.Target, "target"); err != nil {
-		t.Fatal(err)
+	for _, target := range []*testdb.Database{my, pg} {
+		t.Run(string(target.Server.Kind), func(t *testing.T) {
+			sc, tc := pg.Config(), target.Config()
+			sc.Table, tc.Table = "source", "target"
+			var last checksum.Progress
+			calls := 0
+			sum, got := checksumRun(t, ctx, spec, sc, tc, checksum.Options{SegmentRows: 2500, Factor: 256,
+				Progress: func(p checksum.Progress) { last = p; calls++ }})
+			if g, w := summaryJSON(sum), summaryJSON(exp.Summary); g != w {
+				t.Errorf("summary %s\n   want %s", g, w)
+			}
+			sqltest.Compare(t, "checksum vs expected: ", sqltest.Lines(t, got, nil), sqltest.ExpectedLines(t, exp))
+			total := m.Source.Rows + m.Target.Rows
+			// 13 keys in discrepancy and 2 matched after normalizing amounts: at most
+			// 15 buckets of about 10 rows per side differ.
+			if n := sum.SourceRows + sum.TargetRows; n > 600 {
+				t.Errorf("read %d rows of %d, want at most 600", n, total)
+			}
+			if last.Segments < 5 || last.SegmentsDone != last.Segments || last.RowsSummed != total ||
+				last.SourceRows != sum.SourceRows || last.TargetRows != sum.TargetRows || calls != last.Segments+1 {
+				t.Errorf("last progress %+v after %d calls, read %d+%d rows of %d", last, calls, sum.SourceRows, sum.TargetRows, total)
+			}
+			t.Logf("read %d+%d of %d rows; %+v", sum.SourceRows, sum.TargetRows, total, last)
+		})
 	}
-	sc, tc := pg.Config(), my.Config()
-	sc.Table, tc.Table = "source", "target"
-	var last checksum.Progress
-	calls := 0
-	sum, got := checksumRun(t, ctx, spec, sc, tc, checksum.Options{SegmentRows: 4000, Factor: 256,
-		Progress: func(p checksum.Progress) { last = p; calls++ }})
-	if g, w := summaryJSON(sum), summaryJSON(exp.Summary); g != w {
-		t.Errorf("summary %s\n   want %s", g, w)
-	}
-	sqltest.Compare(t, "checksum vs expected: ", sqltest.Lines(t, got, nil), sqltest.ExpectedLines(t, exp))
-	total := m.Source.Rows + m.Target.Rows
-	// 13 keys in discrepancy (and 2 matched after normalizing amounts): at most 15
-	// buckets of about 16 rows per side differ.
-	if n := sum.SourceRows + sum.TargetRows; n > 1000 {
-		t.Errorf("read %d rows of %d, want at most 1000", n, total)
-	}
-	if last.Segments < 5 || last.SegmentsDone != last.Segments || last.RowsSummed != total ||
-		last.SourceRows != sum.SourceRows || last.TargetRows != sum.TargetRows || calls != last.Segments+1 {
-		t.Errorf("last progress %+v after %d calls, read %d+%d rows of %d", last, calls, sum.SourceRows, sum.TargetRows, total)
-	}
-	t.Logf("read %d+%d of %d rows; %+v", sum.SourceRows, sum.TargetRows, total, last)
 }
 
 // TestCanonicalAcrossDatabases: NUMERIC(12,2) vs DECIMAL(14,4), timestamptz vs
@@ -384,5 +391,56 @@ func TestMaxDiscrepanciesAndCancel(t *testing.T) {
 	_, err = checksum.Run(context.Background(), spec, sc, tc, &diff.Collect{}, checksum.Options{QueryTimeout: time.Nanosecond})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("query timeout: %v", err)
+	}
+}
+
+// TestPostgresPair: between two PostgreSQL tables rows are hashed as records of their
+// typed values (numeric(12,2) vs numeric(14,4), int4 vs int8, text vs varchar); a
+// text column declared decimal and a numeric column declared string are hashed by
+// their text. Equal tables read no row; every difference is found as merge finds it.
+func TestPostgresPair(t *testing.T) {
+	t.Parallel()
+	pg := testdb.NewPostgres(t)
+	pg.Exec(t,
+		`CREATE TABLE a (id int4, amount numeric(12,2), at timestamptz, day date, ok boolean, note text, code numeric(6,2), txt text)`,
+		`CREATE TABLE b (id int8, amount numeric(14,4), at timestamptz, day date, ok boolean, note varchar(50), code numeric(6,2), txt text)`,
+		`INSERT INTO a SELECT g, g / 4.0, '2026-01-01'::timestamptz + g * interval '1 minute', '2026-01-01'::date + g % 300, g % 2 = 0,
+			CASE WHEN g % 7 = 0 THEN NULL ELSE 'n' || g END, g % 100, (g % 50)::text || '.50' FROM generate_series(1, 3000) g`,
+		`INSERT INTO b SELECT * FROM a`,
+	)
+	spec := diff.Spec{
+		Keys: []diff.Column{{Name: "id", Type: diff.TypeInteger}},
+		Compare: []diff.Column{{Name: "amount", Type: diff.TypeDecimal}, {Name: "at", Type: diff.TypeTimestamp},
+			{Name: "day", Type: diff.TypeDate}, {Name: "ok", Type: diff.TypeBoolean}, {Name: "note"},
+			{Name: "code"}, {Name: "txt", Type: diff.TypeDecimal}},
+	}
+	sc, tc := pg.Config(), pg.Config()
+	sc.Table, tc.Table = "a", "b"
+	ctx := context.Background()
+	opts := checksum.Options{SegmentRows: 500, Factor: 32}
+	sum, got := checksumRun(t, ctx, spec, sc, tc, opts)
+	if sum.Matched != 3000 || len(got) != 0 || sum.SourceRows+sum.TargetRows != 0 {
+		t.Fatalf("equal tables: %s, %d discrepancies, read %d+%d rows", summaryJSON(sum), len(got), sum.SourceRows, sum.TargetRows)
+	}
+	pg.Exec(t,
+		`UPDATE b SET amount = amount + 0.0001 WHERE id = 3`,
+		`UPDATE b SET note = '' WHERE id = 14`, // NULL vs ''
+		`UPDATE b SET at = at + interval '1 microsecond' WHERE id = 20`,
+		`UPDATE b SET ok = NOT ok WHERE id = 30`,
+		`UPDATE b SET code = 7.00 WHERE id = 40`, // string: "40.00" vs "7.00"
+		`UPDATE b SET txt = '0.5' WHERE id = 50`, // decimal: 0.50 = 0.5
+		`UPDATE b SET txt = '1,5' WHERE id = 60`, // unparsable on one side
+		`UPDATE a SET txt = 'x' WHERE id = 70`,   // unparsable on both sides
+		`UPDATE b SET txt = 'x' WHERE id = 70`,
+		`INSERT INTO b SELECT * FROM b WHERE id = 80`, // duplicate key
+	)
+	sum, got = checksumRun(t, ctx, spec, sc, tc, opts)
+	msum, mds := mergeRun(t, ctx, spec, sc, tc)
+	if g, w := summaryJSON(sum), summaryJSON(msum); g != w {
+		t.Errorf("summary %s\nmerge's %s", g, w)
+	}
+	sqltest.Compare(t, "checksum vs merge: ", sqltest.Lines(t, got, nil), sqltest.Lines(t, mds, nil))
+	if sum.Mismatched != 5 || sum.InvalidRows != 3 || sum.DuplicateKeys != 1 || sum.Matched != 2992 {
+		t.Errorf("summary %s", summaryJSON(sum))
 	}
 }

@@ -49,6 +49,10 @@ type csSide struct {
 	rowText  string   // canonical text of the compared values
 	sure     string   // every compared value surely parses ("" = always)
 	unique   bool     // a unique index covers the key columns
+	// hashRecords: both sides are PostgreSQL 14+, and a row's checksum is
+	// hash_record_extended of its key text and fields (one per compared column).
+	hashRecords bool
+	fields      []string
 }
 
 // PrepareChecksum discovers both datasets and prepares the checksum SQL for spec (key
@@ -122,7 +126,19 @@ func PrepareChecksum(ctx context.Context, source, target Config, spec diff.Spec)
 			valids[i] = append(valids[i], v)
 		}
 	}
-	var rowTexts, sures [2][]string
+	// Two PostgreSQL servers that can hash records hash each row's fields with their
+	// types' own hash functions (no text to build, no MD5): see hashFields.
+	pgPair := rs[0].Driver == Postgres && rs[1].Driver == Postgres
+	for _, r := range rs {
+		if pgPair {
+			ok, err := r.hashesRecords(ctx)
+			if err != nil {
+				return nil, err
+			}
+			pgPair = ok
+		}
+	}
+	var rowTexts, sures, fields [2][]string
 	for _, cc := range spec.Compare {
 		var cs [2]colInfo
 		for i := range p.sides {
@@ -149,8 +165,19 @@ func PrepareChecksum(ctx context.Context, source, target Config, spec diff.Spec)
 				}
 			}
 		}
+		native := pgPair && sameHash(cs, cc, [2]*time.Location{rs[0].loc, rs[1].loc})
 		for i, s := range p.sides {
 			d := s.r.Driver
+			if pgPair {
+				f := "(" + forms[i].expr + ") COLLATE \"C\""
+				if native {
+					f = quoteIdent(d, cs[i].Name)
+					if cs[i].order == oText {
+						f += ` COLLATE "C"`
+					}
+				}
+				fields[i] = append(fields[i], f)
+			}
 			marker := "T"
 			if forms[i].exact {
 				marker = "V"
@@ -163,6 +190,8 @@ func PrepareChecksum(ctx context.Context, source, target Config, spec diff.Spec)
 		}
 	}
 	for i, s := range p.sides {
+		s.fields = fields[i]
+		s.hashRecords = pgPair
 		s.keyText = concat(s.r.Driver, keyTexts[i])
 		s.rowText = concat(s.r.Driver, rowTexts[i])
 		if len(rowTexts[i]) == 0 {
@@ -197,6 +226,48 @@ func WithKeys(cfg Config, spec diff.Spec, target bool) Config {
 		cfg.KeyTypes = append(cfg.KeyTypes, k.Type)
 	}
 	return cfg
+}
+
+// hashesRecords reports whether the server has hash_record_extended (PostgreSQL 14+).
+func (r *resolved) hashesRecords(ctx context.Context) (bool, error) {
+	var ok bool
+	err := r.query(ctx, "SELECT current_setting('server_version_num')::int >= 140000", nil, func(v [][]byte) error {
+		ok = string(v[0]) == "t"
+		return nil
+	})
+	if err != nil {
+		return false, r.wrap(err, "reading the server version")
+	}
+	return ok, nil
+}
+
+// sameHash reports whether a compared column can go into a PostgreSQL record hash as
+// it is on both sides: their types hash two values alike exactly when the engine finds
+// them equal under the declared type (text bytes in the "C" collation, integers of any
+// width, numeric by value whatever the scale, dates, booleans, instants, wall-clock
+// times of the same zone, at the default precision). Otherwise the field is the
+// column's canonical text.
+func sameHash(cs [2]colInfo, col diff.Column, locs [2]*time.Location) bool {
+	a, b := cs[0].base, cs[1].base
+	text := func(t string) bool { return t == "text" || t == "varchar" }
+	ints := func(t string) bool { return t == "int2" || t == "int4" || t == "int8" }
+	switch col.Type {
+	case diff.TypeString, "":
+		return text(a) && text(b)
+	case diff.TypeInteger, diff.TypeDecimal:
+		return (ints(a) && ints(b)) || (a == "numeric" && b == "numeric")
+	case diff.TypeDate:
+		return a == "date" && b == "date"
+	case diff.TypeBoolean:
+		return a == "bool" && b == "bool"
+	case diff.TypeTimestamp:
+		if d, ok := precisionDigits(col.Precision); !ok || d != 6 {
+			return false
+		}
+		return (a == "timestamptz" && b == "timestamptz") ||
+			(a == "timestamp" && b == "timestamp" && locs[0].String() == locs[1].String())
+	}
+	return false
 }
 
 // lenPrefixed is marker || length in bytes || ':' || e.
@@ -427,9 +498,15 @@ func (s *csSide) literal(i int, v string, args *[]string) (string, error) {
 	return bad()
 }
 
-// Boundaries returns the key of every every-th row (in key order) of the side's rows
-// with a usable key: bounds that cut the key range into segments of about every rows.
-func (p *ChecksumPlan) Boundaries(ctx context.Context, side int, every int64) ([][]string, error) {
+// samplesPerSegment is how many sampled rows stand for a segment when the bounds come
+// from a sample.
+const samplesPerSegment = 200
+
+// Boundaries returns keys that cut the side's rows with a usable key into segments of
+// about every rows, in key order: the key of every every-th row. A PostgreSQL table
+// estimated (estRows) at many segments is sampled instead of read (TABLESAMPLE SYSTEM,
+// about samplesPerSegment rows per segment): the segments are then only about equal.
+func (p *ChecksumPlan) Boundaries(ctx context.Context, side int, every, estRows int64) ([][]string, error) {
 	s := p.sides[side]
 	d := s.r.Driver
 	names := make([]string, len(s.keys))
@@ -441,12 +518,17 @@ func (p *ChecksumPlan) Boundaries(ctx context.Context, side int, every int64) ([
 	if err != nil {
 		return nil, err
 	}
+	from := s.r.from()
+	if d == Postgres && s.r.Query == "" && every > 10*samplesPerSegment && estRows > 10*every {
+		from += fmt.Sprintf(" TABLESAMPLE SYSTEM (%g)", 100*float64(samplesPerSegment)/float64(every))
+		every = samplesPerSegment
+	}
 	mod := fmt.Sprintf("ch_rn %% %d = 0", every)
 	if d == MySQL {
 		mod = fmt.Sprintf("MOD(ch_rn, %d) = 0", every)
 	}
 	stmt := "SELECT " + cols + " FROM (SELECT " + cols + ", ROW_NUMBER() OVER (ORDER BY " + strings.Join(s.order, ", ") +
-		") AS ch_rn FROM " + s.r.from() + " WHERE " + where + ") s WHERE " + mod + " ORDER BY ch_rn"
+		") AS ch_rn FROM " + from + " WHERE " + where + ") s WHERE " + mod + " ORDER BY ch_rn"
 	var out [][]string
 	var buf []byte
 	err = s.r.query(ctx, stmt, nil, func(vals [][]byte) error {
@@ -500,12 +582,32 @@ func (p *ChecksumPlan) Sums(ctx context.Context, side int, seg Segment, buckets 
 	if s.unique {
 		f.distinct = "''"
 	}
+	if s.hashRecords {
+		fs := "kt"
+		for i := range s.fields {
+			fs += fmt.Sprintf(", f%d", i)
+		}
+		inner := "SELECT " + s.keyText + ` COLLATE "C" AS kt`
+		for i, e := range s.fields {
+			inner += fmt.Sprintf(", %s AS f%d", e, i)
+		}
+		f.rowMD5 = "hash_record_extended(ROW(" + fs + "), 0)"
+		stmt := "SELECT " + s.bucketExpr("km", buckets) + " AS b, count(*)::text, sum(m)::text, '', sum(s)::text, " + f.distinct +
+			" FROM (SELECT md5(kt) AS km, " + f.rowMD5 + " AS m, s FROM (" + inner + ", " + sure +
+			" AS s FROM " + s.r.from() + " WHERE " + where + " OFFSET 0) x OFFSET 0) y GROUP BY 1"
+		return s.sums(ctx, stmt, args)
+	}
 	stmt := "SELECT " + s.bucketExpr("km", buckets) + " AS b, " + f.count + ", " + fmt.Sprintf(f.sum, fmt.Sprintf(f.text, 1)) + ", " +
 		fmt.Sprintf(f.sum, fmt.Sprintf(f.text, 16)) + ", " + fmt.Sprintf(f.sum, "s") + ", " + f.distinct +
 		" FROM (SELECT " + s.md5("kt") + " AS km, " + f.rowMD5 + " AS m, s FROM (SELECT " + s.keyText + " AS kt, " + s.rowText + " AS rt, " + sure +
 		" AS s FROM " + s.r.from() + " WHERE " + where + f.fence + ") x" + f.fence + ") y GROUP BY 1"
+	return s.sums(ctx, stmt, args)
+}
+
+// sums runs a Sums statement.
+func (s *csSide) sums(ctx context.Context, stmt string, args []string) (map[int]BucketSum, error) {
 	out := map[int]BucketSum{}
-	err = s.r.query(ctx, stmt, args, func(v [][]byte) error {
+	err := s.r.query(ctx, stmt, args, func(v [][]byte) error {
 		var b BucketSum
 		var err error
 		num := func(x []byte) int64 {

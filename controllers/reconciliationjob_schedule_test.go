@@ -91,3 +91,24 @@ func TestScheduleFiresInTimeZoneAcrossDST(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestMissedSchedulesRunOnlyTheLatest: a schedule missed many times (the job was
+// created long before the clock now shows, and has no starting deadline) runs once,
+// for the latest schedule time, and an event says how many were missed.
+func TestMissedSchedulesRunOnlyTheLatest(t *testing.T) {
+	p := smallPair(t, "rj-missed")
+	p.Job.Spec.Schedule = "0 * * * *"
+	create(t, p.Source, p.Target, p.Job)
+	deleteAtEnd(t, p.Job)
+	latest := clk.Now().UTC().Truncate(time.Hour)
+	id := trigger.RunID(string(p.Job.UID), trigger.Trigger{Kind: trigger.Schedule, Time: latest})
+	waitRunEnded(t, p.Job, id)
+	if got := runIDs(storeRuns(t, p.Job)); !reflect.DeepEqual(got, []string{id + "=discrepant"}) {
+		t.Fatalf("runs %v, want only the latest schedule's", got)
+	}
+	want := fmt.Sprintf("MissedSchedules: %d or more scheduled runs were missed; running only the latest, scheduled at %s",
+		trigger.MaxMissed, latest.Format(time.RFC3339))
+	if ev := jobEvents(t, p.Job); !containsPrefix(ev, want) {
+		t.Errorf("events %q, want %q", ev, want)
+	}
+}

@@ -137,7 +137,36 @@ type KafkaSource struct {
 	// TLS connects with TLS.
 	// +optional
 	TLS bool `json:"tls,omitempty"`
+	// SASLMechanism used with the secretRef's credentials: SCRAM-SHA-512 (Strimzi's
+	// scram-sha-512 listeners, the default), SCRAM-SHA-256 or PLAIN.
+	// +kubebuilder:validation:Enum=SCRAM-SHA-512;SCRAM-SHA-256;PLAIN
+	// +optional
+	SASLMechanism string `json:"saslMechanism,omitempty"`
+	// ValuePath is the field path of the row inside each message value: "after" for
+	// Debezium change events (a null there is a delete); empty when the value is the
+	// row.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`
+	// +optional
+	ValuePath string `json:"valuePath,omitempty"`
+	// Read says how messages become rows. Snapshot: every message up to the end
+	// offsets at the start of a run is a row. LatestPerKey: the topic is read as the
+	// table it describes, as log compaction would leave it — per partition and key the
+	// last row wins, and a tombstone or a delete removes the key (a CDC topic).
+	// +kubebuilder:default=Snapshot
+	// +optional
+	Read KafkaRead `json:"read,omitempty"`
 }
+
+// KafkaRead is how a topic's messages become rows.
+// +kubebuilder:validation:Enum=Snapshot;LatestPerKey
+type KafkaRead string
+
+// Kafka read modes.
+const (
+	KafkaSnapshot     KafkaRead = "Snapshot"
+	KafkaLatestPerKey KafkaRead = "LatestPerKey"
+)
 
 // FileFormat is the encoding of a file source.
 // +kubebuilder:validation:Enum=CSV;JSONLines;Parquet

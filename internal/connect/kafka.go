@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/source/kafkasource"
 )
@@ -18,10 +20,11 @@ func (s *Source) KafkaConfig() (kafkasource.Config, error) {
 		return kafkasource.Config{}, fmt.Errorf("datasource %s: type %s is not a Kafka source", s.Name, s.DataSource.Spec.Type)
 	}
 	cfg := kafkasource.Config{
-		Brokers: k.BootstrapServers,
-		Topic:   k.Topic,
-		TLS:     k.TLS,
-		Name:    s.Name,
+		Brokers:       k.BootstrapServers,
+		Topic:         k.Topic,
+		TLS:           k.TLS,
+		SASLMechanism: k.SASLMechanism,
+		Name:          s.Name,
 	}
 	if s.cred != nil {
 		cfg.Username, cfg.Password = s.cred.Username, s.cred.Password
@@ -40,7 +43,11 @@ func (s *Source) openKafka(ctx context.Context, o OpenOptions) (diff.Reader, err
 	if err != nil {
 		return nil, err
 	}
-	r, err := kafkasource.Open(ctx, cfg, kafkasource.Options{Columns: o.Columns, Keys: o.keys(s.DataSource)})
+	r, err := kafkasource.Open(ctx, cfg, kafkasource.Options{
+		Columns: o.Columns, Keys: o.keys(s.DataSource),
+		ValuePath:    s.DataSource.Spec.Kafka.ValuePath,
+		LatestPerKey: s.DataSource.Spec.Kafka.Read == chv1.KafkaLatestPerKey,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("datasource %s: %w", s.Name, err)
 	}

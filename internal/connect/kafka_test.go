@@ -121,3 +121,72 @@ func TestKafka(t *testing.T) {
 		t.Errorf("open error does not name the DataSource: %v", err2)
 	}
 }
+
+// TestKafkaChangeTopic reads a Debezium change topic as the table it describes, as a
+// DataSource with valuePath "after" and read LatestPerKey asks: updates supersede, a
+// delete (after: null) and a tombstone remove the key.
+func TestKafkaChangeTopic(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pr, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	if _, err := kadm.NewClient(pr).CreateTopic(ctx, 1, 1, nil, "ledger.public.entries"); err != nil {
+		t.Fatal(err)
+	}
+	rec := func(key, value string) *kgo.Record {
+		r := &kgo.Record{Topic: "ledger.public.entries", Key: []byte(key)}
+		if value != "" {
+			r.Value = []byte(value)
+		}
+		return r
+	}
+	if err := pr.ProduceSync(ctx,
+		rec(`{"id":"a"}`, `{"before":null,"after":{"id":"a","amount":"1.00"},"op":"c"}`),
+		rec(`{"id":"b"}`, `{"before":null,"after":{"id":"b","amount":"2.00"},"op":"c"}`),
+		rec(`{"id":"c"}`, `{"before":null,"after":{"id":"c","amount":"3.00"},"op":"c"}`),
+		rec(`{"id":"a"}`, `{"before":{"id":"a","amount":"1.00"},"after":{"id":"a","amount":"1.50"},"op":"u"}`),
+		rec(`{"id":"b"}`, `{"before":{"id":"b","amount":"2.00"},"after":null,"op":"d"}`),
+		rec(`{"id":"b"}`, ""),
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	ds := &chv1.DataSource{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "payments", Name: "entries-cdc"},
+		Spec: chv1.DataSourceSpec{
+			Type: chv1.DataSourceKafka, KeyColumns: []string{"id"},
+			Kafka: &chv1.KafkaSource{BootstrapServers: c.ListenAddrs(), Topic: "ledger.public.entries",
+				ValuePath: "after", Read: chv1.KafkaLatestPerKey},
+		},
+	}
+	src, err := connect.Resolve(ctx, ds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.Open(ctx, connect.OpenOptions{Columns: []string{"id", "amount"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	got := map[string]string{}
+	for {
+		cells, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[cells[0].Text] = cells[1].Text
+	}
+	if len(got) != 2 || got["a"] != "1.50" || got["c"] != "3.00" {
+		t.Errorf("table %v, want a=1.50 c=3.00", got)
+	}
+}

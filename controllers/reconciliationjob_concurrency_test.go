@@ -177,3 +177,27 @@ func TestReplaceAbortsTheActiveRun(t *testing.T) {
 		t.Errorf("events %q lack the abort", ev)
 	}
 }
+
+// TestDeletingAJobAbortsItsRun: a run in progress when its job is deleted ends Aborted
+// in the store, saying why.
+func TestDeletingAJobAbortsItsRun(t *testing.T) {
+	p, g := gatedPair(t, "rj-delete", "")
+	g.arm()
+	defer g.release()
+	setNonce(t, p.Job, "a")
+	id := trigger.RunID(string(p.Job.UID), trigger.Trigger{Kind: trigger.Nonce, Nonce: "a"})
+	waitRunning(t, p.Job, id)
+	if err := env.Client.Delete(context.Background(), p.Job); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "run aborted", func() error {
+		r, err := mgr.Store.GetRun(context.Background(), id)
+		if err != nil {
+			return err
+		}
+		if r.State != "aborted" || r.Error != "the ReconciliationJob was deleted" {
+			return fmt.Errorf("run %s: %s %q", id, r.State, r.Error)
+		}
+		return nil
+	})
+}

@@ -515,8 +515,14 @@ func (r *ReconciliationJobReconciler) forget(ctx context.Context, key types.Name
 		r.Metrics.Forget(key.Namespace, key.Name)
 	}
 	runs, err := r.Store.Runs(ctx, key.Namespace+"/"+key.Name, 1)
-	if err == nil && len(runs) == 1 && runs[0].State == store.RunRunning {
-		r.Inline.Cancel(runs[0].ID, errDeleted)
+	if err != nil || len(runs) == 0 || runs[0].State != store.RunRunning {
+		return
+	}
+	if id := runs[0].ID; r.Inline.Active(id) {
+		r.Inline.Cancel(id, errDeleted) // the run records its own end
+	} else if _, err := r.Store.FinishRun(ctx, id, store.RunAborted, r.Clock.Now().UTC(), errDeleted.Error()); err != nil {
+		// A Kubernetes run: its worker Job goes with the job (owner reference).
+		logf.FromContext(ctx).Error(err, "record the end of a deleted job's run", "run", id)
 	}
 }
 

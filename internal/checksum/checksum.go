@@ -8,7 +8,10 @@
 //  1. The key range is cut into segments of about Options.SegmentRows rows, at keys
 //     sampled from the larger side in key order (every SegmentRows-th key, or from a
 //     TABLESAMPLE of a large PostgreSQL table; byte order for string keys, tuples for
-//     composite keys: the order the merge strategy reads).
+//     composite keys: the order the merge strategy reads). By default only tables
+//     stored in key order are cut: in a table stored in another order, the rows of a
+//     key range are spread over most of its pages, and each segment would cost about
+//     a read of the whole table.
 //  2. For each segment, each database computes, per bucket of the segment's keys
 //     (Options.Factor buckets by a hash of the canonical key, so a key's rows fall in
 //     the same bucket on both sides), the number of rows, two order-independent sums
@@ -55,20 +58,28 @@ import (
 const Strategy diff.Strategy = "checksum"
 
 const (
-	// DefaultSegmentRows is Options.SegmentRows when 0.
-	DefaultSegmentRows = 100_000
-	// DefaultFactor is Options.Factor when 0: buckets of about 100 rows.
-	DefaultFactor = 1024
+	// DefaultSegmentRows is the segment size when Options.SegmentRows is 0 and both
+	// tables are stored in key order (otherwise each key range would cost a read of
+	// most of the table: one segment).
+	DefaultSegmentRows = 1_000_000
+	// BucketRows is about the rows per bucket when Options.Factor is 0.
+	BucketRows = 100
+	// MaxFactor bounds the buckets per segment.
+	MaxFactor = 1 << 20
 	// DefaultConcurrency is Options.Concurrency when 0.
 	DefaultConcurrency = 4
 )
 
 // Options tune a run.
 type Options struct {
-	// SegmentRows is the number of rows per key-range segment (default 100,000).
+	// SegmentRows is the number of rows per key-range segment. 0: DefaultSegmentRows
+	// when both tables are stored in key order (sqlsource's Clustered), else the whole
+	// key range is one segment (a key range of a table stored in another order costs a
+	// read of most of it).
 	SegmentRows int64
-	// Factor is the number of buckets a segment is checksummed in (default 1024): a
-	// differing bucket of about SegmentRows/Factor rows is the unit read and merged.
+	// Factor is the number of buckets a segment is checksummed in: a differing bucket
+	// of about SegmentRows/Factor rows is the unit read and merged. 0: about
+	// BucketRows rows per bucket (at most MaxFactor buckets).
 	Factor int
 	// Concurrency is the number of segments checked at once (default 4).
 	Concurrency int
@@ -109,12 +120,8 @@ func Run(ctx context.Context, spec diff.Spec, source, target sqlsource.Config, s
 	if sink == nil {
 		return diff.Summary{}, errors.New("checksum: a sink is required")
 	}
-	if opts.SegmentRows <= 0 {
-		opts.SegmentRows = DefaultSegmentRows
-	}
-	if opts.Factor <= 0 {
-		opts.Factor = DefaultFactor
-	}
+	opts.SegmentRows = max(opts.SegmentRows, 0)
+	opts.Factor = min(max(opts.Factor, 0), MaxFactor)
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
@@ -154,6 +161,7 @@ type run struct {
 	opts    Options
 	out     *sharedSink
 	limiter *rate.Limiter
+	factor  int // buckets per segment
 
 	mu      sync.Mutex // guards the fields below and progress calls
 	matched int64
@@ -237,28 +245,53 @@ func (r *run) fail(ctx context.Context, err error) error {
 
 // cut cuts the key range at keys sampled from the larger side.
 func (r *run) cut(ctx context.Context) ([]sqlsource.Segment, error) {
+	qctx, cancel := withTimeout(ctx, r.opts.QueryTimeout)
+	defer cancel()
 	side := 0
-	n0, err0 := r.plan.EstimateRows(ctx, 0)
-	n1, err1 := r.plan.EstimateRows(ctx, 1)
+	n0, err0 := r.plan.EstimateRows(qctx, 0)
+	n1, err1 := r.plan.EstimateRows(qctx, 1)
 	if err0 != nil {
 		n0 = -1
 	}
 	if err1 == nil && n1 > n0 {
 		side, n0 = 1, n1
 	}
-	qctx, cancel := withTimeout(ctx, r.opts.QueryTimeout)
-	defer cancel()
-	bounds, err := r.plan.Boundaries(qctx, side, r.opts.SegmentRows, n0)
-	if err != nil {
-		return nil, err
+	every := r.opts.SegmentRows
+	if every == 0 {
+		c0, err := r.plan.Clustered(qctx, 0)
+		if err != nil {
+			return nil, err
+		}
+		c1, err := r.plan.Clustered(qctx, 1)
+		if err != nil {
+			return nil, err
+		}
+		if c0 && c1 {
+			every = DefaultSegmentRows
+		}
 	}
-	segs := make([]sqlsource.Segment, 0, len(bounds)+1)
-	var lo []string
-	for _, b := range bounds {
-		segs = append(segs, sqlsource.Segment{Lo: lo, Hi: b})
-		lo = b
+	segs := []sqlsource.Segment{{}}
+	if every > 0 && (n0 < 0 || n0 > every) {
+		bounds, err := r.plan.Boundaries(qctx, side, every, n0)
+		if err != nil {
+			return nil, err
+		}
+		segs = segs[:0]
+		var lo []string
+		for _, b := range bounds {
+			segs = append(segs, sqlsource.Segment{Lo: lo, Hi: b})
+			lo = b
+		}
+		segs = append(segs, sqlsource.Segment{Lo: lo})
 	}
-	return append(segs, sqlsource.Segment{Lo: lo}), nil
+	if r.factor = r.opts.Factor; r.factor == 0 {
+		r.factor = 1024 // no estimate
+		if n0 >= 0 {
+			per := max(n0, BucketRows) / int64(len(segs))
+			r.factor = int(min(max(per/BucketRows, 16), MaxFactor))
+		}
+	}
+	return segs, nil
 }
 
 // segment checks one segment: sums on both sides, then the differing buckets' rows
@@ -271,7 +304,7 @@ func (r *run) segment(ctx context.Context, i int, seg sqlsource.Segment) error {
 		wg.Go(func() {
 			qctx, cancel := withTimeout(ctx, r.opts.QueryTimeout)
 			defer cancel()
-			sums[side], errs[side] = r.plan.Sums(qctx, side, seg, r.opts.Factor)
+			sums[side], errs[side] = r.plan.Sums(qctx, side, seg, r.factor)
 		})
 	}
 	wg.Wait()
@@ -281,7 +314,7 @@ func (r *run) segment(ctx context.Context, i int, seg sqlsource.Segment) error {
 	var matched, summed int64
 	var differ []int
 	present := 0
-	for b := range r.opts.Factor {
+	for b := range r.factor {
 		s, okS := sums[0][b]
 		t, okT := sums[1][b]
 		if !okS && !okT {
@@ -305,7 +338,7 @@ func (r *run) segment(ctx context.Context, i int, seg sqlsource.Segment) error {
 			only = nil // every bucket: read the range as it is
 		}
 		if err := r.compare(ctx, func(ctx context.Context, side int) (diff.Reader, error) {
-			return r.plan.OpenSegment(ctx, side, seg, r.opts.Factor, only, fmt.Sprintf("%s segment %d", r.plan.Name(side), i+1))
+			return r.plan.OpenSegment(ctx, side, seg, r.factor, only, fmt.Sprintf("%s segment %d", r.plan.Name(side), i+1))
 		}, diff.StrategyMerge); err != nil {
 			return err
 		}

@@ -443,4 +443,10 @@ func TestPostgresPair(t *testing.T) {
 	if sum.Mismatched != 5 || sum.InvalidRows != 3 || sum.DuplicateKeys != 1 || sum.Matched != 2992 {
 		t.Errorf("summary %s", summaryJSON(sum))
 	}
+	// Default options: one segment (the table is small), about 100 rows a bucket.
+	sum2, got2 := checksumRun(t, ctx, spec, sc, tc, checksum.Options{})
+	if g, w := summaryJSON(sum2), summaryJSON(msum); g != w {
+		t.Errorf("default options: summary %s\nmerge's %s", g, w)
+	}
+	sqltest.Compare(t, "default options vs merge: ", sqltest.Lines(t, got2, nil), sqltest.Lines(t, mds, nil))
 }

@@ -674,6 +674,55 @@ func (p *ChecksumPlan) OpenKeyless(ctx context.Context, side int, name string) (
 	return openResolved(ctx, &r)
 }
 
+// Clustered reports whether the side's rows are stored about in key order, so that a
+// key range is read without reading most of the table: a PostgreSQL table whose first
+// key column has a correlation (pg_stats) of at least 0.9, or a MySQL table whose
+// primary key is the key, compared as the column itself (InnoDB stores rows in primary
+// key order; a string key's byte-order expression cannot use an index).
+func (p *ChecksumPlan) Clustered(ctx context.Context, side int) (bool, error) {
+	s := p.sides[side]
+	if s.r.Query != "" {
+		return false, nil
+	}
+	var ok bool
+	var err error
+	if s.r.Driver == Postgres {
+		err = s.r.query(ctx, `
+SELECT abs(correlation) >= 0.9 FROM pg_stats
+WHERE format('%I.%I', schemaname, tablename)::regclass = to_regclass($1) AND attname = $2`,
+			[]string{quoteQualified(Postgres, s.r.tableParts), s.keys[0].Name}, func(v [][]byte) error {
+				ok = string(v[0]) == "t"
+				return nil
+			})
+	} else {
+		for i, k := range s.keys {
+			if s.order[i] != quoteIdent(MySQL, k.Name) {
+				return false, nil
+			}
+		}
+		schema := "DATABASE()"
+		if len(s.r.tableParts) == 2 {
+			schema = mysqlLiteral(s.r.tableParts[0])
+		}
+		var pk []string
+		err = s.r.query(ctx, `
+SELECT COLUMN_NAME FROM information_schema.STATISTICS
+WHERE TABLE_SCHEMA = `+schema+` AND TABLE_NAME = `+mysqlLiteral(s.r.tableParts[len(s.r.tableParts)-1])+` AND INDEX_NAME = 'PRIMARY'
+ORDER BY SEQ_IN_INDEX`, nil, func(v [][]byte) error {
+			pk = append(pk, string(v[0]))
+			return nil
+		})
+		ok = len(pk) == len(s.keys)
+		for i := range pk {
+			ok = ok && pk[i] == s.keys[i].Name
+		}
+	}
+	if err != nil {
+		return false, s.r.wrap(err, "reading how the table is stored")
+	}
+	return ok, nil
+}
+
 // EstimateRows estimates the side's rows (see EstimateRows).
 func (p *ChecksumPlan) EstimateRows(ctx context.Context, side int) (int64, error) {
 	return EstimateRows(ctx, p.sides[side].cfg)

@@ -108,8 +108,10 @@ func (r *ReconciliationJobReconciler) Reconcile(ctx context.Context, req reconci
 	}
 	now := r.Clock.Now().UTC()
 	before := job.DeepCopy()
-	in := jobInputs{job: &job, missing: map[string]string{}, notReady: map[string]string{},
-		noKubernetes: executorOf(&job) == chv1.ExecutorKubernetes && r.Kubernetes.Image == ""}
+	in := jobInputs{job: &job, missing: map[string]string{}, notReady: map[string]string{}}
+	if executorOf(&job) == chv1.ExecutorKubernetes {
+		in.noKubernetes = r.Kubernetes.unavailable()
+	}
 	sides, err := r.dataSources(ctx, &job, &in)
 	if err != nil {
 		return reconcile.Result{}, err

@@ -36,10 +36,21 @@ type KubernetesExecutor struct {
 	StoreSecret *corev1.SecretKeySelector
 }
 
+// unavailable says why this manager cannot run Kubernetes runs ("" when it can).
+func (k KubernetesExecutor) unavailable() string {
+	switch {
+	case k.Image == "":
+		return "Kubernetes is not available: the manager runs without a worker image (--worker-image)"
+	case k.StoreURI == "" && k.StoreSecret == nil:
+		return "Kubernetes is not available: the manager has no store for workers (--worker-store, or a store URI without a password)"
+	}
+	return ""
+}
+
 // start creates the worker Job of run id.
 func (k KubernetesExecutor) start(ctx context.Context, r *ReconciliationJobReconciler, job *chv1.ReconciliationJob, plan runner.Plan, id string, parts int) error {
-	if k.Image == "" {
-		return errors.New("the Kubernetes executor is not configured in this manager (no worker image)")
+	if problem := k.unavailable(); problem != "" {
+		return errors.New(problem)
 	}
 	bj, err := kubejob.Build(job, kubejob.Run{ID: id, Plan: plan, Image: k.Image, ImagePullPolicy: k.ImagePullPolicy,
 		StoreURI: k.StoreURI, StoreSecret: k.StoreSecret, Partitions: int32(parts)})

@@ -22,9 +22,9 @@ type jobInputs struct {
 	notReady map[string]string
 	// planErr: the job cannot be turned into a comparison of its two DataSources.
 	planErr error
-	// noKubernetes: the job asks for the Kubernetes executor, which this manager has
-	// no worker image for.
-	noKubernetes bool
+	// noKubernetes: the job asks for the Kubernetes executor, which this manager
+	// cannot run (why).
+	noKubernetes string
 	// runs are the job's runs from the results store, newest first.
 	runs []store.Run
 	// alerts are the alert outcomes of runs whose finish was handled this reconcile.
@@ -49,8 +49,8 @@ func validateJob(in jobInputs) []string {
 	if in.planErr != nil {
 		problems = append(problems, in.planErr.Error())
 	}
-	if in.noKubernetes {
-		problems = append(problems, "spec.execution.executor: Kubernetes is not available: the manager runs without a worker image (--worker-image)")
+	if in.noKubernetes != "" {
+		problems = append(problems, "spec.execution.executor: "+in.noKubernetes)
 	}
 	return problems
 }

@@ -104,7 +104,7 @@ func TestReadiness(t *testing.T) {
 		{jobInputs{}, chv1.ReasonReconciled, "ready"},
 		{jobInputs{missing: map[string]string{"target": "bank"}}, chv1.ReasonInvalidSpec, `spec.target.dataSource: DataSource "bank" not found`},
 		{jobInputs{planErr: errors.New(`spec.compare[0].type: bad`)}, chv1.ReasonInvalidSpec, "spec.compare[0].type: bad"},
-		{jobInputs{noKubernetes: true}, chv1.ReasonInvalidSpec, "--worker-image"},
+		{jobInputs{noKubernetes: KubernetesExecutor{}.unavailable()}, chv1.ReasonInvalidSpec, "spec.execution.executor: Kubernetes is not available: the manager runs without a worker image (--worker-image)"},
 		{jobInputs{notReady: map[string]string{"source": `DataSource "ledger" is not ready (Unreachable: refused)`}}, chv1.ReasonSourceError, `spec.source: DataSource "ledger" is not ready`},
 	} {
 		tc.in.job = testJob()

@@ -46,7 +46,7 @@ func newManagerCommand() *cobra.Command {
 	f.IntVar(&o.InlineWorkers, "inline-workers", 2, "Inline runs executing at once")
 	f.StringVar(&o.WorkerImage, "worker-image", "", "image of Kubernetes worker pods (clearhouse worker); empty disables the Kubernetes executor")
 	f.StringVar(&o.Alerts.ConsoleURL, "console-url", "", "link to a job in a console, quoted in alerts ({namespace}, {job} and {run} are replaced)")
-	f.StringVar(&o.WorkerStoreURI, "worker-store", "", "store URI given to worker pods, without a password (default --store)")
+	f.StringVar(&o.WorkerStoreURI, "worker-store", "", "store URI given to worker pods, without a password (default --store when it has none)")
 	// controller-runtime registers --kubeconfig on the standard flag set for GetConfig.
 	if kf := flag.CommandLine.Lookup("kubeconfig"); kf != nil {
 		f.AddGoFlag(kf)

@@ -8,10 +8,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -64,9 +66,13 @@ type Options struct {
 	// WorkerImage is the image of Kubernetes worker pods (`clearhouse worker`). Empty:
 	// jobs with executor Kubernetes fail saying the executor is not configured.
 	WorkerImage string
-	// WorkerStoreURI is the store worker pods write to; default StoreURI. It must name
-	// the same database the manager reads, reachable from the pods (PostgreSQL).
+	// WorkerStoreURI is the store worker pods write to, passed on their command line:
+	// it must name the manager's database, reachable from the pods, and carry no
+	// password. Default: StoreURI when that has no password.
 	WorkerStoreURI string
+	// WorkerStoreSecret is the Secret key (in each job's namespace) holding the
+	// workers' store URI with its password; it wins over WorkerStoreURI.
+	WorkerStoreSecret *corev1.SecretKeySelector
 	// Clock drives schedules, retries and run times (nil: the real clock). Tests pass
 	// a k8s.io/utils/clock/testing.FakeClock and step it.
 	Clock clock.WithDelayedExecution
@@ -154,9 +160,10 @@ func New(cfg *rest.Config, o Options) (*Manager, error) {
 		Clock:         o.Clock,
 		Metrics:       m,
 		InlineWorkers: o.InlineWorkers,
-		Kubernetes:    controllers.KubernetesExecutor{Image: o.WorkerImage, StoreURI: o.WorkerStoreURI},
-		TempDir:       filepath.Join(o.DataDir, "tmp"),
-		Alerts:        o.Alerts,
+		Kubernetes: controllers.KubernetesExecutor{Image: o.WorkerImage, StoreURI: o.WorkerStoreURI,
+			StoreSecret: o.WorkerStoreSecret},
+		TempDir: filepath.Join(o.DataDir, "tmp"),
+		Alerts:  o.Alerts,
 	}); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -184,8 +191,8 @@ func withDefaults(o Options) Options {
 	if o.StoreURI == "" {
 		o.StoreURI = "sqlite:" + filepath.Join(o.DataDir, "results.db")
 	}
-	if o.WorkerStoreURI == "" {
-		o.WorkerStoreURI = o.StoreURI
+	if o.WorkerStoreURI == "" && !hasPassword(o.StoreURI) {
+		o.WorkerStoreURI = o.StoreURI // never put a password in a Job's command line
 	}
 	if o.InlineWorkers < 1 {
 		o.InlineWorkers = 2
@@ -200,4 +207,14 @@ func withDefaults(o Options) Options {
 		o.MetricsRegistry = crmetrics.Registry
 	}
 	return o
+}
+
+// hasPassword reports whether a store URI carries a password (user:password@).
+func hasPassword(uri string) bool {
+	u, err := url.Parse(uri)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, ok := u.User.Password()
+	return ok
 }

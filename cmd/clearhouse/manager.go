@@ -4,8 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -14,6 +16,7 @@ import (
 
 func newManagerCommand() *cobra.Command {
 	var o manager.Options
+	var workerStoreSecret string
 	zapOpts := zap.Options{Development: false}
 	cmd := &cobra.Command{
 		Use:   "manager",
@@ -26,6 +29,13 @@ func newManagerCommand() *cobra.Command {
 			}
 			if o.StoreURI == "" {
 				o.StoreURI = os.Getenv("CLEARHOUSE_STORE") // keeps a password off the command line
+			}
+			if workerStoreSecret != "" {
+				name, key, ok := strings.Cut(workerStoreSecret, "/")
+				if !ok || name == "" || key == "" {
+					return fmt.Errorf("--worker-store-secret %q: want NAME/KEY", workerStoreSecret)
+				}
+				o.WorkerStoreSecret = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: key}
 			}
 			mgr, err := manager.New(cfg, o)
 			if err != nil {
@@ -45,6 +55,7 @@ func newManagerCommand() *cobra.Command {
 	f.StringVar(&o.StoreURI, "store", "", "results store: sqlite:/path.db or postgres://... (default SQLite in --data-dir); a password may come from CLEARHOUSE_STORE instead")
 	f.IntVar(&o.InlineWorkers, "inline-workers", 2, "Inline runs executing at once")
 	f.StringVar(&o.WorkerImage, "worker-image", "", "image of Kubernetes worker pods (clearhouse worker); empty disables the Kubernetes executor")
+	f.StringVar(&workerStoreSecret, "worker-store-secret", "", "NAME/KEY of a Secret, in each job's namespace, holding the workers' store URI with its password")
 	f.StringVar(&o.Alerts.ConsoleURL, "console-url", "", "link to a job in a console, quoted in alerts ({namespace}, {job} and {run} are replaced)")
 	f.StringVar(&o.WorkerStoreURI, "worker-store", "", "store URI given to worker pods, without a password (default --store when it has none)")
 	// controller-runtime registers --kubeconfig on the standard flag set for GetConfig.

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -139,6 +140,14 @@ func TestNonceTriggersExactlyOneRun(t *testing.T) {
 		if c.Occurrences != 2 || c.State != store.CaseOpen {
 			t.Fatalf("case %+v: want open, seen twice", c)
 		}
+	}
+
+	// Settled, a reconcile that changes nothing (a label edit) writes no status.
+	update(t, job, func(j *chv1.ReconciliationJob) { j.Labels = map[string]string{"touched": "2"} })
+	rv := getJob(t, job).ResourceVersion
+	time.Sleep(2 * time.Second) // let the reconcile the edit triggers happen
+	if now := getJob(t, job).ResourceVersion; now != rv {
+		t.Errorf("resourceVersion moved from %s to %s without a change of status", rv, now)
 	}
 }
 

@@ -38,7 +38,7 @@ import (
 
 // Options configure the manager. The zero value (with MetricsAddr and ProbeAddr set to
 // "0" in tests) is a working single-replica manager with an SQLite store in the OS
-// temp dir and one inline worker.
+// temp dir and two inline workers.
 type Options struct {
 	// MetricsAddr is where metrics are served; "0" turns them off.
 	MetricsAddr string
@@ -64,7 +64,8 @@ type Options struct {
 	// InlineWorkers bounds the Inline runs executing at once (default 2).
 	InlineWorkers int
 	// WorkerImage is the image of Kubernetes worker pods (`clearhouse worker`). Empty:
-	// jobs with executor Kubernetes fail saying the executor is not configured.
+	// jobs with executor Kubernetes report Ready=False (InvalidSpec, saying why) and
+	// do not run.
 	WorkerImage string
 	// WorkerStoreURI is the store worker pods write to, passed on their command line:
 	// it must name the manager's database, reachable from the pods, and carry no

@@ -95,6 +95,25 @@ func TestHelmChartIsValid(t *testing.T) {
 			t.Errorf("helm template output lacks %q; accepted:\n%s", want, strings.Join(accepted, "\n"))
 		}
 	}
+	// Production values: two replicas on a PostgreSQL store from a Secret, which the
+	// workers get too; a persistent data volume.
+	rendered = run(t, nil, helm, "template", "clearhouse", "charts/clearhouse", "--namespace", "clearhouse-system",
+		"--set", "replicas=2", "--set", "store.existingSecret=clearhouse-store", "--set", "store.persistence.enabled=true")
+	for _, want := range []string{"--worker-store-secret=clearhouse-store/uri", "secretKeyRef: {name: clearhouse-store, key: uri}", "claimName: clearhouse-data"} {
+		if !strings.Contains(rendered, want) {
+			t.Errorf("production values: output lacks %q", want)
+		}
+	}
+	accepted = dryRun(t, []byte(rendered))
+	if !strings.Contains(strings.Join(accepted, "\n"), "persistentvolumeclaim/clearhouse-data serverside-applied (server dry run)") {
+		t.Errorf("production values: no PersistentVolumeClaim accepted:\n%s", strings.Join(accepted, "\n"))
+	}
+	// Two replicas on two SQLite files would each keep half the history.
+	cmd := exec.CommandContext(t.Context(), helm, "template", "clearhouse", "charts/clearhouse", "--set", "replicas=2")
+	cmd.Dir = env.Root
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "replicas > 1 need a shared results store") {
+		t.Errorf("replicas=2 without a store: %v\n%s", err, out)
+	}
 	// The chart's manager rules are the generated ones, not a hand-kept copy.
 	generated, err := os.ReadFile(filepath.Join(env.Root, "config", "rbac", "role.yaml"))
 	if err != nil {

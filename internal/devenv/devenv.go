@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -201,7 +200,7 @@ func (cp *ControlPlane) Stop() error {
 	// Belt and braces: whatever envtest could not stop is killed.
 	for _, pid := range append(cp.pids, cp.stale()...) {
 		if alive(pid) && cp.isOurs(pid) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			signal(pid, true)
 		}
 	}
 	cp.closeLogs()
@@ -290,7 +289,7 @@ func (cp *ControlPlane) reapStale() int {
 	pids := cp.stale()
 	n := len(pids)
 	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
+		signal(pid, false)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for len(pids) > 0 {
@@ -298,7 +297,7 @@ func (cp *ControlPlane) reapStale() int {
 		pids = slices.DeleteFunc(pids, func(pid int) bool { return !alive(pid) })
 		if time.Now().After(deadline) {
 			for _, pid := range pids {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				signal(pid, true)
 			}
 		}
 	}
@@ -337,30 +336,4 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && !strings.HasPrefix(strings.TrimSpace(s[i+1:]), "Z")
-}
-
-// Lock takes the state directory for this process, so that a second `clearhouse dev`
-// on the same directory is refused rather than taking etcd's data from under the
-// first (and the first's processes are never mistaken for stale ones). The lock is an
-// flock: a process killed with -9 releases it.
-func Lock(dir string) (unlock func(), err error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
-	}
-	path := filepath.Join(dir, "dev.lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(path)
-		_ = f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another clearhouse dev (pid %s) is running on %s: stop it, or pass another --dir", strings.TrimSpace(string(holder)), dir)
-		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return func() { _ = f.Close() }, nil
 }

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -133,7 +132,7 @@ func TestControlPlaneReapsStaleAndStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pid := range pids {
-		if err := syscall.Kill(pid, 0); err == nil && alive(pid) && cp.isOurs(pid) {
+		if alive(pid) && cp.isOurs(pid) {
 			t.Errorf("pid %d still runs after Stop", pid)
 		}
 	}

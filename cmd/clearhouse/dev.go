@@ -30,6 +30,7 @@ import (
 type devFlags struct {
 	dir, root, assets, shared string
 	exitAfterRun, noWait      bool
+	fresh                     bool
 	runTimeout                time.Duration
 }
 
@@ -61,6 +62,7 @@ and runs the job again.`,
 	fl.StringVar(&f.root, "root", "", "repository root holding config/crd/bases (default: found from the current directory)")
 	fl.StringVar(&f.assets, "assets", "", "directory of kube-apiserver, etcd and kubectl (default $KUBEBUILDER_ASSETS, else <root>/bin/k8s)")
 	fl.StringVar(&f.shared, "shared", "", "fixtures folder with the Strimzi and Prometheus Operator CRDs (default $CLEARHOUSE_SHARED, else <root>/../shared)")
+	fl.BoolVar(&f.fresh, "fresh", false, "start from nothing: remove the cluster's data, the results store and the demo files first")
 	fl.BoolVar(&f.exitAfterRun, "exit-after-run", false, "stop everything once the demo run is printed")
 	fl.BoolVar(&f.noWait, "no-wait", false, "apply the demo resources without waiting for the run")
 	fl.DurationVar(&f.runTimeout, "run-timeout", 5*time.Minute, "how long to wait for the demo run")
@@ -93,6 +95,11 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) (err erro
 		return err
 	}
 	defer unlock()
+	if f.fresh {
+		if err := devenv.Reset(dir); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}

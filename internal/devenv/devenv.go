@@ -337,3 +337,14 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && !strings.HasPrefix(strings.TrimSpace(s[i+1:]), "Z")
 }
+
+// Reset removes the state a dev environment keeps between starts — etcd's data, the
+// results store, the demo files, spill files, kubeconfig and logs — leaving the lock.
+func Reset(dir string) error {
+	for _, name := range []string{"etcd", "apiserver", "demo", "tmp", "logs", "kubeconfig", "results.db", "results.db-wal", "results.db-shm"} {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("reset %s: %w", dir, err)
+		}
+	}
+	return nil
+}

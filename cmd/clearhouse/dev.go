@@ -40,16 +40,16 @@ func newDevCommand() *cobra.Command {
 		Use:   "dev",
 		Short: "Run Clearhouse locally with demo data: control plane, manager, a reconciliation",
 		Long: `Dev starts a local Clearhouse on this machine, without a cluster: etcd and
-kube-apiserver from bin/k8s (built by 'make envtest') with every CRD installed, the
-manager in this process (inline executor, SQLite results store), and a demo — a
-payments ledger reconciled against a bank settlement file with a few planted
-differences. It runs the demo job, prints its status and discrepancies, writes a
-kubeconfig for kubectl, and keeps running until Ctrl-C, which stops everything it
-started.
+kube-apiserver from bin/k8s (built with hack/build-control-plane.sh the first time)
+with every CRD installed, the manager in this process (inline executor, SQLite
+results store), and a demo: a payments ledger reconciled against a bank settlement
+file with a few planted differences. It runs the demo job, prints its status and
+discrepancies, writes a kubeconfig for kubectl, and keeps running until Ctrl-C,
+which stops everything it started.
 
-State lives in --dir (default .clearhouse in the checkout): etcd's data, the results store, the demo
-files and resources, the kubeconfig and the logs (logs/). A second start resumes it
-and runs the job again.`,
+State lives in --dir (default .clearhouse in the checkout): etcd's data, the results
+store, the demo files and resources, the kubeconfig and the logs (logs/). A second
+start resumes it and runs the job again; --fresh starts from nothing.`,
 		Example: `  make dev                       # builds bin/k8s and bin/clearhouse first
   clearhouse dev --exit-after-run # print the result and stop`,
 		Args: cobra.NoArgs,

@@ -1,4 +1,4 @@
-package alert
+package alert_test
 
 import (
 	"context"
@@ -7,8 +7,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/clearhouse-dev/clearhouse/internal/alert"
 	"github.com/clearhouse-dev/clearhouse/internal/testenv"
 )
+
+// The test is external: internal/testenv imports the manager, which imports alert.
+
+const hookToken = "T000/B000/s3cr3t"
 
 // FromCluster against a real kube-apiserver: a key's value, and errors that name the
 // Secret and the key.
@@ -33,7 +38,7 @@ func TestFromCluster(t *testing.T) {
 	if err := env.Client.Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	read := FromCluster(env.Client, "payments")
+	read := alert.FromCluster(env.Client, "payments")
 	if v, err := read(ctx, "slack", "url"); err != nil || v != "https://hooks.slack.example/services/"+hookToken {
 		t.Fatalf("read = %q, %v", v, err)
 	}

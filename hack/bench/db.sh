@@ -167,6 +167,8 @@ run_once() { # run_once ROWS METHOD RUN
 	if ((rss > ${RSS[$n,$m]:-0})); then RSS[$n,$m]=$rss; fi
 }
 
+COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -n $(cd "$ROOT" && git status --porcelain -- cmd internal 2>/dev/null) ]] && COMMIT="$COMMIT (+ uncommitted changes in cmd/ or internal/)"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for n in $SIZES; do ensure_db "$n"; done
 METHODS=(floor merge checksum join)
@@ -203,7 +205,7 @@ report=$DATA/results/db-bench-$(date -u +%Y%m%dT%H%M%SZ).md
 	echo "## make bench (databases), $(date -u +'%F %H:%M UTC')"
 	echo
 	echo "- machine: $(nproc) cores, $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -1), $(uname -sr); load average $LOAD_BEFORE before, $LOAD_AFTER after (shared machine)"
-	echo "- clearhouse $(cd "$ROOT" && git rev-parse --short HEAD), PostgreSQL $PG_VERSION (same machine, fsync off, shared_buffers 256MB)"
+	echo "- clearhouse $COMMIT, PostgreSQL $PG_VERSION (same machine, fsync off, shared_buffers 256MB)"
 	echo "- BENCH_DB_SIZES=\"$SIZES\" BENCH_REPEAT=$REPEAT BENCH_SEED=$SEED BENCH_RATE=$RATE BENCH_CHECKSUM_FLAGS=\"${BENCH_CHECKSUM_FLAGS:-}\""
 	echo "- wall s: fastest of $REPEAT; client cpu s and peak RSS: of the client process (psql or clearhouse), not the server"
 	echo

@@ -18,138 +18,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/alert/alerttest"
 )
 
 const (
 	smtpUser     = "alerts@clearhouse.example"
 	smtpPassword = "pa55-w0rd-n0t-in-errors"
 )
-
-// relay is a real SMTP server (go-smtp) on a local address that keeps what it is sent.
-type relay struct {
-	srv  *smtp.Server
-	addr *net.TCPAddr
-
-	mu       sync.Mutex
-	mails    []received
-	auths    []string // "user:password" of each AUTH PLAIN
-	sessions int
-	// reject, when set, answers MAIL FROM in session n (1-based) with its error.
-	reject func(n int) error
-	// password the relay accepts; empty: any.
-	password string
-}
-
-type received struct {
-	from string
-	to   []string
-	data []byte
-	tls  bool
-	user string
-}
-
-type relaySession struct {
-	r    *relay
-	c    *smtp.Conn
-	n    int
-	user string
-	from string
-	to   []string
-}
-
-func (s *relaySession) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *relaySession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		s.r.mu.Lock()
-		defer s.r.mu.Unlock()
-		s.r.auths = append(s.r.auths, user+":"+pass)
-		if s.r.password != "" && pass != s.r.password {
-			return smtp.ErrAuthFailed
-		}
-		s.user = user
-		return nil
-	}), nil
-}
-
-func (s *relaySession) Mail(from string, _ *smtp.MailOptions) error {
-	if s.r.reject != nil {
-		if err := s.r.reject(s.n); err != nil {
-			return err
-		}
-	}
-	s.from = from
-	return nil
-}
-
-func (s *relaySession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if strings.HasPrefix(to, "nobody@") {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *relaySession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	_, isTLS := s.c.TLSConnectionState()
-	s.r.mu.Lock()
-	s.r.mails = append(s.r.mails, received{from: s.from, to: s.to, data: b, tls: isTLS, user: s.user})
-	s.r.mu.Unlock()
-	return nil
-}
-
-func (s *relaySession) Reset()        { s.from, s.to = "", nil }
-func (s *relaySession) Logout() error { return nil }
-
-// newRelay starts a relay on host (an IP), offering STARTTLS when cert is given and AUTH
-// in clear text when insecureAuth.
-func newRelay(t *testing.T, host string, cert *tls.Certificate, insecureAuth bool) *relay {
-	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serveRelay(t, l, l.Addr(), cert, insecureAuth)
-}
-
-func serveRelay(t *testing.T, l net.Listener, addr net.Addr, cert *tls.Certificate, insecureAuth bool) *relay {
-	r := &relay{addr: addr.(*net.TCPAddr)}
-	r.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		r.mu.Lock()
-		r.sessions++
-		n := r.sessions
-		r.mu.Unlock()
-		return &relaySession{r: r, c: c, n: n}, nil
-	}))
-	r.srv.Domain = "relay.test"
-	r.srv.AllowInsecureAuth = insecureAuth
-	r.srv.ReadTimeout = time.Minute
-	r.srv.WriteTimeout = time.Minute
-	if cert != nil {
-		r.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
-	}
-	go func() { _ = r.srv.Serve(l) }()
-	t.Cleanup(func() { _ = r.srv.Close() })
-	return r
-}
-
-func (r *relay) received() ([]received, []string, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.mails), slices.Clone(r.auths), r.sessions
-}
 
 // selfSigned makes a certificate for 127.0.0.1 and localhost, and a pool trusting it.
 func selfSigned(t *testing.T) (*tls.Certificate, *x509.CertPool) {
@@ -183,13 +64,13 @@ func selfSigned(t *testing.T) (*tls.Certificate, *x509.CertPool) {
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
-func emailChannel(r *relay, withAuth bool, to ...string) []chv1.AlertChannel {
+func emailChannel(r *alerttest.Relay, withAuth bool, to ...string) []chv1.AlertChannel {
 	if len(to) == 0 {
 		to = []string{"ops@bank.example", "treasury@bank.example"}
 	}
 	ch := &chv1.EmailChannel{
 		To: to, From: "alerts@clearhouse.example",
-		SMTP: chv1.SMTPServer{Host: r.addr.IP.String(), Port: int32(r.addr.Port)},
+		SMTP: chv1.SMTPServer{Host: r.Addr.IP.String(), Port: int32(r.Addr.Port)},
 	}
 	if withAuth {
 		ch.SMTP.SecretRef = &chv1.CredentialsSecretRef{Name: "smtp"} // default keys username/password
@@ -213,12 +94,12 @@ duplicate_key      id=1003  2 rows on the target side
 `
 
 // checkMail parses a received message and checks its envelope, headers and body.
-func checkMail(t *testing.T, m received) {
+func checkMail(t *testing.T, m alerttest.Mail) {
 	t.Helper()
-	if m.from != "alerts@clearhouse.example" || !slices.Equal(m.to, []string{"ops@bank.example", "treasury@bank.example"}) {
-		t.Fatalf("envelope from %q to %q", m.from, m.to)
+	if m.From != "alerts@clearhouse.example" || !slices.Equal(m.To, []string{"ops@bank.example", "treasury@bank.example"}) {
+		t.Fatalf("envelope from %q to %q", m.From, m.To)
 	}
-	msg, err := mail.ReadMessage(strings.NewReader(string(m.data)))
+	msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,37 +125,37 @@ func checkMail(t *testing.T, m received) {
 		t.Fatalf("body:\n%s\nwant:\n%s", got, wantEmailBody)
 	}
 	for _, raw := range []string{rawIBAN, rawIBANTarget} {
-		if strings.Contains(string(m.data), raw) {
+		if strings.Contains(string(m.Data), raw) {
 			t.Fatalf("mail holds the unmasked value %s", raw)
 		}
 	}
 }
 
 func TestEmailThroughPlainRelay(t *testing.T) {
-	r := newRelay(t, "127.0.0.1", nil, false)
+	r := alerttest.NewRelay(t, "127.0.0.1", nil, false)
 	n := newNotifier(nil, &waits{})
 	res := one(t, n.Send(context.Background(), emailChannel(r, false), sampleAlert()))
 	if res.Err != nil || res.Attempts != 1 || res.Type != "email" || res.Channel != "ops-mail" {
 		t.Fatalf("result = %+v", res)
 	}
-	mails, auths, _ := r.received()
-	if len(mails) != 1 || len(auths) != 0 || mails[0].tls {
-		t.Fatalf("%d mails (tls %v), auths %q", len(mails), len(mails) > 0 && mails[0].tls, auths)
+	mails, auths, _ := r.Received()
+	if len(mails) != 1 || len(auths) != 0 || mails[0].TLS {
+		t.Fatalf("%d mails (tls %v), auths %q", len(mails), len(mails) > 0 && mails[0].TLS, auths)
 	}
 	checkMail(t, mails[0])
 }
 
 func TestEmailStartTLSAndAuth(t *testing.T) {
 	cert, pool := selfSigned(t)
-	r := newRelay(t, "127.0.0.1", cert, false) // AUTH only once TLS is up
+	r := alerttest.NewRelay(t, "127.0.0.1", cert, false) // AUTH only once TLS is up
 	n := newNotifier(smtpSecrets, &waits{})
 	n.TLS = &tls.Config{RootCAs: pool}
 	res := one(t, n.Send(context.Background(), emailChannel(r, true), sampleAlert()))
 	if res.Err != nil || res.Attempts != 1 {
 		t.Fatalf("result = %+v", res)
 	}
-	mails, auths, _ := r.received()
-	if len(mails) != 1 || !mails[0].tls || mails[0].user != smtpUser {
+	mails, auths, _ := r.Received()
+	if len(mails) != 1 || !mails[0].TLS || mails[0].User != smtpUser {
 		t.Fatalf("mails %+v", mails)
 	}
 	if !slices.Equal(auths, []string{smtpUser + ":" + smtpPassword}) {
@@ -285,43 +166,43 @@ func TestEmailStartTLSAndAuth(t *testing.T) {
 
 func TestEmailUntrustedCertificateIsFinal(t *testing.T) {
 	cert, _ := selfSigned(t)
-	r := newRelay(t, "127.0.0.1", cert, false)
+	r := alerttest.NewRelay(t, "127.0.0.1", cert, false)
 	w := &waits{}
 	n := newNotifier(smtpSecrets, w) // system roots: the test certificate is not trusted
 	res := one(t, n.Send(context.Background(), emailChannel(r, true), sampleAlert()))
 	if res.Attempts != 1 || res.Err == nil || len(w.got()) != 0 {
 		t.Fatalf("result = %+v, waits %v", res, w.got())
 	}
-	wantPrefix := `alert channel "ops-mail" (email), attempt 1 of 3: smtp ` + r.addr.String() + ` STARTTLS: tls: failed to verify certificate: x509: `
+	wantPrefix := `alert channel "ops-mail" (email), attempt 1 of 3: smtp ` + r.Addr.String() + ` STARTTLS: tls: failed to verify certificate: x509: `
 	if !strings.HasPrefix(res.Err.Error(), wantPrefix) {
 		t.Fatalf("error %q\nwant prefix %q", res.Err, wantPrefix)
 	}
 	// Never a fall back to clear text: nothing was authenticated or sent.
-	if mails, auths, _ := r.received(); len(mails) != 0 || len(auths) != 0 {
+	if mails, auths, _ := r.Received(); len(mails) != 0 || len(auths) != 0 {
 		t.Fatalf("mails %d, auths %q", len(mails), auths)
 	}
 }
 
 func TestEmailClearTextAuthOnLoopbackOnly(t *testing.T) {
 	// On loopback (a local relay, a sidecar) credentials may go without TLS.
-	local := newRelay(t, "127.0.0.1", nil, true)
+	local := alerttest.NewRelay(t, "127.0.0.1", nil, true)
 	n := newNotifier(smtpSecrets, &waits{})
 	if res := one(t, n.Send(context.Background(), emailChannel(local, true), sampleAlert())); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if _, auths, _ := local.received(); !slices.Equal(auths, []string{smtpUser + ":" + smtpPassword}) {
+	if _, auths, _ := local.Received(); !slices.Equal(auths, []string{smtpUser + ":" + smtpPassword}) {
 		t.Fatalf("AUTH received %q", auths)
 	}
 
 	// Over a network address, never.
 	ip := nonLoopbackIPv4(t)
-	remote := newRelay(t, ip.String(), nil, true)
+	remote := alerttest.NewRelay(t, ip.String(), nil, true)
 	res := one(t, n.Send(context.Background(), emailChannel(remote, true), sampleAlert()))
-	want := `alert channel "ops-mail" (email), attempt 1 of 3: smtp ` + remote.addr.String() + ` offers no TLS: refusing to send the credentials of secret smtp in clear`
+	want := `alert channel "ops-mail" (email), attempt 1 of 3: smtp ` + remote.Addr.String() + ` offers no TLS: refusing to send the credentials of secret smtp in clear`
 	if res.Err == nil || res.Err.Error() != want || res.Attempts != 1 {
 		t.Fatalf("result %+v\nwant error %s", res, want)
 	}
-	if mails, auths, _ := remote.received(); len(mails) != 0 || len(auths) != 0 {
+	if mails, auths, _ := remote.Received(); len(mails) != 0 || len(auths) != 0 {
 		t.Fatalf("mails %d, auths %q", len(mails), auths)
 	}
 }
@@ -342,8 +223,8 @@ func nonLoopbackIPv4(t *testing.T) net.IP {
 }
 
 func TestEmailTemporaryRejectionRetried(t *testing.T) {
-	r := newRelay(t, "127.0.0.1", nil, false)
-	r.reject = func(n int) error {
+	r := alerttest.NewRelay(t, "127.0.0.1", nil, false)
+	r.Reject = func(n int) error {
 		if n <= 2 {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 		}
@@ -358,7 +239,7 @@ func TestEmailTemporaryRejectionRetried(t *testing.T) {
 	if got := w.got(); !slices.Equal(got, []time.Duration{time.Second, 2 * time.Second}) {
 		t.Fatalf("waits %v", got)
 	}
-	mails, _, sessions := r.received()
+	mails, _, sessions := r.Received()
 	if len(mails) != 1 || sessions != 3 {
 		t.Fatalf("%d mails over %d sessions", len(mails), sessions)
 	}
@@ -366,19 +247,19 @@ func TestEmailTemporaryRejectionRetried(t *testing.T) {
 }
 
 func TestEmailRejectedIsReported(t *testing.T) {
-	r := newRelay(t, "127.0.0.1", nil, false)
-	r.reject = func(int) error {
+	r := alerttest.NewRelay(t, "127.0.0.1", nil, false)
+	r.Reject = func(int) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	n := newNotifier(nil, &waits{})
 	res := one(t, n.Send(context.Background(), emailChannel(r, false), sampleAlert()))
-	want := `alert channel "ops-mail" (email), attempt 3 of 3: smtp ` + r.addr.String() + ` MAIL FROM: 451 4.3.0 try again later`
+	want := `alert channel "ops-mail" (email), attempt 3 of 3: smtp ` + r.Addr.String() + ` MAIL FROM: 451 4.3.0 try again later`
 	if res.Attempts != 3 || res.Err == nil || res.Err.Error() != want {
 		t.Fatalf("result %+v\nwant error %s", res, want)
 	}
 
 	// A permanent answer (5xx) is not retried.
-	res = one(t, n.Send(context.Background(), emailChannel(newRelay(t, "127.0.0.1", nil, false), false, "nobody@bank.example"), sampleAlert()))
+	res = one(t, n.Send(context.Background(), emailChannel(alerttest.NewRelay(t, "127.0.0.1", nil, false), false, "nobody@bank.example"), sampleAlert()))
 	if res.Attempts != 1 || res.Err == nil || !strings.HasSuffix(res.Err.Error(), " RCPT TO nobody@bank.example: 550 5.1.1 no such mailbox") {
 		t.Fatalf("result %+v", res)
 	}
@@ -386,12 +267,12 @@ func TestEmailRejectedIsReported(t *testing.T) {
 
 func TestEmailWrongPasswordIsFinalAndHidden(t *testing.T) {
 	cert, pool := selfSigned(t)
-	r := newRelay(t, "127.0.0.1", cert, false)
-	r.password = "the-right-one"
+	r := alerttest.NewRelay(t, "127.0.0.1", cert, false)
+	r.Password = "the-right-one"
 	n := newNotifier(smtpSecrets, &waits{})
 	n.TLS = &tls.Config{RootCAs: pool}
 	res := one(t, n.Send(context.Background(), emailChannel(r, true), sampleAlert()))
-	want := `alert channel "ops-mail" (email), attempt 1 of 3: smtp ` + r.addr.String() + ` AUTH: 535 5.7.8 Authentication failed`
+	want := `alert channel "ops-mail" (email), attempt 1 of 3: smtp ` + r.Addr.String() + ` AUTH: 535 5.7.8 Authentication failed`
 	if res.Attempts != 1 || res.Err == nil || res.Err.Error() != want {
 		t.Fatalf("result %+v\nwant error %s", res, want)
 	}
@@ -426,14 +307,14 @@ func TestEmailRelayDown(t *testing.T) {
 // One Send reaches every channel, each with its own result, in the order of the spec.
 func TestSendToEveryChannel(t *testing.T) {
 	h := newHook(t, http.StatusOK)
-	r := newRelay(t, "127.0.0.1", nil, false)
+	r := alerttest.NewRelay(t, "127.0.0.1", nil, false)
 	n := newNotifier(map[string]string{"slack/url": h.url()}, &waits{})
 	channels := append(emailChannel(r, false), webhookChannel()...)
 	rs := n.Send(context.Background(), channels, sampleAlert())
 	if len(rs) != 2 || rs[0].Channel != "ops-mail" || rs[0].Err != nil || rs[1].Channel != "ops-slack" || rs[1].Err != nil {
 		t.Fatalf("results %+v", rs)
 	}
-	if mails, _, _ := r.received(); len(mails) != 1 || len(h.requests()) != 1 {
+	if mails, _, _ := r.Received(); len(mails) != 1 || len(h.requests()) != 1 {
 		t.Fatalf("%d mails, %d posts", len(mails), len(h.requests()))
 	}
 }
@@ -446,15 +327,15 @@ func TestEmailImplicitTLSOn465(t *testing.T) {
 		t.Skipf("cannot listen on port 465 here: %v", err)
 	}
 	tl := tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12})
-	r := serveRelay(t, tl, l.Addr(), nil, false) // TLS from the listener: AUTH is offered, STARTTLS is not
+	r := alerttest.ServeRelay(t, tl, l.Addr(), nil, false) // TLS from the listener: AUTH is offered, STARTTLS is not
 
 	n := newNotifier(smtpSecrets, &waits{})
 	n.TLS = &tls.Config{RootCAs: pool}
 	if res := one(t, n.Send(context.Background(), emailChannel(r, true), sampleAlert())); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	mails, auths, _ := r.received()
-	if len(mails) != 1 || !mails[0].tls || !slices.Equal(auths, []string{smtpUser + ":" + smtpPassword}) {
+	mails, auths, _ := r.Received()
+	if len(mails) != 1 || !mails[0].TLS || !slices.Equal(auths, []string{smtpUser + ":" + smtpPassword}) {
 		t.Fatalf("mails %+v, auths %q", mails, auths)
 	}
 	checkMail(t, mails[0])

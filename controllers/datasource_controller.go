@@ -3,10 +3,12 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -91,23 +93,52 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			log.FromContext(ctx).Info("probe failed", "reason", reasonOf(err), "error", err.Error(), "failures", m.failures)
 		}
 		m.next = now.Add(nextProbeIn(m.failures, probeInterval(&ds)))
-		r.remember(req.NamespacedName, m)
 		memo = m
 	}
 
 	pipe := r.reconcilePipeline(ctx, &ds)
 	ds.Status = dataSourceStatus(&ds, obs, pipe)
+	// The status is computed from the cached DataSource, which may lag behind our own
+	// last patch (a KafkaConnector we applied wakes us before the cache has the status
+	// we wrote). A merge patch from a stale copy would replace the conditions with stale
+	// ones ("not probed yet" for an hour): patch only the version we read, and remember
+	// the probe and record events only once its status is written.
+	conflict, err := patchDataSourceStatus(ctx, r.Client, before, &ds)
+	switch {
+	case err != nil:
+		return ctrl.Result{}, err
+	case conflict:
+		// The newer version is on its way to the cache and will be reconciled again;
+		// a probe made here is made again then.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	if obs != nil {
+		r.remember(req.NamespacedName, memo)
+	}
 	for _, e := range dataSourceEvents(before.Status.Conditions, ds.Status.Conditions) {
 		r.Recorder.Eventf(&ds, nil, e.Type, e.Reason, e.Action, "%s", e.Note)
-	}
-	if err := patchStatus(ctx, r.Client, before, &ds); err != nil {
-		return ctrl.Result{}, err
 	}
 	if memo == nil {
 		// Invalid spec: nothing to probe until it changes.
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: max(memo.next.Sub(now), time.Second)}, nil
+}
+
+// patchDataSourceStatus writes ds's status when it changed, with an optimistic lock on
+// the resourceVersion before was read at; conflict reports that a newer version exists.
+func patchDataSourceStatus(ctx context.Context, c client.Client, before, ds *chv1.DataSource) (conflict bool, err error) {
+	if equality.Semantic.DeepEqual(before.Status, ds.Status) {
+		return false, nil
+	}
+	err = c.Status().Patch(ctx, ds, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	switch {
+	case apierrors.IsConflict(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("patch status of DataSource %s/%s: %w", ds.Namespace, ds.Name, err)
+	}
+	return false, nil
 }
 
 // reasonOf is the probe's failure reason, for logs.

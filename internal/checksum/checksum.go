@@ -328,15 +328,17 @@ func (r *run) segment(ctx context.Context, i int, seg sqlsource.Segment) error {
 		}
 		differ = append(differ, b)
 	}
+	only := differ
+	if 2*len(differ) > present {
+		// Most buckets differ: read the whole range (a short statement); the engine
+		// then counts the equal buckets' keys too.
+		only, matched = nil, 0
+	}
 	r.mu.Lock()
 	r.matched += matched
 	r.summed += summed
 	r.mu.Unlock()
 	if len(differ) > 0 {
-		only := differ
-		if len(differ) == present {
-			only = nil // every bucket: read the range as it is
-		}
 		if err := r.compare(ctx, func(ctx context.Context, side int) (diff.Reader, error) {
 			return r.plan.OpenSegment(ctx, side, seg, r.factor, only, fmt.Sprintf("%s segment %d", r.plan.Name(side), i+1))
 		}, diff.StrategyMerge); err != nil {

@@ -13,10 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/controllers"
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/connect"
 	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
 	"github.com/clearhouse-dev/clearhouse/internal/runner"
 	"github.com/clearhouse-dev/clearhouse/internal/runner/runnertest"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
 	"github.com/clearhouse-dev/clearhouse/internal/trigger"
 )
 
@@ -121,4 +124,43 @@ func envValue(bj batchv1.Job, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestKubernetesRunReadBeforeItsLastPartition: the reconciler reads the run from the
+// store before it reads the worker Job; the last partition may be written, and the Job
+// complete, in between. The run must then be finished from what the store holds now,
+// not failed for a partition that did write.
+func TestKubernetesRunReadBeforeItsLastPartition(t *testing.T) {
+	ns := "rj-kube-late"
+	namespace(t, ns)
+	ctx := context.Background()
+	id := "late-uid-nabc"
+	if err := mgr.Store.StartRun(ctx, store.Run{ID: id, Job: ns + "/late", Trigger: "Nonce", Partitions: 2, StartedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	read, err := mgr.Store.GetRun(ctx, id) // the reconciler's read: no partition yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := mgr.Store.WritePartition(ctx, store.Partition{RunID: id, Index: i, Summary: diff.Summary{Compared: 5, Matched: 5}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bj := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: kubejob.Name(id)},
+		Spec: batchv1.JobSpec{
+			Completions: ptrTo(int32(2)), Parallelism: ptrTo(int32(2)), CompletionMode: ptrTo(batchv1.IndexedCompletion),
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "worker", Image: "ghcr.io/clearhouse-dev/clearhouse:test"}},
+			}},
+		},
+	}
+	create(t, bj)
+	finishWorkerJob(t, bj, false)
+	ended, state, msg, err := controllers.ObserveKubernetesRun(ctx, env.Client, mgr.Store, ns, read)
+	if err != nil || !ended || state != store.RunCompleted || msg != "" {
+		t.Fatalf("observe = %v, %q, %q, %v; want ended Completed", ended, state, msg, err)
+	}
 }

@@ -100,7 +100,12 @@ func (k KubernetesExecutor) observe(ctx context.Context, r *ReconciliationJobRec
 	}
 	// Every pod succeeded; the run's state follows from the sum of the partitions. A
 	// partition that wrote nothing (a worker writing to another store) must not pass
-	// for a balanced run.
+	// for a balanced run. The run is read again: the caller read it before the Job,
+	// and the last partition may have been written in between.
+	id := run.ID
+	if run, err = r.Store.GetRun(ctx, id); err != nil {
+		return false, "", "", fmt.Errorf("read run %s: %w", id, err)
+	}
 	if run.PartitionsWritten < run.Partitions {
 		return true, store.RunFailed, fmt.Sprintf("worker Job %s completed but only %d of %d partitions wrote their results to the store (do the workers use the manager's store?)",
 			bj.Name, run.PartitionsWritten, run.Partitions), nil

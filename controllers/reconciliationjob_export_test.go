@@ -1,0 +1,20 @@
+package controllers
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
+)
+
+// ObserveKubernetesRun asks the Kubernetes executor whether run (as the caller read it
+// from st) has ended, reading worker Jobs in namespace ns through c, so that a test can
+// pass a run read before its partitions were written.
+func ObserveKubernetesRun(ctx context.Context, c client.Client, st store.Store, ns string, run store.Run) (bool, store.RunState, string, error) {
+	r := &ReconciliationJobReconciler{Client: c, APIReader: c, Store: st}
+	job := &chv1.ReconciliationJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns}}
+	return KubernetesExecutor{}.observe(ctx, r, job, run)
+}

@@ -56,6 +56,15 @@ func dbSecret(t *testing.T, ns, user, password string) *corev1.Secret {
 	return s
 }
 
+// newDatabase is a fresh database on the test server of kind.
+func newDatabase(t *testing.T, kind testdb.Kind) *testdb.Database {
+	t.Helper()
+	if kind == testdb.Postgres {
+		return testdb.NewPostgres(t)
+	}
+	return testdb.NewMariaDB(t)
+}
+
 // sqlSource is a DataSource reading table of db with the Secret "db", probed every
 // interval.
 func sqlSource(ns, name string, db *testdb.Database, table string, interval time.Duration, keys ...string) *chv1.DataSource {
@@ -197,12 +206,7 @@ func TestDataSourceSchemaAndDrift(t *testing.T) {
 			ctx := context.Background()
 			ns := "drift-" + string(d.kind)
 			namespace(t, ns)
-			var db *testdb.Database
-			if d.kind == testdb.Postgres {
-				db = testdb.NewPostgres(t)
-			} else {
-				db = testdb.NewMariaDB(t)
-			}
+			db := newDatabase(t, d.kind)
 			db.Exec(t, d.create...)
 			dbSecret(t, ns, db.Server.User, db.Server.Password)
 			ds := sqlSource(ns, "entries", db, "entries", 10*time.Second, "id")
@@ -322,12 +326,7 @@ func TestDataSourceCredentials(t *testing.T) {
 			ctx := context.Background()
 			ns := "creds-" + string(kind)
 			namespace(t, ns)
-			var db *testdb.Database
-			if kind == testdb.Postgres {
-				db = testdb.NewPostgres(t)
-			} else {
-				db = testdb.NewMariaDB(t)
-			}
+			db := newDatabase(t, kind)
 			db.Exec(t, "CREATE TABLE entries (id INT PRIMARY KEY, amount DECIMAL(10,2))")
 			wrong := "Zq7-wr0ng-" + string(kind) + "-pa55"
 			secret := dbSecret(t, ns, wrong, wrong)

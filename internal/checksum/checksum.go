@@ -36,8 +36,11 @@
 //
 // When the spec cannot be checked with checksums (a trimmed or case-folded key, a key
 // type the databases cannot order or delimit as the engine does, such as floats or
-// wall-clock timestamps outside UTC), Run reads and compares every row as the merge
-// strategy does (Summary.Strategy says which ran), unless Options.Strict.
+// wall-clock timestamps outside UTC, or PostgreSQL before 13), Run reads and compares
+// every row as the merge strategy does (Summary.Strategy says which ran), unless
+// Options.Strict. Cutting the key range into segments uses window functions (MySQL
+// 8.0+, MariaDB 10.2+). Between two PostgreSQL 14+ servers rows are hashed as records
+// of their typed values (hash_record_extended), else as the MD5 of their canonical text.
 package checksum
 
 import (

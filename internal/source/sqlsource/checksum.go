@@ -130,13 +130,17 @@ func PrepareChecksum(ctx context.Context, source, target Config, spec diff.Spec)
 	// types' own hash functions (no text to build, no MD5): see hashFields.
 	pgPair := rs[0].Driver == Postgres && rs[1].Driver == Postgres
 	for _, r := range rs {
-		if pgPair {
-			ok, err := r.hashesRecords(ctx)
-			if err != nil {
-				return nil, err
-			}
-			pgPair = ok
+		if r.Driver != Postgres {
+			continue
 		}
+		v, err := r.serverVersion(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if v < 130000 { // trim_scale
+			return nil, fmt.Errorf("%w: %s: PostgreSQL 13 or later is needed", ErrChecksumUnsupported, r.name())
+		}
+		pgPair = pgPair && v >= 140000 // hash_record_extended
 	}
 	var rowTexts, sures, fields [2][]string
 	for _, cc := range spec.Compare {
@@ -228,17 +232,18 @@ func WithKeys(cfg Config, spec diff.Spec, target bool) Config {
 	return cfg
 }
 
-// hashesRecords reports whether the server has hash_record_extended (PostgreSQL 14+).
-func (r *resolved) hashesRecords(ctx context.Context) (bool, error) {
-	var ok bool
-	err := r.query(ctx, "SELECT current_setting('server_version_num')::int >= 140000", nil, func(v [][]byte) error {
-		ok = string(v[0]) == "t"
-		return nil
+// serverVersion is a PostgreSQL server's version number (150018 for 15.18).
+func (r *resolved) serverVersion(ctx context.Context) (int, error) {
+	var n int
+	err := r.query(ctx, "SELECT current_setting('server_version_num')", nil, func(v [][]byte) error {
+		var err error
+		n, err = strconv.Atoi(string(v[0]))
+		return err
 	})
 	if err != nil {
-		return false, r.wrap(err, "reading the server version")
+		return 0, r.wrap(err, "reading the server version")
 	}
-	return ok, nil
+	return n, nil
 }
 
 // sameHash reports whether a compared column can go into a PostgreSQL record hash as

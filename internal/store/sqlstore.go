@@ -283,8 +283,9 @@ func (s *sqlStore) Discrepancies(ctx context.Context, runID string, limit int) (
 const caseColumns = `id, job, kind, key_json, state, first_seen, last_seen, first_run, last_run, occurrences,
 	assignee, resolution, resolved_run, resolved_at`
 
-func (s *sqlStore) Cases(ctx context.Context, f CaseFilter) ([]Case, error) {
-	q := `SELECT ` + caseColumns + ` FROM cases WHERE 1 = 1`
+// caseWhere is the WHERE clause of a case filter and its arguments.
+func caseWhere(f CaseFilter) (string, []any) {
+	q := ` WHERE 1 = 1`
 	var args []any
 	if f.Job != "" {
 		args = append(args, f.Job)
@@ -298,7 +299,21 @@ func (s *sqlStore) Cases(ctx context.Context, f CaseFilter) ([]Case, error) {
 		}
 		q += ` AND state IN (` + strings.Join(ph, ", ") + `)`
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	return q, args
+}
+
+func (s *sqlStore) CountCases(ctx context.Context, f CaseFilter) (int64, error) {
+	where, args := caseWhere(f)
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM cases`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count cases: %w", err)
+	}
+	return n, nil
+}
+
+func (s *sqlStore) Cases(ctx context.Context, f CaseFilter) ([]Case, error) {
+	where, args := caseWhere(f)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+caseColumns+` FROM cases`+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
 	}

@@ -150,6 +150,8 @@ type Store interface {
 	Discrepancies(ctx context.Context, runID string, limit int) ([]diff.Discrepancy, error)
 	// Cases returns the cases the filter selects, oldest first, with their notes.
 	Cases(ctx context.Context, f CaseFilter) ([]Case, error)
+	// CountCases returns how many cases the filter selects, without reading them.
+	CountCases(ctx context.Context, f CaseFilter) (int64, error)
 	// UpdateCase applies a reviewer's action; ErrNotFound when there is no such case.
 	UpdateCase(ctx context.Context, id int64, u CaseUpdate) (Case, error)
 	// Close releases the store.

@@ -314,6 +314,20 @@ func testCases(t *testing.T, s store.Store) {
 	if open != 1 || len(cs) != 4 {
 		t.Errorf("cases = %v; want A, B(d1), C resolved and a new B open", keys(cs))
 	}
+	// Counting agrees with listing.
+	for _, c := range []struct {
+		f    store.CaseFilter
+		want int64
+	}{
+		{store.CaseFilter{Job: job, States: []store.CaseState{store.CaseOpen, store.CaseAcknowledged}}, 1},
+		{store.CaseFilter{Job: job, States: []store.CaseState{store.CaseResolved}}, 3},
+		{store.CaseFilter{Job: job}, 4},
+		{store.CaseFilter{Job: "other/job"}, 0},
+	} {
+		if n, err := s.CountCases(context.Background(), c.f); err != nil || n != c.want {
+			t.Errorf("CountCases(%+v) = %d, %v; want %d", c.f, n, err, c.want)
+		}
+	}
 	// Other jobs are untouched.
 	if other := caseStates(t, s, "other/job"); len(other) != 0 {
 		t.Errorf("cases of another job: %v", keys(other))

@@ -488,14 +488,14 @@ func (r *ReconciliationJobReconciler) reportFinished(ctx context.Context, job *c
 
 // openCases counts the job's unresolved cases.
 func (r *ReconciliationJobReconciler) openCases(ctx context.Context, job *chv1.ReconciliationJob) (int64, error) {
-	cases, err := r.Store.Cases(ctx, store.CaseFilter{Job: jobRef(job), States: []store.CaseState{store.CaseOpen, store.CaseAcknowledged}})
+	n, err := r.Store.CountCases(ctx, store.CaseFilter{Job: jobRef(job), States: []store.CaseState{store.CaseOpen, store.CaseAcknowledged}})
 	if err != nil {
 		return 0, fmt.Errorf("count open cases of %s: %w", jobRef(job), err)
 	}
 	r.mu.Lock()
 	r.counted[client.ObjectKeyFromObject(job)] = r.Clock.Now()
 	r.mu.Unlock()
-	return int64(len(cases)), nil
+	return n, nil
 }
 
 // recount says whether open cases are due for a recount with no run finished.

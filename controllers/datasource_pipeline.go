@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -54,7 +55,14 @@ func (r *DataSourceReconciler) reconcilePipeline(ctx context.Context, ds *chv1.D
 	fail := func(err error) pipelineObservation {
 		return pipelineObservation{Reason: chv1.ReasonPipelineFailed, Message: err.Error()}
 	}
-	objs, err := pipeline.Render(ds, pipeline.Options{KafkaCluster: r.kafkaCluster(ctx, ds)})
+	module, err := r.module(ctx, ds)
+	if err != nil {
+		// Rendering without the module's Kafka cluster would prune its KafkaTopics, and
+		// Strimzi would delete the topics with their data: try again later instead.
+		return fail(err)
+	}
+	opts, _ := pipeline.OptionsFor(ds, module)
+	objs, err := pipeline.Render(ds, opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -128,21 +136,21 @@ func strimziReady(u *unstructured.Unstructured) (bool, string) {
 	return false, "not Ready yet (no Ready condition from Strimzi)"
 }
 
-// kafkaCluster is the Kafka cluster of the DataSource's BusinessModule when it lives
-// in the DataSource's namespace (an owner reference cannot cross namespaces), else ""
-// (the connector then has Kafka Connect create its topics).
-func (r *DataSourceReconciler) kafkaCluster(ctx context.Context, ds *chv1.DataSource) string {
+// module is the BusinessModule ds names, nil when it names none or it does not exist
+// (pipeline.OptionsFor decides what that means for the topics).
+func (r *DataSourceReconciler) module(ctx context.Context, ds *chv1.DataSource) (*chv1.BusinessModule, error) {
 	if ds.Spec.Module == "" {
-		return ""
+		return nil, nil
 	}
 	var bm chv1.BusinessModule
-	if err := r.Get(ctx, types.NamespacedName{Namespace: ds.Namespace, Name: ds.Spec.Module}, &bm); err != nil {
-		return ""
+	err := r.Get(ctx, types.NamespacedName{Namespace: ds.Namespace, Name: ds.Spec.Module}, &bm)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("datasource %s/%s: read BusinessModule %q (spec.module): %w", ds.Namespace, ds.Name, ds.Spec.Module, err)
 	}
-	if k := bm.Spec.KafkaCluster; k != nil && (k.Namespace == "" || k.Namespace == ds.Namespace) {
-		return k.Name
-	}
-	return ""
+	return &bm, nil
 }
 
 // prunePipeline deletes the pipeline objects owned by ds that keep is not rendering

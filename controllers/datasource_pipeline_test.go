@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,5 +201,62 @@ func TestDataSourcePipelineWithoutStrimzi(t *testing.T) {
 	ds.Spec.Capture = nil
 	if ready, reason, _ := controllers.ReconcilePipelineWith(ctx, c, ds); ready || reason != chv1.ReasonCaptureNotRequested {
 		t.Errorf("without capture: PipelineReady = %v %s, want False CaptureNotRequested", ready, reason)
+	}
+}
+
+// TestDataSourcePipelineModuleUnreadable: when the BusinessModule cannot be read (here
+// a client that does not know the kind; in a cluster, an API error), the pipeline is
+// not rendered without its Kafka cluster: its KafkaTopics are not pruned (Strimzi
+// would delete the topics and their data) and PipelineReady says why.
+func TestDataSourcePipelineModuleUnreadable(t *testing.T) {
+	ctx := context.Background()
+	ns := "cdc-module-unreadable"
+	namespace(t, ns)
+	bm := &chv1.BusinessModule{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "payments"},
+		Spec: chv1.BusinessModuleSpec{Owners: []chv1.Owner{{Name: "payments-team"}}, KafkaCluster: &chv1.KafkaClusterRef{Name: "events"}}}
+	if err := env.Client.Create(ctx, bm); err != nil {
+		t.Fatal(err)
+	}
+	// Not created: the suite's manager must not act on it; only the calls below do.
+	ds := &chv1.DataSource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ledger", UID: "0f0e0d0c-0000-4000-8000-000000000002"},
+		Spec: chv1.DataSourceSpec{Type: chv1.DataSourcePostgreSQL, KeyColumns: []string{"id"}, Module: "payments",
+			PostgreSQL: &chv1.SQLSource{Host: "db", Database: "ledger", Table: "entries", SecretRef: chv1.CredentialsSecretRef{Name: "db"}},
+			Capture:    &chv1.CaptureSpec{KafkaConnect: "connect"}}}
+	want, err := pipeline.Render(ds, pipeline.Options{KafkaCluster: "events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, reason, msg := controllers.ReconcilePipelineWith(ctx, env.Client, ds); reason != chv1.ReasonPipelineNotReady {
+		t.Fatalf("PipelineReady reason %s (%s), want PipelineNotReady", reason, msg)
+	}
+	if objs := pipelineObjects(t, ds); len(objs) != len(want) {
+		t.Fatalf("%d objects applied, want %d", len(objs), len(want))
+	}
+
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(chv1.GroupVersion.WithKind("DataSource"), meta.RESTScopeNamespace)
+	for _, gvk := range []schema.GroupVersionKind{pipeline.KafkaConnectorGVK, pipeline.KafkaTopicGVK} {
+		mapper.Add(gvk, meta.RESTScopeNamespace)
+	}
+	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme, Mapper: mapper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready, reason, msg := controllers.ReconcilePipelineWith(ctx, c, ds)
+	wantMsg := `datasource cdc-module-unreadable/ledger: read BusinessModule "payments" (spec.module): `
+	if ready || reason != chv1.ReasonPipelineFailed || !strings.HasPrefix(msg, wantMsg) {
+		t.Errorf("PipelineReady = %v %s %q, want False PipelineFailed starting %q", ready, reason, msg, wantMsg)
+	}
+	var got []string
+	for _, o := range pipelineObjects(t, ds) {
+		got = append(got, o.GetKind()+"/"+o.GetName())
+	}
+	if len(got) != len(want) {
+		t.Errorf("objects after the failed read: %v, want all %d kept", got, len(want))
+	}
+	for _, o := range pipelineObjects(t, ds) {
+		if err := env.Client.Delete(ctx, &o); client.IgnoreNotFound(err) != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -84,7 +84,7 @@ fuzz: ## Run each fuzz test for FUZZTIME (seed corpora in testdata/fuzz are also
 	go test -run '^$$' -fuzz '^FuzzCSVReader$$' -fuzztime $(FUZZTIME) ./internal/source/
 
 .PHONY: bench
-bench: ## Benchmark diff vs the read floor and DuckDB at 1M and 10M rows (BENCH_SIZES, BENCH_REPEAT; docs/benchmarks.md).
+bench: ## Benchmark diff vs the read floor and DuckDB at 1M and 10M rows, then PostgreSQL: COPY floor, merge, checksum, plain join (BENCH_SIZES, BENCH_REPEAT, BENCH_DB=0 skips; docs/benchmarks.md).
 	BIN=$(BIN) ./hack/bench/bench.sh
 
 ##@ Build

@@ -349,8 +349,14 @@ func (r *ReconciliationJobReconciler) startDue(ctx context.Context, job *chv1.Re
 	first.consume()
 	r.event(job, corev1.EventTypeNormal, "RunStarted", "Start", "run %s started (%s trigger, %s executor)", first.id, first.trigger, executorOf(job))
 	if err := r.execute(ctx, job, plan, first.id, parts); err != nil {
-		// The run could not even be handed to its executor: it failed, with the reason.
-		if _, ferr := r.Store.FinishRun(ctx, first.id, store.RunFailed, r.Clock.Now().UTC(), err.Error()); ferr != nil {
+		// The run could not even be handed to its executor: it failed, with the reason;
+		// or the manager is stopping, and it is interrupted like the runs shutdown
+		// cancels (retried by the next leader, no alert).
+		state := store.RunFailed
+		if errors.Is(err, errShutdown) {
+			state = store.RunInterrupted
+		}
+		if _, ferr := r.Store.FinishRun(ctx, first.id, state, r.Clock.Now().UTC(), err.Error()); ferr != nil {
 			return true, time.Time{}, fmt.Errorf("finish run %s: %w", first.id, ferr)
 		}
 	}

@@ -94,6 +94,9 @@ func (r *DataSourceReconciler) reconcilePipeline(ctx context.Context, ds *chv1.D
 			if ready && obs.Status.ConnectorState != "" && obs.Status.ConnectorState != "RUNNING" {
 				ready, why = false, "connector state "+obs.Status.ConnectorState
 			}
+			if ready {
+				ready, why = tasksRunning(cur)
+			}
 		}
 		if !ready {
 			notReady = append(notReady, fmt.Sprintf("%s %s: %s", o.GetKind(), o.GetName(), why))
@@ -134,6 +137,34 @@ func strimziReady(u *unstructured.Unstructured) (bool, string) {
 		return false, strings.TrimSpace(fmt.Sprintf("Ready=%v %s %s", m["status"], reason, msg))
 	}
 	return false, "not Ready yet (no Ready condition from Strimzi)"
+}
+
+// tasksRunning reads the connector's task states that Kafka Connect reports through
+// Strimzi: a Debezium connector whose task failed stays RUNNING (and Strimzi's Ready
+// may stay True) while it captures nothing. Only states are quoted, never a task's
+// trace (it can hold connection details).
+func tasksRunning(u *unstructured.Unstructured) (bool, string) {
+	tasks, _, _ := unstructured.NestedSlice(u.Object, "status", "connectorStatus", "tasks")
+	var bad []string
+	for i, t := range tasks {
+		m, ok := t.(map[string]any)
+		if !ok {
+			continue
+		}
+		state, _ := m["state"].(string)
+		if state == "RUNNING" {
+			continue
+		}
+		id := fmt.Sprint(i)
+		if v, ok := m["id"]; ok {
+			id = fmt.Sprint(v)
+		}
+		bad = append(bad, fmt.Sprintf("task %s %s", id, state))
+	}
+	if len(bad) > 0 {
+		return false, strings.Join(bad, ", ")
+	}
+	return true, ""
 }
 
 // module is the BusinessModule ds names, nil when it names none or it does not exist

@@ -37,13 +37,26 @@ func pipelineObjects(t *testing.T, ds *chv1.DataSource) []unstructured.Unstructu
 	return out
 }
 
-// setStrimziStatus writes the status Strimzi would: Ready, and a connector state.
-func setStrimziStatus(t *testing.T, o *unstructured.Unstructured, state string) {
+// setStrimziStatus writes the status Strimzi would: Ready, and a connector state with
+// its tasks' states (ids 0, 1, ...; a failed one with a trace).
+func setStrimziStatus(t *testing.T, o *unstructured.Unstructured, state string, tasks ...string) {
 	t.Helper()
 	status := map[string]any{"conditions": []any{map[string]any{
 		"type": "Ready", "status": "True", "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}}}
 	if state != "" {
-		status["connectorStatus"] = map[string]any{"connector": map[string]any{"state": state}}
+		cs := map[string]any{"connector": map[string]any{"state": state}}
+		var ts []any
+		for i, s := range tasks {
+			task := map[string]any{"id": int64(i), "state": s, "worker_id": "connect-0:8083"}
+			if s == "FAILED" {
+				task["trace"] = "org.apache.kafka.connect.errors.ConnectException: connection refused"
+			}
+			ts = append(ts, task)
+		}
+		if ts != nil {
+			cs["tasks"] = ts
+		}
+		status["connectorStatus"] = cs
 	}
 	o.Object["status"] = status
 	if err := env.Client.Status().Update(context.Background(), o); err != nil {
@@ -258,5 +271,36 @@ func TestDataSourcePipelineModuleUnreadable(t *testing.T) {
 		if err := env.Client.Delete(ctx, &o); client.IgnoreNotFound(err) != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestDataSourcePipelineFailedTask: Kafka Connect keeps a Debezium connector RUNNING
+// when its task failed, and Strimzi's Ready can stay True: PipelineReady reads the
+// task states (never their traces) and is False, naming the task.
+func TestDataSourcePipelineFailedTask(t *testing.T) {
+	ctx := context.Background()
+	ns := "cdc-failed-task"
+	namespace(t, ns)
+	// Not created: only the calls below act on it.
+	ds := &chv1.DataSource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ledger", UID: "0f0e0d0c-0000-4000-8000-000000000003"},
+		Spec: chv1.DataSourceSpec{Type: chv1.DataSourcePostgreSQL, KeyColumns: []string{"id"},
+			PostgreSQL: &chv1.SQLSource{Host: "db", Database: "ledger", Table: "entries", SecretRef: chv1.CredentialsSecretRef{Name: "db"}},
+			Capture:    &chv1.CaptureSpec{KafkaConnect: "connect"}}}
+	controllers.ReconcilePipelineWith(ctx, env.Client, ds)
+	objs := pipelineObjects(t, ds)
+	if len(objs) != 1 {
+		t.Fatalf("%d objects, want the KafkaConnector", len(objs))
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, &objs[0]) })
+	setStrimziStatus(t, &objs[0], "RUNNING", "RUNNING", "FAILED")
+	ready, reason, msg := controllers.ReconcilePipelineWith(ctx, env.Client, ds)
+	if ready || reason != chv1.ReasonPipelineNotReady || msg != "KafkaConnector ledger-cdc: task 1 FAILED" {
+		t.Errorf("PipelineReady = %v %s %q, want False PipelineNotReady naming task 1", ready, reason, msg)
+	}
+	cur := pipelineObjects(t, ds)[0]
+	setStrimziStatus(t, &cur, "RUNNING", "RUNNING", "RUNNING")
+	ready, reason, msg = controllers.ReconcilePipelineWith(ctx, env.Client, ds)
+	if !ready || reason != chv1.ReasonPipelineReady || msg != "KafkaConnector ledger-cdc is Ready (RUNNING), 1 objects applied" {
+		t.Errorf("PipelineReady = %v %s %q, want True PipelineReady", ready, reason, msg)
 	}
 }

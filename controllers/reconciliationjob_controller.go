@@ -562,6 +562,9 @@ func (r *ReconciliationJobReconciler) SetupWithManager(mgr manager.Manager) erro
 	if err := mgr.Add(r.Inline); err != nil {
 		return fmt.Errorf("add inline executor: %w", err)
 	}
+	if err := mgr.Add(r.wake); err != nil {
+		return fmt.Errorf("add wake-ups: %w", err)
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &chv1.ReconciliationJob{}, jobDataSourceIndex,
 		func(o client.Object) []string {
 			j := o.(*chv1.ReconciliationJob)

@@ -157,17 +157,30 @@ func (m *Metrics) RecordRun(namespace, name string, run chv1.RunSummary) {
 		failures.Inc()
 	}
 	if run.CompletionTime != nil {
-		end := run.CompletionTime.Time
-		m.lastCompletion.With(job).Set(float64(end.UnixNano()) / 1e9)
-		if d := end.Sub(run.StartTime.Time); d >= 0 && !run.StartTime.IsZero() {
+		if d := run.CompletionTime.Sub(run.StartTime.Time); d >= 0 && !run.StartTime.IsZero() {
 			m.runDuration.MustCurryWith(job).WithLabelValues(result).Observe(d.Seconds())
 		}
-		if run.Result == chv1.RunBalanced || run.Result == chv1.RunDiscrepant {
+	}
+	m.setGauges(job, run, true, true, true)
+}
+
+// setGauges sets, from a finished run, the gauges asked for that the run's result
+// speaks to: the last run's completion time, the last successful run's, and the
+// discrepancies of the last completed run.
+func (m *Metrics) setGauges(job prometheus.Labels, run chv1.RunSummary, last, success, discrepancies bool) {
+	if end := run.CompletionTime; end != nil {
+		if last {
+			m.lastCompletion.With(job).Set(float64(end.UnixNano()) / 1e9)
+		}
+		if success && (run.Result == chv1.RunBalanced || run.Result == chv1.RunDiscrepant) {
 			m.lastSuccess.With(job).Set(float64(end.UnixNano()) / 1e9)
 		}
 	}
 	switch run.Result {
 	case chv1.RunBalanced, chv1.RunDiscrepant, chv1.RunTruncated:
+		if !discrepancies {
+			return
+		}
 		c := run.Counts
 		byKind := map[diff.Kind]int64{
 			diff.KindMissingInTarget: c.MissingInTarget,
@@ -180,6 +193,35 @@ func (m *Metrics) RecordRun(namespace, name string, run chv1.RunSummary) {
 		for _, k := range Kinds {
 			g.WithLabelValues(string(k)).Set(float64(byKind[k]))
 		}
+	}
+}
+
+// Restore sets the gauges of a job this process has recorded nothing of yet from runs
+// an earlier process recorded (newest first; running ones are skipped): after a
+// manager restart the last run's discrepancies and timestamps are served at once, not
+// only once the next run ends, so an alert on the age of the last successful run does
+// not go quiet. Counters are left alone, and later calls for the job do nothing.
+func (m *Metrics) Restore(namespace, name string, runs []chv1.RunSummary) {
+	key := namespace + "/" + name
+	m.mu.Lock()
+	_, known := m.seen[key]
+	if !known {
+		m.seen[key] = nil
+	}
+	m.mu.Unlock()
+	if known {
+		return
+	}
+	job := prometheus.Labels{LabelNamespace: namespace, LabelJob: name}
+	last, success, discrepancies := true, true, true
+	for _, r := range runs {
+		if r.Result == chv1.RunRunning || r.Result == "" || r.CompletionTime == nil {
+			continue
+		}
+		m.setGauges(job, r, last, success, discrepancies)
+		last = false
+		success = success && r.Result != chv1.RunBalanced && r.Result != chv1.RunDiscrepant
+		discrepancies = discrepancies && r.Result != chv1.RunBalanced && r.Result != chv1.RunDiscrepant && r.Result != chv1.RunTruncated
 	}
 }
 

@@ -253,3 +253,51 @@ func TestNewTwiceOnOneRegistryFails(t *testing.T) {
 		t.Fatal("registering the collectors twice succeeded")
 	}
 }
+
+// After a restart the gauges come back from the runs an earlier process recorded: the
+// newest finished run's time, the newest successful run's, the newest completed run's
+// discrepancies; counters stay at zero, and a run recorded later still counts.
+func TestRestoreAfterRestart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := chv1.RunSummary{ID: "r5", Result: chv1.RunRunning, StartTime: metav1.NewTime(t0)}
+	runs := []chv1.RunSummary{ // newest first
+		running,
+		run("f4", chv1.RunFailed, 4*time.Minute, chv1.RunCounts{}),
+		run("t3", chv1.RunTruncated, 3*time.Minute, chv1.RunCounts{Compared: 9, Matched: 2, Mismatched: 7}),
+		run("d2", chv1.RunDiscrepant, 2*time.Minute, chv1.RunCounts{Compared: 9, Matched: 8, MissingInSource: 1}),
+		run("b1", chv1.RunBalanced, time.Minute, chv1.RunCounts{Compared: 9, Matched: 9}),
+	}
+	m.Restore("pay", "ledger", runs)
+	m.Restore("pay", "ledger", runs[3:]) // once per job: a second call changes nothing
+	want := `
+# HELP clearhouse_discrepancies Discrepancies found by the last completed run (Balanced, Discrepant or Truncated), by kind.
+# TYPE clearhouse_discrepancies gauge
+clearhouse_discrepancies{kind="duplicate_key",namespace="pay",reconciliationjob="ledger"} 0
+clearhouse_discrepancies{kind="invalid_row",namespace="pay",reconciliationjob="ledger"} 0
+clearhouse_discrepancies{kind="mismatch",namespace="pay",reconciliationjob="ledger"} 7
+clearhouse_discrepancies{kind="missing_in_source",namespace="pay",reconciliationjob="ledger"} 0
+clearhouse_discrepancies{kind="missing_in_target",namespace="pay",reconciliationjob="ledger"} 0
+# HELP clearhouse_last_run_timestamp_seconds Completion time of the last finished run, whatever its result, in Unix seconds.
+# TYPE clearhouse_last_run_timestamp_seconds gauge
+clearhouse_last_run_timestamp_seconds{namespace="pay",reconciliationjob="ledger"} 1.79516904e+09
+# HELP clearhouse_last_successful_run_timestamp_seconds Completion time of the last run that compared every row (Balanced or Discrepant), in Unix seconds.
+# TYPE clearhouse_last_successful_run_timestamp_seconds gauge
+clearhouse_last_successful_run_timestamp_seconds{namespace="pay",reconciliationjob="ledger"} 1.79516892e+09
+`
+	names := []string{"clearhouse_discrepancies", "clearhouse_last_run_timestamp_seconds",
+		"clearhouse_last_successful_run_timestamp_seconds", "clearhouse_runs_total"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
+	}
+	m.RecordRun("pay", "ledger", run("b6", chv1.RunBalanced, 6*time.Minute, chv1.RunCounts{Compared: 9, Matched: 9}))
+	if got := testutil.ToFloat64(m.runs.WithLabelValues("pay", "ledger", "Balanced")); got != 1 {
+		t.Errorf("runs_total{Balanced} = %v after a new run, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.lastSuccess.WithLabelValues("pay", "ledger")); got != float64(t0.Add(6*time.Minute).Unix()) {
+		t.Errorf("last success %v, want the new run's", got)
+	}
+}

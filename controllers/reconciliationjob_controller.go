@@ -159,7 +159,17 @@ func (r *ReconciliationJobReconciler) Reconcile(ctx context.Context, req reconci
 	in.runs = runs
 	in.next = d.Next
 
-	// Report: the finish of each run once (event, metrics, alert), then status.
+	// Report: the finish of each run once (event, metrics, alert), then status. Runs
+	// reported before this manager started give back the gauges first.
+	if r.Metrics != nil {
+		var reported []chv1.RunSummary
+		for _, s := range job.Status.RecentRuns {
+			if s.Alert != "" {
+				reported = append(reported, s)
+			}
+		}
+		r.Metrics.Restore(job.Namespace, job.Name, reported)
+	}
 	in.alerts = r.reportFinished(ctx, &job, runs)
 	if len(in.alerts) > 0 || r.recount(req.NamespacedName, now) {
 		n, err := r.openCases(ctx, &job)

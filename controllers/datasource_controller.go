@@ -72,6 +72,13 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if !ds.DeletionTimestamp.IsZero() {
+		// Being deleted: the garbage collector removes the pipeline objects it owns.
+		// Applying them again would recreate what it just deleted, and a foreground
+		// deletion (kubectl --cascade=foreground, Argo CD) waits for them: a fight.
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
 	before := ds.DeepCopy()
 	now := r.Clock.Now()
 

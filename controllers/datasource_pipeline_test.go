@@ -14,6 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
@@ -62,6 +65,15 @@ func setStrimziStatus(t *testing.T, o *unstructured.Unstructured, state string, 
 	if err := env.Client.Status().Update(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// captureSource is a PostgreSQL DataSource "ledger" in ns capturing changes through the
+// KafkaConnect "connect"; uid is set for DataSources the tests do not create.
+func captureSource(ns string, uid types.UID) *chv1.DataSource {
+	return &chv1.DataSource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ledger", UID: uid},
+		Spec: chv1.DataSourceSpec{Type: chv1.DataSourcePostgreSQL, KeyColumns: []string{"id"},
+			PostgreSQL: &chv1.SQLSource{Host: "db", Database: "ledger", Table: "entries", SecretRef: chv1.CredentialsSecretRef{Name: "db"}},
+			Capture:    &chv1.CaptureSpec{KafkaConnect: "connect"}}}
 }
 
 // TestDataSourcePipeline: with the Strimzi CRDs installed, capture is applied with
@@ -199,10 +211,7 @@ func TestDataSourcePipelineWithoutStrimzi(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds := &chv1.DataSource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ledger", UID: "0f0e0d0c-0000-4000-8000-000000000001"},
-		Spec: chv1.DataSourceSpec{Type: chv1.DataSourcePostgreSQL, KeyColumns: []string{"id"},
-			PostgreSQL: &chv1.SQLSource{Host: "db", Database: "ledger", Table: "entries", SecretRef: chv1.CredentialsSecretRef{Name: "db"}},
-			Capture:    &chv1.CaptureSpec{KafkaConnect: "connect"}}}
+	ds := captureSource(ns, "0f0e0d0c-0000-4000-8000-000000000001")
 	ready, reason, msg := controllers.ReconcilePipelineWith(ctx, c, ds)
 	if ready || reason != chv1.ReasonStrimziNotInstalled ||
 		msg != "the Strimzi CRDs (kafka.strimzi.io/v1 KafkaConnector and KafkaTopic) are not installed in the cluster; install Strimzi to capture changes" {
@@ -231,10 +240,8 @@ func TestDataSourcePipelineModuleUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Not created: the suite's manager must not act on it; only the calls below do.
-	ds := &chv1.DataSource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ledger", UID: "0f0e0d0c-0000-4000-8000-000000000002"},
-		Spec: chv1.DataSourceSpec{Type: chv1.DataSourcePostgreSQL, KeyColumns: []string{"id"}, Module: "payments",
-			PostgreSQL: &chv1.SQLSource{Host: "db", Database: "ledger", Table: "entries", SecretRef: chv1.CredentialsSecretRef{Name: "db"}},
-			Capture:    &chv1.CaptureSpec{KafkaConnect: "connect"}}}
+	ds := captureSource(ns, "0f0e0d0c-0000-4000-8000-000000000002")
+	ds.Spec.Module = "payments"
 	want, err := pipeline.Render(ds, pipeline.Options{KafkaCluster: "events"})
 	if err != nil {
 		t.Fatal(err)
@@ -282,10 +289,7 @@ func TestDataSourcePipelineFailedTask(t *testing.T) {
 	ns := "cdc-failed-task"
 	namespace(t, ns)
 	// Not created: only the calls below act on it.
-	ds := &chv1.DataSource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ledger", UID: "0f0e0d0c-0000-4000-8000-000000000003"},
-		Spec: chv1.DataSourceSpec{Type: chv1.DataSourcePostgreSQL, KeyColumns: []string{"id"},
-			PostgreSQL: &chv1.SQLSource{Host: "db", Database: "ledger", Table: "entries", SecretRef: chv1.CredentialsSecretRef{Name: "db"}},
-			Capture:    &chv1.CaptureSpec{KafkaConnect: "connect"}}}
+	ds := captureSource(ns, "0f0e0d0c-0000-4000-8000-000000000003")
 	controllers.ReconcilePipelineWith(ctx, env.Client, ds)
 	objs := pipelineObjects(t, ds)
 	if len(objs) != 1 {
@@ -302,5 +306,48 @@ func TestDataSourcePipelineFailedTask(t *testing.T) {
 	ready, reason, msg = controllers.ReconcilePipelineWith(ctx, env.Client, ds)
 	if !ready || reason != chv1.ReasonPipelineReady || msg != "KafkaConnector ledger-cdc is Ready (RUNNING), 1 objects applied" {
 		t.Errorf("PipelineReady = %v %s %q, want True PipelineReady", ready, reason, msg)
+	}
+}
+
+// TestDataSourceDeletingLeavesPipelineToGC: a DataSource deleted in the foreground
+// waits for the garbage collector to delete its pipeline objects; the controller must
+// not apply them again meanwhile (the test plays the collector: there is none in the
+// test control plane).
+func TestDataSourceDeletingLeavesPipelineToGC(t *testing.T) {
+	ctx := context.Background()
+	ns := "cdc-deleting"
+	namespace(t, ns)
+	ds := captureSource(ns, "")
+	ds.Spec.ProbeInterval = &metav1.Duration{Duration: time.Hour}
+	ds.Spec.PostgreSQL.Host, ds.Spec.PostgreSQL.Port = "127.0.0.1", 1 // refused at once
+	if err := env.Client.Create(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Without a garbage collector the foregroundDeletion finalizer stays: drop it.
+		_ = env.Client.Patch(ctx, ds, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
+	})
+	waitLong(t, ds, func() error {
+		if n := len(pipelineObjects(t, ds)); n != 1 {
+			return fmt.Errorf("%d pipeline objects, want the KafkaConnector", n)
+		}
+		return nil
+	})
+	if err := env.Client.Delete(ctx, ds, client.PropagationPolicy(metav1.DeletePropagationForeground)); err != nil {
+		t.Fatal(err)
+	}
+	// The collector deletes the dependents.
+	for _, o := range pipelineObjects(t, ds) {
+		if err := env.Client.Delete(ctx, &o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &controllers.DataSourceReconciler{Client: env.Client, APIReader: env.Client, Clock: clock.RealClock{},
+		Recorder: mgr.GetEventRecorder("clearhouse-datasource-test")}
+	if _, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ds)}); err != nil {
+		t.Fatal(err)
+	}
+	if objs := pipelineObjects(t, ds); len(objs) != 0 {
+		t.Errorf("%d pipeline objects applied again while the DataSource is being deleted", len(objs))
 	}
 }

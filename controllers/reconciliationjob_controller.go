@@ -183,6 +183,11 @@ func (r *ReconciliationJobReconciler) Reconcile(ctx context.Context, req reconci
 		r.Metrics.SetRunning(job.Namespace, job.Name, len(runs) > 0 && runs[0].State == store.RunRunning)
 		r.Metrics.SetOpenCases(job.Namespace, job.Name, job.Status.OpenCases)
 	}
+	if job.Status.OpenCases > 0 { // reviewers close cases outside any run: count again later
+		if at := r.recountAt(req.NamespacedName); !at.IsZero() && (wakeAt.IsZero() || at.Before(wakeAt)) {
+			wakeAt = at
+		}
+	}
 	r.wake.at(req.NamespacedName, wakeAt)
 	return reconcile.Result{}, patchStatus(ctx, r.Client, before, &job)
 }
@@ -516,10 +521,18 @@ func (r *ReconciliationJobReconciler) openCases(ctx context.Context, job *chv1.R
 
 // recount says whether open cases are due for a recount with no run finished.
 func (r *ReconciliationJobReconciler) recount(key types.NamespacedName, now time.Time) bool {
+	return !now.Before(r.recountAt(key))
+}
+
+// recountAt is when open cases are due for a recount (zero: never counted).
+func (r *ReconciliationJobReconciler) recountAt(key types.NamespacedName) time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	at, ok := r.counted[key]
-	return !ok || now.Sub(at) >= casesRecount
+	if !ok {
+		return time.Time{}
+	}
+	return at.UTC().Add(casesRecount)
 }
 
 // forget drops what the reconciler keeps for a deleted job and aborts its inline runs.

@@ -18,3 +18,6 @@ func ObserveKubernetesRun(ctx context.Context, c client.Client, st store.Store, 
 	job := &chv1.ReconciliationJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns}}
 	return KubernetesExecutor{}.observe(ctx, r, job, run)
 }
+
+// CasesRecount is how often a job with open cases counts them again.
+const CasesRecount = casesRecount

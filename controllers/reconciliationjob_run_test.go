@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/controllers"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
 	"github.com/clearhouse-dev/clearhouse/internal/runner/runnertest"
@@ -152,3 +153,44 @@ func TestNonceTriggersExactlyOneRun(t *testing.T) {
 }
 
 func ns(job *chv1.ReconciliationJob) string { return job.Namespace + "/" + job.Name }
+
+// TestOpenCasesFollowReviewers: a case a reviewer closes between runs leaves
+// status.openCases at the next recount, with no run and no edit of the job.
+func TestOpenCasesFollowReviewers(t *testing.T) {
+	p := smallPair(t, "rj-review")
+	p.Job.Spec.RunNonce = "a"
+	for _, ds := range []*chv1.DataSource{p.Source, p.Target} { // no probe wakes the job
+		ds.Spec.ProbeInterval = &metav1.Duration{Duration: 24 * time.Hour}
+	}
+	create(t, p.Source, p.Target, p.Job)
+	deleteAtEnd(t, p.Job)
+	ctx := context.Background()
+	waitRunEnded(t, p.Job, trigger.RunID(string(getJob(t, p.Job).UID), trigger.Trigger{Kind: trigger.Nonce, Nonce: "a"}))
+	unresolved := store.CaseFilter{Job: ns(p.Job), States: []store.CaseState{store.CaseOpen, store.CaseAcknowledged}}
+	cases, err := mgr.Store.Cases(ctx, unresolved)
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("open cases %d, %v", len(cases), err)
+	}
+	eventually(t, "open cases counted", func() error {
+		if n := getJob(t, p.Job).Status.OpenCases; n != int64(len(cases)) {
+			return fmt.Errorf("openCases %d, want %d", n, len(cases))
+		}
+		return nil
+	})
+	// Not due yet: the reconciles still queued from the run do not count again.
+	clk.Step(controllers.CasesRecount - time.Second)
+	if _, err := mgr.Store.UpdateCase(ctx, cases[0].ID, store.CaseUpdate{State: store.CaseWrittenOff, Resolution: "agreed with the bank"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // let any queued reconcile happen
+	if n := getJob(t, p.Job).Status.OpenCases; n != int64(len(cases)) {
+		t.Fatalf("openCases %d before the recount is due, want %d", n, len(cases))
+	}
+	clk.Step(time.Second)
+	eventually(t, "open cases recounted", func() error {
+		if n := getJob(t, p.Job).Status.OpenCases; n != int64(len(cases)-1) {
+			return fmt.Errorf("openCases %d, want %d", n, len(cases)-1)
+		}
+		return nil
+	})
+}

@@ -20,6 +20,7 @@ func newGenCommand() *cobra.Command {
 	var inject []string
 	var noSensitive bool
 	var loadURI, loadSource, loadTarget string
+	var loadOpts gen.LoadOptions
 	cmd := &cobra.Command{
 		Use:   "gen --dir DIR",
 		Short: "Generate a source/target pair with a known set of discrepancies",
@@ -69,7 +70,7 @@ rows×R discrepancies over every kind; --inject KIND=N sets one kind's count (ki
 				if pw, ok := os.LookupEnv("CLEARHOUSE_LOAD_PASSWORD"); ok {
 					c.Password = pw
 				}
-				res, err := gen.LoadTable(cmd.Context(), cfg.Dir, t.side, c)
+				res, err := gen.LoadTableWith(cmd.Context(), cfg.Dir, t.side, c, loadOpts)
 				if err != nil {
 					return fmt.Errorf("load %s into %s: %w", t.side, t.table, err)
 				}
@@ -91,6 +92,8 @@ rows×R discrepancies over every kind; --inject KIND=N sets one kind's count (ki
 	f.StringVar(&loadURI, "load", "", "also load both files into tables of this database (postgres://… or mysql://…; password from CLEARHOUSE_LOAD_PASSWORD)")
 	f.StringVar(&loadSource, "load-source-table", "source", "table the source is loaded into (replaced)")
 	f.StringVar(&loadTarget, "load-target-table", "target", "table the target is loaded into (replaced)")
+	f.BoolVar(&loadOpts.Typed, "load-typed", false, "with --load: every column of its declared SQL type (refuses a pair with unparsable values)")
+	f.BoolVar(&loadOpts.PrimaryKey, "load-primary-key", false, "with --load: the key as PRIMARY KEY (refuses a pair with duplicate, NULL or empty keys)")
 	f.BoolVar(&noSensitive, "no-sensitive", false, "do not mark the account column sensitive in expected.json")
 	return cmd
 }

@@ -160,25 +160,10 @@ func TestGeneratedPairs(t *testing.T) {
 func TestFetchesFewRows(t *testing.T) {
 	t.Parallel()
 	pg, my := testdb.NewPostgres(t), testdb.NewMariaDB(t)
-	dir := t.TempDir()
-	cfg := gen.DefaultConfig(dir)
-	cfg.Rows = 30000
-	cfg.Inject = gen.Injections{MissingInTarget: 2, MissingInSource: 2, Mismatch: 3, DuplicateBoth: 1, NumericFormat: 2, UnicodeKeys: 2}
-	m, exp, err := gen.RunExpected(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := sqltest.Spec(t, m)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	for _, l := range []struct {
-		db   *testdb.Database
-		side testdb.Side
-	}{{pg, testdb.Source}, {pg, testdb.Target}, {my, testdb.Target}} {
-		if _, err := testdb.LoadGenerated(ctx, l.db, dir, l.side, string(l.side)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, m, exp, spec, ctx := generatedPair(t, 30000,
+		&gen.Injections{MissingInTarget: 2, MissingInSource: 2, Mismatch: 3, DuplicateBoth: 1, NumericFormat: 2, UnicodeKeys: 2})
+	loadText(t, ctx, dir, pg, testdb.Source, testdb.Target)
+	loadText(t, ctx, dir, my, testdb.Target)
 	for _, target := range []*testdb.Database{my, pg} {
 		t.Run(string(target.Server.Kind), func(t *testing.T) {
 			sc, tc := pg.Config(), target.Config()

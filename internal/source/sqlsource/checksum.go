@@ -383,12 +383,29 @@ func (b BucketSum) Equal(o BucketSum) bool {
 }
 
 // bucketExpr is the bucket of a row's key among n, from the MD5 of its canonical key
-// text (28 bits; the same number in both databases).
-func (s *csSide) bucketExpr(keyMD5 string, n int) string {
+// text (28 bits; the same number in both databases). Between two PostgreSQL servers
+// (hashRecords) keyHash is instead keyHashExpr's 64-bit hash: computing an MD5 and
+// converting its hex digits cost about 2 s per million rows, the hash 0.1 s.
+func (s *csSide) bucketExpr(keyHash string, n int) string {
+	if s.hashRecords {
+		return fmt.Sprintf("((%s & 2147483647) %% %d)", keyHash, n)
+	}
+	keyMD5 := keyHash
 	if s.r.Driver == Postgres {
 		return fmt.Sprintf("(('x' || substr(%s, 1, 7))::bit(28)::int %% %d)", keyMD5, n)
 	}
 	return fmt.Sprintf("(CAST(CONV(SUBSTRING(%s, 1, 7), 16, 10) AS UNSIGNED) %% %d)", keyMD5, n)
+}
+
+// keyHashExpr is what bucketExpr takes for the canonical key text e: its MD5 (hex),
+// or between two PostgreSQL servers its 64-bit text hash (hashtextextended, the same
+// on every PostgreSQL 11+ of the same byte order, as hash_record_extended already
+// assumes; in the "C" collation, so bytes are hashed).
+func (s *csSide) keyHashExpr(e string) string {
+	if s.hashRecords {
+		return "hashtextextended((" + e + `) COLLATE "C", 0)`
+	}
+	return s.md5(e)
 }
 
 func (s *csSide) md5(e string) string {
@@ -400,11 +417,18 @@ func (s *csSide) md5(e string) string {
 
 // where is the WHERE clause of a segment's rows: the filter, a usable key, the range.
 func (s *csSide) where(seg Segment, args *[]string) (string, error) {
+	return s.whereKeys(seg, args, true)
+}
+
+// whereKeys is where, without the usable-key condition unless keyValid.
+func (s *csSide) whereKeys(seg Segment, args *[]string, keyValid bool) (string, error) {
 	var parts []string
 	if f := strings.TrimSpace(s.r.Filter); f != "" {
 		parts = append(parts, "("+f+"\n)")
 	}
-	parts = append(parts, s.keyValid)
+	if keyValid {
+		parts = append(parts, s.keyValid)
+	}
 	for _, b := range []struct {
 		vals []string
 		op   string
@@ -425,6 +449,9 @@ func (s *csSide) where(seg Segment, args *[]string) (string, error) {
 		} else {
 			parts = append(parts, "("+strings.Join(s.order, ", ")+") "+b.op+" ("+strings.Join(lits, ", ")+")")
 		}
+	}
+	if len(parts) == 0 {
+		return "TRUE", nil
 	}
 	return strings.Join(parts, " AND "), nil
 }
@@ -564,11 +591,19 @@ func (s *csSide) colLoc(i int) *time.Location {
 	return s.r.loc
 }
 
-// Sums computes the sums of seg's rows in buckets buckets (absent: no rows).
+// KeylessBucket is the bucket in which Sums counts, for the unbounded segment, the
+// rows without a usable key (only Rows is set): OpenKeyless then need not look for
+// them in a table that has none, which would cost another read of the whole table.
+const KeylessBucket = -1
+
+// Sums computes the sums of seg's rows in buckets buckets (absent: no rows). For the
+// unbounded segment (no Lo, no Hi) it also counts the rows without a usable key, in
+// KeylessBucket.
 func (p *ChecksumPlan) Sums(ctx context.Context, side int, seg Segment, buckets int) (map[int]BucketSum, error) {
 	s := p.sides[side]
 	var args []string
-	where, err := s.where(seg, &args)
+	all := seg.Lo == nil && seg.Hi == nil
+	where, err := s.whereKeys(seg, &args, !all)
 	if err != nil {
 		return nil, err
 	}
@@ -576,8 +611,23 @@ func (p *ChecksumPlan) Sums(ctx context.Context, side int, seg Segment, buckets 
 	if s.sure != "" {
 		sure = "CASE WHEN " + s.sure + " THEN 0 ELSE 1 END"
 	}
+	// bucket: the row's bucket, or KeylessBucket for a row without a usable key when
+	// all rows are summed (the other sums of that bucket are not used).
+	// v (computed with the row's columns) says whether the key is usable.
+	valid, vcol := "", ""
+	bucket := func(kh string) string {
+		b := s.bucketExpr(kh, buckets)
+		if all {
+			b = fmt.Sprintf("CASE WHEN v THEN %s ELSE %d END", b, KeylessBucket)
+		}
+		return b
+	}
+	if all {
+		valid, vcol = ", "+s.keyValid+" AS v", ", v"
+	}
 	// The per-row values are computed in derived tables, once (OFFSET 0 keeps
-	// PostgreSQL from folding them into the aggregates, which would compute each twice).
+	// PostgreSQL from folding them into the aggregates, which would compute each twice,
+	// and from sorting every row for the grouping instead of hashing).
 	f := struct{ count, sum, text, distinct, rowMD5, fence string }{"count(*)::text", "sum(%s)::text", "('x' || substr(m, %d, 15))::bit(60)::bigint",
 		"count(DISTINCT km)::text", "md5(kt || rt)", " OFFSET 0"}
 	if s.r.Driver == MySQL {
@@ -597,15 +647,15 @@ func (p *ChecksumPlan) Sums(ctx context.Context, side int, seg Segment, buckets 
 			inner += fmt.Sprintf(", %s AS f%d", e, i)
 		}
 		f.rowMD5 = "hash_record_extended(ROW(" + fs + "), 0)"
-		stmt := "SELECT " + s.bucketExpr("km", buckets) + " AS b, count(*)::text, sum(m)::text, '', sum(s)::text, " + f.distinct +
-			" FROM (SELECT md5(kt) AS km, " + f.rowMD5 + " AS m, s FROM (" + inner + ", " + sure +
-			" AS s FROM " + s.r.from() + " WHERE " + where + " OFFSET 0) x OFFSET 0) y GROUP BY 1"
+		stmt := "SELECT b, count(*)::text, sum(m)::text, '', sum(s)::text, " + f.distinct +
+			" FROM (SELECT " + bucket("km") + " AS b, km, " + f.rowMD5 + " AS m, s FROM (SELECT " + s.keyHashExpr("kt") + " AS km, *" +
+			" FROM (" + inner + ", " + sure + " AS s" + valid + " FROM " + s.r.from() + " WHERE " + where + " OFFSET 0) x OFFSET 0) y OFFSET 0) z GROUP BY 1"
 		return s.sums(ctx, stmt, args)
 	}
-	stmt := "SELECT " + s.bucketExpr("km", buckets) + " AS b, " + f.count + ", " + fmt.Sprintf(f.sum, fmt.Sprintf(f.text, 1)) + ", " +
+	stmt := "SELECT " + bucket("km") + " AS b, " + f.count + ", " + fmt.Sprintf(f.sum, fmt.Sprintf(f.text, 1)) + ", " +
 		fmt.Sprintf(f.sum, fmt.Sprintf(f.text, 16)) + ", " + fmt.Sprintf(f.sum, "s") + ", " + f.distinct +
-		" FROM (SELECT " + s.md5("kt") + " AS km, " + f.rowMD5 + " AS m, s FROM (SELECT " + s.keyText + " AS kt, " + s.rowText + " AS rt, " + sure +
-		" AS s FROM " + s.r.from() + " WHERE " + where + f.fence + ") x" + f.fence + ") y GROUP BY 1"
+		" FROM (SELECT " + s.md5("kt") + " AS km, " + f.rowMD5 + " AS m, s" + vcol + " FROM (SELECT " + s.keyText + " AS kt, " + s.rowText + " AS rt, " + sure +
+		" AS s" + valid + " FROM " + s.r.from() + " WHERE " + where + f.fence + ") x" + f.fence + ") y GROUP BY 1"
 	return s.sums(ctx, stmt, args)
 }
 
@@ -655,7 +705,7 @@ func (p *ChecksumPlan) OpenSegment(ctx context.Context, side int, seg Segment, b
 		for i, b := range only {
 			ids[i] = strconv.Itoa(b)
 		}
-		where += " AND " + s.bucketExpr(s.md5(s.keyText), buckets) + " IN (" + strings.Join(ids, ", ") + ")"
+		where += " AND " + s.bucketExpr(s.keyHashExpr(s.keyText), buckets) + " IN (" + strings.Join(ids, ", ") + ")"
 	}
 	// The filter is part of where.
 	r.Filter = ""

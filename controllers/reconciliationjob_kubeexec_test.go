@@ -164,3 +164,38 @@ func TestKubernetesRunReadBeforeItsLastPartition(t *testing.T) {
 		t.Fatalf("observe = %v, %q, %q, %v; want ended Completed", ended, state, msg, err)
 	}
 }
+
+// TestOrphanedRunWithEveryPartitionWrittenCompletes: a run nothing executes any more
+// (its worker Job gone after its TTL while the manager was down, or an inline run whose
+// manager died after writing) but whose partitions are all in the store compared every
+// row: it finishes from the store, not Interrupted and compared again.
+func TestOrphanedRunWithEveryPartitionWrittenCompletes(t *testing.T) {
+	ns := "rj-orphan-written"
+	namespace(t, ns)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		id      string
+		written int
+		want    store.RunState
+	}{
+		{"written-uid-nabc", 2, store.RunCompleted},
+		{"half-uid-nabc", 1, store.RunInterrupted},
+	} {
+		if err := mgr.Store.StartRun(ctx, store.Run{ID: tc.id, Job: ns + "/j", Trigger: "Nonce", Partitions: 2, StartedAt: clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range tc.written {
+			if err := mgr.Store.WritePartition(ctx, store.Partition{RunID: tc.id, Index: i, Summary: diff.Summary{Compared: 5, Matched: 5}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		read, err := mgr.Store.GetRun(ctx, tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ended, state, _, err := controllers.ObserveKubernetesRun(ctx, env.Client, mgr.Store, ns, read)
+		if err != nil || !ended || state != tc.want {
+			t.Errorf("%s with %d of 2 partitions: observe = %v, %q, %v; want ended %s", tc.id, tc.written, ended, state, err, tc.want)
+		}
+	}
+}

@@ -90,6 +90,14 @@ func (k KubernetesExecutor) observe(ctx context.Context, r *ReconciliationJobRec
 		return false, "", "", err
 	}
 	if bj == nil {
+		// Every partition written means every row was compared (a worker Job removed
+		// after its TTL while the manager was down, a manager that died after writing):
+		// the run finishes from the store rather than being compared again.
+		if fresh, err := r.Store.GetRun(ctx, run.ID); err != nil {
+			return false, "", "", fmt.Errorf("read run %s: %w", run.ID, err)
+		} else if fresh.PartitionsWritten >= fresh.Partitions {
+			return true, store.RunCompleted, "", nil
+		}
 		return true, store.RunInterrupted, "no executor is running it any more (the manager restarted or its worker Job is gone)", nil
 	}
 	if c := jobCondition(bj, batchv1.JobFailed); c != nil {

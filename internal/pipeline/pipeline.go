@@ -19,6 +19,17 @@
 //     get the DataSource's Secret. Credentials are never inlined: the connector
 //     config holds ${secrets:<namespace>/<secret>:<key>} references.
 //
+// What the rendered objects do not do (yet):
+//
+//   - Deleting a PostgreSQL capture (the DataSource, or its spec.capture) deletes the
+//     KafkaConnector, but Debezium leaves its replication slot (slot.name) and
+//     publication (publication.name) in the database. An inactive slot keeps the
+//     server's WAL from being recycled: drop both (pg_drop_replication_slot, DROP
+//     PUBLICATION) once the capture is gone.
+//   - The MySQL schema history client connects to the Connect cluster's bootstrap
+//     servers without TLS or SASL settings (schema.history.internal.producer.* and
+//     .consumer.*): a Kafka cluster whose listeners require either needs them added.
+//
 // Values Debezium writes: JSON without embedded schemas (so a Kafka snapshot source
 // reads the row from the envelope's "after"), decimals as strings (exact text, not
 // base64 bytes).

@@ -4,8 +4,15 @@
 #
 # It starts its own PostgreSQL (Debian's binaries, a cluster kept in BENCH_PG_DIR on
 # 127.0.0.1:BENCH_PG_PORT, trust authentication on loopback only, fsync off), loads each
-# size once with `clearhouse gen --load` into database bench_<rows> (tables source and
-# target, key indexed in byte order) and keeps it: a rerun reuses the loaded tables.
+# size once with `clearhouse gen --load` and keeps it (a rerun reuses the loaded tables),
+# as two kinds of tables (BENCH_DB_KINDS):
+#   text   database bench_<rows>: every column text (the pair holds unparsable values),
+#          duplicate and NULL keys, a plain index on the key in byte order;
+#   typed  database benchtyped_<rows>: as production tables are, columns of their SQL
+#          types (numeric, date, timestamptz) and the key as PRIMARY KEY (gen
+#          --load-typed --load-primary-key); the pair is generated with --inject of the
+#          kinds such tables can hold (no duplicate, NULL, empty keys or unparsable
+#          values), rows×rate discrepancies spread over them.
 # Then, per size, best of BENCH_REPEAT runs (wall s, user+sys s, peak RSS of the client
 # by /usr/bin/time; the server's own CPU and memory are not in these numbers):
 #   floor     both COPY (SELECT id, cols FROM t ORDER BY id COLLATE "C") TO STDOUT at once
@@ -22,6 +29,7 @@
 # BENCH_REPEAT [3], BENCH_SEED [1], BENCH_RATE [0.001], BENCH_DATA [bin/bench-data],
 # BENCH_PG_DIR [/var/tmp/clearhouse-bench-pg], BENCH_PG_PORT [55432],
 # BENCH_BUILD [1], BENCH_CHECKSUM_FLAGS [""] (extra flags for the checksum run),
+# BENCH_DB_KINDS ["text typed"],
 # BENCH_PG_KEEP [0] (1: leave the server running).
 set -euo pipefail
 
@@ -30,6 +38,7 @@ BIN=${BIN:-$ROOT/bin}
 CH=$BIN/clearhouse
 DATA=${BENCH_DATA:-$BIN/bench-data}
 SIZES=${BENCH_DB_SIZES:-"1000000 10000000"}
+KINDS=${BENCH_DB_KINDS:-"text typed"}
 REPEAT=${BENCH_REPEAT:-3}
 SEED=${BENCH_SEED:-1}
 RATE=${BENCH_RATE:-0.001}
@@ -93,17 +102,30 @@ fi
 # ---- data -------------------------------------------------------------------------------
 
 mkdir -p "$DATA"/{out,results}
-ensure_db() { # ensure_db ROWS: generate and load the pair unless loaded
-	local n=$1 db=bench_$1 dir tmp
-	dir=$DATA/db-$n-seed$SEED-rate$RATE
+# The injection kinds typed tables with a primary key can hold.
+TYPED_KINDS=(missingInTarget missingInSource mismatch withinTolerance edgeOn edgePast numericFormat timezoneEqual unicodeKeys separatorKeys)
+dbname() { if [[ $2 == typed ]]; then echo "benchtyped_$1"; else echo "bench_$1"; fi; }
+datadir() { if [[ $2 == typed ]]; then echo "$DATA/dbtyped-$1-seed$SEED-rate$RATE"; else echo "$DATA/db-$1-seed$SEED-rate$RATE"; fi; }
+ensure_db() { # ensure_db ROWS KIND: generate and load the pair unless loaded
+	local n=$1 kind=$2 db dir tmp genflags=() total i
+	db=$(dbname "$n" "$kind") dir=$(datadir "$n" "$kind")
 	if [[ -f $dir/loaded && $(cat "$dir/loaded") == "$(cat "$PGDIR/data/PG_VERSION")-$db" ]] &&
 		[[ $("${PSQL[@]}" -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'") == 1 ]]; then
 		return
 	fi
-	say "generating and loading $n rows into database $db (once)"
+	if [[ $kind == typed ]]; then
+		total=$(calc "\"%d\", $n * $RATE + 0.5")
+		for ((i = 0; i < ${#TYPED_KINDS[@]}; i++)); do
+			genflags+=(--inject "${TYPED_KINDS[i]}=$((total / ${#TYPED_KINDS[@]} + (i < total % ${#TYPED_KINDS[@]} ? 1 : 0)))")
+		done
+		genflags+=(--load-typed --load-primary-key)
+	else
+		genflags=(--rate "$RATE")
+	fi
+	say "generating and loading $n rows ($kind tables) into database $db (once)"
 	"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 	rm -rf "$dir" && tmp=$(mktemp -d "$DATA/.db-XXXXXX")
-	"$CH" gen --dir "$tmp" --rows "$n" --seed "$SEED" --rate "$RATE" --format csv \
+	"$CH" gen --dir "$tmp" --rows "$n" --seed "$SEED" --format csv "${genflags[@]}" \
 		--load "postgres://postgres@127.0.0.1:$PORT/$db?sslmode=disable" >&2 || { rm -rf "$tmp"; die "clearhouse gen --load failed"; }
 	"${PSQL[@]}" -d "$db" -c "VACUUM ANALYZE source" -c "VACUUM ANALYZE target"
 	rm -f "$tmp"/source.csv "$tmp"/target.csv # the tables hold them now
@@ -116,11 +138,11 @@ ensure_db() { # ensure_db ROWS: generate and load the pair unless loaded
 declare -A WALL CPU RSS DISC
 RUNS_TSV=$DATA/results/db-runs.tsv
 
-run_once() { # run_once ROWS METHOD RUN
-	local n=$1 m=$2 i=$3 db=bench_$1 uri dir tf out err rc=0 wall usr sys rss got want
+run_once() { # run_once ROWS KIND METHOD RUN
+	local n=$1 kind=$2 m=$3 i=$4 db uri dir tf out err rc=0 wall usr sys rss got want c=$1,$2
+	db=$(dbname "$n" "$kind") dir=$(datadir "$n" "$kind")
 	uri="postgres://postgres@127.0.0.1:$PORT/$db?sslmode=disable"
-	dir=$DATA/db-$n-seed$SEED-rate$RATE
-	tf=$DATA/out/db-$n-$m.time out=$DATA/out/db-$n-$m.out err=$DATA/out/db-$n-$m.err
+	tf=$DATA/out/$db-$m.time out=$DATA/out/$db-$m.out err=$DATA/out/$db-$m.err
 	case $m in
 	floor)
 		/usr/bin/time -f '%e %U %S %M' -o "$tf" bash -c '
@@ -153,29 +175,31 @@ run_once() { # run_once ROWS METHOD RUN
 		;;
 	esac
 	case $m in
-	merge | checksum) DISC[$n,$m]=$(calc "\"%d\", $(json "$out" .summary.compared) - $(json "$out" .summary.matched)") ;;
-	join) DISC[$n,$m]=$(tail -1 "$out") ;;
+	merge | checksum) DISC[$c,$m]=$(calc "\"%d\", $(json "$out" .summary.compared) - $(json "$out" .summary.matched)") ;;
+	join) DISC[$c,$m]=$(tail -1 "$out") ;;
 	esac
 	read -r wall usr sys rss < <(tail -1 "$tf")
 	local cpu
 	cpu=$(calc "\"%.2f\", $usr + $sys")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$n" "$m" "$i" "$wall" "$cpu" "$rss" "$(cut -d' ' -f1 /proc/loadavg)" >>"$RUNS_TSV"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$n" "$kind/$m" "$i" "$wall" "$cpu" "$rss" "$(cut -d' ' -f1 /proc/loadavg)" >>"$RUNS_TSV"
 	say "  $m run $i: ${wall}s wall, ${cpu}s client cpu, $((rss / 1024)) MiB client peak RSS"
-	if [[ -z ${WALL[$n,$m]:-} ]] || awk -v a="$wall" -v b="${WALL[$n,$m]}" 'BEGIN { exit !(a < b) }'; then
-		WALL[$n,$m]=$wall CPU[$n,$m]=$cpu
+	if [[ -z ${WALL[$c,$m]:-} ]] || awk -v a="$wall" -v b="${WALL[$c,$m]}" 'BEGIN { exit !(a < b) }'; then
+		WALL[$c,$m]=$wall CPU[$c,$m]=$cpu
 	fi
-	if ((rss > ${RSS[$n,$m]:-0})); then RSS[$n,$m]=$rss; fi
+	if ((rss > ${RSS[$c,$m]:-0})); then RSS[$c,$m]=$rss; fi
 }
 
 COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -n $(cd "$ROOT" && git status --porcelain -- cmd internal 2>/dev/null) ]] && COMMIT="$COMMIT (+ uncommitted changes in cmd/ or internal/)"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-for n in $SIZES; do ensure_db "$n"; done
+CASES=()
+for n in $SIZES; do for k in $KINDS; do CASES+=("$n,$k"); done; done
+for c in "${CASES[@]}"; do ensure_db "${c%,*}" "${c#*,}"; done
 METHODS=(floor merge checksum join)
-for n in $SIZES; do
+for c in "${CASES[@]}"; do
 	for ((i = 1; i <= REPEAT; i++)); do
-		say "$n rows (PostgreSQL), round $i of $REPEAT"
-		for m in "${METHODS[@]}"; do run_once "$n" "$m" "$i"; done
+		say "${c%,*} rows (PostgreSQL, ${c#*,} tables), round $i of $REPEAT"
+		for m in "${METHODS[@]}"; do run_once "${c%,*}" "${c#*,}" "$m" "$i"; done
 	done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -186,19 +210,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 VERDICTS=()
 verdict() { VERDICTS+=("- **$1** $2"); }
-for n in $SIZES; do
-	r=$(ratio "${WALL[$n,merge]}" "${WALL[$n,floor]}")
+for c in "${CASES[@]}"; do
+	at="${c%,*} rows, ${c#*,} tables"
+	r=$(ratio "${WALL[$c,merge]}" "${WALL[$c,floor]}")
 	if le "$r" 1.5; then v=PASS; else v=FAIL; fi
-	verdict $v "merge ≤ 1.5× floor at $n rows: ${r}× (${WALL[$n,merge]} s vs ${WALL[$n,floor]} s)"
-	if awk -v a="${WALL[$n,checksum]}" -v b="${WALL[$n,merge]}" 'BEGIN { exit !(a < b) }'; then v=PASS; else v=FAIL; fi
-	verdict $v "checksum faster than merge at $n rows, rate $RATE: ${WALL[$n,checksum]} s vs ${WALL[$n,merge]} s"
+	verdict $v "merge ≤ 1.5× floor at $at: ${r}× (${WALL[$c,merge]} s vs ${WALL[$c,floor]} s)"
+	if awk -v a="${WALL[$c,checksum]}" -v b="${WALL[$c,merge]}" 'BEGIN { exit !(a < b) }'; then v=PASS; else v=FAIL; fi
+	verdict $v "checksum faster than merge at $at, rate $RATE: ${WALL[$c,checksum]} s vs ${WALL[$c,merge]} s"
 	for m in merge checksum; do
-		mib=$((RSS[$n,$m] / 1024))
+		mib=$((RSS[$c,$m] / 1024))
 		if ((mib <= 256)); then v=PASS; else v=FAIL; fi
-		verdict $v "$m peak RSS ≤ 256 MiB at $n rows: $mib MiB"
+		verdict $v "$m peak RSS ≤ 256 MiB at $at: $mib MiB"
 	done
-	if [[ ${DISC[$n,merge]} == "${DISC[$n,checksum]}" ]]; then v=PASS; else v=FAIL; fi
-	verdict $v "merge and checksum give the same result at $n rows: both summaries = expected.json (${DISC[$n,merge]} discrepancies)"
+	if [[ ${DISC[$c,merge]} == "${DISC[$c,checksum]}" ]]; then v=PASS; else v=FAIL; fi
+	verdict $v "merge and checksum give the same result at $at: both summaries = expected.json (${DISC[$c,merge]} discrepancies)"
 done
 report=$DATA/results/db-bench-$(date -u +%Y%m%dT%H%M%SZ).md
 {
@@ -206,21 +231,21 @@ report=$DATA/results/db-bench-$(date -u +%Y%m%dT%H%M%SZ).md
 	echo
 	echo "- machine: $(nproc) cores, $(sed -nE 's/^model name\s*:\s*//p' /proc/cpuinfo | head -1), $(uname -sr); load average $LOAD_BEFORE before, $LOAD_AFTER after (shared machine)"
 	echo "- clearhouse $COMMIT, PostgreSQL $PG_VERSION (same machine, fsync off, shared_buffers 256MB)"
-	echo "- BENCH_DB_SIZES=\"$SIZES\" BENCH_REPEAT=$REPEAT BENCH_SEED=$SEED BENCH_RATE=$RATE BENCH_CHECKSUM_FLAGS=\"${BENCH_CHECKSUM_FLAGS:-}\""
+	echo "- BENCH_DB_SIZES=\"$SIZES\" BENCH_DB_KINDS=\"$KINDS\" BENCH_REPEAT=$REPEAT BENCH_SEED=$SEED BENCH_RATE=$RATE BENCH_CHECKSUM_FLAGS=\"${BENCH_CHECKSUM_FLAGS:-}\""
 	echo "- wall s: fastest of $REPEAT; client cpu s and peak RSS: of the client process (psql or clearhouse), not the server"
 	echo
-	echo "| rows | method | wall s | client cpu s | client peak RSS MiB | × floor | discrepancies |"
-	echo "|---:|---|---:|---:|---:|---:|---|"
-	for n in $SIZES; do
+	echo "| rows | tables | method | wall s | client cpu s | client peak RSS MiB | × floor | discrepancies |"
+	echo "|---:|---|---|---:|---:|---:|---:|---|"
+	for c in "${CASES[@]}"; do
 		for m in floor merge checksum join; do
 			note=""
 			case $m in
 			floor) note="— (both tables read in key order)" ;;
-			merge | checksum) note="${DISC[$n,$m]}, summary = expected.json ✓" ;;
-			join) note="${DISC[$n,join]} rows (plain SQL: no tolerances, duplicates or invalid rows; peer, not exact)" ;;
+			merge | checksum) note="${DISC[$c,$m]}, summary = expected.json ✓" ;;
+			join) note="${DISC[$c,join]} rows (plain SQL: no tolerances, duplicates or invalid rows; peer, not exact)" ;;
 			esac
-			printf '| %s | %s | %.2f | %.2f | %d | %s× | %s |\n' "$n" "$m" "${WALL[$n,$m]}" "${CPU[$n,$m]}" "$((RSS[$n,$m] / 1024))" \
-				"$(ratio "${WALL[$n,$m]}" "${WALL[$n,floor]}")" "$note"
+			printf '| %s | %s | %s | %.2f | %.2f | %d | %s× | %s |\n' "${c%,*}" "${c#*,}" "$m" "${WALL[$c,$m]}" "${CPU[$c,$m]}" "$((RSS[$c,$m] / 1024))" \
+				"$(ratio "${WALL[$c,$m]}" "${WALL[$c,floor]}")" "$note"
 		done
 	done
 	echo

@@ -195,6 +195,9 @@ func TestKubernetesExecutor(t *testing.T) {
 		t.Errorf("job spec: mode %s completions %d parallelism %d backoffLimitPerIndex %d ttl %d",
 			*s.CompletionMode, *s.Completions, *s.Parallelism, *s.BackoffLimitPerIndex, *s.TTLSecondsAfterFinished)
 	}
+	if d := s.ActiveDeadlineSeconds; d == nil || *d != 3600 { // spec.limits.timeout, 1h by default
+		t.Errorf("activeDeadlineSeconds %v, want the run's timeout, 3600", d)
+	}
 	if owner := metav1.GetControllerOf(&bj); owner == nil || owner.UID != job.UID || owner.Kind != "ReconciliationJob" {
 		t.Errorf("controller of the worker Job: %+v", owner)
 	}

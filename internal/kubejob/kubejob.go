@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -171,6 +172,14 @@ func Build(job *chv1.ReconciliationJob, run Run) (*batchv1.Job, error) {
 	if ex.BackoffLimitPerIndex != nil {
 		backoff = ptr.To(*ex.BackoffLimitPerIndex)
 	}
+	// The run's timeout bounds the whole Job, pods waiting to be scheduled or pulled
+	// and retried partitions included: a pod that never starts fails the run
+	// (DeadlineExceeded) instead of keeping it Running, and every later trigger
+	// skipped under Forbid, for ever.
+	var deadline *int64
+	if t := run.Plan.Timeout; t > 0 {
+		deadline = ptr.To(int64(math.Ceil(t.Seconds())))
+	}
 
 	args := []string{"worker", "--run", run.ID, "--partitions", strconv.Itoa(int(n))}
 	env := []corev1.EnvVar{
@@ -216,6 +225,7 @@ func Build(job *chv1.ReconciliationJob, run Run) (*batchv1.Job, error) {
 			MaxFailedIndexes:        ptr.To[int32](0),
 			PodReplacementPolicy:    ptr.To(batchv1.Failed),
 			TTLSecondsAfterFinished: ttl,
+			ActiveDeadlineSeconds:   deadline,
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: map[string]string{AnnotationRun: run.ID}},
 				Spec: corev1.PodSpec{

@@ -73,6 +73,7 @@ func job() *chv1.ReconciliationJob {
 func TestBuild(t *testing.T) {
 	src, tgt := sources()
 	j := job()
+	j.Spec.Limits.Timeout = &metav1.Duration{Duration: 90 * time.Minute}
 	plan, err := runner.PlanFor(j, src, tgt)
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +107,7 @@ func TestBuild(t *testing.T) {
 			CompletionMode: ptr.To(batchv1.IndexedCompletion), Completions: ptr.To[int32](3), Parallelism: ptr.To[int32](3),
 			BackoffLimitPerIndex: ptr.To[int32](4), MaxFailedIndexes: ptr.To[int32](0),
 			PodReplacementPolicy: ptr.To(batchv1.Failed), TTLSecondsAfterFinished: ptr.To[int32](600),
+			ActiveDeadlineSeconds: ptr.To[int64](5400), // spec.limits.timeout
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"clearhouse.dev/run-id": runID}},
 				Spec: corev1.PodSpec{
@@ -169,8 +171,8 @@ func TestBuildDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := got.Spec
-	if *s.Completions != 1 || *s.Parallelism != 1 || *s.TTLSecondsAfterFinished != 3600 || *s.BackoffLimitPerIndex != 2 {
-		t.Errorf("defaults: completions %d parallelism %d ttl %d backoff %d", *s.Completions, *s.Parallelism, *s.TTLSecondsAfterFinished, *s.BackoffLimitPerIndex)
+	if *s.Completions != 1 || *s.Parallelism != 1 || *s.TTLSecondsAfterFinished != 3600 || *s.BackoffLimitPerIndex != 2 || s.ActiveDeadlineSeconds != nil {
+		t.Errorf("defaults: completions %d parallelism %d ttl %d backoff %d deadline %v", *s.Completions, *s.Parallelism, *s.TTLSecondsAfterFinished, *s.BackoffLimitPerIndex, s.ActiveDeadlineSeconds)
 	}
 	c := s.Template.Spec.Containers[0]
 	if strings.Join(c.Args, " ") != "worker --run r1 --partitions 1 --store postgres://results-db/results" {

@@ -37,8 +37,9 @@ type LoadOptions struct {
 	// index (for data without duplicate, NULL or empty keys, such as a production
 	// table): the database then knows each key occurs once, which lets checksum
 	// bisection skip counting distinct keys. A duplicate or NULL key fails the load.
-	// On PostgreSQL, text key columns are declared COLLATE "C" so that the key's
-	// index is in byte order; on MySQL a key too long for a full index is an error.
+	// Text key columns are declared COLLATE "C" on PostgreSQL (the key's index is then
+	// in byte order) and utf8mb4_bin on MySQL (keys differing in case are distinct);
+	// on MySQL a key too long for a full index is an error.
 	PrimaryKey bool
 	// TextFallback creates a typed column as text when one of its values cannot be
 	// stored in its SQL type exactly (a value the engine cannot parse as that type,
@@ -550,6 +551,12 @@ func loadMySQL(ctx context.Context, r *resolved, open func() (diff.Reader, error
 	defs := make([]string, len(p.cols))
 	for i, c := range p.cols {
 		defs[i] = quoteIdent(MySQL, c.name) + " " + c.sqlType + " NULL"
+		if opts.PrimaryKey && c.index && c.typ == diff.TypeString {
+			// Keys that differ only in case or accents are distinct keys: compare bytes
+			// (the default collation would refuse them as duplicates; trailing spaces
+			// still compare equal, PAD SPACE, and such a load fails).
+			defs[i] = quoteIdent(MySQL, c.name) + " " + c.sqlType + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL"
+		}
 	}
 	if _, err := conn.ExecContext(ctx, "CREATE TABLE "+table+" ("+strings.Join(defs, ", ")+") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"); err != nil {
 		return r.wrap(err, "creating the table")

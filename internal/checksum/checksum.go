@@ -288,11 +288,26 @@ func (r *run) cut(ctx context.Context) ([]sqlsource.Segment, error) {
 			every = DefaultSegmentRows
 		}
 	}
+	var k int64 // segments wanted (0: as the bounds come)
+	if every > 0 && n0 > 0 {
+		// Segments of about equal size, as many as the estimate holds whole: 1.01M rows
+		// are one segment, not 1M and 10,000 rows (the unbounded segment also counts
+		// the rows without a usable key, sparing a read of each table).
+		k = (n0 + every/2) / every
+		if k <= 1 {
+			every = 0
+		} else {
+			every = (n0 + k - 1) / k
+		}
+	}
 	segs := []sqlsource.Segment{{}}
 	if every > 0 && (n0 < 0 || n0 > every) {
 		bounds, err := r.plan.Boundaries(qctx, side, every, n0)
 		if err != nil {
 			return nil, err
+		}
+		if k > 0 && int64(len(bounds)) >= k {
+			bounds = bounds[:k-1] // the last bound is about the last row: no empty segment
 		}
 		segs = segs[:0]
 		var lo []string

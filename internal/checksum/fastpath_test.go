@@ -168,3 +168,34 @@ func TestUniqueIndexNotOnKey(t *testing.T) {
 	}
 	sqltest.Compare(t, "checksum vs merge: ", sqltest.Lines(t, got, nil), sqltest.Lines(t, mds, nil))
 }
+
+// TestSegmentsOfEqualSize: the key range is cut into as many segments of about
+// SegmentRows as the table holds whole (1,050 rows by 1,000: one segment, not 1,000 and
+// 50), each about the same size; outcomes stay those of merge.
+func TestSegmentsOfEqualSize(t *testing.T) {
+	t.Parallel()
+	pg := testdb.NewPostgres(t)
+	pg.Exec(t,
+		`CREATE TABLE a (id int PRIMARY KEY, note text)`,
+		`INSERT INTO a SELECT g, 'n' || g FROM generate_series(1, 1050) g`,
+		`CREATE TABLE b AS SELECT * FROM a`,
+		`UPDATE b SET note = 'x' WHERE id IN (10, 600, 1040)`,
+		`ANALYZE a`, `ANALYZE b`,
+	)
+	spec := diff.Spec{Keys: []diff.Column{{Name: "id", Type: diff.TypeInteger}}, Compare: []diff.Column{{Name: "note"}}}
+	sc, tc := pg.Config(), pg.Config()
+	sc.Table, tc.Table = "a", "b"
+	ctx := context.Background()
+	_, mds := mergeRun(t, ctx, spec, sc, tc)
+	for _, c := range []struct {
+		rows     int64
+		segments int
+	}{{1000, 1}, {500, 2}, {300, 4}} {
+		var last checksum.Progress
+		sum, got := checksumRun(t, ctx, spec, sc, tc, checksum.Options{SegmentRows: c.rows, Factor: 32, Progress: func(p checksum.Progress) { last = p }})
+		if last.Segments != c.segments || sum.Mismatched != 3 || sum.Matched != 1047 {
+			t.Errorf("SegmentRows %d: %d segments (want %d), %s", c.rows, last.Segments, c.segments, summaryJSON(sum))
+		}
+		sqltest.Compare(t, "checksum vs merge: ", sqltest.Lines(t, got, nil), sqltest.Lines(t, mds, nil))
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"reflect"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/freeport"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 )
 
@@ -284,16 +284,7 @@ func TestDataSourceSchemaAndDrift(t *testing.T) {
 }
 
 // closedPort is a local TCP port nothing listens on.
-func closedPort(t *testing.T) int32 {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	return int32(port)
-}
+func closedPort(t *testing.T) int32 { return int32(freeport.Port(t)) }
 
 // noSecretAnywhere fails when secret is in the DataSource (status included), its
 // events or the manager's log.

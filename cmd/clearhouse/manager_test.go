@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,18 +15,9 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/clearhouse-dev/clearhouse/internal/freeport"
 	"github.com/clearhouse-dev/clearhouse/internal/testenv"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // TestManagerBinary builds and starts `clearhouse manager` as a Deployment would run it:
 // leader election, health probes and the secure metrics endpoint, against the real API
@@ -48,7 +38,7 @@ func TestManagerBinary(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 
-	probe, metrics := freePort(t), freePort(t)
+	probe, metrics := freeport.Port(t), freeport.Port(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "manager",

@@ -3,7 +3,6 @@ package devenv
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,18 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/freeport"
 	"github.com/clearhouse-dev/clearhouse/internal/testenv"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // TestLockRefusesSecondDev: two dev environments on one directory would share etcd's
 // data; the second is refused with the first's pid.
@@ -59,7 +49,7 @@ func TestControlPlaneReapsStaleAndStops(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "etcd"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	client, peer := freePort(t), freePort(t)
+	client, peer := freeport.Port(t), freeport.Port(t)
 	stale := exec.Command(filepath.Join(assets, "etcd"), "--data-dir="+filepath.Join(dir, "etcd"),
 		fmt.Sprintf("--listen-client-urls=http://127.0.0.1:%d", client), fmt.Sprintf("--advertise-client-urls=http://127.0.0.1:%d", client),
 		fmt.Sprintf("--listen-peer-urls=http://127.0.0.1:%d", peer), fmt.Sprintf("--initial-advertise-peer-urls=http://127.0.0.1:%d", peer),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +21,7 @@ import (
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/internal/connect"
+	"github.com/clearhouse-dev/clearhouse/internal/freeport"
 	"github.com/clearhouse-dev/clearhouse/internal/probe"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 )
@@ -141,16 +141,7 @@ func failure(t *testing.T, ds *chv1.DataSource, c connect.Credentials, stage pro
 }
 
 // closedPort is a local TCP port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	return port
-}
+func closedPort(t *testing.T) int { return freeport.Port(t) }
 
 func TestFailures(t *testing.T) {
 	const wrong = "Wr0ng-Pa55word-xyzzy"

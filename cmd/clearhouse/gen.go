@@ -54,6 +54,15 @@ rows×R discrepancies over every kind; --inject KIND=N sets one kind's count (ki
 					}
 				}
 			}
+			if loadURI != "" {
+				in := cfg.Inject
+				if cfg.Rate > 0 {
+					in = gen.AtRate(cfg.Rows, cfg.Rate)
+				}
+				if err := loadOpts.Check(in); err != nil {
+					return fmt.Errorf("--load-typed/--load-primary-key: %w", err)
+				}
+			}
 			start := time.Now()
 			m, exp, err := gen.RunExpected(cfg)
 			if err != nil {

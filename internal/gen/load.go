@@ -57,7 +57,7 @@ func LoadTableWith(ctx context.Context, dir, side string, cfg sqlsource.Config, 
 	if err != nil {
 		return nil, err
 	}
-	if err := opts.check(m.Config.Inject); err != nil {
+	if err := opts.Check(m.Config.Inject); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	var file string
@@ -85,8 +85,9 @@ func LoadTableWith(ctx context.Context, dir, side string, cfg sqlsource.Config, 
 	})
 }
 
-// check names the injections the options cannot store.
-func (o LoadOptions) check(in Injections) error {
+// Check names the injections the options cannot store (nil when there are none), so
+// that a caller can refuse a config before generating.
+func (o LoadOptions) Check(in Injections) error {
 	var bad []string
 	for _, f := range in.all() {
 		if *f.n == 0 {
@@ -104,7 +105,7 @@ func (o LoadOptions) check(in Injections) error {
 		}
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("the pair holds injections the tables cannot store: %s; generate it without them (--inject the other kinds only)", strings.Join(bad, ", "))
+		return fmt.Errorf("injections the tables cannot store: %s; generate the pair without them (--inject the other kinds only)", strings.Join(bad, ", "))
 	}
 	return nil
 }

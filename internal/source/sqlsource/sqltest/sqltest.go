@@ -5,6 +5,7 @@
 package sqltest
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 	"slices"
@@ -32,9 +33,16 @@ func Spec(t testing.TB, m *gen.Manifest) diff.Spec {
 // checked against pos[side] (when there is one) and replaced by "@".
 func Lines(t testing.TB, ds []diff.Discrepancy, pos map[diff.Side]*regexp.Regexp) []string {
 	t.Helper()
+	return LinesKeeping(t, ds, pos, "")
+}
+
+// LinesKeeping is Lines keeping the positions of invalid rows on side keep as they
+// are, for a pair of a database and a file: a file's rows have exact positions.
+func LinesKeeping(t testing.TB, ds []diff.Discrepancy, pos map[diff.Side]*regexp.Regexp, keep diff.Side) []string {
+	t.Helper()
 	ds = slices.Clone(ds)
 	for i := range ds {
-		if ds[i].Kind != diff.KindInvalidRow {
+		if ds[i].Kind != diff.KindInvalidRow || (keep != "" && ds[i].Side == keep) {
 			continue
 		}
 		if re := pos[ds[i].Side]; re != nil && !re.MatchString(ds[i].Position) {
@@ -88,4 +96,63 @@ func Compare(t testing.TB, what string, got, want []string) {
 		}
 	}
 	t.Errorf("%sgot %d discrepancies, want %d", what, len(got), len(want))
+}
+
+// CanonDecimal rewrites the values of the decimal column name in discrepancy lines
+// to the engine's canonical decimal text ("10.500" and "10.5" both become "10.5") and
+// sorts the lines again: MySQL's DECIMAL(p,s) pads every value to the column's scale,
+// so a table's values are not the text the file or the generator wrote.
+func CanonDecimal(t testing.TB, lines []string, name string) []string {
+	t.Helper()
+	col := diff.Column{Name: name, Type: diff.TypeDecimal}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		var d diff.Discrepancy
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatal(err)
+		}
+		for j := range d.Columns {
+			if d.Columns[j].Name != name {
+				continue
+			}
+			for _, v := range []*diff.Cell{&d.Columns[j].Source, &d.Columns[j].Target} {
+				if v.Null {
+					continue
+				}
+				n, err := col.Normalize(v.Text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v.Text = n
+			}
+		}
+		out[i] = string(d.AppendJSON(nil))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Run compares source and target with the auto strategy, which must choose strategy
+// (merge exactly when both readers are ordered by the key), and checks that the
+// summary is want; it returns the summary and the discrepancies found.
+func Run(ctx context.Context, t testing.TB, spec diff.Spec, source, target diff.Reader, strategy diff.Strategy, want diff.Summary) (diff.Summary, []diff.Discrepancy) {
+	t.Helper()
+	spec.Strategy = diff.StrategyAuto
+	if got := diff.ChooseStrategy(spec, source, target); got != strategy {
+		t.Fatalf("auto chooses %s, want %s", got, strategy)
+	}
+	sink := &diff.Collect{}
+	sum, err := diff.Run(ctx, spec, source, target, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Strategy != strategy {
+		t.Fatalf("strategy %s, want %s", sum.Strategy, strategy)
+	}
+	gotSum, _ := json.Marshal(sum)
+	wantSum, _ := json.Marshal(want)
+	if string(gotSum) != string(wantSum) {
+		t.Errorf("summary %s\n   want %s", gotSum, wantSum)
+	}
+	return sum, sink.Discrepancies
 }

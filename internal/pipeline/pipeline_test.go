@@ -2,7 +2,6 @@ package pipeline_test
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,10 +13,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/golden"
 	"github.com/clearhouse-dev/clearhouse/internal/pipeline"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
 // readDataSource reads testdata/<name>.yaml.
 func readDataSource(t *testing.T, name string) *chv1.DataSource {
@@ -66,20 +64,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", name)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/pipeline -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("rendered YAML differs from %s (go test ./internal/pipeline -update rewrites it):\n%s", path, got)
-			}
+			golden.Check(t, "./internal/pipeline", name, got)
 			again, _ := pipeline.Render(ds.DeepCopy(), pipeline.Options{KafkaCluster: c.cluster})
 			if b, _ := pipeline.YAML(again); !bytes.Equal(b, got) {
 				t.Error("two renderings of the same DataSource differ")

@@ -2,35 +2,14 @@ package render_test
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/clearhouse-dev/clearhouse/internal/golden"
 	"github.com/clearhouse-dev/clearhouse/internal/render"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./internal/render -update writes it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (go test ./internal/render -update rewrites it); got:\n%s", path, got)
-	}
-}
 
 func run(t *testing.T, in render.Input) (stdout, stderr []byte, err error) {
 	t.Helper()
@@ -58,8 +37,8 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, c.name+".golden", out)
-			golden(t, c.name+".stderr.golden", bytes.ReplaceAll(notes, []byte(samples+"/"), []byte("config/samples/")))
+			golden.Check(t, "./internal/render", c.name+".golden", out)
+			golden.Check(t, "./internal/render", c.name+".stderr.golden", bytes.ReplaceAll(notes, []byte(samples+"/"), []byte("config/samples/")))
 		})
 	}
 }

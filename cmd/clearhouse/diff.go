@@ -208,19 +208,19 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 		}
 		tgtKeys = append(tgtKeys, k)
 	}
-	strategy := strings.ToLower(r.flags.strategy)
+	strategy := diff.Strategy(strings.ToLower(r.flags.strategy))
 	bothSQL := isSQL(r.srcURI) && isSQL(r.tgtURI)
-	if strategy == string(checksum.Strategy) && !bothSQL {
+	if strategy == diff.StrategyChecksum && !bothSQL {
 		return errors.New("--strategy checksum needs two database sides (postgres:// or mysql://)")
 	}
-	if bothSQL && (strategy == "" || strategy == string(diff.StrategyAuto) || strategy == string(checksum.Strategy)) {
-		return runChecksum(ctx, stdout, stderr, r, strategy == string(checksum.Strategy), rec != nil, &sum, &collected)
+	if bothSQL && (strategy == "" || strategy == diff.StrategyAuto || strategy == diff.StrategyChecksum) {
+		return runChecksum(ctx, stdout, stderr, r, strategy == diff.StrategyChecksum, rec != nil, &sum, &collected)
 	}
 	// A database sorts by the key unless hash is asked for (then order is wasted work);
 	// a file is promised sorted only by --sorted.
 	wantOrder := func(uri string) bool {
 		if isSQL(uri) {
-			return !strings.EqualFold(r.flags.strategy, "hash")
+			return strategy != diff.StrategyHash
 		}
 		return r.sorted
 	}

@@ -64,9 +64,6 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource"
 )
 
-// Strategy is the name of this strategy in a diff.Summary and on the command line.
-const Strategy diff.Strategy = "checksum"
-
 const (
 	// DefaultSegmentRows is the segment size when Options.SegmentRows is 0 and both
 	// tables are stored in key order (otherwise each key range would cost a read of
@@ -120,12 +117,12 @@ type Progress struct {
 
 // Run compares source with target under spec by checksum bisection, sending each
 // discrepancy to sink (from one goroutine at a time) and returning the counts: the same
-// outcomes as the merge strategy. spec.Strategy is ignored; spec.MaxDiscrepancies
-// stops the run as it does the engine's (Summary.Truncated). Summary.SourceRows and
-// TargetRows are the rows read for the engine, Summary.Strategy is Strategy (or what
-// ran instead, see the package documentation).
+// outcomes as the merge strategy. spec.Strategy is ignored (any valid one: usually
+// diff.StrategyChecksum or auto); spec.MaxDiscrepancies stops the run as it does the
+// engine's (Summary.Truncated). Summary.SourceRows and TargetRows are the rows read for
+// the engine, Summary.Strategy is diff.StrategyChecksum (or what ran instead, see the
+// package documentation).
 func Run(ctx context.Context, spec diff.Spec, source, target sqlsource.Config, sink diff.Sink, opts Options) (diff.Summary, error) {
-	spec.Strategy = diff.StrategyAuto
 	if err := spec.Validate(); err != nil {
 		return diff.Summary{}, fmt.Errorf("checksum: invalid spec: %w", err)
 	}
@@ -447,7 +444,7 @@ func (r *run) summary() diff.Summary {
 	s.Matched += r.matched
 	s.Compared += r.matched
 	s.SourceRows, s.TargetRows = r.srcRows, r.tgtRows
-	s.Strategy = Strategy
+	s.Strategy = diff.StrategyChecksum
 	return s
 }
 
@@ -551,6 +548,9 @@ func readAll(ctx context.Context, spec diff.Spec, source, target sqlsource.Confi
 		}
 		rds[i] = rd
 	}
+	// The caller's strategy (usually checksum) is not one the engine runs: auto picks
+	// merge or hash from how the readers opened.
+	spec.Strategy = diff.StrategyAuto
 	spec.RowsPerSecond = opts.RowsPerSecond
 	var dopts []diff.Option
 	if opts.Progress != nil {

@@ -45,14 +45,14 @@ func WithProgressInterval(d time.Duration) Option {
 	}
 }
 
-// ChooseStrategy returns the strategy Run would use for spec with these readers: merge
-// when asked for, hash when asked for, and for auto, merge exactly when both readers are
+// ChooseStrategy returns the strategy Run would use for spec with these readers: merge,
+// hash or checksum when asked for (Run refuses checksum: ErrChecksumStrategy), and for auto, merge exactly when both readers are
 // OrderedReaders whose OrderedBy starts with the key columns (source names on the source
 // side, target names on the target side) and no key column is trimmed or case-folded
 // (the order a reader promises is the order of the values as read).
 func ChooseStrategy(spec Spec, source, target Reader) Strategy {
 	switch spec.Strategy {
-	case StrategyMerge, StrategyHash:
+	case StrategyMerge, StrategyHash, StrategyChecksum:
 		return spec.Strategy
 	}
 	for _, k := range spec.Keys {
@@ -82,6 +82,10 @@ func ChooseStrategy(spec Spec, source, target Reader) Strategy {
 	return StrategyHash
 }
 
+// ErrChecksumStrategy is Run's error for Spec.Strategy checksum: the databases do that
+// work, so it needs two SQL sides and runs through internal/checksum (checksum.Run).
+var ErrChecksumStrategy = errors.New("diff: strategy checksum needs two SQL sides and runs through internal/checksum (checksum.Run), not the engine's Run: use merge, hash or auto here")
+
 // Run compares source with target under spec, sending each discrepancy to sink as it is
 // found, and returns the counts. Each reader is read from one goroutine (hash reads both
 // concurrently; merge reads them in step, from one goroutine); Run does not close them.
@@ -95,6 +99,9 @@ func Run(ctx context.Context, spec Spec, source, target Reader, sink Sink, opts 
 	}
 	if err := spec.Validate(); err != nil {
 		return Summary{}, fmt.Errorf("diff: invalid spec: %w", err)
+	}
+	if spec.Strategy == StrategyChecksum {
+		return Summary{}, ErrChecksumStrategy
 	}
 	if source == nil || target == nil || sink == nil {
 		return Summary{}, errors.New("diff: source, target and sink are required")

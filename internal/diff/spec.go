@@ -48,6 +48,10 @@ const (
 	StrategyMerge Strategy = "merge"
 	// StrategyHash partitions both inputs by key hash, spilling to disk past the budget.
 	StrategyHash Strategy = "hash"
+	// StrategyChecksum is checksum bisection inside two SQL databases. It is a valid
+	// Spec strategy (so a spec says what ran, e.g. in Summary.Strategy) but Run cannot
+	// run it: it needs the databases, not Readers, and runs through internal/checksum.
+	StrategyChecksum Strategy = "checksum"
 )
 
 const (
@@ -103,7 +107,7 @@ type Spec struct {
 	Keys []Column `json:"keys"`
 	// Compare lists the compared columns; columns not named are not compared.
 	Compare []Column `json:"compare,omitempty"`
-	// Strategy: auto (default), merge or hash.
+	// Strategy: auto (default), merge, hash, or checksum (internal/checksum only).
 	Strategy Strategy `json:"strategy,omitempty"`
 	// MaxDiscrepancies stops the run after that many discrepancies (0 = no limit).
 	MaxDiscrepancies int64 `json:"maxDiscrepancies,omitempty"`
@@ -178,9 +182,9 @@ func (s Spec) Validate() error {
 		}
 	}
 	switch s.Strategy {
-	case "", StrategyAuto, StrategyMerge, StrategyHash:
+	case "", StrategyAuto, StrategyMerge, StrategyHash, StrategyChecksum:
 	default:
-		add("strategy", "unknown strategy %q (want auto, merge or hash)", s.Strategy)
+		add("strategy", "unknown strategy %q (want auto, merge, hash or checksum)", s.Strategy)
 	}
 	if s.MaxDiscrepancies < 0 {
 		add("maxDiscrepancies", "must be >= 0")

@@ -594,10 +594,37 @@ func TestChooseStrategy(t *testing.T) {
 		{"forced hash", Spec{Keys: spec.Keys, Strategy: StrategyHash}, ord("id", "id2"), ord("id", "id2"), StrategyHash},
 		{"trimmed key", Spec{Keys: []Column{{Name: "id", Trim: true}, {Name: "id2"}}}, ord("id", "id2"), ord("id", "id2"), StrategyHash},
 		{"target names", Spec{Keys: []Column{{Name: "id", Target: "id2"}}}, ord("id"), ord("id2"), StrategyMerge},
+		{"checksum", Spec{Keys: spec.Keys, Strategy: StrategyChecksum}, plain, plain, StrategyChecksum},
 	} {
 		if got := ChooseStrategy(tc.spec, tc.src, tc.tgt); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestChecksumStrategyIsValidButNotRunHere: checksum is a valid spec strategy (the
+// spec of a checksum run validates) but the engine cannot run it: Run says where it
+// runs instead of falling back silently, and reads and emits nothing.
+func TestChecksumStrategyIsValidButNotRunHere(t *testing.T) {
+	spec := Spec{Keys: []Column{{Name: "id"}}, Strategy: StrategyChecksum}
+	if err := spec.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	cols := []string{"id"}
+	src := newSliceReader("src", cols, [][]Cell{row("1")})
+	tgt := newSliceReader("tgt", cols, nil)
+	var got Collect
+	sum, err := Run(context.Background(), spec, src, tgt, &got)
+	if !errors.Is(err, ErrChecksumStrategy) {
+		t.Fatalf("Run: %v, want ErrChecksumStrategy", err)
+	}
+	for _, want := range []string{"checksum needs two SQL sides", "internal/checksum"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if sum != (Summary{}) || len(got.Discrepancies) != 0 {
+		t.Errorf("summary %+v, %d discrepancies: want nothing run", sum, len(got.Discrepancies))
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 func executeChecksum(ctx context.Context, plan Plan, spec diff.Spec, source, target connect.Credentials, part Partition, st store.Store, o options) (diff.Summary, error) {
 	if part.Index != 0 {
 		var sum diff.Summary
-		sum.Strategy = checksum.Strategy
+		sum.Strategy = diff.StrategyChecksum
 		if err := st.WritePartition(ctx, store.Partition{RunID: part.RunID, Index: part.Index, Summary: sum}); err != nil {
 			return sum, fmt.Errorf("write partition %d of run %s: %w", part.Index, part.RunID, err)
 		}

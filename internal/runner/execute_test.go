@@ -194,11 +194,29 @@ func TestExecutePostgres(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i == 0 && (sum.Strategy != "checksum" || rows == 0) || i != 0 && sum.Compared != 0 {
+		if i == 0 && (sum.Strategy != diff.StrategyChecksum || rows == 0) || i != 0 && sum.Compared != 0 {
 			t.Errorf("partition %d: strategy %s compared %d progress %d", i, sum.Strategy, sum.Compared, rows)
 		}
 	}
 	finish("pg-checksum")
+
+	// Strategy Checksum: the plan's engine spec says checksum (a strategy the engine
+	// knows but leaves to internal/checksum), and the run reports it.
+	explicit := planOf(chv1.StrategyChecksum)
+	if !explicit.Checksum || explicit.Spec.Strategy != diff.StrategyChecksum {
+		t.Fatalf("Checksum plan: checksum %v, engine strategy %s", explicit.Checksum, explicit.Spec.Strategy)
+	}
+	if err := st.StartRun(ctx, store.Run{ID: "pg-checksum-explicit", Job: explicit.Job, Trigger: "Manual", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := runner.Execute(ctx, explicit, creds, creds, runner.Partition{RunID: "pg-checksum-explicit", Index: 0, Count: 1}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Strategy != diff.StrategyChecksum {
+		t.Errorf("Checksum plan ran %s", sum.Strategy)
+	}
+	finish("pg-checksum-explicit")
 
 	runPartitions(t, p, planOf(chv1.StrategyHash), creds, st, 1, "pg-hash")
 }

@@ -255,7 +255,7 @@ func planStrategy(p *Plan, s chv1.Strategy) error {
 			}
 		}
 		p.Checksum = true
-		p.Spec.Strategy = diff.StrategyMerge
+		p.Spec.Strategy = diff.StrategyChecksum
 		p.Source.Ordered, p.Target.Ordered = true, true
 	default:
 		return fmt.Errorf("spec.strategy: unknown strategy %q (want Auto, Merge, Hash or Checksum)", s)

@@ -135,7 +135,7 @@ func TestPlanForStrategy(t *testing.T) {
 		{"auto sql and unsorted file", chv1.StrategyAuto, sqlDS("ledger"), fileDS("bank", false), false, diff.StrategyAuto, false, ""},
 		{"hash", chv1.StrategyHash, sqlDS("ledger"), sqlDS("bank"), false, diff.StrategyHash, false, ""},
 		{"merge", chv1.StrategyMerge, sqlDS("ledger"), fileDS("bank", true), true, diff.StrategyMerge, false, ""},
-		{"checksum", chv1.StrategyChecksum, sqlDS("ledger"), sqlDS("bank"), true, diff.StrategyMerge, true, ""},
+		{"checksum", chv1.StrategyChecksum, sqlDS("ledger"), sqlDS("bank"), true, diff.StrategyChecksum, true, ""},
 		{"merge unsorted", chv1.StrategyMerge, sqlDS("ledger"), fileDS("bank", false), false, "", false,
 			"spec.strategy: Merge needs both sides in key order, but datasource fin/bank is a file without sortedByKey"},
 		{"checksum file", chv1.StrategyChecksum, sqlDS("ledger"), fileDS("bank", true), false, "", false,

@@ -19,13 +19,15 @@
 //     get the DataSource's Secret. Credentials are never inlined: the connector
 //     config holds ${secrets:<namespace>/<secret>:<key>} references.
 //
+// Deleting a PostgreSQL capture (the DataSource, or its spec.capture) deletes the
+// KafkaConnector, but Debezium leaves its replication slot (SlotName) and publication
+// (PublicationName) in the database, and an inactive slot keeps the server's WAL from
+// being recycled. The DataSource controller drops both (a finalizer,
+// clearhouse.dev/capture-cleanup) once the connector is gone; a rendering applied by
+// hand (clearhouse render) has no such cleanup.
+//
 // What the rendered objects do not do (yet):
 //
-//   - Deleting a PostgreSQL capture (the DataSource, or its spec.capture) deletes the
-//     KafkaConnector, but Debezium leaves its replication slot (slot.name) and
-//     publication (publication.name) in the database. An inactive slot keeps the
-//     server's WAL from being recycled: drop both (pg_drop_replication_slot, DROP
-//     PUBLICATION) once the capture is gone.
 //   - The MySQL schema history client connects to the Connect cluster's bootstrap
 //     servers without TLS or SASL settings (schema.history.internal.producer.* and
 //     .consumer.*): a Kafka cluster whose listeners require either needs them added.
@@ -172,6 +174,19 @@ func Selector(ds *chv1.DataSource) map[string]string {
 // Connect) of a DataSource.
 func ConnectorName(ds *chv1.DataSource) string {
 	return boundedName(ds.Name, "-cdc", validation.DNS1123SubdomainMaxLength)
+}
+
+// SlotName is the logical replication slot (slot.name) the PostgreSQL connector of ds
+// creates. It depends on the namespace and name only, so it is known after capture is
+// removed from the spec, when the slot is to be dropped.
+func SlotName(ds *chv1.DataSource) string {
+	return pgIdentifier("clearhouse", ds.Namespace, ds.Name)
+}
+
+// PublicationName is the publication (publication.name) the PostgreSQL connector of
+// ds creates; like SlotName, it depends on the namespace and name only.
+func PublicationName(ds *chv1.DataSource) string {
+	return pgIdentifier("clearhouse_pub", ds.Namespace, ds.Name)
 }
 
 // Topics returns the names of the Kafka topics the capture of ds writes: the change
@@ -349,8 +364,8 @@ func (p *pipeline) connector(ds *chv1.DataSource, labels map[string]any) *unstru
 		cfg["database.dbname"] = p.sql.Database
 		cfg["database.sslmode"] = pgSSLMode(p.sql.TLSMode)
 		cfg["plugin.name"] = "pgoutput"
-		cfg["slot.name"] = pgIdentifier("clearhouse", ds.Namespace, ds.Name)
-		cfg["publication.name"] = pgIdentifier("clearhouse_pub", ds.Namespace, ds.Name)
+		cfg["slot.name"] = SlotName(ds)
+		cfg["publication.name"] = PublicationName(ds)
 		// filtered: the connector creates a publication for the captured table only,
 		// which needs no superuser (all_tables does).
 		cfg["publication.autocreate.mode"] = "filtered"

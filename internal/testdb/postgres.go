@@ -159,6 +159,11 @@ func (s *Server) startPostgres(ctx context.Context, bin string, cred *syscall.Cr
 		"-c", "max_connections=100",
 		"-c", "shared_buffers=128MB",
 		"-c", "max_wal_size=1GB",
+		// Logical decoding, so that tests can create the replication slots and
+		// publications a Debezium capture leaves behind.
+		"-c", "wal_level=logical",
+		"-c", "max_replication_slots=20",
+		"-c", "max_wal_senders=20",
 		"-c", "logging_collector=off",
 		"-c", "log_min_messages=warning",
 		"-c", "client_encoding=UTF8",

@@ -1,0 +1,181 @@
+// Package capture drops what a Debezium PostgreSQL capture leaves in the database
+// once its connector is gone: the logical replication slot and the publication. An
+// inactive slot keeps the server's WAL from being recycled until the disk fills, so
+// the operator removes what it caused.
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource"
+)
+
+// Dropped says what Drop found and dropped.
+type Dropped struct {
+	// Slot and Publication are true when they existed and were dropped.
+	Slot, Publication bool
+}
+
+// ActiveSlotError reports a slot still in use (by a walsender, typically the Kafka
+// Connect task that is still stopping): it is not dropped, try again later.
+type ActiveSlotError struct {
+	Slot string
+	PID  int32
+}
+
+func (e *ActiveSlotError) Error() string {
+	return fmt.Sprintf("replication slot %s is still active (backend PID %d): Kafka Connect may still be stopping the connector", e.Slot, e.PID)
+}
+
+// Drop connects to the PostgreSQL database of cfg and drops the logical replication
+// slot (only if it exists in this database and is not active: a slot in use is an
+// *ActiveSlotError) and the publication (DROP PUBLICATION IF EXISTS). Errors name the
+// server and never contain the password.
+func Drop(ctx context.Context, cfg sqlsource.Config, slot, publication string) (Dropped, error) {
+	var d Dropped
+	conn, err := connect(ctx, cfg)
+	if err != nil {
+		return d, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	where := server(cfg)
+	fail := func(err error, format string, args ...any) error {
+		return redact(fmt.Errorf("%s database %s: %s: %w", where, cfg.Database, fmt.Sprintf(format, args...), err), cfg.Password)
+	}
+
+	var active bool
+	var pid *int32
+	err = conn.QueryRow(ctx, `SELECT active, active_pid FROM pg_replication_slots
+		WHERE slot_name = $1 AND database = current_database()`, slot).Scan(&active, &pid)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return d, fail(err, "read replication slot %s", slot)
+	case active:
+		e := &ActiveSlotError{Slot: slot}
+		if pid != nil {
+			e.PID = *pid
+		}
+		return d, e
+	default:
+		// Still racing a walsender that attaches now: the server refuses to drop an
+		// active slot (object_in_use), which is returned and retried.
+		if _, err := conn.Exec(ctx, `SELECT pg_drop_replication_slot($1)`, slot); err != nil {
+			return d, fail(err, "drop replication slot %s", slot)
+		}
+		d.Slot = true
+	}
+
+	err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, publication).Scan(&d.Publication)
+	if err != nil {
+		return d, fail(err, "read publication %s", publication)
+	}
+	if _, err := conn.Exec(ctx, `DROP PUBLICATION IF EXISTS `+pgx.Identifier{publication}.Sanitize()); err != nil {
+		d.Publication = false
+		return d, fail(err, "drop publication %s", publication)
+	}
+	return d, nil
+}
+
+// HandSQL is what an administrator runs to drop the slot and publication by hand.
+func HandSQL(slot, publication string) string {
+	return fmt.Sprintf("SELECT pg_drop_replication_slot('%s'); DROP PUBLICATION IF EXISTS %s;",
+		strings.ReplaceAll(slot, "'", "''"), pgx.Identifier{publication}.Sanitize())
+}
+
+func server(cfg sqlsource.Config) string {
+	if strings.HasPrefix(cfg.Host, "/") {
+		return cfg.Host
+	}
+	return net.JoinHostPort(cfg.Host, strconv.Itoa(port(cfg)))
+}
+
+func port(cfg sqlsource.Config) int {
+	if cfg.Port == 0 {
+		return 5432
+	}
+	return cfg.Port
+}
+
+// connect opens a plain connection with the settings sqlsource would use (host, port,
+// database, user, TLS mode, connect timeout).
+func connect(ctx context.Context, cfg sqlsource.Config) (*pgx.Conn, error) {
+	if cfg.Driver != sqlsource.Postgres {
+		return nil, fmt.Errorf("capture cleanup needs a PostgreSQL source, not %q", cfg.Driver)
+	}
+	if cfg.Host == "" {
+		cfg.Host = "localhost"
+	}
+	tls := cfg.TLS
+	if tls == sqlsource.TLSDefault {
+		tls = sqlsource.TLSPrefer
+	}
+	timeout := cfg.ConnectTimeout
+	if timeout <= 0 {
+		timeout = sqlsource.DefaultConnectTimeout
+	}
+	u := url.URL{Scheme: "postgres", Path: "/" + cfg.Database}
+	switch {
+	case cfg.Password != "":
+		u.User = url.UserPassword(cfg.User, cfg.Password)
+	case cfg.User != "":
+		u.User = url.User(cfg.User)
+	}
+	q := url.Values{}
+	if strings.HasPrefix(cfg.Host, "/") {
+		q.Set("host", cfg.Host)
+		q.Set("port", strconv.Itoa(port(cfg)))
+	} else {
+		u.Host = server(cfg)
+	}
+	q.Set("sslmode", string(tls))
+	if cfg.RootCA != "" {
+		q.Set("sslrootcert", cfg.RootCA)
+	}
+	q.Set("application_name", "clearhouse-capture-cleanup")
+	u.RawQuery = q.Encode()
+	cc, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		return nil, redact(fmt.Errorf("%s: connection settings: %w", server(cfg), err), cfg.Password)
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(cctx, cc)
+	if err != nil {
+		return nil, redact(fmt.Errorf("connect to %s database %s: %w", server(cfg), cfg.Database, err), cfg.Password)
+	}
+	return conn, nil
+}
+
+// redact removes the password from an error's text (a server may echo what it was
+// sent, and a user name equal to the password would carry it too).
+func redact(err error, password string) error {
+	if err == nil || password == "" || !strings.Contains(err.Error(), password) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), password, "[redacted]"), cause: err}
+}
+
+type redactedError struct {
+	msg   string
+	cause error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+
+// Unwrap keeps errors.Is/As working; the cause's text still holds the password, so
+// callers print Error(), never the cause.
+func (e *redactedError) Unwrap() error { return e.cause }

@@ -1,0 +1,86 @@
+package capture_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clearhouse-dev/clearhouse/internal/capture"
+	"github.com/clearhouse-dev/clearhouse/internal/testdb"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
+
+// exists reports whether the slot and the publication are in db.
+func exists(t *testing.T, db *testdb.Database, slot, pub string) (bool, bool) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	var s, p bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1),
+		EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $2)`, slot, pub).Scan(&s, &p); err != nil {
+		t.Fatal(err)
+	}
+	return s, p
+}
+
+// TestDrop: the slot and publication a Debezium connector created are dropped, and a
+// second Drop finds nothing and succeeds.
+func TestDrop(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.NewPostgres(t)
+	const slot, pub = "clearhouse_ns_ledger_0badc0de", "clearhouse_pub_ns_ledger_0badc0de"
+	db.Exec(t, "CREATE TABLE entries (id INT PRIMARY KEY, amount DECIMAL(10,2))",
+		"SELECT pg_create_logical_replication_slot('"+slot+"', 'pgoutput')",
+		"CREATE PUBLICATION "+pub+" FOR TABLE entries")
+	if s, p := exists(t, db, slot, pub); !s || !p {
+		t.Fatalf("before: slot %v publication %v, want both", s, p)
+	}
+	d, err := capture.Drop(ctx, db.Config(), slot, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d != (capture.Dropped{Slot: true, Publication: true}) {
+		t.Errorf("dropped %+v, want both", d)
+	}
+	if s, p := exists(t, db, slot, pub); s || p {
+		t.Errorf("after: slot %v publication %v, want neither", s, p)
+	}
+	d, err = capture.Drop(ctx, db.Config(), slot, pub)
+	if err != nil || d != (capture.Dropped{}) {
+		t.Errorf("again: %+v, %v; want nothing dropped and no error", d, err)
+	}
+}
+
+// TestDropWrongPassword: the error names the server and never holds the password
+// (here also the user name, which the server echoes).
+func TestDropWrongPassword(t *testing.T) {
+	db := testdb.NewPostgres(t)
+	cfg := db.Config()
+	wrong := "Xy9-not-the-pa55word"
+	cfg.User, cfg.Password = wrong, wrong
+	_, err := capture.Drop(context.Background(), cfg, "s", "p")
+	if err == nil {
+		t.Fatal("no error with a wrong password")
+	}
+	if strings.Contains(err.Error(), wrong) {
+		t.Errorf("error holds the password: %v", err)
+	}
+	if !strings.Contains(err.Error(), cfg.Host) || !strings.Contains(err.Error(), "[redacted]") {
+		t.Errorf("error %q does not name the server or redact the user", err)
+	}
+}
+
+func TestHandSQL(t *testing.T) {
+	got := capture.HandSQL("clearhouse_a_b_01", "clearhouse_pub_a_b_01")
+	want := `SELECT pg_drop_replication_slot('clearhouse_a_b_01'); DROP PUBLICATION IF EXISTS "clearhouse_pub_a_b_01";`
+	if got != want {
+		t.Errorf("HandSQL = %s, want %s", got, want)
+	}
+}

@@ -22,7 +22,6 @@ import (
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/internal/devenv"
-	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 	"github.com/clearhouse-dev/clearhouse/internal/testenv"
 )
@@ -358,7 +357,12 @@ func printRun(ctx context.Context, w io.Writer, st store.Store, job *chv1.Reconc
 	took := run.FinishedAt.Sub(run.StartedAt).Round(time.Millisecond)
 	fmt.Fprintf(w, "Run %s (trigger %s) took %s, %.0f rows/s\n\n", run.ID, run.Trigger, took, run.RowsPerSecond)
 	sum := run.Summary
-	sum.Strategy = diff.Strategy(strings.ToLower(string(job.Spec.Strategy)))
+	// What the run's partitions ran (hash, merge, checksum or mixed), not the job's
+	// request: auto is no strategy.
+	sum.Strategy = run.Strategy
+	if sum.Strategy == "" {
+		sum.Strategy = "unknown" // a run recorded before strategies were
+	}
 	return writeTable(w, sum, ds, isTerminal(w))
 }
 

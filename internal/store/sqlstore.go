@@ -98,10 +98,10 @@ func (s *sqlStore) WritePartition(ctx context.Context, p Partition) error {
 		}
 		sum := p.Summary
 		if _, err := tx.ExecContext(ctx, `INSERT INTO run_partitions (run_id, idx, compared, matched, missing_in_target,
-			missing_in_source, mismatched, duplicate_keys, invalid_rows, truncated, source_rows, target_rows)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			missing_in_source, mismatched, duplicate_keys, invalid_rows, truncated, source_rows, target_rows, strategy)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			p.RunID, p.Index, sum.Compared, sum.Matched, sum.MissingInTarget, sum.MissingInSource, sum.Mismatched,
-			sum.DuplicateKeys, sum.InvalidRows, sum.Truncated, sum.SourceRows, sum.TargetRows); err != nil {
+			sum.DuplicateKeys, sum.InvalidRows, sum.Truncated, sum.SourceRows, sum.TargetRows, string(sum.Strategy)); err != nil {
 			return fmt.Errorf("write partition %d of run %s: %w", p.Index, p.RunID, err)
 		}
 		if err := s.d.insertDiscrepancies(ctx, tx, p.RunID, p.Index, p.Discrepancies); err != nil {
@@ -140,6 +140,10 @@ func (s *sqlStore) FinishRun(ctx context.Context, id string, state RunState, fin
 				state = RunBalanced
 			}
 		}
+		strategy, err := runStrategy(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		// Sum the partitions into the run.
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET
 			compared = (SELECT COALESCE(SUM(compared), 0) FROM run_partitions WHERE run_id = $1),
@@ -152,8 +156,8 @@ func (s *sqlStore) FinishRun(ctx context.Context, id string, state RunState, fin
 			truncated = EXISTS (SELECT 1 FROM run_partitions WHERE run_id = $1 AND truncated),
 			source_rows = (SELECT COALESCE(SUM(source_rows), 0) FROM run_partitions WHERE run_id = $1),
 			target_rows = (SELECT COALESCE(SUM(target_rows), 0) FROM run_partitions WHERE run_id = $1),
-			state = $2, finished_at = $3, error = $4
-			WHERE id = $1`, id, string(state), finishedAt, errMsg); err != nil {
+			state = $2, finished_at = $3, error = $4, strategy = $5
+			WHERE id = $1`, id, string(state), finishedAt, errMsg, string(strategy)); err != nil {
 			return fmt.Errorf("finish run %s: %w", id, err)
 		}
 		if secs := finishedAt.Sub(r.StartedAt).Seconds(); secs > 0 {
@@ -188,6 +192,47 @@ func (s *sqlStore) FinishRun(ctx context.Context, id string, state RunState, fin
 	return s.GetRun(ctx, id)
 }
 
+// runStrategy derives a run's strategy from its partitions (see Run.Strategy).
+// Partitions that read no rows are left out when others did: under checksum only
+// partition 0 works, and when it reads every row instead (merge or hash) that is what
+// the run did, not a mix with the idle partitions' checksum.
+func runStrategy(ctx context.Context, tx *sql.Conn, id string) (diff.Strategy, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT strategy, source_rows, target_rows FROM run_partitions
+		WHERE run_id = $1 AND strategy <> '' ORDER BY idx`, id)
+	if err != nil {
+		return "", fmt.Errorf("finish run %s: read partition strategies: %w", id, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var reading, idle []diff.Strategy
+	for rows.Next() {
+		var s string
+		var src, tgt int64
+		if err := rows.Scan(&s, &src, &tgt); err != nil {
+			return "", fmt.Errorf("finish run %s: read partition strategies: %w", id, err)
+		}
+		if src+tgt > 0 {
+			reading = append(reading, diff.Strategy(s))
+		} else {
+			idle = append(idle, diff.Strategy(s))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("finish run %s: read partition strategies: %w", id, err)
+	}
+	if len(reading) == 0 {
+		reading = idle
+	}
+	if len(reading) == 0 {
+		return "", nil
+	}
+	for _, s := range reading[1:] {
+		if s != reading[0] {
+			return StrategyMixed, nil
+		}
+	}
+	return reading[0], nil
+}
+
 // queryer is what getRun needs of a *sql.DB or *sql.Tx.
 type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -195,20 +240,20 @@ type queryer interface {
 
 const runColumns = `id, job, trigger_kind, window_name, partitions, state, started_at, finished_at,
 	compared, matched, missing_in_target, missing_in_source, mismatched, duplicate_keys, invalid_rows, truncated,
-	source_rows, target_rows, rows_per_second, error,
+	source_rows, target_rows, rows_per_second, error, strategy,
 	(SELECT COUNT(*) FROM run_partitions p WHERE p.run_id = runs.id)`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRun(sc scanner) (Run, error) {
 	var r Run
-	var state string
+	var state, strategy string
 	var finished sql.NullTime
 	sum := &r.Summary
 	err := sc.Scan(&r.ID, &r.Job, &r.Trigger, &r.Window, &r.Partitions, &state, &r.StartedAt, &finished,
 		&sum.Compared, &sum.Matched, &sum.MissingInTarget, &sum.MissingInSource, &sum.Mismatched, &sum.DuplicateKeys,
-		&sum.InvalidRows, &sum.Truncated, &sum.SourceRows, &sum.TargetRows, &r.RowsPerSecond, &r.Error, &r.PartitionsWritten)
-	r.State = RunState(state)
+		&sum.InvalidRows, &sum.Truncated, &sum.SourceRows, &sum.TargetRows, &r.RowsPerSecond, &r.Error, &strategy, &r.PartitionsWritten)
+	r.State, r.Strategy = RunState(state), diff.Strategy(strategy)
 	r.StartedAt = r.StartedAt.UTC()
 	if finished.Valid {
 		r.FinishedAt = finished.Time.UTC()

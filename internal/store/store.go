@@ -58,14 +58,23 @@ type Run struct {
 	State      RunState
 	StartedAt  time.Time
 	FinishedAt time.Time // zero while running
-	Summary    diff.Summary
+	// Summary is the sum of the partitions' counts (its Strategy is left empty: see
+	// Strategy).
+	Summary diff.Summary
+	// Strategy is the strategy the run's partitions ran, set by FinishRun: that of the
+	// partitions that read rows (all partitions when none did), StrategyMixed when they
+	// differ, empty when unknown (no partition, or recorded before strategies were).
+	Strategy diff.Strategy
 	// PartitionsWritten is how many partitions have written their results.
 	PartitionsWritten int
 	RowsPerSecond     float64
 	Error             string
 }
 
-// Partition is one partition's result of a run.
+// StrategyMixed is Run.Strategy when the run's partitions ran different strategies.
+const StrategyMixed diff.Strategy = "mixed"
+
+// Partition is one partition's result of a run (Summary.Strategy is stored too).
 type Partition struct {
 	RunID         string
 	Index         int

@@ -20,6 +20,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("CasesCarryForwardAndAutoResolve", func(t *testing.T) { testCases(t, open(t)) })
 	t.Run("ReviewerActions", func(t *testing.T) { testReview(t, open(t)) })
 	t.Run("CompletedStateFromPartitions", func(t *testing.T) { testCompleted(t, open(t)) })
+	t.Run("StrategyFromPartitions", func(t *testing.T) { testStrategy(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 20, 6, 30, 0, 0, time.UTC)
@@ -426,5 +427,74 @@ func testCompleted(t *testing.T, s store.Store) {
 		if r.State != tc.want {
 			t.Errorf("run %s finished %s, want %s", tc.id, r.State, tc.want)
 		}
+	}
+}
+
+// testStrategy: each partition's strategy is stored and FinishRun derives the run's:
+// the one the partitions that read rows ran, mixed when they differ.
+func testStrategy(t *testing.T, s store.Store) {
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	ran := func(st diff.Strategy, rows int64) diff.Summary {
+		sum := summaryOf(nil, rows)
+		sum.Strategy = st
+		return sum
+	}
+	for _, tc := range []struct {
+		id    string
+		parts []diff.Summary
+		want  diff.Strategy
+	}{
+		{"hash", []diff.Summary{ran(diff.StrategyHash, 5), ran(diff.StrategyHash, 3)}, diff.StrategyHash},
+		{"merge", []diff.Summary{ran(diff.StrategyMerge, 5)}, diff.StrategyMerge},
+		{"mixed", []diff.Summary{ran(diff.StrategyMerge, 5), ran(diff.StrategyHash, 3)}, store.StrategyMixed},
+		// Checksum: partition 0 does the work, the others are idle.
+		{"checksum", []diff.Summary{ran(diff.StrategyChecksum, 5), ran(diff.StrategyChecksum, 0), ran(diff.StrategyChecksum, 0)}, diff.StrategyChecksum},
+		// Checksum that fell back to reading every row: what partition 0 ran.
+		{"fallback", []diff.Summary{ran(diff.StrategyHash, 5), ran(diff.StrategyChecksum, 0)}, diff.StrategyHash},
+		{"empty tables", []diff.Summary{ran(diff.StrategyMerge, 0), ran(diff.StrategyMerge, 0)}, diff.StrategyMerge},
+		{"unknown", []diff.Summary{ran("", 5)}, ""},
+		{"no partition", nil, ""},
+	} {
+		if err := s.StartRun(ctx, store.Run{ID: tc.id, Job: "j", Partitions: max(1, len(tc.parts)), StartedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		for i, sum := range tc.parts {
+			// A retried partition replaces the strategy of the earlier attempt too.
+			if err := s.WritePartition(ctx, store.Partition{RunID: tc.id, Index: i, Summary: ran("other", 7)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.WritePartition(ctx, store.Partition{RunID: tc.id, Index: i, Summary: sum}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r, err := s.GetRun(ctx, tc.id); err != nil || r.Strategy != "" {
+			t.Errorf("run %s while running: strategy %q (%v), want none yet", tc.id, r.Strategy, err)
+		}
+		state := store.RunCompleted
+		if len(tc.parts) == 0 {
+			state = store.RunFailed
+		}
+		r, err := s.FinishRun(ctx, tc.id, state, t0.Add(time.Second), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Strategy != tc.want {
+			t.Errorf("run %s: strategy %q, want %q", tc.id, r.Strategy, tc.want)
+		}
+		if r.Summary.Strategy != "" {
+			t.Errorf("run %s: summary strategy %q, want it only in Run.Strategy", tc.id, r.Summary.Strategy)
+		}
+	}
+	runs, err := s.Runs(ctx, "j", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]diff.Strategy{}
+	for _, r := range runs {
+		got[r.ID] = r.Strategy
+	}
+	if got["mixed"] != store.StrategyMixed || got["checksum"] != diff.StrategyChecksum || len(got) != 8 {
+		t.Errorf("Runs: strategies %v", got)
 	}
 }

@@ -62,13 +62,23 @@ func StartMariaDB(ctx context.Context) (*Server, error) {
 	s := &Server{Kind: MariaDB, Dir: dir, Host: "127.0.0.1", Socket: filepath.Join(dir, "mysqld.sock"),
 		User: "clearhouse", Password: randomPassword(), logPath: filepath.Join(dir, "server.log")}
 	data := filepath.Join(dir, "data")
-	args := []string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal",
-		"--skip-test-db", "--skip-name-resolve"}
+	tmp, err := mariadbTmpDir(dir)
+	if err != nil {
+		_ = s.Stop()
+		return nil, fmt.Errorf("testdb: mariadb: %w", err)
+	}
+	// Options it does not know are passed on to the bootstrap mariadbd: its temporary
+	// tables (such as mysql.tmp_user_sys) must not meet another install's in a shared
+	// /tmp, nor its socket or pid file (if any) another server's defaults.
+	args := []string{"--no-defaults", "--datadir=" + data, "--tmpdir=" + tmp,
+		"--socket=" + filepath.Join(dir, "bootstrap.sock"), "--pid-file=" + filepath.Join(dir, "bootstrap.pid"),
+		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
 	cmd := exec.CommandContext(ctx, installDB, args...)
 	cmd.Dir = dir
+	cmd.Env = mariadbEnv(tmp)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := runLogged(ctx, s.logPath, cmd); err != nil {
 		_ = s.Stop()
@@ -88,12 +98,34 @@ func StartMariaDB(ctx context.Context) (*Server, error) {
 	return nil, fmt.Errorf("testdb: mariadb: %w", lastErr)
 }
 
+// mariadbTmpDir makes the server's own temporary directory, inside its directory.
+func mariadbTmpDir(dir string) (string, error) {
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
+		return "", err
+	}
+	return tmp, nil
+}
+
+// mariadbEnv is the environment of the install script and the server: TMPDIR too
+// points into the server's directory, for anything that does not take --tmpdir.
+func mariadbEnv(tmp string) []string {
+	return append(os.Environ(), "TMPDIR="+tmp)
+}
+
+// startMariaDB starts mariadbd with everything it writes in its own directory (data,
+// socket, pid file, log, temporary files), so that servers started at once by
+// concurrent test binaries share nothing but the machine.
 func (s *Server) startMariaDB(ctx context.Context, server, data string) error {
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
 	s.Port = port
+	tmp, err := mariadbTmpDir(s.Dir)
+	if err != nil {
+		return err
+	}
 	args := []string{
 		"--no-defaults",
 		"--datadir=" + data,
@@ -102,7 +134,7 @@ func (s *Server) startMariaDB(ctx context.Context, server, data string) error {
 		"--bind-address=127.0.0.1",
 		"--pid-file=" + filepath.Join(s.Dir, "mariadbd.pid"),
 		"--log-error=" + s.logPath,
-		"--tmpdir=" + s.Dir,
+		"--tmpdir=" + tmp,
 		"--skip-name-resolve",
 		"--skip-log-bin",
 		"--character-set-server=utf8mb4",
@@ -123,6 +155,7 @@ func (s *Server) startMariaDB(ctx context.Context, server, data string) error {
 	}
 	cmd := exec.Command(server, args...)
 	cmd.Dir = s.Dir
+	cmd.Env = mariadbEnv(tmp)
 	if err := s.start(cmd); err != nil {
 		return err
 	}

@@ -2,12 +2,19 @@ package testdb_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
@@ -102,6 +109,56 @@ func TestSocket(t *testing.T) {
 		cfg.Host, cfg.Table = db.Server.Socket, "s"
 		if _, err := sqlsource.Discover(ctx, cfg); err != nil {
 			t.Errorf("%s over %s: %v", kind, cfg.Host, err)
+		}
+	}
+}
+
+// TestMariaDBConcurrentStarts: two MariaDB servers installed and started at the same
+// time (as by concurrent test binaries) each keep their temporary files, socket and
+// pid file in their own directory, and both work.
+func TestMariaDBConcurrentStarts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var srvs [2]*testdb.Server
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range srvs {
+		wg.Go(func() { srvs[i], errs[i] = testdb.StartMariaDB(ctx) })
+	}
+	wg.Wait()
+	for i, srv := range srvs {
+		if srv != nil {
+			t.Cleanup(func() { _ = srv.Stop() })
+		}
+		if errs[i] != nil {
+			t.Fatalf("server %d: %v", i, errs[i])
+		}
+	}
+	if srvs[0].Dir == srvs[1].Dir || srvs[0].Port == srvs[1].Port || srvs[0].Socket == srvs[1].Socket {
+		t.Fatalf("servers share a directory, port or socket: %+v / %+v", srvs[0], srvs[1])
+	}
+	for i, srv := range srvs {
+		mc := mysql.NewConfig()
+		mc.User, mc.Passwd, mc.Net, mc.Addr = srv.User, srv.Password, "tcp", net.JoinHostPort(srv.Host, strconv.Itoa(srv.Port))
+		conn, err := mysql.NewConnector(mc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := sql.OpenDB(conn)
+		defer func() { _ = db.Close() }()
+		var tmpdir, socket, pidFile string
+		if err := db.QueryRowContext(ctx, "SELECT @@tmpdir, @@socket, @@pid_file").Scan(&tmpdir, &socket, &pidFile); err != nil {
+			t.Fatalf("server %d: %v", i, err)
+		}
+		if want := filepath.Join(srv.Dir, "tmp"); tmpdir != want || socket != srv.Socket || filepath.Dir(pidFile) != srv.Dir {
+			t.Errorf("server %d: tmpdir %s (want %s), socket %s (want %s), pid file %s (want in %s)", i, tmpdir, want, socket, srv.Socket, pidFile, srv.Dir)
+		}
+		// Each works on its own: a table written in one is only there.
+		d := srv.NewDatabase(t)
+		d.Exec(t, "CREATE TABLE c (id int)", fmt.Sprintf("INSERT INTO c VALUES (%d)", i))
+		var got int
+		if err := db.QueryRowContext(ctx, "SELECT id FROM "+d.Name+".c").Scan(&got); err != nil || got != i {
+			t.Errorf("server %d: read %d (%v), want %d", i, got, err, i)
 		}
 	}
 }

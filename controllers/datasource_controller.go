@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -50,8 +51,13 @@ type DataSourceReconciler struct {
 	// Clock decides when probes are due.
 	Clock clock.PassiveClock
 
-	mu   sync.Mutex
-	memo map[types.NamespacedName]*probeMemo
+	// CleanupRetry bounds the cleanup of a PostgreSQL capture's replication slot and
+	// publication (zero: the defaults, about 15 minutes).
+	CleanupRetry CleanupRetry
+
+	mu       sync.Mutex
+	memo     map[types.NamespacedName]*probeMemo
+	cleanups map[types.NamespacedName]*cleanupAttempts
 }
 
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=datasources,verbs=get;list;watch;update;patch
@@ -69,6 +75,7 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.Get(ctx, req.NamespacedName, &ds); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.forget(req.NamespacedName)
+			r.forgetCleanup(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -76,8 +83,16 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		// Being deleted: the garbage collector removes the pipeline objects it owns.
 		// Applying them again would recreate what it just deleted, and a foreground
 		// deletion (kubectl --cascade=foreground, Argo CD) waits for them: a fight.
+		// A PostgreSQL capture's connector is deleted here instead (the collector
+		// waits for the finalizer), then its slot and publication are dropped.
 		r.forget(req.NamespacedName)
+		if controllerutil.ContainsFinalizer(&ds, CaptureCleanupFinalizer) {
+			return r.cleanupCapture(ctx, &ds)
+		}
 		return ctrl.Result{}, nil
+	}
+	if conflict, err := r.ensureCaptureFinalizer(ctx, &ds); err != nil || conflict {
+		return ctrl.Result{RequeueAfter: time.Second}, err
 	}
 	before := ds.DeepCopy()
 	now := r.Clock.Now()
@@ -125,11 +140,22 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	for _, e := range dataSourceEvents(before.Status.Conditions, ds.Status.Conditions) {
 		r.Recorder.Eventf(&ds, nil, e.Type, e.Reason, e.Action, "%s", e.Note)
 	}
-	if memo == nil {
-		// Invalid spec: nothing to probe until it changes.
-		return ctrl.Result{}, nil
+	var next ctrl.Result
+	if memo != nil {
+		next.RequeueAfter = max(memo.next.Sub(now), time.Second)
+	} // else an invalid spec: nothing to probe until it changes
+	if !needsCaptureCleanup(&ds) && controllerutil.ContainsFinalizer(&ds, CaptureCleanupFinalizer) {
+		// Capture was removed: reconcilePipeline pruned its objects; drop what
+		// Debezium left in the database.
+		res, err := r.cleanupCapture(ctx, &ds)
+		if err != nil {
+			return res, err
+		}
+		if res.RequeueAfter > 0 && (next.RequeueAfter == 0 || res.RequeueAfter < next.RequeueAfter) {
+			next.RequeueAfter = res.RequeueAfter
+		}
 	}
-	return ctrl.Result{RequeueAfter: max(memo.next.Sub(now), time.Second)}, nil
+	return next, nil
 }
 
 // patchDataSourceStatus writes ds's status when it changed, with an optimistic lock on

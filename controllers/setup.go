@@ -29,6 +29,9 @@ type Options struct {
 	// Alerts configures alert delivery (TLS roots for SMTP, retries, console link);
 	// the Secrets reader is set per job.
 	Alerts alert.Notifier
+	// CaptureCleanup bounds the retries of dropping a PostgreSQL capture's replication
+	// slot and publication (zero: the defaults).
+	CaptureCleanup CleanupRetry
 }
 
 // SetupAll registers the reconcilers of all four kinds with the manager.
@@ -48,7 +51,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	}
 	for name, setup := range map[string]func(ctrl.Manager) error{
 		"BusinessModule":    (&BusinessModuleReconciler{Client: c}).SetupWithManager,
-		"DataSource":        (&DataSourceReconciler{Client: c}).SetupWithManager,
+		"DataSource":        (&DataSourceReconciler{Client: c, CleanupRetry: o.CaptureCleanup}).SetupWithManager,
 		"ReconciliationJob": jobs.SetupWithManager,
 		"SettlementWindow":  (&SettlementWindowReconciler{Client: c}).SetupWithManager,
 	} {

@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/clearhouse-dev/clearhouse/controllers"
 	"github.com/clearhouse-dev/clearhouse/internal/alert"
 	"github.com/clearhouse-dev/clearhouse/internal/manager"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
@@ -80,6 +81,8 @@ func run(m *testing.M) int {
 		WorkerImage:   "ghcr.io/clearhouse-dev/clearhouse:test",
 		// Alert retries in real time, kept short: two attempts 10ms apart.
 		Alerts: alert.Notifier{Backoff: alert.Backoff{Attempts: 2, Initial: 10 * time.Millisecond}},
+		// Capture cleanup gives up after 3 failed attempts, 20ms to 80ms apart.
+		CaptureCleanup: controllers.CleanupRetry{Initial: 20 * time.Millisecond, Max: 80 * time.Millisecond, Attempts: 3},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

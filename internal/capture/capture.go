@@ -90,6 +90,23 @@ func Drop(ctx context.Context, cfg sqlsource.Config, slot, publication string) (
 	return d, nil
 }
 
+// Find reports whether the slot (in this database) and the publication exist.
+func Find(ctx context.Context, cfg sqlsource.Config, slot, publication string) (hasSlot, hasPublication bool, err error) {
+	conn, err := connect(ctx, cfg)
+	if err != nil {
+		return false, false, err
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	err = conn.QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()),
+		EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $2)`, slot, publication).Scan(&hasSlot, &hasPublication)
+	if err != nil {
+		return false, false, redact(fmt.Errorf("%s database %s: look for slot %s and publication %s: %w",
+			server(cfg), cfg.Database, slot, publication, err), cfg.Password)
+	}
+	return hasSlot, hasPublication, nil
+}
+
 // HandSQL is what an administrator runs to drop the slot and publication by hand.
 func HandSQL(slot, publication string) string {
 	return fmt.Sprintf("SELECT pg_drop_replication_slot('%s'); DROP PUBLICATION IF EXISTS %s;",

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/clearhouse-dev/clearhouse/internal/capture"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 )
@@ -16,15 +14,8 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 // exists reports whether the slot and the publication are in db.
 func exists(t *testing.T, db *testdb.Database, slot, pub string) (bool, bool) {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db.URI())
+	s, p, err := capture.Find(context.Background(), db.Config(), slot, pub)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	var s, p bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1),
-		EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $2)`, slot, pub).Scan(&s, &p); err != nil {
 		t.Fatal(err)
 	}
 	return s, p

@@ -89,6 +89,10 @@ type Options struct {
 	// console link ("{namespace}", "{job}", "{run}" are replaced). Secrets are read
 	// per job; leave Secrets nil.
 	Alerts alert.Notifier
+	// CaptureCleanup bounds the retries of dropping a PostgreSQL capture's replication
+	// slot and publication when its DataSource or capture is deleted (zero: the
+	// defaults, about 15 minutes). Tests shorten it.
+	CaptureCleanup controllers.CleanupRetry
 }
 
 // Manager is the controller manager with the results store it opened. Start runs it
@@ -163,8 +167,9 @@ func New(cfg *rest.Config, o Options) (*Manager, error) {
 		InlineWorkers: o.InlineWorkers,
 		Kubernetes: controllers.KubernetesExecutor{Image: o.WorkerImage, StoreURI: o.WorkerStoreURI,
 			StoreSecret: o.WorkerStoreSecret},
-		TempDir: filepath.Join(o.DataDir, "tmp"),
-		Alerts:  o.Alerts,
+		TempDir:        filepath.Join(o.DataDir, "tmp"),
+		Alerts:         o.Alerts,
+		CaptureCleanup: o.CaptureCleanup,
 	}); err != nil {
 		_ = st.Close()
 		return nil, err

@@ -53,7 +53,7 @@ import (
 // partition, each with the number of matches before it, then replays them into the run's
 // emitter when every earlier partition has.
 
-// hashStats reports memory use to tests.
+// hashStats reports memory use to tests (Stats has the same, for callers).
 type hashStats struct {
 	budget, limit, peak int64
 	chunkSize, fanout   int
@@ -211,6 +211,7 @@ type hashRun struct {
 	dirErr  error
 	seq     atomic.Int64
 	spills  atomic.Int64
+	spilled atomic.Int64 // bytes written to spill files
 	reparts atomic.Int64
 
 	// Join phase. mu guards the memory decisions (holders, taking and spilling
@@ -329,6 +330,7 @@ func (w *partitioner) write(pt *part, b []byte) error {
 	if _, err := w.file.WriteAt(b, w.size); err != nil {
 		return fmt.Errorf("diff: hash: spill: %w", err)
 	}
+	w.h.spilled.Add(int64(len(b)))
 	pt.blocks = append(pt.blocks, block{off: w.size, n: len(b)})
 	pt.fileBytes += int64(len(b))
 	w.size += int64(len(b))
@@ -471,6 +473,8 @@ func (r *run) hash(ctx context.Context) (err error) {
 				err = fmt.Errorf("diff: hash: remove spill directory: %w", rerr)
 			}
 		}
+		r.hstats = Stats{MemoryBudget: budget, PoolLimit: h.pool.limit, PoolPeak: h.pool.peak, ChunkSize: cs,
+			Partitions: fanout, Spills: h.spills.Load(), SpilledBytes: h.spilled.Load(), Repartitions: h.reparts.Load()}
 		if r.o.onHashStats != nil {
 			r.o.onHashStats(hashStats{budget: budget, limit: h.pool.limit, peak: h.pool.peak, chunkSize: cs,
 				fanout: fanout, spills: h.spills.Load(), repartition: h.reparts.Load()})
@@ -555,6 +559,8 @@ func (h *hashRun) joinAll() error {
 			h.maxRows = max(h.maxRows, n)
 		}
 	}
+	h.r.parts.Store(int64(len(h.jobs)))
+	h.r.joining.Store(true)
 	if !h.ordered {
 		// Partitions wholly in memory first: joining them gives memory back for the
 		// others' blocks instead of taking it.
@@ -749,6 +755,7 @@ func (wk *joinWorker) work() {
 			h.mu.Unlock()
 			return
 		}
+		h.r.joined.Add(1)
 	}
 }
 

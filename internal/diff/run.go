@@ -12,10 +12,18 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Progress is what a progress callback receives: rows read so far on each side.
+// Progress is what a progress callback receives: rows read so far on each side, and
+// the phase of the run.
 type Progress struct {
 	SourceRows int64
 	TargetRows int64
+	// Phase is PhaseReading until hash has read both sides, then PhaseJoining.
+	Phase Phase
+	// While joining: partitions of the first level that have rows (Partitions) and how
+	// many of them are joined and their outcomes passed on (PartitionsJoined). A
+	// partition partitioned again on disk counts once, when all its parts are joined.
+	PartitionsJoined int
+	Partitions       int
 }
 
 // Option configures Run.
@@ -29,11 +37,14 @@ type options struct {
 	poolLimit   int64
 	checkEvery  int
 	onHashStats func(hashStats)
+	stats       func(Stats)
 }
 
-// WithProgress calls fn with the rows read so far, at most once per interval (100ms
-// unless WithProgressInterval says otherwise) from a goroutine of Run's, and once more
-// with the final counts before Run returns. fn must not block for long.
+// WithProgress calls fn with the rows read so far and the phase, at most once per
+// interval (100ms unless WithProgressInterval says otherwise) from a goroutine of Run's,
+// one call at a time, and once more with the final counts before Run returns. Phases
+// come in order (reading, then joining); counts never go down. fn must not block for
+// long.
 func WithProgress(fn func(Progress)) Option { return func(o *options) { o.progress = fn } }
 
 // WithProgressInterval sets the minimum time between two progress calls.
@@ -128,6 +139,7 @@ func Run(ctx context.Context, spec Spec, source, target Reader, sink Sink, opts 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	start := time.Now()
 	stopProgress := r.startProgress()
 	switch sum.Strategy {
 	case StrategyMerge:
@@ -138,6 +150,11 @@ func Run(ctx context.Context, spec Spec, source, target Reader, sink Sink, opts 
 	stopProgress()
 	sum.SourceRows = r.sides[0].n
 	sum.TargetRows = r.sides[1].n
+	if o.stats != nil {
+		st := r.hstats
+		st.Strategy, st.SourceRows, st.TargetRows, st.Elapsed = sum.Strategy, sum.SourceRows, sum.TargetRows, time.Since(start)
+		o.stats(st)
+	}
 	if errors.Is(err, errTruncated) {
 		err = nil
 	}
@@ -151,6 +168,23 @@ type run struct {
 	x       *emitter
 	limiter *rate.Limiter
 	sides   [2]*sideReader
+	hstats  Stats // hash's part of the Stats, set when hash returns
+
+	// Join progress, published by hash: parts is set before joining.
+	joining atomic.Bool
+	parts   atomic.Int64
+	joined  atomic.Int64
+}
+
+// progress is what the progress callback is told, with the rows read on each side.
+func (r *run) progress(src, tgt int64) Progress {
+	p := Progress{SourceRows: src, TargetRows: tgt, Phase: PhaseReading}
+	if r.joining.Load() {
+		p.Phase = PhaseJoining
+		p.Partitions = int(r.parts.Load())
+		p.PartitionsJoined = int(r.joined.Load())
+	}
+	return p
 }
 
 // sideReader reads one side: rate limiting, cancellation, progress counting.
@@ -231,14 +265,14 @@ func (r *run) startProgress() (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				fn(Progress{SourceRows: r.sides[0].shown.Load(), TargetRows: r.sides[1].shown.Load()})
+				fn(r.progress(r.sides[0].shown.Load(), r.sides[1].shown.Load()))
 			}
 		}
 	}()
 	return func() {
 		close(done)
 		wg.Wait()
-		fn(Progress{SourceRows: r.sides[0].n, TargetRows: r.sides[1].n})
+		fn(r.progress(r.sides[0].n, r.sides[1].n))
 	}
 }
 

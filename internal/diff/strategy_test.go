@@ -567,7 +567,7 @@ func TestProgressAndRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if calls.Load() < 1 || last != (Progress{SourceRows: 3000, TargetRows: 1000}) {
+	if calls.Load() < 1 || last != (Progress{SourceRows: 3000, TargetRows: 1000, Phase: PhaseJoining, PartitionsJoined: 256, Partitions: 256}) {
 		t.Errorf("progress: %d calls, last %+v", calls.Load(), last)
 	}
 	if len(got) != 2000 || sum.Matched != 1000 || sum.SourceRows != 3000 {

@@ -30,7 +30,7 @@ const tableRows = 20
 func newDiffCommand() *cobra.Command {
 	var f diffFlags
 	var srcURI, tgtURI, srcFormat, tgtFormat, output, memory, delimiter, nullMarker, tempDir string
-	var sorted, progress bool
+	var sorted, progress, stats bool
 	var cs checksum.Options
 	var storeURI, job string
 	var srcSQL, tgtSQL sqlSide
@@ -104,7 +104,7 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 			return runDiff(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), diffRun{
 				flags: f, srcURI: srcURI, tgtURI: tgtURI, srcOpts: so, tgtOpts: to,
 				sorted: sorted, output: output, memory: int64(budget), tempDir: tempDir,
-				progress: progress && isTerminal(cmd.ErrOrStderr()),
+				progress: progress && isTerminal(cmd.ErrOrStderr()), stats: stats,
 				storeURI: storeURI, job: job, srcSQL: srcSQL, tgtSQL: tgtSQL, checksum: cs,
 			})
 		},
@@ -147,6 +147,7 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 	fl.StringVar(&delimiter, "delimiter", "", "CSV delimiter of both inputs (default , or tab for .tsv)")
 	fl.StringVar(&nullMarker, "null", "", "unquoted CSV text read as NULL (default: an empty field)")
 	fl.BoolVar(&progress, "progress", true, "show a progress bar when stderr is a terminal")
+	fl.BoolVar(&stats, "stats", false, "after the run, print one line of run statistics to stderr (strategy, rows read, hash spills and memory, wall time)")
 	fl.StringVar(&storeURI, "store", "", "record the run in a results store: sqlite:PATH (or a path) or postgres://…")
 	fl.StringVar(&job, "job", "cli", "job name the run is recorded under in --store")
 	return cmd
@@ -161,6 +162,7 @@ type diffRun struct {
 	memory           int64
 	tempDir          string
 	progress         bool
+	stats            bool
 	storeURI, job    string
 	srcSQL, tgtSQL   sqlSide
 	checksum         checksum.Options
@@ -249,12 +251,47 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 	var bar *progressbar.ProgressBar
 	if r.progress {
 		bar = newBar(stderr)
-		opts = append(opts, diff.WithProgress(func(p diff.Progress) { _ = bar.Set64(p.SourceRows + p.TargetRows) }))
+		opts = append(opts, diff.WithProgress(barProgress(bar)))
+	}
+	var stats *diff.Stats
+	if r.stats {
+		opts = append(opts, diff.WithStats(func(s diff.Stats) { stats = &s }))
 	}
 
 	sink, lines := outputSink(stdout, r.output, rec != nil, &collected)
 	sum, err = diff.Run(ctx, spec, src, tgt, sink, opts...)
-	return finishRun(stdout, r.output, bar, lines, spec, sum, &collected, err)
+	err = finishRun(stdout, r.output, bar, lines, spec, sum, &collected, err)
+	if stats != nil {
+		fmt.Fprintln(stderr, statsLine(*stats))
+	}
+	return err
+}
+
+// barProgress shows the engine's progress on bar: rows read while reading, then, for
+// hash, the partitions joined (the row count stops there: every row is read).
+func barProgress(bar *progressbar.ProgressBar) func(diff.Progress) {
+	joining := -1
+	return func(p diff.Progress) {
+		if p.Phase == diff.PhaseJoining && p.PartitionsJoined != joining {
+			joining = p.PartitionsJoined
+			bar.Describe(fmt.Sprintf("joining %d/%d partitions", p.PartitionsJoined, p.Partitions))
+		}
+		_ = bar.Set64(p.SourceRows + p.TargetRows)
+	}
+}
+
+// statsLine is --stats' line: what the run did, for tuning --memory and --temp-dir.
+func statsLine(s diff.Stats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "stats: strategy %s, read %d source rows and %d target rows", s.Strategy, s.SourceRows, s.TargetRows)
+	if s.Strategy == diff.StrategyHash {
+		// Spilled bytes exactly too: hack/bench/bench.sh reads them.
+		fmt.Fprintf(&b, ", %d spills, %s spilled (%d bytes), %d repartitions, pool peak %s of %s (budget %s, %d partitions of %s chunks)",
+			s.Spills, humanize.IBytes(uint64(s.SpilledBytes)), s.SpilledBytes, s.Repartitions, humanize.IBytes(uint64(s.PoolPeak)),
+			humanize.IBytes(uint64(s.PoolLimit)), humanize.IBytes(uint64(s.MemoryBudget)), s.Partitions, humanize.IBytes(uint64(s.ChunkSize)))
+	}
+	fmt.Fprintf(&b, ", wall %s", s.Elapsed.Round(time.Millisecond))
+	return b.String()
 }
 
 // outputSink is where discrepancies go: written as they come for jsonl (and kept too
@@ -540,6 +577,13 @@ func runChecksum(ctx context.Context, stdout, stderr io.Writer, r diffRun, stric
 		opts.Progress = func(p checksum.Progress) { _ = bar.Set64(max(p.RowsSummed, p.SourceRows+p.TargetRows)) }
 	}
 	sink, lines := outputSink(stdout, r.output, keep, collected)
+	start := time.Now()
 	*sum, err = checksum.Run(ctx, spec, src, tgt, sink, opts)
-	return finishRun(stdout, r.output, bar, lines, spec, *sum, collected, err)
+	elapsed := time.Since(start)
+	err = finishRun(stdout, r.output, bar, lines, spec, *sum, collected, err)
+	if r.stats {
+		// The databases do the work: only the counts and the wall time are known here.
+		fmt.Fprintln(stderr, statsLine(diff.Stats{Strategy: sum.Strategy, SourceRows: sum.SourceRows, TargetRows: sum.TargetRows, Elapsed: elapsed}))
+	}
+	return err
 }

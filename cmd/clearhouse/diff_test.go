@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
@@ -390,5 +391,71 @@ func TestDiffDatabases(t *testing.T) {
 		output: "json", tgtSQL: sqlSide{table: "target"}, memory: 256 << 20})
 	if err == nil || !strings.Contains(err.Error(), "--strategy checksum needs two database sides") {
 		t.Errorf("checksum with a file: %v", err)
+	}
+}
+
+// TestDiffStats: --stats prints one line to stderr after the run: the strategy, the rows
+// read on each side and, for hash, the spills with a budget too small for the rows.
+func TestDiffStats(t *testing.T) {
+	p := generated(t, 10000, source.FormatJSONL, true, false)
+	lines := func(side string) int {
+		b, err := os.ReadFile(p.file(side))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Count(bytes.TrimSpace(b), []byte("\n")) + 1
+	}
+	src, tgt := lines("source"), lines("target")
+	hashLine := regexp.MustCompile(fmt.Sprintf(`^stats: strategy hash, read %d source rows and %d target rows, `+
+		`([0-9]+) spills, [0-9.]+ [KMG]?i?B spilled \(([0-9]+) bytes\), [0-9]+ repartitions, pool peak [0-9.]+ [KMG]?i?B of [0-9.]+ [KMG]?i?B `+
+		`\(budget 64 KiB, [0-9]+ partitions of [0-9.]+ [KMG]?i?B chunks\), wall [0-9.]+[µnm]?s\n$`, src, tgt))
+	mergeLine := regexp.MustCompile(fmt.Sprintf(`^stats: strategy merge, read %d source rows and %d target rows, wall [0-9.]+[µnm]?s\n$`, src, tgt))
+	for _, tc := range []struct {
+		strategy string
+		stats    bool
+		want     *regexp.Regexp
+	}{
+		{"hash", true, hashLine},
+		{"merge", true, mergeLine},
+		{"hash", false, regexp.MustCompile(`^$`)},
+	} {
+		t.Run(fmt.Sprintf("%s/stats=%t", tc.strategy, tc.stats), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := runDiff(t.Context(), &out, &errOut, diffRun{
+				flags:  diffFlagsFor(false, tc.strategy),
+				srcURI: p.file("source"), tgtURI: p.file("target"), sorted: true,
+				output: "json", memory: 64 << 10, tempDir: t.TempDir(), stats: tc.stats,
+			})
+			var ec exitCodeError
+			if err != nil && (!errors.As(err, &ec) || ec.code != 1) {
+				t.Fatalf("diff: %v\n%s", err, errOut.String())
+			}
+			m := tc.want.FindStringSubmatch(errOut.String())
+			if m == nil {
+				t.Fatalf("stderr %q, want %s", errOut.String(), tc.want)
+			}
+			if tc.strategy == "hash" && tc.stats && (m[1] == "0" || m[2] == "0") {
+				t.Errorf("no spill at a 64KiB budget: %s", m[0])
+			}
+			var got expectedSet
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatalf("output is not JSON: %v", err)
+			}
+			assertSameSet(t, p.expected.Summary, canonical(p.expected.Discrepancies), got.Summary, canonical(got.Discrepancies))
+		})
+	}
+}
+
+// The progress bar counts rows, then says which partitions of the hash join are done.
+func TestDiffBarProgress(t *testing.T) {
+	bar := newBar(io.Discard)
+	show := barProgress(bar)
+	show(diff.Progress{SourceRows: 10, TargetRows: 5, Phase: diff.PhaseReading})
+	if s := bar.State(); s.Description != "comparing" || s.CurrentBytes != 15 {
+		t.Errorf("reading: %+v", s)
+	}
+	show(diff.Progress{SourceRows: 20, TargetRows: 30, Phase: diff.PhaseJoining, PartitionsJoined: 12, Partitions: 64})
+	if s := bar.State(); s.Description != "joining 12/64 partitions" || s.CurrentBytes != 50 {
+		t.Errorf("joining: %+v", s)
 	}
 }

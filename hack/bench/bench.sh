@@ -7,7 +7,8 @@
 #   floor (sorted), floor (shuffled)    clearhouse floor: read and parse both files only
 #   merge                               clearhouse diff --strategy merge --sorted, sorted pair
 #   hash                                clearhouse diff --strategy hash --memory BENCH_MEMORY,
-#                                       shuffled pair, spilling into a watched --temp-dir
+#                                       shuffled pair, spilling into a watched --temp-dir;
+#                                       --stats says how many bytes it wrote there
 #   duckdb                              hack/bench/duckdb.mjs, shuffled pair, threads = nproc
 # Every merge and hash run's JSON summary must equal expected.json's: a mismatch fails
 # the benchmark (exit 2). It prints a Markdown table and the targets' verdicts, and keeps
@@ -143,8 +144,9 @@ ensure_pair() { # ensure_pair ROWS sorted|shuffled: generate the pair unless it 
 
 # Per size and method: WALL (the fastest run's wall s), CPU (that run's user+sys s), RSS
 # (the largest peak RSS KiB of all runs), DISC (discrepancies found), and for hash SPILL
-# (the largest spill seen, bytes) and SPILLRUNS (runs that spilled).
-declare -A WALL CPU RSS ROWS DISC SPILL SPILLRUNS
+# (the largest spill seen on disk at once, bytes), SPILLW (the most bytes a run wrote to
+# spill files, from its --stats line) and SPILLRUNS (runs that spilled).
+declare -A WALL CPU RSS ROWS DISC SPILL SPILLW SPILLRUNS
 RUNS_TSV=$DATA/results/runs.tsv
 OUR_DISCREP="" DUCK_ROWS=""
 
@@ -205,7 +207,7 @@ run_once() {
 	hash)
 		dir=$hd spilldir=$DATA/spill/$n-$i state=$DATA/out/$n-hash.spill
 		cmd=("$CH" diff --source "$hd/source.csv" --target "$hd/target.csv" "${DIFF_FLAGS[@]}"
-			--strategy hash --memory "$MEMORY" --temp-dir "$spilldir")
+			--strategy hash --memory "$MEMORY" --temp-dir "$spilldir" --stats)
 		;;
 	duckdb) dir=$hd cmd=(node "$BENCH_DIR/duckdb.mjs" "$hd/source.csv" "$hd/target.csv" "$THREADS") ;;
 	esac
@@ -230,6 +232,11 @@ run_once() {
 		rm -rf "$spilldir"
 	fi
 	check_run "$m" "$dir" "$out" "$err" "$rc"
+	if [[ $m == hash ]]; then
+		sb=$(sed -nE 's/^stats: .* spilled \(([0-9]+) bytes\).*/\1/p' "$err")
+		[[ -n $sb ]] || die "hash on $dir: no --stats line in $err"
+		if ((sb > ${SPILLW[$n]:-0})); then SPILLW[$n]=$sb; fi
+	fi
 	case $m in merge | hash) DISC[$n,$m]=$OUR_DISCREP ;; duckdb) DISC[$n,$m]=$DUCK_ROWS ;; esac
 	read -r wall usr sys rss < <(tail -1 "$tf")
 	cpu=$(calc "\"%.2f\", $usr + $sys")
@@ -256,7 +263,7 @@ for n in $SIZES; do
 	ensure_pair "$n" shuffled
 	ROWS[$n,sorted]=$(($(json "$(pair_dir "$n" sorted)/manifest.json" .source.rows) + $(json "$(pair_dir "$n" sorted)/manifest.json" .target.rows)))
 	ROWS[$n,shuffled]=$(($(json "$(pair_dir "$n" shuffled)/manifest.json" .source.rows) + $(json "$(pair_dir "$n" shuffled)/manifest.json" .target.rows)))
-	SPILL[$n]=0 SPILLRUNS[$n]=0
+	SPILL[$n]=0 SPILLW[$n]=0 SPILLRUNS[$n]=0
 done
 # Rounds interleave the methods, so load from elsewhere on a shared machine falls on all
 # of them alike rather than on whichever ran while it lasted.
@@ -314,7 +321,7 @@ for m in merge hash; do
 	done
 done
 if ((SPILLRUNS[$largest] == REPEAT)); then v=PASS; else v=FAIL; fi
-verdict $v "hash with --memory $MEMORY completes and spills$big_note: $REPEAT/$REPEAT runs completed with the right summary; spill files seen in --temp-dir in ${SPILLRUNS[$largest]}/$REPEAT runs, at most $(fmt_bytes "${SPILL[$largest]}")"
+verdict $v "hash with --memory $MEMORY completes and spills$big_note: $REPEAT/$REPEAT runs completed with the right summary; spill files seen in --temp-dir in ${SPILLRUNS[$largest]}/$REPEAT runs, at most $(fmt_bytes "${SPILL[$largest]}") at once; --stats: at most $(fmt_bytes "${SPILLW[$largest]}") written"
 
 report=$DATA/results/bench-$(date -u +%Y%m%dT%H%M%SZ).md
 {
@@ -333,7 +340,7 @@ report=$DATA/results/bench-$(date -u +%Y%m%dT%H%M%SZ).md
 		row "$n" floor-sorted sorted floor-sorted "— (reads and parses only)"
 		row "$n" floor-shuffled shuffled floor-shuffled "— (reads and parses only)"
 		row "$n" merge sorted floor-sorted "${DISC[$n,merge]}, summary = expected.json ✓"
-		row "$n" hash shuffled floor-shuffled "${DISC[$n,hash]}, summary = expected.json ✓; spilled $(fmt_bytes "${SPILL[$n]}") in ${SPILLRUNS[$n]}/$REPEAT runs"
+		row "$n" hash shuffled floor-shuffled "${DISC[$n,hash]}, summary = expected.json ✓; spilled $(fmt_bytes "${SPILL[$n]}") at once ($(fmt_bytes "${SPILLW[$n]}") written) in ${SPILLRUNS[$n]}/$REPEAT runs"
 		if [[ $WITH_DUCKDB == 1 ]]; then row "$n" duckdb shuffled floor-shuffled "${DISC[$n,duckdb]} rows of the join (peer, not exact)"; fi
 	done
 	echo

@@ -29,6 +29,7 @@ type options struct {
 	poolLimit   int64
 	checkEvery  int
 	onHashStats func(hashStats)
+	noSplit     bool // WithoutRangeSplit
 }
 
 // WithProgress calls fn with the rows read so far, at most once per interval (100ms
@@ -128,9 +129,18 @@ func Run(ctx context.Context, spec Spec, source, target Reader, sink Sink, opts 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if sum.Strategy == StrategyMerge {
+		r.split = r.planSplit(source, target)
+	}
 	stopProgress := r.startProgress()
-	switch sum.Strategy {
-	case StrategyMerge:
+	switch {
+	case r.split != nil:
+		var done bool
+		done, err = r.mergeSplit(ctx, r.split)
+		if !done {
+			err = r.merge(ctx)
+		}
+	case sum.Strategy == StrategyMerge:
 		err = r.merge(ctx)
 	default:
 		err = r.hash(ctx)
@@ -151,6 +161,7 @@ type run struct {
 	x       *emitter
 	limiter *rate.Limiter
 	sides   [2]*sideReader
+	split   *splitRun // a sorted merge split by key range (split.go), or nil
 }
 
 // sideReader reads one side: rate limiting, cancellation, progress counting.
@@ -231,7 +242,7 @@ func (r *run) startProgress() (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				fn(Progress{SourceRows: r.sides[0].shown.Load(), TargetRows: r.sides[1].shown.Load()})
+				fn(r.shown())
 			}
 		}
 	}()
@@ -248,4 +259,17 @@ func wrapCtx(err error) error {
 		return fmt.Errorf("diff: stopped: %w", err)
 	}
 	return err
+}
+
+// shown returns the rows read so far, for progress: both halves' of a split merge while
+// it runs.
+func (r *run) shown() Progress {
+	if sp := r.split; sp != nil && sp.active.Load() {
+		h := &sp.halves
+		return Progress{
+			SourceRows: h[0][0].shown.Load() + h[1][0].shown.Load(),
+			TargetRows: h[0][1].shown.Load() + h[1][1].shown.Load(),
+		}
+	}
+	return Progress{SourceRows: r.sides[0].shown.Load(), TargetRows: r.sides[1].shown.Load()}
 }

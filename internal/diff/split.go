@@ -74,23 +74,17 @@ func (r *run) planSplit(source, target Reader) *splitRun {
 	}
 	// K: the first key, from the middle of the source on, that differs from the usable
 	// key before it, so that no key's rows straddle the split.
-	encS := newEncoder(r.p, 0)
+	encS, encT := newEncoder(r.p, 0), newEncoder(r.p, 1)
 	var prev, key []byte
-	off := sStart + (sEnd-sStart)/2
 	sOff := int64(-1)
-	for i := 0; i < 1<<16; i++ {
-		cells, start, next, err := src.RowAt(off)
-		if err != nil && !isInvalidRow(err) {
+	for i, off := 0, sStart+(sEnd-sStart)/2; i < 1<<16; i++ {
+		var (
+			start     int64
+			eof, good bool
+		)
+		key, start, off, eof, good = keyAt(src, encS, key, off)
+		if eof || !good {
 			return nil
-		}
-		off = next
-		if err != nil {
-			continue
-		}
-		var reason string
-		key, reason = encS.appendKey(key[:0], cells)
-		if reason != "" {
-			continue
 		}
 		if prev != nil && r.p.cmpKey(prev, key) < 0 {
 			sOff = start
@@ -103,70 +97,53 @@ func (r *run) planSplit(source, target Reader) *splitRun {
 	}
 	// The first target row with a usable key >= K: binary search over offsets, then a
 	// scan of the last few rows.
-	encT := newEncoder(r.p, 1)
 	var tkey []byte
-	atOrAbove := func(off int64) (start int64, ok, found bool) {
-		for i := 0; i < 1<<16; i++ {
-			cells, st, next, err := tgt.RowAt(off)
-			if errors.Is(err, io.EOF) {
-				return tEnd, true, true
-			}
-			if err != nil && !isInvalidRow(err) {
-				return 0, false, false
-			}
-			off = next
-			if err != nil {
-				continue
-			}
-			var reason string
-			tkey, reason = encT.appendKey(tkey[:0], cells)
-			if reason != "" {
-				continue
-			}
-			return st, true, r.p.cmpKey(tkey, key) >= 0
-		}
-		return 0, false, false
-	}
 	lo, hi := tStart, tEnd
 	for hi-lo > 4096 {
 		mid := lo + (hi-lo)/2
-		_, ok, found := atOrAbove(mid)
-		if !ok {
+		var eof, good bool
+		tkey, _, _, eof, good = keyAt(tgt, encT, tkey, mid)
+		switch {
+		case !good:
 			return nil
-		}
-		if found {
+		case eof || r.p.cmpKey(tkey, key) >= 0:
 			hi = mid
-		} else {
+		default:
 			lo = mid
 		}
 	}
 	tOff := int64(-1)
-	for off := lo; ; {
-		cells, st, next, err := tgt.RowAt(off)
-		if errors.Is(err, io.EOF) {
+	for i, off := 0, lo; i < 1<<16; i++ {
+		var (
+			start     int64
+			eof, good bool
+		)
+		tkey, start, off, eof, good = keyAt(tgt, encT, tkey, off)
+		if !good {
+			return nil
+		}
+		if eof {
 			tOff = tEnd
 			break
 		}
-		if err != nil && !isInvalidRow(err) {
-			return nil
-		}
-		off = next
-		if err != nil {
-			continue
-		}
-		var reason string
-		tkey, reason = encT.appendKey(tkey[:0], cells)
-		if reason == "" && r.p.cmpKey(tkey, key) >= 0 {
-			tOff = st
+		if r.p.cmpKey(tkey, key) >= 0 {
+			tOff = start
 			break
 		}
 	}
-	s1, s2, err := src.SplitAt(sOff)
-	if err != nil {
+	if tOff < 0 {
 		return nil
 	}
-	t1, t2, err := tgt.SplitAt(tOff)
-	if err != nil {
+	// Splitting counts the lines before the offset (exact positions): both sides at once.
+	var (
+		s1, s2, t1, t2 Reader
+		errS, errT     error
+		wg             sync.WaitGroup
+	)
+	wg.Go(func() { s1, s2, errS = src.SplitAt(sOff) })
+	t1, t2, errT = tgt.SplitAt(tOff)
+	wg.Wait()
+	if errS != nil || errT != nil {
 		return nil
 	}
 	sp := &splitRun{}
@@ -176,9 +153,29 @@ func (r *run) planSplit(source, target Reader) *splitRun {
 	return sp
 }
 
-func isInvalidRow(err error) bool {
+// keyAt returns the first row at or after off with a usable key: its key tuple (in
+// buf), where it starts and where the next row starts; eof when there is none; good
+// false on a read error or when no usable key shows up within many rows.
+func keyAt(rs RangeSplitter, enc *encoder, buf []byte, off int64) (key []byte, start, next int64, eof, good bool) {
 	var bad InvalidRowError
-	return errors.As(err, &bad)
+	for range 1 << 16 {
+		cells, st, nx, err := rs.RowAt(off)
+		switch {
+		case errors.Is(err, io.EOF):
+			return buf, 0, 0, true, true
+		case errors.As(err, &bad):
+			off = nx
+			continue
+		case err != nil:
+			return buf, 0, 0, false, false
+		}
+		off = nx
+		var reason string
+		if buf, reason = enc.appendKey(buf[:0], cells); reason == "" {
+			return buf, st, nx, false, true
+		}
+	}
+	return buf, 0, 0, false, false
 }
 
 // bufSink keeps a half's outcomes, up to a shared bound.

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -225,5 +226,25 @@ func TestSplitMergeTruncation(t *testing.T) {
 		if !res.sum.Truncated || int64(len(res.ds)) != max {
 			t.Fatalf("max %d: truncated %v, %d outcomes", max, res.sum.Truncated, len(res.ds))
 		}
+	}
+}
+
+func TestSplitMergeCancelled(t *testing.T) {
+	src, tgt := splitFiles(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var rd [2]diff.Reader
+	for i, p := range []string{src, tgt} {
+		r, err := Open(ctx, p, Options{OrderedBy: []string{"id"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close() })
+		rd[i] = r
+	}
+	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyMerge}
+	_, err := diff.Run(ctx, spec, rd[0], rd[1], &diff.Collect{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
 	}
 }

@@ -44,8 +44,8 @@ type RangeSplitter interface {
 // when they could be split by key range.
 func WithoutRangeSplit() Option { return func(o *options) { o.noSplit = true } }
 
-// splitBufferBytes bounds the outcomes the split merge buffers (roughly, in bytes); past
-// it the run falls back to the in-step merge.
+// splitBufferBytes bounds the outcomes the split merge buffers (roughly, in bytes; half
+// the memory budget when that is less); past it the run falls back to the in-step merge.
 const splitBufferBytes = 64 << 20
 
 var errSplitFull = errors.New("diff: split merge: outcome buffer full")
@@ -180,8 +180,9 @@ func keyAt(rs RangeSplitter, enc *encoder, buf []byte, off int64) (key []byte, s
 
 // bufSink keeps a half's outcomes, up to a shared bound.
 type bufSink struct {
-	out  []Discrepancy
-	used *atomic.Int64
+	out   []Discrepancy
+	used  *atomic.Int64
+	limit int64
 }
 
 func (b *bufSink) Emit(d Discrepancy) error {
@@ -192,7 +193,7 @@ func (b *bufSink) Emit(d Discrepancy) error {
 	for _, c := range d.Columns {
 		n += int64(64 + len(c.Source.Text) + len(c.Target.Text))
 	}
-	if b.used.Add(n) > splitBufferBytes {
+	if b.used.Add(n) > b.limit {
 		return errSplitFull
 	}
 	b.out = append(b.out, d)
@@ -211,8 +212,12 @@ func (r *run) mergeSplit(parent context.Context, sp *splitRun) (done bool, err e
 		errs  [2]error
 		wg    sync.WaitGroup
 	)
+	limit := int64(splitBufferBytes)
+	if b := r.spec.MemoryBudget; b > 0 {
+		limit = min(limit, b/2)
+	}
 	for h := range sp.halves {
-		sinks[h] = &bufSink{used: &used}
+		sinks[h] = &bufSink{used: &used, limit: limit}
 		xs[h] = &emitter{p: r.p, sink: sinks[h]}
 		wg.Add(1)
 		go func() {

@@ -56,23 +56,19 @@ type splitResult struct {
 	prog diff.Progress
 }
 
-func runSplit(t *testing.T, src, tgt string, max int64, opts ...diff.Option) splitResult {
+// limits are the spec's maxDiscrepancies and memory budget.
+type limits struct{ max, budget int64 }
+
+func runSplit(t *testing.T, src, tgt string, lim limits, opts ...diff.Option) splitResult {
 	t.Helper()
 	ctx := context.Background()
-	var rd [2]diff.Reader
-	for i, p := range []string{src, tgt} {
-		r, err := Open(ctx, p, Options{OrderedBy: []string{"id"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = r.Close() })
-		rd[i] = r
-	}
+	rd := openPair(ctx, t, src, tgt)
 	spec := diff.Spec{
 		Keys:             []diff.Column{{Name: "id"}},
 		Compare:          []diff.Column{{Name: "amount", Type: diff.TypeDecimal}, {Name: "note"}},
 		Strategy:         diff.StrategyMerge,
-		MaxDiscrepancies: max,
+		MaxDiscrepancies: lim.max,
+		MemoryBudget:     lim.budget,
 	}
 	var res splitResult
 	var col diff.Collect
@@ -86,10 +82,10 @@ func runSplit(t *testing.T, src, tgt string, max int64, opts ...diff.Option) spl
 }
 
 // checkSplit runs both ways and compares; split says whether the split must have run.
-func checkSplit(t *testing.T, src, tgt string, max int64, split bool) splitResult {
+func checkSplit(t *testing.T, src, tgt string, lim limits, split bool) splitResult {
 	t.Helper()
-	got := runSplit(t, src, tgt, max)
-	want := runSplit(t, src, tgt, max, diff.WithoutRangeSplit())
+	got := runSplit(t, src, tgt, lim)
+	want := runSplit(t, src, tgt, lim, diff.WithoutRangeSplit())
 	if want.sum.Split {
 		t.Fatal("WithoutRangeSplit: the merge was split")
 	}
@@ -119,7 +115,7 @@ func checkSplit(t *testing.T, src, tgt string, max int64, split bool) splitResul
 
 func TestSplitMergeMatchesInStep(t *testing.T) {
 	src, tgt := splitFiles(t, nil)
-	res := checkSplit(t, src, tgt, 0, true)
+	res := checkSplit(t, src, tgt, limits{}, true)
 	if res.sum.Mismatched == 0 || res.sum.MissingInSource == 0 || res.sum.MissingInTarget == 0 {
 		t.Fatalf("the fixture should have every kind: %+v", res.sum)
 	}
@@ -134,7 +130,7 @@ func TestSplitMergeDuplicatesAtSplit(t *testing.T) {
 		}
 		return row
 	})
-	res := checkSplit(t, src, tgt, 0, true)
+	res := checkSplit(t, src, tgt, limits{}, true)
 	if res.sum.DuplicateKeys != 2 {
 		t.Fatalf("duplicate keys: %d, want 2 (one per side)", res.sum.DuplicateKeys)
 	}
@@ -152,7 +148,7 @@ func TestSplitMergeQuotedNewlineAtSplit(t *testing.T) {
 		}
 		return row
 	})
-	res := checkSplit(t, src, tgt, 0, false)
+	res := checkSplit(t, src, tgt, limits{}, false)
 	if res.sum.Mismatched == 0 {
 		t.Fatalf("the notes differ: %+v", res.sum)
 	}
@@ -167,7 +163,7 @@ func TestSplitMergeQuotedNewlineOnRecordStart(t *testing.T) {
 		}
 		return fmt.Sprintf("K%07d,%d.%02d,\"a\nb\"\n", i, i%1000, i%100)
 	})
-	checkSplit(t, src, tgt, 0, true)
+	checkSplit(t, src, tgt, limits{}, true)
 }
 
 func TestSplitMergeOutOfOrder(t *testing.T) {
@@ -182,7 +178,7 @@ func TestSplitMergeOutOfOrder(t *testing.T) {
 				}
 				return row
 			})
-			res := checkSplit(t, src, tgt, 0, false)
+			res := checkSplit(t, src, tgt, limits{}, false)
 			if !strings.Contains(res.err, "not in key order") {
 				t.Fatalf("error %q", res.err)
 			}
@@ -205,7 +201,7 @@ func TestSplitMergeInvalidRowsBothSides(t *testing.T) {
 		}
 		return row
 	})
-	res := checkSplit(t, src, tgt, 0, true)
+	res := checkSplit(t, src, tgt, limits{}, true)
 	var positions int
 	for _, d := range res.ds {
 		if d.Kind == diff.KindInvalidRow && d.Position != "" {
@@ -222,17 +218,35 @@ func TestSplitMergeTruncation(t *testing.T) {
 	// in-step merge runs: counts cover what was read).
 	src, tgt := splitFiles(t, nil)
 	for _, max := range []int64{1, 50, 150} {
-		res := checkSplit(t, src, tgt, max, false)
+		res := checkSplit(t, src, tgt, limits{max: max}, false)
 		if !res.sum.Truncated || int64(len(res.ds)) != max {
 			t.Fatalf("max %d: truncated %v, %d outcomes", max, res.sum.Truncated, len(res.ds))
 		}
 	}
 }
 
+func TestSplitMergeBufferFull(t *testing.T) {
+	// More outcomes than half the memory budget holds: the in-step merge runs instead.
+	src, tgt := splitFiles(t, nil)
+	checkSplit(t, src, tgt, limits{budget: 4096}, false)
+	checkSplit(t, src, tgt, limits{budget: 64 << 20}, true)
+}
+
 func TestSplitMergeCancelled(t *testing.T) {
 	src, tgt := splitFiles(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
+	rd := openPair(ctx, t, src, tgt)
+	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyMerge}
+	_, err := diff.Run(ctx, spec, rd[0], rd[1], &diff.Collect{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+}
+
+// openPair opens both files as sorted by id, closed at the end of the test.
+func openPair(ctx context.Context, t *testing.T, src, tgt string) [2]diff.Reader {
+	t.Helper()
 	var rd [2]diff.Reader
 	for i, p := range []string{src, tgt} {
 		r, err := Open(ctx, p, Options{OrderedBy: []string{"id"}})
@@ -242,9 +256,5 @@ func TestSplitMergeCancelled(t *testing.T) {
 		t.Cleanup(func() { _ = r.Close() })
 		rd[i] = r
 	}
-	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyMerge}
-	_, err := diff.Run(ctx, spec, rd[0], rd[1], &diff.Collect{})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("error %v, want context.Canceled", err)
-	}
+	return rd
 }

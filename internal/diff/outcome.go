@@ -270,6 +270,7 @@ type Summary struct {
 	SourceRows int64    `json:"-"` // rows read from the source
 	TargetRows int64    `json:"-"` // rows read from the target
 	Strategy   Strategy `json:"-"` // the strategy that ran (merge or hash)
+	Split      bool     `json:"-"` // merge ran split by key range on two goroutines (split.go)
 }
 
 // Discrepancies is the number of outcomes other than matched.

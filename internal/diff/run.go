@@ -38,6 +38,7 @@ type options struct {
 	checkEvery  int
 	onHashStats func(hashStats)
 	stats       func(Stats)
+	noSplit     bool // WithoutRangeSplit
 }
 
 // WithProgress calls fn with the rows read so far and the phase, at most once per
@@ -140,9 +141,18 @@ func Run(ctx context.Context, spec Spec, source, target Reader, sink Sink, opts 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
+	if sum.Strategy == StrategyMerge {
+		r.split = r.planSplit(source, target)
+	}
 	stopProgress := r.startProgress()
-	switch sum.Strategy {
-	case StrategyMerge:
+	switch {
+	case r.split != nil:
+		var done bool
+		done, err = r.mergeSplit(ctx, r.split)
+		if !done {
+			err = r.merge(ctx)
+		}
+	case sum.Strategy == StrategyMerge:
 		err = r.merge(ctx)
 	default:
 		err = r.hash(ctx)
@@ -168,7 +178,8 @@ type run struct {
 	x       *emitter
 	limiter *rate.Limiter
 	sides   [2]*sideReader
-	hstats  Stats // hash's part of the Stats, set when hash returns
+	hstats  Stats     // hash's part of the Stats, set when hash returns
+	split   *splitRun // a sorted merge split by key range (split.go), or nil
 
 	// Join progress, published by hash: parts is set before joining.
 	joining atomic.Bool
@@ -265,7 +276,7 @@ func (r *run) startProgress() (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				fn(r.progress(r.sides[0].shown.Load(), r.sides[1].shown.Load()))
+				fn(r.shown())
 			}
 		}
 	}()
@@ -282,4 +293,14 @@ func wrapCtx(err error) error {
 		return fmt.Errorf("diff: stopped: %w", err)
 	}
 	return err
+}
+
+// shown returns the rows read so far, for progress: both halves' of a split merge while
+// it runs.
+func (r *run) shown() Progress {
+	if sp := r.split; sp != nil && sp.active.Load() {
+		h := &sp.halves
+		return r.progress(h[0][0].shown.Load()+h[1][0].shown.Load(), h[0][1].shown.Load()+h[1][1].shown.Load())
+	}
+	return r.progress(r.sides[0].shown.Load(), r.sides[1].shown.Load())
 }

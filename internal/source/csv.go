@@ -74,6 +74,7 @@ type CSVReader struct {
 	raw   []diff.Cell // fields of the current record
 	cells []diff.Cell // projected cells (raw when proj is nil)
 	err   error       // sticky fatal error
+	split *splitFile  // set when the reader reads a local file it can split (csvsplit.go)
 }
 
 type fieldOff struct {

@@ -137,7 +137,17 @@ func open(ctx context.Context, uri string, opts Options) (diff.Reader, error) {
 		}
 		return pr, nil
 	}
-	return openStream(f, format, comp, opts)
+	rd, err := openStream(f, format, comp, opts)
+	if err != nil {
+		return nil, err
+	}
+	if cr, ok := rd.(*CSVReader); ok && comp == CompressionNone {
+		if err := cr.enableSplit(f, 0); err != nil {
+			_ = rd.Close()
+			return nil, fmt.Errorf("%s: %w", opts.Name, err)
+		}
+	}
+	return rd, nil
 }
 
 func hasScheme(uri, scheme string) bool {

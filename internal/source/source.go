@@ -120,8 +120,19 @@ func Ordered(r diff.Reader, by []string) (diff.OrderedReader, error) {
 			return nil, fmt.Errorf("source: ordered-by column %q is not a column of the file (columns: %q)", c, cols)
 		}
 	}
+	if rs, ok := r.(diff.RangeSplitter); ok {
+		return &orderedSplitter{RangeSplitter: rs, by: slices.Clone(by)}, nil
+	}
 	return &ordered{Reader: r, by: slices.Clone(by)}, nil
 }
+
+// orderedSplitter is ordered for a reader that can also split by byte range.
+type orderedSplitter struct {
+	diff.RangeSplitter
+	by []string
+}
+
+func (o *orderedSplitter) OrderedBy() []string { return o.by }
 
 // bstr returns a string sharing b's memory. The caller guarantees b is not modified
 // while the string is in use (here: until the next call to Next).

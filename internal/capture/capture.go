@@ -8,9 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -42,7 +39,7 @@ func (e *ActiveSlotError) Error() string {
 // server and never contain the password.
 func Drop(ctx context.Context, cfg sqlsource.Config, slot, publication string) (Dropped, error) {
 	var d Dropped
-	conn, err := connect(ctx, cfg)
+	conn, where, err := connect(ctx, cfg)
 	if err != nil {
 		return d, err
 	}
@@ -51,7 +48,6 @@ func Drop(ctx context.Context, cfg sqlsource.Config, slot, publication string) (
 		defer cancel()
 		_ = conn.Close(cctx)
 	}()
-	where := server(cfg)
 	fail := func(err error, format string, args ...any) error {
 		return redact(fmt.Errorf("%s database %s: %s: %w", where, cfg.Database, fmt.Sprintf(format, args...), err), cfg.Password)
 	}
@@ -92,7 +88,7 @@ func Drop(ctx context.Context, cfg sqlsource.Config, slot, publication string) (
 
 // Find reports whether the slot (in this database) and the publication exist.
 func Find(ctx context.Context, cfg sqlsource.Config, slot, publication string) (hasSlot, hasPublication bool, err error) {
-	conn, err := connect(ctx, cfg)
+	conn, where, err := connect(ctx, cfg)
 	if err != nil {
 		return false, false, err
 	}
@@ -102,7 +98,7 @@ func Find(ctx context.Context, cfg sqlsource.Config, slot, publication string) (
 		EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $2)`, slot, publication).Scan(&hasSlot, &hasPublication)
 	if err != nil {
 		return false, false, redact(fmt.Errorf("%s database %s: look for slot %s and publication %s: %w",
-			server(cfg), cfg.Database, slot, publication, err), cfg.Password)
+			where, cfg.Database, slot, publication, err), cfg.Password)
 	}
 	return hasSlot, hasPublication, nil
 }
@@ -113,68 +109,22 @@ func HandSQL(slot, publication string) string {
 		strings.ReplaceAll(slot, "'", "''"), pgx.Identifier{publication}.Sanitize())
 }
 
-func server(cfg sqlsource.Config) string {
-	if strings.HasPrefix(cfg.Host, "/") {
-		return cfg.Host
-	}
-	return net.JoinHostPort(cfg.Host, strconv.Itoa(port(cfg)))
-}
-
-func port(cfg sqlsource.Config) int {
-	if cfg.Port == 0 {
-		return 5432
-	}
-	return cfg.Port
-}
-
-// connect opens a plain connection with the settings sqlsource would use (host, port,
-// database, user, TLS mode, connect timeout).
-func connect(ctx context.Context, cfg sqlsource.Config) (*pgx.Conn, error) {
+// connect opens a plain connection with the settings sqlsource connects with, and
+// returns where it connected for messages.
+func connect(ctx context.Context, cfg sqlsource.Config) (*pgx.Conn, string, error) {
 	if cfg.Driver != sqlsource.Postgres {
-		return nil, fmt.Errorf("capture cleanup needs a PostgreSQL source, not %q", cfg.Driver)
+		return nil, "", fmt.Errorf("capture cleanup needs a PostgreSQL source, not %q", cfg.Driver)
 	}
-	if cfg.Host == "" {
-		cfg.Host = "localhost"
-	}
-	tls := cfg.TLS
-	if tls == sqlsource.TLSDefault {
-		tls = sqlsource.TLSPrefer
-	}
-	timeout := cfg.ConnectTimeout
-	if timeout <= 0 {
-		timeout = sqlsource.DefaultConnectTimeout
-	}
-	u := url.URL{Scheme: "postgres", Path: "/" + cfg.Database}
-	switch {
-	case cfg.Password != "":
-		u.User = url.UserPassword(cfg.User, cfg.Password)
-	case cfg.User != "":
-		u.User = url.User(cfg.User)
-	}
-	q := url.Values{}
-	if strings.HasPrefix(cfg.Host, "/") {
-		q.Set("host", cfg.Host)
-		q.Set("port", strconv.Itoa(port(cfg)))
-	} else {
-		u.Host = server(cfg)
-	}
-	q.Set("sslmode", string(tls))
-	if cfg.RootCA != "" {
-		q.Set("sslrootcert", cfg.RootCA)
-	}
-	q.Set("application_name", "clearhouse-capture-cleanup")
-	u.RawQuery = q.Encode()
-	cc, err := pgx.ParseConfig(u.String())
+	cc, where, err := sqlsource.PostgresConnConfig(cfg)
 	if err != nil {
-		return nil, redact(fmt.Errorf("%s: connection settings: %w", server(cfg), err), cfg.Password)
+		return nil, "", redact(err, cfg.Password)
 	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(cctx, cc)
+	cc.RuntimeParams["application_name"] = "clearhouse-capture-cleanup"
+	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
-		return nil, redact(fmt.Errorf("connect to %s database %s: %w", server(cfg), cfg.Database, err), cfg.Password)
+		return nil, "", redact(fmt.Errorf("connect to %s database %s: %w", where, cfg.Database, err), cfg.Password)
 	}
-	return conn, nil
+	return conn, where, nil
 }
 
 // redact removes the password from an error's text (a server may echo what it was

@@ -72,6 +72,25 @@ func pgConnConfig(r *resolved, readOnly bool) (*pgx.ConnConfig, error) {
 	return cc, nil
 }
 
+// PostgresConnConfig returns the pgx configuration a PostgreSQL source connects with
+// (read-write) and where it connects ("host:port" or the socket path), for callers
+// that run statements of their own, such as the capture cleanup: one place for the URI,
+// defaults, TLS and session settings. Errors never contain the password.
+func PostgresConnConfig(cfg Config) (*pgx.ConnConfig, string, error) {
+	r, err := resolve(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	if r.Driver != Postgres {
+		return nil, "", fmt.Errorf("sqlsource: %s is not a PostgreSQL source", r.Driver)
+	}
+	cc, err := pgConnConfig(r, false)
+	if err != nil {
+		return nil, "", err
+	}
+	return cc, r.where(), nil
+}
+
 func pgConnect(ctx context.Context, r *resolved, readOnly bool) (*pgx.Conn, error) {
 	cc, err := pgConnConfig(r, readOnly)
 	if err != nil {

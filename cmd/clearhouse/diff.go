@@ -237,14 +237,9 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 	}
 	defer func() { _ = tgt.Close() }()
 
-	spec, skipped, err := buildSpec(r.flags, src.Columns(), tgt.Columns())
+	spec, err := r.spec(stderr, src.Columns(), tgt.Columns())
 	if err != nil {
 		return err
-	}
-	spec.MemoryBudget = r.memory
-	spec.TempDir = r.tempDir
-	if len(skipped) > 0 {
-		fmt.Fprintf(stderr, "not compared: %s\n", strings.Join(skipped, ", "))
 	}
 
 	var opts []diff.Option
@@ -560,14 +555,9 @@ func runChecksum(ctx context.Context, stdout, stderr io.Writer, r diffRun, stric
 	if err != nil {
 		return err
 	}
-	spec, skipped, err := buildSpec(r.flags, srcCols, tgtCols)
+	spec, err := r.spec(stderr, srcCols, tgtCols)
 	if err != nil {
 		return err
-	}
-	spec.MemoryBudget = r.memory
-	spec.TempDir = r.tempDir
-	if len(skipped) > 0 {
-		fmt.Fprintf(stderr, "not compared: %s\n", strings.Join(skipped, ", "))
 	}
 	opts := r.checksum
 	opts.Strict = strict
@@ -586,4 +576,19 @@ func runChecksum(ctx context.Context, stdout, stderr io.Writer, r diffRun, stric
 		fmt.Fprintln(stderr, statsLine(diff.Stats{Strategy: sum.Strategy, SourceRows: sum.SourceRows, TargetRows: sum.TargetRows, Elapsed: elapsed}))
 	}
 	return err
+}
+
+// spec builds the engine spec from the flags and both sides' columns, and notes on
+// stderr the columns present on one side only.
+func (r diffRun) spec(stderr io.Writer, srcCols, tgtCols []string) (diff.Spec, error) {
+	spec, skipped, err := buildSpec(r.flags, srcCols, tgtCols)
+	if err != nil {
+		return spec, err
+	}
+	spec.MemoryBudget = r.memory
+	spec.TempDir = r.tempDir
+	if len(skipped) > 0 {
+		fmt.Fprintf(stderr, "not compared: %s\n", strings.Join(skipped, ", "))
+	}
+	return spec, nil
 }

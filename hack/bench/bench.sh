@@ -47,9 +47,8 @@ BUILD=${BENCH_BUILD:-1}
 STRICT=${BENCH_STRICT:-0}
 POLL=${BENCH_SPILL_POLL:-0.05}
 THREADS=$(nproc)
-DIFF_FLAGS=(--key id --tolerance amount=0.01 --time-tolerance booked_at=2s --type value_date=date --output json --progress=false)
-
-say() { printf '%s\n' "$*" >&2; }
+# shellcheck source=hack/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 die() {
 	say ""
 	say "BENCHMARK FAILED: $*"
@@ -91,7 +90,6 @@ json() {
 	fi
 }
 
-calc() { awk "BEGIN { printf $* }"; } # calc "\"FORMAT\", EXPR": awk arithmetic, printf-formatted
 cmp_le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
 budget_bytes=$(numfmt --from=auto "${MEMORY%B}" 2>/dev/null) || die "BENCH_MEMORY=$MEMORY: want a size such as 256MiB"
@@ -238,14 +236,7 @@ run_once() {
 		if ((sb > ${SPILLW[$n]:-0})); then SPILLW[$n]=$sb; fi
 	fi
 	case $m in merge | hash) DISC[$n,$m]=$OUR_DISCREP ;; duckdb) DISC[$n,$m]=$DUCK_ROWS ;; esac
-	read -r wall usr sys rss < <(tail -1 "$tf")
-	cpu=$(calc "\"%.2f\", $usr + $sys")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$n" "$m" "$i" "$wall" "$cpu" "$rss" "$(cut -d' ' -f1 /proc/loadavg)" >>"$RUNS_TSV"
-	say "  $m run $i: ${wall}s wall, ${cpu}s cpu, $((rss / 1024)) MiB peak RSS"
-	if [[ -z ${WALL[$n,$m]:-} ]] || awk -v a="$wall" -v b="${WALL[$n,$m]}" 'BEGIN { exit !(a < b) }'; then
-		WALL[$n,$m]=$wall CPU[$n,$m]=$cpu
-	fi
-	if ((rss > ${RSS[$n,$m]:-0})); then RSS[$n,$m]=$rss; fi
+	record_run "$n,$m" "$m" "$n" "$i" "$tf"
 }
 
 # ---- the runs ---------------------------------------------------------------------------
@@ -278,7 +269,6 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---- the report -------------------------------------------------------------------------
 
 mib() { calc "\"%.0f\", $1 / 1024"; }                                            # KiB -> MiB
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; } # a/b
 fmt_bytes() { awk -v b="$1" 'BEGIN { if (b >= 1048576) printf "%.0f MiB", b / 1048576; else if (b > 0) printf "%.0f KiB", b / 1024; else print "none seen" }'; }
 row() { # row SIZE METHOD PAIR FLOOR-METHOD NOTE
 	local n=$1 m=$2 pair=$3 fl=$4 note=$5 w=${WALL[$1,$2]} r=${ROWS[$1,$3]} x rate

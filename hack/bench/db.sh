@@ -47,16 +47,15 @@ PGDIR=${BENCH_PG_DIR:-/var/tmp/clearhouse-bench-pg}
 PORT=${BENCH_PG_PORT:-55432}
 BUILD=${BENCH_BUILD:-1}
 read -r -a CHECKSUM_FLAGS <<<"${BENCH_CHECKSUM_FLAGS:-}"
-DIFF_FLAGS=(--key id --tolerance amount=0.01 --time-tolerance booked_at=2s --type value_date=date --output json --progress=false)
 COLS="id, amount, currency, value_date, booked_at, status, account, memo"
 
-say() { printf '%s\n' "$*" >&2; }
+# shellcheck source=hack/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 die() {
 	say ""
 	say "DATABASE BENCHMARK FAILED: $*"
 	exit 2
 }
-calc() { awk "BEGIN { printf $* }"; }
 json() { jq -cS "$2" "$1"; }
 command -v jq >/dev/null || die "jq is needed"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) is needed"
@@ -193,15 +192,7 @@ run_once() { # run_once ROWS KIND METHOD RUN
 		fi
 		;;
 	esac
-	read -r wall usr sys rss < <(tail -1 "$tf")
-	local cpu
-	cpu=$(calc "\"%.2f\", $usr + $sys")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$n" "$kind/$m" "$i" "$wall" "$cpu" "$rss" "$(cut -d' ' -f1 /proc/loadavg)" >>"$RUNS_TSV"
-	say "  $m run $i: ${wall}s wall, ${cpu}s client cpu, $((rss / 1024)) MiB client peak RSS"
-	if [[ -z ${WALL[$c,$m]:-} ]] || awk -v a="$wall" -v b="${WALL[$c,$m]}" 'BEGIN { exit !(a < b) }'; then
-		WALL[$c,$m]=$wall CPU[$c,$m]=$cpu
-	fi
-	if ((rss > ${RSS[$c,$m]:-0})); then RSS[$c,$m]=$rss; fi
+	record_run "$c,$m" "$kind/$m" "$n" "$i" "$tf" "client "
 }
 
 COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -221,7 +212,6 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- the report -------------------------------------------------------------------------
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 VERDICTS=()
 verdict() { VERDICTS+=("- **$1** $2"); }

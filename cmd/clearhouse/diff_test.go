@@ -332,7 +332,7 @@ func TestDiffDatabases(t *testing.T) {
 	pg, maria := testdb.NewPostgres(t), testdb.NewMariaDB(t)
 	// PostgreSQL through `clearhouse gen --load`, as a user would; MariaDB directly.
 	var out bytes.Buffer
-	genCmd := newRootCommand()
+	genCmd, _ := newRootCommand()
 	genCmd.SetOut(&out)
 	genCmd.SetArgs([]string{"gen", "--dir", t.TempDir(), "--rows", "5000", "--seed", "42", "--load", pg.URI()})
 	if err := genCmd.ExecuteContext(ctx); err != nil {

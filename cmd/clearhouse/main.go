@@ -13,7 +13,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCommand().ExecuteContext(ctx)
+	root, done := newRootCommand()
+	err := root.ExecuteContext(ctx)
+	done()
 	stop()
 	var ec exitCodeError
 	if errors.As(err, &ec) {

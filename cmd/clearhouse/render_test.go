@@ -14,7 +14,7 @@ import (
 // tests chdir there, as a GitOps pipeline runs from its repository's root).
 func runRenderCommand(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := newRootCommand()
+	cmd, _ := newRootCommand()
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)

@@ -284,6 +284,9 @@ func statsLine(s diff.Stats) string {
 		fmt.Fprintf(&b, ", %d spills, %s spilled (%d bytes), %d repartitions, pool peak %s of %s (budget %s, %d partitions of %s chunks)",
 			s.Spills, humanize.IBytes(uint64(s.SpilledBytes)), s.SpilledBytes, s.Repartitions, humanize.IBytes(uint64(s.PoolPeak)),
 			humanize.IBytes(uint64(s.PoolLimit)), humanize.IBytes(uint64(s.MemoryBudget)), s.Partitions, humanize.IBytes(uint64(s.ChunkSize)))
+		if s.Fingerprints {
+			fmt.Fprintf(&b, ", rows kept as fingerprints, %d read again", s.Refetched)
+		}
 	}
 	fmt.Fprintf(&b, ", wall %s", s.Elapsed.Round(time.Millisecond))
 	return b.String()

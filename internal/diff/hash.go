@@ -214,6 +214,10 @@ type hashRun struct {
 	spilled atomic.Int64 // bytes written to spill files
 	reparts atomic.Int64
 
+	// Both sides can read rows again: records are fingerprinted (fingerprint.go).
+	refetch   [2]Refetcher
+	refetched atomic.Int64
+
 	// Join phase. mu guards the memory decisions (holders, taking and spilling
 	// partitions of level 0), the turns of ordered outcomes and the run's emitter then;
 	// cond is signalled when a holder gives memory back, when a turn passes and when the
@@ -466,6 +470,18 @@ func (r *run) hash(ctx context.Context) (err error) {
 		tmpRoot: r.spec.TempDir,
 	}
 
+	if !r.o.noFingerprint {
+		s, okS := canRefetch(r.sides[0].r)
+		t, okT := canRefetch(r.sides[1].r)
+		if okS && okT {
+			h.refetch = [2]Refetcher{s, t}
+			seeds := newFPSeeds()
+			for i, sd := range r.sides {
+				sd.enc.seeds, sd.enc.loc = seeds, h.refetch[i]
+			}
+		}
+	}
+
 	h.cond.L = &h.mu
 	defer func() {
 		if h.dir != "" {
@@ -474,7 +490,8 @@ func (r *run) hash(ctx context.Context) (err error) {
 			}
 		}
 		r.hstats = Stats{MemoryBudget: budget, PoolLimit: h.pool.limit, PoolPeak: h.pool.peak, ChunkSize: cs,
-			Partitions: fanout, Spills: h.spills.Load(), SpilledBytes: h.spilled.Load(), Repartitions: h.reparts.Load()}
+			Partitions: fanout, Spills: h.spills.Load(), SpilledBytes: h.spilled.Load(), Repartitions: h.reparts.Load(),
+			Fingerprints: h.refetch[0] != nil, Refetched: h.refetched.Load()}
 		if r.o.onHashStats != nil {
 			r.o.onHashStats(hashStats{budget: budget, limit: h.pool.limit, peak: h.pool.peak, chunkSize: cs,
 				fanout: fanout, spills: h.spills.Load(), repartition: h.reparts.Load()})
@@ -577,6 +594,9 @@ func (h *hashRun) joinAll() error {
 			defer wg.Done()
 			wk := &joinWorker{h: h}
 			wk.x = &emitter{p: h.r.p, sink: wk}
+			if h.refetch[0] != nil {
+				wk.x.rf = newRefetcher(h.r.p, h.refetch, &h.refetched)
+			}
 			wk.work()
 			wk.t.free(h.pool)
 		}()
@@ -1175,8 +1195,12 @@ const hentrySize = 40
 const refSame = 1 << 63
 
 // sameValues reports whether two valid records have the same values: tags, canonical
-// bytes and text as read, column by column.
+// bytes and text as read, column by column; for fingerprinted records, the same
+// fingerprint (the same canonical values).
 func sameValues(a, b []byte) bool {
+	if recFlags(a)&flagFingerprint != 0 {
+		return string(recFingerprint(a)) == string(recFingerprint(b))
+	}
 	_, va := recRaw(a)
 	_, vb := recRaw(b)
 	return string(va) == string(vb)
@@ -1294,7 +1318,7 @@ func (t *table) insert(side int, rec []byte, seg, off int) {
 					// The source row is at hand: when both rows are valid and their values
 					// are the same bytes, the key is matched (emitter.decide's first test),
 					// unless another row with the key comes.
-					if side == 1 && e.cnt[0] == 1 && recFlags(o)|recFlags(rec) == 0 && sameValues(o, rec) {
+					if side == 1 && e.cnt[0] == 1 && (recFlags(o)|recFlags(rec))&(flagInvalidKey|flagInvalidValue) == 0 && sameValues(o, rec) {
 						e.ref[1] |= refSame
 					}
 				}

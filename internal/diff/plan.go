@@ -149,7 +149,10 @@ type encoder struct {
 	canon  []byte
 	rowNo  uint64
 	probs  []string
-	noHash bool // skip the key hash (benchmarks of encoding alone)
+	seeds  *fpSeeds  // set: fingerprinted records (fingerprint.go)
+	loc    Refetcher // with seeds: where rows are read again
+	vals   []byte    // with seeds: canonical values of the row being encoded
+	noHash bool      // skip the key hash (benchmarks of encoding alone)
 	// rowErr is the reader's reason when the next row to encode could not be read as
 	// a row (InvalidRowError); the row becomes an invalid_row with it.
 	rowErr string
@@ -249,7 +252,13 @@ func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 	}
 	binary.LittleEndian.PutUint32(dst[rawStart:], uint32(len(dst)-rawStart-4))
 
-	if flags == 0 {
+	if flags == 0 && e.seeds != nil {
+		dst = e.appendFingerprint(dst, cells)
+		if len(e.probs) > 0 {
+			flags = flagInvalidValue
+			reason = strings.Join(e.probs, "; ")
+		}
+	} else if flags == 0 {
 		valStart := len(dst)
 		e.probs = e.probs[:0]
 		for i, c := range e.cols {
@@ -297,6 +306,9 @@ func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 		dst = append(dst, reason...)
 		dst = binary.AppendUvarint(dst, uint64(len(pos)))
 		dst = append(dst, pos...)
+	}
+	if flags == 0 && e.seeds != nil {
+		flags = flagFingerprint
 	}
 	dst[start+12] = flags
 	binary.LittleEndian.PutUint64(dst[start+4:], h)
@@ -380,6 +392,7 @@ type emitter struct {
 	sum   Summary
 	max   int64
 	found int64
+	rf    *refetcher // fingerprinted records: reads rows again
 	_     [128]byte
 }
 
@@ -462,6 +475,19 @@ func (x *emitter) decide(src []byte, ns int64, tgt []byte, nt int64) error {
 		return x.emit(Discrepancy{Kind: KindMissingInTarget, Key: x.key(src)})
 	case ns == 0:
 		return x.emit(Discrepancy{Kind: KindMissingInSource, Key: x.key(tgt)})
+	}
+	if recFlags(src)&flagFingerprint != 0 {
+		if bytes.Equal(recFingerprint(src), recFingerprint(tgt)) {
+			x.sum.count(KindMatched)
+			return nil
+		}
+		var err error
+		if src, err = x.rf.full(0, src); err != nil {
+			return err
+		}
+		if tgt, err = x.rf.full(1, tgt); err != nil {
+			return err
+		}
 	}
 	_, vs := recRaw(src)
 	_, vt := recRaw(tgt)

@@ -38,3 +38,19 @@ type InvalidRowError interface {
 	error
 	InvalidRow() (position, reason string)
 }
+
+// Refetcher is a Reader that can read a row again from where it was read (a local file,
+// by byte offset). When both sides can, the hash strategy keeps a 128-bit fingerprint of
+// each row's canonical values (and where to read the row again) instead of the values,
+// which makes what it holds and spills about a third as big; the rows of a key whose
+// fingerprints differ are read again and compared column by column.
+type Refetcher interface {
+	Reader
+	// CanRefetch reports whether Locator and Refetch work for this reader.
+	CanRefetch() bool
+	// Locator says where the row Next last returned can be read again.
+	Locator() uint64
+	// Refetch reads the row at loc again: cells aligned with Columns(), valid until the
+	// next call from the same goroutine. Safe for concurrent use, with Next too.
+	Refetch(loc uint64) ([]Cell, error)
+}

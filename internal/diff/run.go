@@ -30,15 +30,16 @@ type Progress struct {
 type Option func(*options)
 
 type options struct {
-	progress    func(Progress)
-	interval    time.Duration
-	chunkSize   int // hash tuning for tests (0 = from the budget)
-	fanout      int
-	poolLimit   int64
-	checkEvery  int
-	onHashStats func(hashStats)
-	stats       func(Stats)
-	noSplit     bool // WithoutRangeSplit
+	progress      func(Progress)
+	interval      time.Duration
+	chunkSize     int // hash tuning for tests (0 = from the budget)
+	fanout        int
+	poolLimit     int64
+	checkEvery    int
+	onHashStats   func(hashStats)
+	stats         func(Stats)
+	noSplit       bool // WithoutRangeSplit
+	noFingerprint bool // WithoutFingerprints
 }
 
 // WithProgress calls fn with the rows read so far and the phase, at most once per

@@ -20,6 +20,8 @@ type Stats struct {
 	Spills       int64 // times a partition (or a full chunk of a spilled one) was written out
 	SpilledBytes int64 // bytes written to spill files, all levels
 	Repartitions int64 // partitions too big to join that were partitioned again on disk
+	Fingerprints bool  // rows were kept as fingerprints (both sides could read rows again)
+	Refetched    int64 // with Fingerprints: rows read again to be compared column by column
 }
 
 // WithStats calls fn once with the run's Stats before Run returns, after the final

@@ -75,6 +75,10 @@ type CSVReader struct {
 	cells []diff.Cell // projected cells (raw when proj is nil)
 	err   error       // sticky fatal error
 	split *splitFile  // set when the reader reads a local file it can split (csvsplit.go)
+
+	// Byte offsets in the input (csvrefetch.go): of the next byte to read, of the record
+	// last returned, and of the first record.
+	off, recOff, dataOff int64
 }
 
 type fieldOff struct {
@@ -112,9 +116,11 @@ func NewCSVReader(r io.Reader, opts CSVOptions) (*CSVReader, error) {
 	c.br = bufio.NewReaderSize(r, size)
 	if b, err := c.br.Peek(3); err == nil && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
 		_, _ = c.br.Discard(3)
+		c.off = 3
 	}
 
 	if opts.NoHeader {
+		c.dataOff = c.off
 		if len(opts.Columns) == 0 {
 			return nil, fmt.Errorf("%s: a CSV file without a header needs declared columns", opts.Name)
 		}
@@ -136,6 +142,7 @@ func NewCSVReader(r io.Reader, opts CSVOptions) (*CSVReader, error) {
 	if reason != "" {
 		return nil, fmt.Errorf("%s: header: %s", c.pos.String(), reason)
 	}
+	c.dataOff = c.off
 	header := make([]string, n)
 	for i, f := range c.raw[:n] {
 		if f.Text == "" {
@@ -258,6 +265,7 @@ func (c *CSVReader) cell(b []byte) diff.Cell {
 func (c *CSVReader) readRecord() (int, string, error) {
 	for {
 		c.pos.n = c.line + 1
+		c.recOff = c.off
 		line, err := c.br.ReadSlice('\n')
 		copied := false
 		if err == bufio.ErrBufferFull {
@@ -268,6 +276,7 @@ func (c *CSVReader) readRecord() (int, string, error) {
 			}
 			line, copied = c.buf, true
 		}
+		c.off += int64(len(line))
 		if err != nil && err != io.EOF {
 			return 0, "", fmt.Errorf("%s: %w", c.pos.String(), err)
 		}
@@ -342,6 +351,7 @@ func (c *CSVReader) moreLine() (bool, error) {
 	for {
 		line, err := c.br.ReadSlice('\n')
 		c.buf = append(c.buf, line...)
+		c.off += int64(len(line))
 		if len(line) > 0 && line[len(line)-1] == '\n' {
 			c.line++
 		}

@@ -1,0 +1,172 @@
+package diff
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// refetchReader is a sliceReader that can read its rows again by index; change, when
+// set, alters what Refetch returns (a file changed under the run).
+type refetchReader struct {
+	*sliceReader
+	fetched atomic.Int64
+	change  func(cells []Cell) []Cell
+}
+
+func (r *refetchReader) CanRefetch() bool { return true }
+func (r *refetchReader) Locator() uint64  { return uint64(r.i - 1) }
+func (r *refetchReader) Refetch(loc uint64) ([]Cell, error) {
+	if loc >= uint64(len(r.rows)) {
+		return nil, errors.New("no such row")
+	}
+	r.fetched.Add(1)
+	cells := append([]Cell(nil), r.rows[loc]...)
+	if r.change != nil {
+		cells = r.change(cells)
+	}
+	return cells, nil
+}
+
+// fingerprintPair builds a pair of known outcomes: n identical rows, then keys whose
+// values are equal in another spelling (not read again), equal within tolerance (read
+// again, matched), different (read again, mismatch), missing, duplicated and invalid.
+func fingerprintPair(n int) (src, tgt [][]Cell, refetchedKeys int) {
+	for i := range n {
+		id := fmt.Sprintf("k%06d", i)
+		v := fmt.Sprintf("%d.%02d", i, i%100)
+		at := fmt.Sprintf("2026-03-01T10:%02d:%02dZ", i/60%60, i%60)
+		src = append(src, row(id, v, at, "EUR"))
+		tgt = append(tgt, row(id, v, at, "EUR"))
+	}
+	add := func(s, t []Cell) {
+		if s != nil {
+			src = append(src, s)
+		}
+		if t != nil {
+			tgt = append(tgt, t)
+		}
+	}
+	// Same canonical values: one fingerprint, matched without reading again.
+	add(row("spell1", "10.5", "2026-03-01T10:00:00Z", "EUR"), row("spell1", "10.50", "2026-03-01T11:00:00+01:00", "EUR"))
+	add(row("spell2", "007", "2026-03-01T10:00:00.000Z", nil), row("spell2", "7.0", "2026-03-01T10:00:00Z", nil))
+	// Within tolerance: read again, matched.
+	add(row("tol1", "1.00", "2026-03-01T10:00:00Z", "EUR"), row("tol1", "1.01", "2026-03-01T10:00:00Z", "EUR"))
+	add(row("tol2", "1.00", "2026-03-01T10:00:00Z", "EUR"), row("tol2", "1.00", "2026-03-01T10:00:02Z", "EUR"))
+	// Different: read again, mismatch.
+	add(row("diff1", "1.00", "2026-03-01T10:00:00Z", "EUR"), row("diff1", "1.02", "2026-03-01T10:00:00Z", "EUR"))
+	add(row("diff2", "1.00", "2026-03-01T10:00:00Z", "EUR"), row("diff2", "1.00", "2026-03-01T10:00:00Z", "eur"))
+	add(row("diff3", "1.00", "2026-03-01T10:00:00Z", nil), row("diff3", "1.00", "2026-03-01T10:00:00Z", ""))
+	refetchedKeys = 5
+	// Neither read again: missing, duplicated, invalid.
+	add(row("onlysrc", "1", "2026-03-01T10:00:00Z", "EUR"), nil)
+	add(nil, row("onlytgt", "1", "2026-03-01T10:00:00Z", "EUR"))
+	add(row("dup", "1", "2026-03-01T10:00:00Z", "EUR"), row("dup", "2", "2026-03-01T10:00:00Z", "EUR"))
+	add(row("dup", "1", "2026-03-01T10:00:00Z", "EUR"), nil)
+	add(row("bad", "1,5", "2026-03-01T10:00:00Z", "EUR"), row("bad", "1", "2026-03-01T10:00:00Z", "EUR"))
+	add(row(nil, "1", "2026-03-01T10:00:00Z", "EUR"), nil)
+	return src, tgt, refetchedKeys
+}
+
+var fingerprintSpec = Spec{
+	Keys: []Column{{Name: "id"}},
+	Compare: []Column{
+		{Name: "amount", Type: TypeDecimal, AbsTolerance: "0.01"},
+		{Name: "booked_at", Type: TypeTimestamp, TimeTolerance: 2 * time.Second},
+		{Name: "currency", Sensitive: true},
+	},
+	Strategy: StrategyHash,
+}
+
+var fingerprintCols = []string{"id", "amount", "booked_at", "currency"}
+
+// TestFingerprintsSameOutcomes: with rows that can be read again, hash keeps
+// fingerprints, reads again exactly the rows of keys whose canonical values differ, and
+// reports exactly what it reports with every value kept, in memory and spilling.
+func TestFingerprintsSameOutcomes(t *testing.T) {
+	srcRows, tgtRows, refetchedKeys := fingerprintPair(3000)
+	for _, budget := range []int64{0, 64 << 10} {
+		t.Run(fmt.Sprintf("budget=%d", budget), func(t *testing.T) {
+			spec := fingerprintSpec
+			spec.MemoryBudget = budget
+			spec.TempDir = t.TempDir()
+			wantSum, want, err := runCollect(t, spec,
+				newSliceReader("s.csv", fingerprintCols, srcRows), newSliceReader("t.csv", fingerprintCols, tgtRows))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &refetchReader{sliceReader: newSliceReader("s.csv", fingerprintCols, srcRows)}
+			tg := &refetchReader{sliceReader: newSliceReader("t.csv", fingerprintCols, tgtRows)}
+			var st Stats
+			gotSum, got, err := runCollect(t, spec, s, tg, WithStats(func(x Stats) { st = x }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gotSum != wantSum {
+				t.Errorf("summary %+v, want %+v", gotSum, wantSum)
+			}
+			assertSame(t, "fingerprints", want, got)
+			if !st.Fingerprints || st.Refetched != int64(2*refetchedKeys) {
+				t.Errorf("stats: fingerprints %t, refetched %d, want true, %d", st.Fingerprints, st.Refetched, 2*refetchedKeys)
+			}
+			if s.fetched.Load() != int64(refetchedKeys) || tg.fetched.Load() != int64(refetchedKeys) {
+				t.Errorf("rows read again: source %d, target %d, want %d each", s.fetched.Load(), tg.fetched.Load(), refetchedKeys)
+			}
+			if wantSum.Mismatched != 3 || wantSum.Matched != 3000+4 {
+				t.Errorf("the pair is not what the test means: %+v", wantSum)
+			}
+		})
+	}
+}
+
+// TestFingerprintsOnlyWhenBothSidesCan: one side that cannot read rows again, or
+// WithoutFingerprints, keeps every value.
+func TestFingerprintsOnlyWhenBothSidesCan(t *testing.T) {
+	srcRows, tgtRows, _ := fingerprintPair(10)
+	for name, tc := range map[string]struct {
+		tgt  Reader
+		opts []Option
+	}{
+		"target cannot":       {tgt: newSliceReader("t.csv", fingerprintCols, tgtRows)},
+		"WithoutFingerprints": {tgt: &refetchReader{sliceReader: newSliceReader("t.csv", fingerprintCols, tgtRows)}, opts: []Option{WithoutFingerprints()}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := &refetchReader{sliceReader: newSliceReader("s.csv", fingerprintCols, srcRows)}
+			var st Stats
+			if _, _, err := runCollect(t, fingerprintSpec, s, tc.tgt, append(tc.opts, WithStats(func(x Stats) { st = x }))...); err != nil {
+				t.Fatal(err)
+			}
+			if st.Fingerprints || st.Refetched != 0 || s.fetched.Load() != 0 {
+				t.Errorf("fingerprints %t, refetched %d (%d)", st.Fingerprints, st.Refetched, s.fetched.Load())
+			}
+		})
+	}
+}
+
+// TestFingerprintsChangedInput: a row read again that is not the row read first (the
+// file changed during the run) fails the run, naming the side and the key (masked when
+// sensitive), instead of comparing the wrong rows.
+func TestFingerprintsChangedInput(t *testing.T) {
+	srcRows, tgtRows, _ := fingerprintPair(10)
+	for _, sensitive := range []bool{false, true} {
+		spec := fingerprintSpec
+		spec.Keys = []Column{{Name: "id", Sensitive: sensitive}}
+		s := &refetchReader{sliceReader: newSliceReader("s.csv", fingerprintCols, srcRows)}
+		tg := &refetchReader{sliceReader: newSliceReader("t.csv", fingerprintCols, tgtRows),
+			change: func(c []Cell) []Cell { c[0].Text += "x"; return c }}
+		_, _, err := runCollect(t, spec, s, tg)
+		if err == nil || !strings.Contains(err.Error(), "target changed during the run") {
+			t.Fatalf("sensitive=%t: err = %v", sensitive, err)
+		}
+		named := false
+		for _, k := range []string{"tol1", "tol2", "diff1", "diff2", "diff3"} {
+			named = named || strings.Contains(err.Error(), `"`+k+`"`)
+		}
+		if named == sensitive {
+			t.Errorf("sensitive=%t, key named in clear %t: %v", sensitive, named, err)
+		}
+	}
+}

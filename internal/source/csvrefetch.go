@@ -1,0 +1,47 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+)
+
+// Reading a record again by its byte offset (diff.Refetcher), for a local uncompressed
+// file: the hash strategy then keeps fingerprints of rows instead of their values and
+// reads again the few rows it must compare column by column.
+
+var _ diff.Refetcher = (*CSVReader)(nil)
+
+// CanRefetch reports whether records can be read again: the reader reads a local
+// regular file from its start.
+func (c *CSVReader) CanRefetch() bool {
+	return c.split != nil && c.split.dataStart == c.dataOff
+}
+
+// Locator returns the byte offset of the record Next last returned.
+func (c *CSVReader) Locator() uint64 { return uint64(c.recOff) }
+
+// Refetch reads the record at byte offset loc (a Locator) again. It reads the file with
+// ReadAt and a reader of its own, so it is safe while Next is called and from several
+// goroutines.
+func (c *CSVReader) Refetch(loc uint64) ([]diff.Cell, error) {
+	s := c.split
+	if !c.CanRefetch() {
+		return nil, errors.New("csv: cannot read records again")
+	}
+	off := int64(loc)
+	if off < s.dataStart || off >= s.size {
+		return nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
+	}
+	ch := c.child(io.NewSectionReader(s.f, off, s.size-off), 0, 4096)
+	cells, err := ch.Next()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: record at byte %d: %w", c.pos.name, off, err)
+	}
+	return cells, nil
+}

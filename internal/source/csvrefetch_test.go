@@ -1,0 +1,125 @@
+package source
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+)
+
+// TestCSVRefetch: every record read again at its Locator is the record Next returned:
+// after a BOM and a header, across empty lines, CRLF, quoted fields with delimiters,
+// doubled quotes and line breaks, NULL and "" — concurrently, while Next goes on.
+func TestCSVRefetch(t *testing.T) {
+	const text = "\xEF\xBB\xBFid,amount,note\r\n" +
+		"a,1.5,plain\r\n" +
+		"\r\n" +
+		"b,,\"\"\n" +
+		"\"c,1\",2,\"two\nlines, \"\"quoted\"\"\"\n" +
+		"\n\n" +
+		"d,3,last"
+	path := filepath.Join(t.TempDir(), "s.csv")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := Open(context.Background(), "file://"+path, Options{Columns: []string{"note", "id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rd.Close() }()
+	rf, ok := rd.(diff.Refetcher)
+	if !ok || !rf.CanRefetch() {
+		t.Fatalf("a local CSV file cannot be read again: %T", rd)
+	}
+	var locs []uint64
+	var rows [][]diff.Cell
+	for {
+		cells, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		locs = append(locs, rf.Locator())
+		rows = append(rows, cloneCells(cells))
+		if len(locs) > 1 {
+			// Reading an earlier record again does not disturb Next.
+			if _, err := rf.Refetch(locs[0]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := [][]diff.Cell{
+		{{Text: "plain"}, {Text: "a"}},
+		{{Text: ""}, {Text: "b"}},
+		{{Text: "two\nlines, \"quoted\""}, {Text: "c,1"}},
+		{{Text: "last"}, {Text: "d"}},
+	}
+	if !reflect.DeepEqual(rows, want) {
+		t.Fatalf("rows %+v", rows)
+	}
+	if wantLocs := []uint64{uint64(strings.Index(text, "a,1.5")), uint64(strings.Index(text, "b,,")),
+		uint64(strings.Index(text, "\"c,1")), uint64(strings.Index(text, "d,3"))}; !reflect.DeepEqual(locs, wantLocs) {
+		t.Errorf("locators %v, want the records' byte offsets %v", locs, wantLocs)
+	}
+	done := make(chan error, len(locs))
+	for i, loc := range locs {
+		go func() {
+			cells, err := rf.Refetch(loc)
+			if err == nil && !reflect.DeepEqual(cells, want[i]) {
+				err = errors.New("record " + string(rune('0'+i)) + " read again differs")
+			}
+			done <- err
+		}()
+	}
+	for range locs {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	for _, bad := range []uint64{0, uint64(len(text)), 1 << 40} {
+		if _, err := rf.Refetch(bad); err == nil || !strings.Contains(err.Error(), "s.csv") {
+			t.Errorf("Refetch(%d) = %v, want an error naming the file", bad, err)
+		}
+	}
+}
+
+// TestCSVRefetchOnlyLocalFiles: compressed files and streams cannot be read again.
+func TestCSVRefetchOnlyLocalFiles(t *testing.T) {
+	dir := t.TempDir()
+	gz := filepath.Join(dir, "s.csv.gz")
+	f, err := os.Create(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	_, _ = zw.Write([]byte("id,v\na,1\n"))
+	_ = zw.Close()
+	_ = f.Close()
+	rd, err := Open(context.Background(), "file://"+gz, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rd.Close() }()
+	if rf, ok := rd.(diff.Refetcher); ok && rf.CanRefetch() {
+		t.Error("a gzip file claims it can be read again")
+	}
+	cr, err := NewCSVReader(strings.NewReader("id,v\na,1\n"), CSVOptions{Name: "stream"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.CanRefetch() {
+		t.Error("a stream claims it can be read again")
+	}
+	if _, err := cr.Refetch(0); err == nil {
+		t.Error("Refetch on a stream did not fail")
+	}
+}

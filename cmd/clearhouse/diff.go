@@ -287,6 +287,7 @@ func statsLine(s diff.Stats) string {
 		if s.Fingerprints {
 			fmt.Fprintf(&b, ", rows kept as fingerprints, %d read again", s.Refetched)
 		}
+		fmt.Fprintf(&b, ", read phase %s", s.ReadElapsed.Round(time.Millisecond))
 	}
 	fmt.Fprintf(&b, ", wall %s", s.Elapsed.Round(time.Millisecond))
 	return b.String()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sync/atomic"
 )
 
@@ -25,7 +26,12 @@ import (
 //
 // What is hashed per compared column: tag 0 for NULL, or tag 1, the uvarint length of the
 // canonical bytes and the canonical bytes. The text as read is not (values equal in
-// another spelling, "10.5" and "10.50", hash the same).
+// another spelling, "10.5" and "10.50", hash the same). When both sides are RawRecorders
+// whose rows have the same form (rawRecorders), a row that has a raw form (a CSV line
+// without quotes) is hashed as those bytes instead, with other seeds: equal lines hold
+// equal texts, so equal values; a key whose two rows are spelled differently is read
+// again and compared, and is matched if its values are equal. The values of a raw row
+// are still validated (a row with a value that does not parse is an invalid_row).
 //
 // Two different rows sharing both hashes would be matched without being compared: with
 // 128 bits from seeds drawn per run, the chance is about 2^-128 per key.
@@ -39,10 +45,28 @@ const (
 // sides could be read again (tests compare the two ways).
 func WithoutFingerprints() Option { return func(o *options) { o.noFingerprint = true } }
 
-// fpSeeds are a run's two fingerprint seeds, shared by both sides' encoders.
-type fpSeeds struct{ a, b maphash.Seed }
+// fpSeeds are a run's fingerprint seeds, shared by both sides' encoders: a and b hash
+// canonical values, c and d rows as read (RawRecorder), so that the two kinds of input
+// never give the same fingerprint by being the same bytes.
+type fpSeeds struct{ a, b, c, d maphash.Seed }
 
-func newFPSeeds() *fpSeeds { return &fpSeeds{a: maphash.MakeSeed(), b: maphash.MakeSeed()} }
+func newFPSeeds() *fpSeeds {
+	return &fpSeeds{a: maphash.MakeSeed(), b: maphash.MakeSeed(), c: maphash.MakeSeed(), d: maphash.MakeSeed()}
+}
+
+// rawRecorders returns both sides' RawRecorders when rows read as the same bytes on both
+// sides have the same compared values: the same RawFormat and columns, and every key and
+// compared column at the same position on both sides.
+func rawRecorders(p *plan, s, t Reader) (rs [2]RawRecorder, ok bool) {
+	a, okA := s.(RawRecorder)
+	b, okB := t.(RawRecorder)
+	if !okA || !okB || a.RawFormat() == "" || a.RawFormat() != b.RawFormat() ||
+		!slices.Equal(s.Columns(), t.Columns()) ||
+		!slices.Equal(p.keyIdx[0], p.keyIdx[1]) || !slices.Equal(p.colIdx[0], p.colIdx[1]) {
+		return rs, false
+	}
+	return [2]RawRecorder{a, b}, true
+}
 
 // canRefetch reports whether rd can read its rows again.
 func canRefetch(rd Reader) (Refetcher, bool) {
@@ -53,8 +77,32 @@ func canRefetch(rd Reader) (Refetcher, bool) {
 // appendFingerprint appends the fingerprinted value part of a row to dst, or collects the
 // problems of its values in e.probs (dst then unchanged).
 func (e *encoder) appendFingerprint(dst []byte, cells []Cell) []byte {
-	vals := e.vals[:0]
 	e.probs = e.probs[:0]
+	if e.raw != nil {
+		if line, ok := e.raw.RawRecord(); ok {
+			// The values must still parse as their types (an invalid row is an outcome).
+			for i, c := range e.cols {
+				if c.kind == kString {
+					continue
+				}
+				cell := cells[e.colIdx[i]]
+				if cell.Null || c.validFast(cell.Text) {
+					continue
+				}
+				var p string
+				if e.vals, p = c.problem(e.vals[:0], cell.Text); p != "" {
+					e.probs = append(e.probs, "column "+c.sideName[e.side]+": "+c.quote(cell.Text)+" "+p)
+				}
+			}
+			if len(e.probs) > 0 {
+				return dst
+			}
+			dst = binary.AppendUvarint(dst, e.loc.Locator())
+			dst = binary.LittleEndian.AppendUint64(dst, maphash.Bytes(e.seeds.c, line))
+			return binary.LittleEndian.AppendUint64(dst, maphash.Bytes(e.seeds.d, line))
+		}
+	}
+	vals := e.vals[:0]
 	for i, c := range e.cols {
 		cell := cells[e.colIdx[i]]
 		if cell.Null {

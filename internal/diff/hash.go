@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Hash partitioning with spill.
@@ -217,6 +218,7 @@ type hashRun struct {
 	// Both sides can read rows again: records are fingerprinted (fingerprint.go).
 	refetch   [2]Refetcher
 	refetched atomic.Int64
+	readDone  time.Duration // wall time of the read phase
 
 	// Join phase. mu guards the memory decisions (holders, taking and spilling
 	// partitions of level 0), the turns of ordered outcomes and the run's emitter then;
@@ -254,11 +256,12 @@ func (h *hashRun) newPartitioner(level int, name string) *partitioner {
 		mask: uint64(h.fanout - 1), name: name}
 }
 
-func (w *partitioner) index(rec []byte) int { return int((recHash(rec) >> w.shift) & w.mask) }
-
 // add appends a record to its partition.
-func (w *partitioner) add(rec []byte) error {
-	pt := &w.parts[w.index(rec)]
+func (w *partitioner) add(rec []byte) error { return w.addHashed(rec, recHash(rec)) }
+
+// addHashed is add for a record whose hash is known.
+func (w *partitioner) addHashed(rec []byte, h uint64) error {
+	pt := &w.parts[int((h>>w.shift)&w.mask)]
 	pt.rows++
 	if len(pt.cur)+len(rec) <= cap(pt.cur) {
 		pt.cur = append(pt.cur, rec...)
@@ -476,8 +479,12 @@ func (r *run) hash(ctx context.Context) (err error) {
 		if okS && okT {
 			h.refetch = [2]Refetcher{s, t}
 			seeds := newFPSeeds()
+			raws, rawOK := rawRecorders(r.p, r.sides[0].r, r.sides[1].r)
 			for i, sd := range r.sides {
 				sd.enc.seeds, sd.enc.loc = seeds, h.refetch[i]
+				if rawOK {
+					sd.enc.raw = raws[i]
+				}
 			}
 		}
 	}
@@ -491,7 +498,7 @@ func (r *run) hash(ctx context.Context) (err error) {
 		}
 		r.hstats = Stats{MemoryBudget: budget, PoolLimit: h.pool.limit, PoolPeak: h.pool.peak, ChunkSize: cs,
 			Partitions: fanout, Spills: h.spills.Load(), SpilledBytes: h.spilled.Load(), Repartitions: h.reparts.Load(),
-			Fingerprints: h.refetch[0] != nil, Refetched: h.refetched.Load()}
+			Fingerprints: h.refetch[0] != nil, Refetched: h.refetched.Load(), ReadElapsed: h.readDone}
 		if r.o.onHashStats != nil {
 			r.o.onHashStats(hashStats{budget: budget, limit: h.pool.limit, peak: h.pool.peak, chunkSize: cs,
 				fanout: fanout, spills: h.spills.Load(), repartition: h.reparts.Load()})
@@ -499,6 +506,7 @@ func (r *run) hash(ctx context.Context) (err error) {
 	}()
 
 	// Read phase.
+	readStart := time.Now()
 	ws := [2]*partitioner{h.newPartitioner(0, "s0"), h.newPartitioner(0, "t0")}
 	defer func() {
 		for _, w := range ws {
@@ -525,7 +533,7 @@ func (r *run) hash(ctx context.Context) (err error) {
 				}
 				if err == nil {
 					buf = s.enc.encode(buf[:0], cells, s.r)
-					err = w.add(buf)
+					err = w.addHashed(buf, s.enc.hash)
 				}
 				if err != nil {
 					errs[s.side] = err
@@ -547,6 +555,7 @@ func (r *run) hash(ctx context.Context) (err error) {
 	}
 
 	// Join phase.
+	h.readDone = time.Since(readStart)
 	h.ctx = ctx
 	h.ws = ws
 	return h.joinAll()
@@ -1091,16 +1100,17 @@ func (wk *joinWorker) joinHeld(ws [2]*partitioner, ps, pt *part) error {
 			// In batches: the table's memory for a batch is loaded at once (see touch),
 			// then the records are inserted one by one.
 			var offs [16]int
+			var hs [16]uint64
 			for off := 0; off < len(c); {
 				n := 0
 				for ; n < len(offs) && off < len(c); n++ {
 					offs[n] = off
 					off += recLen(c[off:])
 				}
-				t.touch(side, c, offs[:n])
-				for _, o := range offs[:n] {
+				t.touch(side, c, offs[:n], &hs)
+				for i, o := range offs[:n] {
 					rec := c[o:]
-					t.insert(side, rec[:recLen(rec)], seg, o)
+					t.insert(side, rec[:recLen(rec)], seg, o, hs[i])
 				}
 				if err := wk.tickN(n); err != nil {
 					return err
@@ -1256,8 +1266,8 @@ func (t *table) free(pool *memPool) {
 // touch loads what inserting the records at offs of c will read (their first slot, the
 // entry there and, for the target side, the source row of a key already there) so that
 // the loads, independent of each other, overlap instead of waiting for each other.
-func (t *table) touch(side int, c []byte, offs []int) {
-	var hs [16]uint64
+// It leaves the records' hashes in hs.
+func (t *table) touch(side int, c []byte, offs []int, hs *[16]uint64) {
 	var slot [16]uint32
 	for i, o := range offs {
 		h := recHash(c[o:])
@@ -1288,10 +1298,9 @@ func (t *table) touch(side int, c []byte, offs []int) {
 	t.sink += acc
 }
 
-// insert counts one record of a side.
-func (t *table) insert(side int, rec []byte, seg, off int) {
+// insert counts one record of a side, whose hash is h.
+func (t *table) insert(side int, rec []byte, seg, off int, h uint64) {
 	ref := uint64(seg)<<32 | uint64(off)
-	h := recHash(rec)
 	if recFlags(rec)&flagInvalidKey != 0 {
 		e := hentry{hash: h}
 		e.ref[side], e.cnt[side] = ref, -1

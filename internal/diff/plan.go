@@ -78,34 +78,70 @@ func newPlan(spec Spec, srcCols, tgtCols []string) (*plan, error) {
 // Records. Every row the hash strategy reads is encoded once into a self-contained
 // record, the unit that partition chunks and spill files hold:
 //
-//	[0:4)   uint32 LE  length of the rest of the record
-//	[4:12)  uint64 LE  hash of the key tuple
-//	[12]    flags      flagInvalidKey | flagInvalidValue
-//	[13:17) uint32 LE  K = length of the key tuple
-//	[17:17+K)          key tuple: per key column uvarint length + canonical bytes
+//	flags              flagInvalidKey | flagInvalidValue | flagFingerprint
+//	uvarint L          length of the rest of the record
+//	[8 bytes]          only with flagInvalidKey: the row's hash (it has no key to hash)
+//	uvarint K, K bytes key tuple: per key column uvarint length + canonical bytes
 //	                   (empty when flagInvalidKey)
-//	uint32 LE R, then R bytes: per key column the value as read: tag 0 NULL, tag 1 same
-//	                   as the canonical component, tag 2 uvarint length + text
+//	uvarint R, R bytes per key column the value as read: tag 0 NULL, tag 1 same as the
+//	                   canonical component, tag 2 uvarint length + text
 //	then, when flagged invalid: uvarint length + reason, uvarint length + position;
+//	with flagFingerprint: uvarint locator and 16 bytes of fingerprint (fingerprint.go);
 //	else per compared column: tag 0 NULL | tag 1 uvarint length + canonical (= as read)
 //	                   | tag 2 uvarint length + canonical, uvarint length + as read
+//
+// A key's hash is not stored: it is the xxhash of the key tuple, computed again where
+// needed (cheaper than moving 8 more bytes per row through memory and spill files).
 const (
 	flagInvalidKey   = 1
 	flagInvalidValue = 2
-	recHeaderLen     = 17
 )
 
-func le32(b []byte) int { return int(binary.LittleEndian.Uint32(b)) }
+// uvarintAt decodes the uvarint at b[0:], fast for one byte.
+func uvarintAt(b []byte) (v, n int) {
+	if b[0] < 0x80 {
+		return int(b[0]), 1
+	}
+	x, k := binary.Uvarint(b)
+	return int(x), k
+}
 
-func recLen(rec []byte) int     { return 4 + le32(rec) }
-func recHash(rec []byte) uint64 { return binary.LittleEndian.Uint64(rec[4:12]) }
-func recFlags(rec []byte) byte  { return rec[12] }
-func recKey(rec []byte) []byte  { return rec[recHeaderLen : recHeaderLen+le32(rec[13:])] }
+func recLen(rec []byte) int {
+	l, k := uvarintAt(rec[1:])
+	return 1 + k + l
+}
+
+func recFlags(rec []byte) byte { return rec[0] }
+
+// recKeyAt is the offset of the key tuple's length.
+func recKeyAt(rec []byte) int {
+	_, k := uvarintAt(rec[1:])
+	if rec[0]&flagInvalidKey != 0 {
+		return 1 + k + 8
+	}
+	return 1 + k
+}
+
+func recHash(rec []byte) uint64 {
+	if rec[0]&flagInvalidKey != 0 {
+		_, k := uvarintAt(rec[1:])
+		return binary.LittleEndian.Uint64(rec[1+k:])
+	}
+	return xxhash.Sum64(recKey(rec))
+}
+
+func recKey(rec []byte) []byte {
+	o := recKeyAt(rec)
+	n, k := uvarintAt(rec[o:])
+	return rec[o+k : o+k+n]
+}
 
 func recRaw(rec []byte) (raw, rest []byte) {
-	o := recHeaderLen + le32(rec[13:])
-	n := le32(rec[o:])
-	return rec[o+4 : o+4+n], rec[o+4+n : recLen(rec)]
+	o := recKeyAt(rec)
+	n, k := uvarintAt(rec[o:])
+	o += k + n
+	n, k = uvarintAt(rec[o:])
+	return rec[o+k : o+k+n], rec[o+k+n : recLen(rec)]
 }
 
 func uvarintBytes(b []byte) (v, rest []byte) {
@@ -149,10 +185,12 @@ type encoder struct {
 	canon  []byte
 	rowNo  uint64
 	probs  []string
-	seeds  *fpSeeds  // set: fingerprinted records (fingerprint.go)
-	loc    Refetcher // with seeds: where rows are read again
-	vals   []byte    // with seeds: canonical values of the row being encoded
-	noHash bool      // skip the key hash (benchmarks of encoding alone)
+	seeds  *fpSeeds    // set: fingerprinted records (fingerprint.go)
+	loc    Refetcher   // with seeds: where rows are read again
+	raw    RawRecorder // with seeds: rows hashed as read when they can be
+	vals   []byte      // with seeds: canonical values of the row being encoded
+	noHash bool        // skip the key hash (benchmarks of encoding alone)
+	hash   uint64      // the hash of the last record encoded
 	// rowErr is the reader's reason when the next row to encode could not be read as
 	// a row (InvalidRowError); the row becomes an invalid_row with it.
 	rowErr string
@@ -163,8 +201,6 @@ func newEncoder(p *plan, side int) *encoder {
 	return &encoder{p: p, side: side, keys: slices.Clone(p.keys), cols: slices.Clone(p.cols),
 		keyIdx: slices.Clone(p.keyIdx[side]), colIdx: slices.Clone(p.colIdx[side]), ncols: p.ncols[side]}
 }
-
-var zeroHeader [recHeaderLen]byte
 
 // appendKey appends the key tuple of a row (per key column uvarint length + canonical
 // bytes) to dst, or returns why the row has no usable key, with dst unchanged: the
@@ -208,28 +244,32 @@ func (e *encoder) appendKey(dst []byte, cells []Cell) ([]byte, string) {
 func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 	e.rowNo++
 	start := len(dst)
-	dst = append(dst, zeroHeader[:]...)
-	keyStart := len(dst)
+	dst = append(dst, 0, 0, 0) // flags, L and K, one byte each until known
+	kAt := start + 2
 	var flags byte
 	dst, reason := e.appendKey(dst, cells)
-	if reason != "" {
-		flags = flagInvalidKey
-	}
-	keyLen := len(dst) - keyStart
-	binary.LittleEndian.PutUint32(dst[start+13:], uint32(keyLen))
 	var h uint64
 	switch {
-	case e.noHash:
-	case flags == 0:
-		h = xxhash.Sum64(dst[keyStart:])
-	default:
+	case reason != "":
+		flags = flagInvalidKey
 		h = mix64(e.rowNo*2 + uint64(e.side))
+		dst = binary.LittleEndian.AppendUint64(dst[:kAt], h)
+		kAt = len(dst)
+		dst = append(dst, 0)
+	default:
+		dst = putLenAt(dst, kAt, len(dst)-kAt-1)
+		if !e.noHash {
+			_, k := uvarintAt(dst[kAt:])
+			h = xxhash.Sum64(dst[kAt+k:])
+		}
 	}
+	e.hash = h
 
 	// The key values as read.
-	rawStart := len(dst)
-	dst = append(dst, 0, 0, 0, 0)
-	off := keyStart
+	rawAt := len(dst)
+	dst = append(dst, 0)
+	_, k := uvarintAt(dst[kAt:])
+	off := kAt + k
 	for i := range e.keys {
 		idx := e.keyIdx[i]
 		if idx >= len(cells) || cells[idx].Null {
@@ -238,9 +278,9 @@ func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 		}
 		text := cells[idx].Text
 		if flags == 0 {
-			n, k := binary.Uvarint(dst[off:])
-			comp := dst[off+k : off+k+int(n)]
-			off += k + int(n)
+			n, k := uvarintAt(dst[off:])
+			comp := dst[off+k : off+k+n]
+			off += k + n
 			if e.keys[i].identity || string(comp) == text {
 				dst = append(dst, 1)
 				continue
@@ -250,7 +290,7 @@ func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(text)))
 		dst = append(dst, text...)
 	}
-	binary.LittleEndian.PutUint32(dst[rawStart:], uint32(len(dst)-rawStart-4))
+	dst = putLenAt(dst, rawAt, len(dst)-rawAt-1)
 
 	if flags == 0 && e.seeds != nil {
 		dst = e.appendFingerprint(dst, cells)
@@ -310,10 +350,8 @@ func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 	if flags == 0 && e.seeds != nil {
 		flags = flagFingerprint
 	}
-	dst[start+12] = flags
-	binary.LittleEndian.PutUint64(dst[start+4:], h)
-	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
-	return dst
+	dst[start] = flags
+	return putLenAt(dst, start+1, len(dst)-start-2)
 }
 
 // appendLenText appends the uvarint length of text and text.

@@ -54,3 +54,17 @@ type Refetcher interface {
 	// next call from the same goroutine. Safe for concurrent use, with Next too.
 	Refetch(loc uint64) ([]Cell, error)
 }
+
+// RawRecorder is a Reader that can hand over the bytes a row was read from (a CSV line
+// without quotes). With fingerprints, hashing those bytes is much cheaper than hashing
+// the row's values one by one.
+type RawRecorder interface {
+	Reader
+	// RawFormat names how rows are written as bytes. Two readers with the same RawFormat
+	// and the same Columns write rows with equal cells as equal bytes, and rows whose
+	// bytes are equal have equal cells (the same text, NULL as NULL), column by column.
+	RawFormat() string
+	// RawRecord returns the bytes of the row Next last returned, valid until the next
+	// call to Next, or false when that row has no such form (it held quotes).
+	RawRecord() ([]byte, bool)
+}

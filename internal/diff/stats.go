@@ -12,16 +12,17 @@ type Stats struct {
 	Elapsed    time.Duration // wall time of Run
 
 	// Hash only (zero for merge).
-	MemoryBudget int64 // Spec.MemoryBudget, or DefaultMemoryBudget
-	PoolLimit    int64 // bytes of rows the pool may hold: the budget less the GC's headroom
-	PoolPeak     int64 // most bytes the pool held at once
-	ChunkSize    int   // bytes of a chunk of the pool
-	Partitions   int   // fan-out: partitions per level
-	Spills       int64 // times a partition (or a full chunk of a spilled one) was written out
-	SpilledBytes int64 // bytes written to spill files, all levels
-	Repartitions int64 // partitions too big to join that were partitioned again on disk
-	Fingerprints bool  // rows were kept as fingerprints (both sides could read rows again)
-	Refetched    int64 // with Fingerprints: rows read again to be compared column by column
+	MemoryBudget int64         // Spec.MemoryBudget, or DefaultMemoryBudget
+	PoolLimit    int64         // bytes of rows the pool may hold: the budget less the GC's headroom
+	PoolPeak     int64         // most bytes the pool held at once
+	ChunkSize    int           // bytes of a chunk of the pool
+	Partitions   int           // fan-out: partitions per level
+	Spills       int64         // times a partition (or a full chunk of a spilled one) was written out
+	SpilledBytes int64         // bytes written to spill files, all levels
+	Repartitions int64         // partitions too big to join that were partitioned again on disk
+	Fingerprints bool          // rows were kept as fingerprints (both sides could read rows again)
+	Refetched    int64         // with Fingerprints: rows read again to be compared column by column
+	ReadElapsed  time.Duration // wall time of reading both sides (the join took the rest)
 }
 
 // WithStats calls fn once with the run's Stats before Run returns, after the final

@@ -79,6 +79,9 @@ type CSVReader struct {
 	// Byte offsets in the input (csvrefetch.go): of the next byte to read, of the record
 	// last returned, and of the first record.
 	off, recOff, dataOff int64
+	// The record last returned as read, when it had no quotes (diff.RawRecorder).
+	rawRec    []byte
+	rawFormat string
 }
 
 type fieldOff struct {
@@ -129,6 +132,7 @@ func NewCSVReader(r io.Reader, opts CSVOptions) (*CSVReader, error) {
 		}
 		c.cols = slices.Clone(opts.Columns)
 		c.fileCols = len(c.cols)
+		c.rawFormat = rawFormat(c, c.cols)
 		return c, nil
 	}
 
@@ -156,6 +160,7 @@ func NewCSVReader(r io.Reader, opts CSVOptions) (*CSVReader, error) {
 			return nil, fmt.Errorf("%s: header: column %q appears twice", c.pos.String(), d)
 		}
 		c.cols = header
+		c.rawFormat = rawFormat(c, header)
 		return c, nil
 	}
 	if d := firstDuplicate(opts.Columns); d != "" {
@@ -174,6 +179,7 @@ func NewCSVReader(r io.Reader, opts CSVOptions) (*CSVReader, error) {
 		c.proj[i] = j
 	}
 	c.cells = make([]diff.Cell, len(c.cols))
+	c.rawFormat = rawFormat(c, header)
 	return c, nil
 }
 
@@ -292,8 +298,10 @@ func (c *CSVReader) readRecord() (int, string, error) {
 		}
 		if bytes.IndexByte(body, c.quote) < 0 {
 			c.splitFast(body)
+			c.rawRec = body
 			return len(c.raw), "", nil
 		}
+		c.rawRec = nil
 		if !copied {
 			c.buf = append(c.buf[:0], line...)
 		}

@@ -12,7 +12,23 @@ import (
 // file: the hash strategy then keeps fingerprints of rows instead of their values and
 // reads again the few rows it must compare column by column.
 
-var _ diff.Refetcher = (*CSVReader)(nil)
+var (
+	_ diff.Refetcher   = (*CSVReader)(nil)
+	_ diff.RawRecorder = (*CSVReader)(nil)
+)
+
+// rawFormat names a reader's records as bytes: two files whose lines without quotes
+// are equal hold equal cells when their dialect, fields and projection are the same.
+func rawFormat(c *CSVReader, fields []string) string {
+	return fmt.Sprintf("csv delimiter=%q quote=%q null=%q fields=%q columns=%v", c.delim, c.quote, c.null, fields, c.proj)
+}
+
+// RawFormat implements diff.RawRecorder.
+func (c *CSVReader) RawFormat() string { return c.rawFormat }
+
+// RawRecord returns the record last returned as it is in the file, without its line
+// end, when it has no quote character.
+func (c *CSVReader) RawRecord() ([]byte, bool) { return c.rawRec, c.rawRec != nil }
 
 // CanRefetch reports whether records can be read again: the reader reads a local
 // regular file from its start.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -121,5 +122,71 @@ func TestCSVRefetchOnlyLocalFiles(t *testing.T) {
 	}
 	if _, err := cr.Refetch(0); err == nil {
 		t.Error("Refetch on a stream did not fail")
+	}
+}
+
+// TestHashOverRawLines: equal lines are equal rows only when both files put the same
+// columns at the same places. Lines that are the same bytes in files with another
+// column order, or compared through a mapping that crosses columns, are still
+// compared value by value; and equal values spelled differently still match.
+func TestHashOverRawLines(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return "file://" + p
+	}
+	src := write("s.csv", "id,a,b\nk1,1,2\nk2,3,3\nk3,10.5,x\n")
+	sameOrder := write("t1.csv", "id,a,b\nk1,1,2\nk2,3,3\nk3,10.50,x\n")
+	otherOrder := write("t2.csv", "id,b,a\nk1,1,2\nk2,3,3\nk3,10.5,x\n")
+	for _, tc := range []struct {
+		name     string
+		tgt      string
+		cols     []diff.Column
+		want     diff.Summary
+		mismatch []string // keys
+	}{
+		{"same order", sameOrder, []diff.Column{{Name: "a", Type: diff.TypeDecimal}, {Name: "b"}},
+			diff.Summary{Matched: 3}, nil},
+		{"other column order", otherOrder, []diff.Column{{Name: "a"}, {Name: "b"}},
+			diff.Summary{Matched: 1, Mismatched: 2}, []string{"k1", "k3"}},
+		{"crossed mapping", sameOrder, []diff.Column{{Name: "a", Target: "b"}, {Name: "b", Target: "a"}},
+			diff.Summary{Matched: 1, Mismatched: 2}, []string{"k1", "k3"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(t.Context(), src, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg, err := Open(t.Context(), tc.tgt, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c diff.Collect
+			var st diff.Stats
+			sum, err := diff.Run(t.Context(), diff.Spec{Keys: []diff.Column{{Name: "id"}}, Compare: tc.cols, Strategy: diff.StrategyHash},
+				s, tg, &c, diff.WithStats(func(x diff.Stats) { st = x }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.want.Compared, tc.want.SourceRows, tc.want.TargetRows, tc.want.Strategy = 3, 3, 3, diff.StrategyHash
+			if sum != tc.want {
+				t.Errorf("summary %+v, want %+v", sum, tc.want)
+			}
+			var keys []string
+			for _, d := range c.Discrepancies {
+				keys = append(keys, d.Key[0].Value.Text)
+			}
+			diff.SortDiscrepancies(c.Discrepancies)
+			slices.Sort(keys)
+			if !reflect.DeepEqual(keys, tc.mismatch) {
+				t.Errorf("mismatched keys %v, want %v", keys, tc.mismatch)
+			}
+			if !st.Fingerprints {
+				t.Error("local CSV files were not fingerprinted")
+			}
+		})
 	}
 }

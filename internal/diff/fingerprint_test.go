@@ -3,6 +3,8 @@ package diff
 import (
 	"errors"
 	"fmt"
+	"math"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -168,5 +170,23 @@ func TestFingerprintsChangedInput(t *testing.T) {
 		if named == sensitive {
 			t.Errorf("sensitive=%t, key named in clear %t: %v", sensitive, named, err)
 		}
+	}
+}
+
+// TestDataLimitFollowsTheMemoryLimit: with GOGC at 100 the pool gets half the budget
+// (less 1/16); with a memory limit within the budget and a quarter, 3/4 of it.
+func TestDataLimitFollowsTheMemoryLimit(t *testing.T) {
+	const budget = 256 << 20
+	old := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(old)
+	gc := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(gc)
+	debug.SetMemoryLimit(math.MaxInt64)
+	if got, want := dataLimit(budget), int64(budget/2-budget/16); got != want {
+		t.Errorf("no memory limit: %d, want %d", got, want)
+	}
+	debug.SetMemoryLimit(budget + 32<<20)
+	if got, want := dataLimit(budget), int64(budget*3/4-budget/16); got != want {
+		t.Errorf("memory limit: %d, want %d", got, want)
 	}
 }

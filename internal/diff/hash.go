@@ -416,16 +416,20 @@ func (h *hashRun) drop(pt *part) {
 // dataLimit is how much of the budget the pool may hold. The Go heap grows to
 // live*(1+GOGC/100) before a collection, whatever produces the garbage (this engine's
 // outcomes, or the readers' own rows), so live data gets budget*100/(100+GOGC), less
-// 1/16 for the engine's small structures. With GOGC=off, 3/4 of the budget (the
-// process's GOMEMLIMIT is then what bounds the heap).
+// 1/16 for the engine's small structures. With GOGC=off, or a memory limit (GOMEMLIMIT,
+// debug.SetMemoryLimit) within the budget and a quarter, 3/4 of the budget: the limit
+// then bounds the heap, and collections come sooner as it nears.
 func dataLimit(budget int64) int64 {
-	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
 	metrics.Read(s)
 	frac := 0.75
 	if s[0].Value.Kind() == metrics.KindUint64 {
 		if g := s[0].Value.Uint64(); g <= 10000 {
 			frac = 100 / (100 + float64(g))
 		}
+	}
+	if s[1].Value.Kind() == metrics.KindUint64 && s[1].Value.Uint64() <= uint64(budget+budget/4) {
+		frac = 0.75
 	}
 	return int64(float64(budget)*frac) - budget/16
 }

@@ -143,8 +143,9 @@ ensure_pair() { # ensure_pair ROWS sorted|shuffled: generate the pair unless it 
 # Per size and method: WALL (the fastest run's wall s), CPU (that run's user+sys s), RSS
 # (the largest peak RSS KiB of all runs), DISC (discrepancies found), and for hash SPILL
 # (the largest spill seen on disk at once, bytes), SPILLW (the most bytes a run wrote to
-# spill files, from its --stats line) and SPILLRUNS (runs that spilled).
-declare -A WALL CPU RSS ROWS DISC SPILL SPILLW SPILLRUNS
+# spill files, from its --stats line), SPILLRUNS (runs that spilled) and REFETCH (rows
+# read again when rows were kept as fingerprints, from --stats).
+declare -A WALL CPU RSS ROWS DISC SPILL SPILLW SPILLRUNS REFETCH
 RUNS_TSV=$DATA/results/runs.tsv
 OUR_DISCREP="" DUCK_ROWS=""
 
@@ -234,6 +235,7 @@ run_once() {
 		sb=$(sed -nE 's/^stats: .* spilled \(([0-9]+) bytes\).*/\1/p' "$err")
 		[[ -n $sb ]] || die "hash on $dir: no --stats line in $err"
 		if ((sb > ${SPILLW[$n]:-0})); then SPILLW[$n]=$sb; fi
+		REFETCH[$n]=$(sed -nE 's/^stats: .*rows kept as fingerprints, ([0-9]+) read again.*/\1/p' "$err")
 	fi
 	case $m in merge | hash) DISC[$n,$m]=$OUR_DISCREP ;; duckdb) DISC[$n,$m]=$DUCK_ROWS ;; esac
 	record_run "$n,$m" "$m" "$n" "$i" "$tf"
@@ -330,7 +332,7 @@ report=$DATA/results/bench-$(date -u +%Y%m%dT%H%M%SZ).md
 		row "$n" floor-sorted sorted floor-sorted "— (reads and parses only)"
 		row "$n" floor-shuffled shuffled floor-shuffled "— (reads and parses only)"
 		row "$n" merge sorted floor-sorted "${DISC[$n,merge]}, summary = expected.json ✓"
-		row "$n" hash shuffled floor-shuffled "${DISC[$n,hash]}, summary = expected.json ✓; spilled $(fmt_bytes "${SPILL[$n]}") at once ($(fmt_bytes "${SPILLW[$n]}") written) in ${SPILLRUNS[$n]}/$REPEAT runs"
+		row "$n" hash shuffled floor-shuffled "${DISC[$n,hash]}, summary = expected.json ✓; spilled $(fmt_bytes "${SPILL[$n]}") at once ($(fmt_bytes "${SPILLW[$n]}") written) in ${SPILLRUNS[$n]}/$REPEAT runs${REFETCH[$n]:+; fingerprints, ${REFETCH[$n]} rows read again}"
 		if [[ $WITH_DUCKDB == 1 ]]; then row "$n" duckdb shuffled floor-shuffled "${DISC[$n,duckdb]} rows of the join (peer, not exact)"; fi
 	done
 	echo

@@ -58,8 +58,8 @@ func newFPSeeds() *fpSeeds {
 // sides have the same compared values: the same RawFormat and columns, and every key and
 // compared column at the same position on both sides.
 func rawRecorders(p *plan, s, t Reader) (rs [2]RawRecorder, ok bool) {
-	a, okA := s.(RawRecorder)
-	b, okB := t.(RawRecorder)
+	a, okA := unwrapTo[RawRecorder](s)
+	b, okB := unwrapTo[RawRecorder](t)
 	if !okA || !okB || a.RawFormat() == "" || a.RawFormat() != b.RawFormat() ||
 		!slices.Equal(s.Columns(), t.Columns()) ||
 		!slices.Equal(p.keyIdx[0], p.keyIdx[1]) || !slices.Equal(p.colIdx[0], p.colIdx[1]) {
@@ -68,9 +68,24 @@ func rawRecorders(p *plan, s, t Reader) (rs [2]RawRecorder, ok bool) {
 	return [2]RawRecorder{a, b}, true
 }
 
+// unwrapTo returns rd, or the reader it wraps (Unwrap), as a T.
+func unwrapTo[T any](rd Reader) (T, bool) {
+	for {
+		if t, ok := rd.(T); ok {
+			return t, true
+		}
+		u, ok := rd.(interface{ Unwrap() Reader })
+		if !ok {
+			var zero T
+			return zero, false
+		}
+		rd = u.Unwrap()
+	}
+}
+
 // canRefetch reports whether rd can read its rows again.
 func canRefetch(rd Reader) (Refetcher, bool) {
-	rf, ok := rd.(Refetcher)
+	rf, ok := unwrapTo[Refetcher](rd)
 	return rf, ok && rf.CanRefetch()
 }
 

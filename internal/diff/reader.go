@@ -39,6 +39,10 @@ type InvalidRowError interface {
 	InvalidRow() (position, reason string)
 }
 
+// A Reader that wraps another (to add a promise, such as OrderedReader) may have an
+// Unwrap() Reader method: the engine then finds in the wrapped reader what it can do
+// besides reading (Refetcher, RawRecorder), while reading through the wrapper.
+
 // Refetcher is a Reader that can read a row again from where it was read (a local file,
 // by byte offset). When both sides can, the hash strategy keeps a 128-bit fingerprint of
 // each row's canonical values (and where to read the row again) instead of the values,

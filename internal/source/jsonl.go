@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"os"
 	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -57,6 +58,13 @@ type JSONLReader struct {
 	err    error
 	held   bool // the first row was read by the constructor and not yet returned
 	heldE  error
+
+	// Reading lines again (jsonlrefetch.go): byte offsets of the next byte to read and of
+	// the line last read, the line last read, and the file when it can be read again.
+	off, recOff int64
+	rawLine     []byte
+	file        *os.File
+	size        int64
 }
 
 // NewJSONLReader returns a reader over r. Without declared columns it reads the
@@ -74,6 +82,7 @@ func NewJSONLReader(r io.Reader, opts JSONLOptions) (*JSONLReader, error) {
 	j.br = bufio.NewReaderSize(r, size)
 	if b, err := j.br.Peek(3); err == nil && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
 		_, _ = j.br.Discard(3)
+		j.off = 3
 	}
 	if len(opts.Columns) > 0 {
 		if d := firstDuplicate(opts.Columns); d != "" {
@@ -164,6 +173,7 @@ func (j *JSONLReader) Next() ([]diff.Cell, error) {
 func (j *JSONLReader) readLine() ([]byte, error) {
 	for {
 		j.pos.n = j.line + 1
+		j.recOff = j.off
 		line, err := j.br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
 			j.long = append(j.long[:0], line...)
@@ -173,6 +183,7 @@ func (j *JSONLReader) readLine() ([]byte, error) {
 			}
 			line = j.long
 		}
+		j.off += int64(len(line))
 		if err != nil && err != io.EOF {
 			return nil, fmt.Errorf("%s: %w", j.pos.String(), err)
 		}
@@ -192,6 +203,7 @@ func (j *JSONLReader) readLine() ([]byte, error) {
 		if k == len(line) {
 			continue
 		}
+		j.rawLine = line
 		return line, nil
 	}
 }

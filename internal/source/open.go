@@ -147,6 +147,12 @@ func open(ctx context.Context, uri string, opts Options) (diff.Reader, error) {
 			return nil, fmt.Errorf("%s: %w", opts.Name, err)
 		}
 	}
+	if jr, ok := rd.(*JSONLReader); ok && comp == CompressionNone {
+		if err := jr.enableRefetch(f); err != nil {
+			_ = rd.Close()
+			return nil, fmt.Errorf("%s: %w", opts.Name, err)
+		}
+	}
 	return rd, nil
 }
 

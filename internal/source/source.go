@@ -108,6 +108,9 @@ type ordered struct {
 
 func (o *ordered) OrderedBy() []string { return o.by }
 
+// Unwrap returns the reader with the promise (the engine looks for what else it can do).
+func (o *ordered) Unwrap() diff.Reader { return o.Reader }
+
 // Ordered returns r as a diff.OrderedReader promising ascending order of the given
 // columns (the engine verifies it). The columns must be among r.Columns().
 func Ordered(r diff.Reader, by []string) (diff.OrderedReader, error) {
@@ -133,6 +136,9 @@ type orderedSplitter struct {
 }
 
 func (o *orderedSplitter) OrderedBy() []string { return o.by }
+
+// Unwrap returns the reader with the promise.
+func (o *orderedSplitter) Unwrap() diff.Reader { return o.RangeSplitter }
 
 // bstr returns a string sharing b's memory. The caller guarantees b is not modified
 // while the string is in use (here: until the next call to Next).

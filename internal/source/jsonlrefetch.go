@@ -1,0 +1,75 @@
+package source
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+)
+
+// Reading a line of a local uncompressed JSON Lines file again by its byte offset
+// (diff.Refetcher), and handing over the line as read (diff.RawRecorder): see
+// csvrefetch.go.
+
+var (
+	_ diff.Refetcher   = (*JSONLReader)(nil)
+	_ diff.RawRecorder = (*JSONLReader)(nil)
+)
+
+// enableRefetch lets j read its lines again from f: call it right after NewJSONLReader.
+// It does nothing when f is not a regular file read from its start.
+func (j *JSONLReader) enableRefetch(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return err
+	}
+	cur, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if cur-int64(j.br.Buffered()) == j.off {
+		j.file, j.size = f, st.Size()
+	}
+	return nil
+}
+
+// CanRefetch reports whether lines can be read again.
+func (j *JSONLReader) CanRefetch() bool { return j.file != nil }
+
+// Locator returns the byte offset of the line Next last returned.
+func (j *JSONLReader) Locator() uint64 { return uint64(j.recOff) }
+
+// Refetch reads the line at byte offset loc again, with a reader of its own (safe while
+// Next is called, and from several goroutines).
+func (j *JSONLReader) Refetch(loc uint64) ([]diff.Cell, error) {
+	if j.file == nil {
+		return nil, errors.New("jsonl: cannot read lines again")
+	}
+	off := int64(loc)
+	if off < 0 || off >= j.size {
+		return nil, fmt.Errorf("%s: no line at byte %d", j.pos.name, off)
+	}
+	ch := &JSONLReader{br: bufio.NewReaderSize(io.NewSectionReader(j.file, off, j.size-off), 4096),
+		cols: j.cols, index: j.index, cells: make([]diff.Cell, len(j.cols)), pos: position{name: j.pos.name, unit: j.pos.unit}}
+	line, err := ch.readLine()
+	if err != nil {
+		if err == io.EOF {
+			return nil, fmt.Errorf("%s: no line at byte %d", j.pos.name, off)
+		}
+		return nil, err
+	}
+	if err := ch.parse(line); err != nil {
+		return nil, fmt.Errorf("%s: line at byte %d: %w", j.pos.name, off, err)
+	}
+	return ch.cells, nil
+}
+
+// RawFormat implements diff.RawRecorder: equal lines have equal cells for the same
+// columns (JSON values are read the same way whatever the file).
+func (j *JSONLReader) RawFormat() string { return fmt.Sprintf("jsonl columns=%q", j.cols) }
+
+// RawRecord returns the line last returned, without surrounding white space at its end.
+func (j *JSONLReader) RawRecord() ([]byte, bool) { return j.rawLine, j.rawLine != nil }

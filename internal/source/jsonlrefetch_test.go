@@ -1,0 +1,101 @@
+package source
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+)
+
+// TestJSONLRefetch: every line read again at its Locator gives the cells Next gave:
+// the first line (read to learn the columns), after a BOM, blank lines and CRLF, with
+// escapes, NULLs and missing keys; and RawRecord hands over each line as read.
+func TestJSONLRefetch(t *testing.T) {
+	const text = "\xEF\xBB\xBF{\"id\":\"a\",\"v\":1.5,\"n\":\"x\"}\r\n" +
+		"\n  \n" +
+		"{\"v\":null,\"id\":\"b\"}\n" +
+		"{\"id\":\"c\\u00e9\",\"v\":\"2\",\"n\":\"q\\\"uote\"}   \n" +
+		"{\"id\":\"d\",\"v\":3}"
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.jsonl")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := Open(context.Background(), "file://"+path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rd.Close() }()
+	rf, ok := rd.(diff.Refetcher)
+	if !ok || !rf.CanRefetch() {
+		t.Fatalf("a local JSON Lines file cannot be read again: %T", rd)
+	}
+	rr := rd.(diff.RawRecorder)
+	var locs []uint64
+	var rows [][]diff.Cell
+	var lines []string
+	for {
+		cells, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		locs = append(locs, rf.Locator())
+		rows = append(rows, cloneCells(cells))
+		line, ok := rr.RawRecord()
+		if !ok {
+			t.Fatal("no raw record")
+		}
+		lines = append(lines, string(line))
+	}
+	wantLines := []string{`{"id":"a","v":1.5,"n":"x"}`, `{"v":null,"id":"b"}`, `{"id":"c\u00e9","v":"2","n":"q\"uote"}`, `{"id":"d","v":3}`}
+	if !reflect.DeepEqual(lines, wantLines) {
+		t.Errorf("raw records %q", lines)
+	}
+	var wantLocs []uint64
+	for _, l := range wantLines {
+		wantLocs = append(wantLocs, uint64(strings.Index(text, l)))
+	}
+	if !reflect.DeepEqual(locs, wantLocs) {
+		t.Errorf("locators %v, want %v", locs, wantLocs)
+	}
+	for i, loc := range locs {
+		cells, err := rf.Refetch(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(cloneCells(cells), rows[i]) {
+			t.Errorf("line %d read again: %+v, want %+v", i, cells, rows[i])
+		}
+	}
+	if _, err := rf.Refetch(uint64(len(text))); err == nil || !strings.Contains(err.Error(), "s.jsonl") {
+		t.Errorf("past the end: %v", err)
+	}
+
+	gz := filepath.Join(dir, "s.jsonl.gz")
+	f, err := os.Create(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	_, _ = zw.Write([]byte(text))
+	_ = zw.Close()
+	_ = f.Close()
+	zr, err := Open(context.Background(), "file://"+gz, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = zr.Close() }()
+	if zr.(diff.Refetcher).CanRefetch() {
+		t.Error("a gzip file claims it can be read again")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+
+	"github.com/cespare/xxhash/v2"
 	"sync/atomic"
 )
 
@@ -188,4 +190,52 @@ func (f *refetcher) full(side int, rec []byte) ([]byte, error) {
 			sideName(side), loc, enc.p.formatKey(recKey(rec)))
 	}
 	return out, nil
+}
+
+// encodeLine is encode's fast path for a row with one plain key column and a line to
+// hash whose values pass the quick checks: it appends the very record encode would, or
+// returns false with dst unchanged (encode then says what is wrong, if anything).
+func (e *encoder) encodeLine(dst []byte, cells []Cell) ([]byte, bool) {
+	if e.rowErr != "" || len(cells) != e.ncols {
+		return dst, false
+	}
+	key := cells[e.keyIdx[0]]
+	line, ok := e.raw.RawRecord()
+	if !ok || key.Null || key.Text == "" {
+		return dst, false
+	}
+	for _, i := range e.typed {
+		if cell := cells[e.colIdx[i]]; !cell.Null && !e.cols[i].validFast(cell.Text) {
+			return dst, false
+		}
+	}
+	loc := e.loc.Locator()
+	n := len(key.Text)
+	// After L: K, the key tuple (length, bytes), R, tag 1, the locator, the fingerprint.
+	rest := 1 + 1 + n + 2 + uvarintLen(loc) + fingerprintLen
+	if rest >= 0x80 {
+		return dst, false
+	}
+	e.rowNo++
+	start := len(dst)
+	dst = append(dst, flagFingerprint, byte(rest), byte(n+1), byte(n))
+	dst = append(dst, key.Text...)
+	if e.noHash {
+		e.hash = 0
+	} else {
+		e.hash = xxhash.Sum64(dst[start+3:])
+	}
+	dst = append(dst, 1, 1)
+	dst = binary.AppendUvarint(dst, loc)
+	dst = binary.LittleEndian.AppendUint64(dst, maphash.Bytes(e.seeds.c, line))
+	return binary.LittleEndian.AppendUint64(dst, maphash.Bytes(e.seeds.d, line)), true
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
 }

@@ -190,3 +190,65 @@ func TestDataLimitFollowsTheMemoryLimit(t *testing.T) {
 		t.Errorf("memory limit: %d, want %d", got, want)
 	}
 }
+
+// rawReader is a refetchReader whose rows without NULLs have a raw form (the texts
+// joined by commas).
+type rawReader struct{ *refetchReader }
+
+func (r *rawReader) RawFormat() string { return "test" }
+func (r *rawReader) RawRecord() ([]byte, bool) {
+	var b []byte
+	for i, c := range r.rows[r.i-1] {
+		if c.Null {
+			return nil, false
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, c.Text...)
+	}
+	return b, true
+}
+
+// TestEncodeLineSameRecord: encode's fast path for lines writes exactly the record and
+// hash the general path writes, and leaves to it every row it cannot take.
+func TestEncodeLineSameRecord(t *testing.T) {
+	spec := fingerprintSpec
+	p, err := newPlan(spec, fingerprintCols, fingerprintCols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := [][]Cell{
+		row("k1", "1.50", "2026-03-01T10:00:00Z", "EUR"),
+		row("k2", "10.5", "2026-03-01T11:00:00+01:00", "EUR"), // not canonical: general path
+		row("k3", "x", "2026-03-01T10:00:00Z", "EUR"),         // invalid
+		row("k4", "1", "2026-03-01T10:00:00Z", nil),           // no raw form
+		row("", "1", "2026-03-01T10:00:00Z", "EUR"),           // empty key
+		row(strings.Repeat("k", 200), "1", "2026-03-01T10:00:00Z", "EUR"),
+	}
+	rd := &rawReader{&refetchReader{sliceReader: newSliceReader("s.csv", fingerprintCols, rows)}}
+	seeds := newFPSeeds()
+	fast, slow, probe := newEncoder(p, 0), newEncoder(p, 0), newEncoder(p, 0)
+	for _, e := range []*encoder{fast, slow, probe} {
+		e.seeds, e.loc, e.raw = seeds, rd, rd
+	}
+	slow.plainKey = false
+	took := 0
+	for i := range rows {
+		cells, err := rd.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := probe.encodeLine(nil, cells); ok {
+			took++
+		}
+		a := fast.encode(nil, cells, rd)
+		b := slow.encode(nil, cells, rd)
+		if string(a) != string(b) || fast.hash != slow.hash || fast.rowNo != slow.rowNo {
+			t.Errorf("row %d: fast %x (hash %x), general %x (hash %x)", i, a, fast.hash, b, slow.hash)
+		}
+	}
+	if took != 1 {
+		t.Errorf("the fast path took %d rows, want 1", took)
+	}
+}

@@ -174,23 +174,25 @@ func mix64(x uint64) uint64 {
 
 // encoder turns one side's rows into records. Not safe for concurrent use.
 type encoder struct {
-	_      [128]byte // written per row: keep it off others' cache lines
-	p      *plan
-	keys   []*column // copies of the plan's, read per row
-	cols   []*column
-	side   int
-	keyIdx []int
-	colIdx []int
-	ncols  int
-	canon  []byte
-	rowNo  uint64
-	probs  []string
-	seeds  *fpSeeds    // set: fingerprinted records (fingerprint.go)
-	loc    Refetcher   // with seeds: where rows are read again
-	raw    RawRecorder // with seeds: rows hashed as read when they can be
-	vals   []byte      // with seeds: canonical values of the row being encoded
-	noHash bool        // skip the key hash (benchmarks of encoding alone)
-	hash   uint64      // the hash of the last record encoded
+	_        [128]byte // written per row: keep it off others' cache lines
+	p        *plan
+	keys     []*column // copies of the plan's, read per row
+	cols     []*column
+	side     int
+	keyIdx   []int
+	colIdx   []int
+	ncols    int
+	canon    []byte
+	rowNo    uint64
+	probs    []string
+	seeds    *fpSeeds    // set: fingerprinted records (fingerprint.go)
+	loc      Refetcher   // with seeds: where rows are read again
+	raw      RawRecorder // with seeds: rows hashed as read when they can be
+	typed    []int       // compared columns that are not strings (their values are validated)
+	plainKey bool        // one key column, a plain string
+	vals     []byte      // with seeds: canonical values of the row being encoded
+	noHash   bool        // skip the key hash (benchmarks of encoding alone)
+	hash     uint64      // the hash of the last record encoded
 	// rowErr is the reader's reason when the next row to encode could not be read as
 	// a row (InvalidRowError); the row becomes an invalid_row with it.
 	rowErr string
@@ -198,8 +200,15 @@ type encoder struct {
 }
 
 func newEncoder(p *plan, side int) *encoder {
-	return &encoder{p: p, side: side, keys: slices.Clone(p.keys), cols: slices.Clone(p.cols),
+	e := &encoder{p: p, side: side, keys: slices.Clone(p.keys), cols: slices.Clone(p.cols),
 		keyIdx: slices.Clone(p.keyIdx[side]), colIdx: slices.Clone(p.colIdx[side]), ncols: p.ncols[side]}
+	for i, c := range e.cols {
+		if c.kind != kString {
+			e.typed = append(e.typed, i)
+		}
+	}
+	e.plainKey = len(e.keys) == 1 && e.keys[0].identity
+	return e
 }
 
 // appendKey appends the key tuple of a row (per key column uvarint length + canonical
@@ -242,6 +251,11 @@ func (e *encoder) appendKey(dst []byte, cells []Cell) ([]byte, string) {
 // encode appends the record of cells (aligned with the reader's columns) to dst. r is
 // asked for its Position only when the row is invalid.
 func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
+	if e.raw != nil && e.plainKey {
+		if out, ok := e.encodeLine(dst, cells); ok {
+			return out
+		}
+	}
 	e.rowNo++
 	start := len(dst)
 	dst = append(dst, 0, 0, 0) // flags, L and K, one byte each until known

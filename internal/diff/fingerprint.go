@@ -29,8 +29,8 @@ import (
 // What is hashed per compared column: tag 0 for NULL, or tag 1, the uvarint length of the
 // canonical bytes and the canonical bytes. The text as read is not (values equal in
 // another spelling, "10.5" and "10.50", hash the same). When both sides are RawRecorders
-// whose rows have the same form (rawRecorders), a row that has a raw form (a CSV line
-// without quotes) is hashed as those bytes instead, with other seeds: equal lines hold
+// whose rows have the same form (rawRecorders), a row that has a raw form (a CSV record
+// on one line) is hashed as those bytes instead, with other seeds: equal lines hold
 // equal texts, so equal values; a key whose two rows are spelled differently is read
 // again and compared, and is matched if its values are equal. The values of a raw row
 // are still validated (a row with a value that does not parse is an invalid_row).

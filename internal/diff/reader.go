@@ -59,16 +59,17 @@ type Refetcher interface {
 	Refetch(loc uint64) ([]Cell, error)
 }
 
-// RawRecorder is a Reader that can hand over the bytes a row was read from (a CSV line
-// without quotes). With fingerprints, hashing those bytes is much cheaper than hashing
+// RawRecorder is a Reader that can hand over the bytes a row was read from (a CSV record
+// on one line). With fingerprints, hashing those bytes is much cheaper than hashing
 // the row's values one by one.
 type RawRecorder interface {
 	Reader
-	// RawFormat names how rows are written as bytes. Two readers with the same RawFormat
-	// and the same Columns write rows with equal cells as equal bytes, and rows whose
-	// bytes are equal have equal cells (the same text, NULL as NULL), column by column.
+	// RawFormat names how rows are written as bytes: of two readers with the same
+	// RawFormat and the same Columns, rows whose bytes are equal have equal cells (the
+	// same text, NULL as NULL), column by column. (Rows with equal cells have equal bytes
+	// when both were written alike, which is what makes hashing bytes pay.)
 	RawFormat() string
 	// RawRecord returns the bytes of the row Next last returned, valid until the next
-	// call to Next, or false when that row has no such form (it held quotes).
+	// call to Next, or false when that row has none (a CSV record over several lines).
 	RawRecord() ([]byte, bool)
 }

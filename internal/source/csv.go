@@ -79,7 +79,7 @@ type CSVReader struct {
 	// Byte offsets in the input (csvrefetch.go): of the next byte to read, of the record
 	// last returned, and of the first record.
 	off, recOff, dataOff int64
-	// The record last returned as read, when it had no quotes (diff.RawRecorder).
+	// The record last returned as read, when it is one line (diff.RawRecorder).
 	rawRec    []byte
 	rawFormat string
 }
@@ -302,10 +302,18 @@ func (c *CSVReader) readRecord() (int, string, error) {
 			return len(c.raw), "", nil
 		}
 		c.rawRec = nil
-		if !copied {
-			c.buf = append(c.buf[:0], line...)
+		if copied {
+			return c.parseQuoted()
 		}
-		return c.parseQuoted()
+		// Quotes are unescaped in a copy: the line stays as read in the bufio buffer
+		// unless the record goes on over more lines.
+		c.buf = append(c.buf[:0], line...)
+		before := c.line
+		n, reason, err := c.parseQuoted()
+		if c.line == before {
+			c.rawRec = body
+		}
+		return n, reason, err
 	}
 }
 

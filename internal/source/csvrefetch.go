@@ -17,7 +17,7 @@ var (
 	_ diff.RawRecorder = (*CSVReader)(nil)
 )
 
-// rawFormat names a reader's records as bytes: two files whose lines without quotes
+// rawFormat names a reader's records as bytes: two files whose records on one line
 // are equal hold equal cells when their dialect, fields and projection are the same.
 func rawFormat(c *CSVReader, fields []string) string {
 	return fmt.Sprintf("csv delimiter=%q quote=%q null=%q fields=%q columns=%v", c.delim, c.quote, c.null, fields, c.proj)
@@ -26,8 +26,8 @@ func rawFormat(c *CSVReader, fields []string) string {
 // RawFormat implements diff.RawRecorder.
 func (c *CSVReader) RawFormat() string { return c.rawFormat }
 
-// RawRecord returns the record last returned as it is in the file, without its line
-// end, when it has no quote character.
+// RawRecord returns the record last returned as it is in the file (quotes and all),
+// without its line end, when it is one line of the file.
 func (c *CSVReader) RawRecord() ([]byte, bool) { return c.rawRec, c.rawRec != nil }
 
 // CanRefetch reports whether records can be read again: the reader reads a local

@@ -41,6 +41,7 @@ func TestCSVRefetch(t *testing.T) {
 	}
 	var locs []uint64
 	var rows [][]diff.Cell
+	var raws []string
 	for {
 		cells, err := rd.Next()
 		if errors.Is(err, io.EOF) {
@@ -51,6 +52,11 @@ func TestCSVRefetch(t *testing.T) {
 		}
 		locs = append(locs, rf.Locator())
 		rows = append(rows, cloneCells(cells))
+		raw, ok := rd.(diff.RawRecorder).RawRecord()
+		if !ok {
+			raw = []byte("(none)")
+		}
+		raws = append(raws, string(raw))
 		if len(locs) > 1 {
 			// Reading an earlier record again does not disturb Next.
 			if _, err := rf.Refetch(locs[0]); err != nil {
@@ -66,6 +72,10 @@ func TestCSVRefetch(t *testing.T) {
 	}
 	if !reflect.DeepEqual(rows, want) {
 		t.Fatalf("rows %+v", rows)
+	}
+	// Records on one line are handed over as read, quotes and all; not one over two lines.
+	if wantRaws := []string{"a,1.5,plain", `b,,""`, "(none)", "d,3,last"}; !reflect.DeepEqual(raws, wantRaws) {
+		t.Errorf("raw records %q, want %q", raws, wantRaws)
 	}
 	if wantLocs := []uint64{uint64(strings.Index(text, "a,1.5")), uint64(strings.Index(text, "b,,")),
 		uint64(strings.Index(text, "\"c,1")), uint64(strings.Index(text, "d,3"))}; !reflect.DeepEqual(locs, wantLocs) {

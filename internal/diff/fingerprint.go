@@ -152,10 +152,10 @@ func (e *encoder) appendFingerprint(dst []byte, cells []Cell) []byte {
 	return binary.LittleEndian.AppendUint64(dst, maphash.Bytes(e.seeds.b, vals))
 }
 
-// recFingerprint returns the fingerprint of a fingerprinted record.
+// recFingerprint returns the fingerprint of a fingerprinted record: its last bytes.
 func recFingerprint(rec []byte) []byte {
-	_, vals := recRaw(rec)
-	return vals[len(vals)-fingerprintLen:]
+	n := recLen(rec)
+	return rec[n-fingerprintLen : n]
 }
 
 // refetcher reads the rows of fingerprinted records again, with values. One per join

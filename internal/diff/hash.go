@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Hash partitioning with spill.
@@ -1105,16 +1107,17 @@ func (wk *joinWorker) joinHeld(ws [2]*partitioner, ps, pt *part) error {
 			// then the records are inserted one by one.
 			var offs [16]int
 			var hs [16]uint64
+			var keys [16][]byte
 			for off := 0; off < len(c); {
 				n := 0
 				for ; n < len(offs) && off < len(c); n++ {
 					offs[n] = off
 					off += recLen(c[off:])
 				}
-				t.touch(side, c, offs[:n], &hs)
+				t.touch(side, c, offs[:n], &hs, &keys)
 				for i, o := range offs[:n] {
 					rec := c[o:]
-					t.insert(side, rec[:recLen(rec)], seg, o, hs[i])
+					t.insert(side, rec[:recLen(rec)], seg, o, hs[i], keys[i])
 				}
 				if err := wk.tickN(n); err != nil {
 					return err
@@ -1270,11 +1273,17 @@ func (t *table) free(pool *memPool) {
 // touch loads what inserting the records at offs of c will read (their first slot, the
 // entry there and, for the target side, the source row of a key already there) so that
 // the loads, independent of each other, overlap instead of waiting for each other.
-// It leaves the records' hashes in hs.
-func (t *table) touch(side int, c []byte, offs []int, hs *[16]uint64) {
+// It leaves the records' hashes in hs and their key tuples in keys.
+func (t *table) touch(side int, c []byte, offs []int, hs *[16]uint64, keys *[16][]byte) {
 	var slot [16]uint32
 	for i, o := range offs {
-		h := recHash(c[o:])
+		var h uint64
+		if rec := c[o:]; recFlags(rec)&flagInvalidKey != 0 {
+			h, keys[i] = recHash(rec), nil
+		} else {
+			keys[i] = recKey(rec)
+			h = xxhash.Sum64(keys[i])
+		}
 		hs[i] = h
 		slot[i] = t.live[(h*0x9E3779B97F4A7C15)>>t.shift]
 	}
@@ -1302,8 +1311,8 @@ func (t *table) touch(side int, c []byte, offs []int, hs *[16]uint64) {
 	t.sink += acc
 }
 
-// insert counts one record of a side, whose hash is h.
-func (t *table) insert(side int, rec []byte, seg, off int, h uint64) {
+// insert counts one record of a side, whose hash is h and key tuple key.
+func (t *table) insert(side int, rec []byte, seg, off int, h uint64, key []byte) {
 	ref := uint64(seg)<<32 | uint64(off)
 	if recFlags(rec)&flagInvalidKey != 0 {
 		e := hentry{hash: h}
@@ -1311,7 +1320,6 @@ func (t *table) insert(side int, rec []byte, seg, off int, h uint64) {
 		t.entries = append(t.entries, e)
 		return
 	}
-	key := recKey(rec)
 	slots := t.live
 	j := (h * 0x9E3779B97F4A7C15) >> t.shift
 	for {

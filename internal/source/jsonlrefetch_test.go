@@ -99,3 +99,50 @@ func TestJSONLRefetch(t *testing.T) {
 		t.Error("a gzip file claims it can be read again")
 	}
 }
+
+// TestHashOverJSONLines: two files whose first lines name the same keys in the same
+// order are hashed line by line; lines that differ only in key order or spacing are
+// equal rows (read again and matched); equal lines with a value that is not valid for
+// its type are invalid rows on both sides.
+func TestHashOverJSONLines(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) diff.Reader {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(t.Context(), "file://"+p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close() })
+		return r
+	}
+	src := write("s.jsonl", `{"id":"0","v":"0","n":"-"}
+{"id":"a","v":"1.5","n":"x"}
+{"id":"b","v":"2","n":"y"}
+{"id":"c","v":"oops","n":"z"}
+{"id":"d","v":"4","n":"w"}
+`)
+	tgt := write("t.jsonl", `{"id":"0","v":"0","n":"-"}
+{"n":"x","v":"1.50","id":"a"}
+{"id":"b", "v":"2", "n":"y"}
+{"id":"c","v":"oops","n":"z"}
+{"id":"d","v":"4","n":"W"}
+`)
+	var c diff.Collect
+	var st diff.Stats
+	sum, err := diff.Run(t.Context(), diff.Spec{Keys: []diff.Column{{Name: "id"}},
+		Compare: []diff.Column{{Name: "v", Type: diff.TypeDecimal}, {Name: "n"}}, Strategy: diff.StrategyHash},
+		src, tgt, &c, diff.WithStats(func(s diff.Stats) { st = s }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := diff.Summary{Compared: 6, Matched: 3, Mismatched: 1, InvalidRows: 2, SourceRows: 5, TargetRows: 5, Strategy: diff.StrategyHash}
+	if sum != want {
+		t.Errorf("summary %+v, want %+v", sum, want)
+	}
+	if !st.Fingerprints || st.Refetched != 6 {
+		t.Errorf("fingerprints %t, read again %d, want true, 6 (a, b and d on both sides)", st.Fingerprints, st.Refetched)
+	}
+}

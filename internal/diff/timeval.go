@@ -303,6 +303,9 @@ func parseTimestampFast(s string, loc *time.Location, prec int64) (sec, nsec int
 // UTC, or in a year that no offset or zone can move out of 0001-9999. false means that
 // parseTimestamp has to say.
 func validTimestampFast(s string, loc *time.Location) bool {
+	if len(s) == 20 && isUTCSecond(s) {
+		return true
+	}
 	var f tsFast
 	if !scanTimestampFast(s, &f) {
 		return false
@@ -391,15 +394,59 @@ func isPlainDate(s string) bool {
 	if len(s) != 10 {
 		return false
 	}
+	// Eight bytes at a time: "YYYY-MM-" and "YY-MM-DD".
+	w0, w1 := le64(s, 0), le64(s, 2)
+	return w0&^dateDigits0 == dateSeps0 && w1&^dateDigits1 == dateSeps1 &&
+		digitsAt(w0, dateDigits0) && digitsAt(w1, dateDigits1) && validYMD(s)
+}
+
+// The byte layouts of "2006-01-02" (from 0 and from 2) and of "2006-01-02T15:04:05Z"
+// (from 0, 8 and 12), little endian: ff marks a digit, the rest the separators.
+const (
+	dateDigits0 = 0x00ffff00ffffffff // "YYYY-MM-"
+	dateSeps0   = 0x2d00002d00000000
+	dateDigits1 = 0xffff00ffff00ffff // "YY-MM-DD"
+	dateSeps1   = 0x00002d00002d0000
+	tsDigits1   = 0xffff00ffff00ffff // "DDTHH:MM"
+	tsSeps1     = 0x00003a0000540000
+	tsDigits2   = 0x00ffff00ffff00ff // "H:MM:SSZ"
+	tsSeps2     = 0x5a00003a00003a00
+)
+
+// le64 is the little-endian word of s[i:i+8].
+func le64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// digitsAt reports whether the bytes of w that mask marks (0xff) are ASCII digits: their
+// high nibble is 3, and adding 6 leaves it 3 (no byte can carry into a marked one
+// unless that one already fails the first test).
+func digitsAt(w, mask uint64) bool {
+	const hi, three, six = 0xf0f0f0f0f0f0f0f0, 0x3030303030303030, 0x0606060606060606
+	d := w & mask
+	return d&hi == three&mask && (d+six&mask)&hi == three&mask
+}
+
+// validYMD checks the ranges of the digits of "YYYY-MM-DD..." (known to be digits).
+func validYMD(s string) bool {
 	_ = s[9]
-	y0, y1, y2, y3 := s[0]-'0', s[1]-'0', s[2]-'0', s[3]-'0'
-	mo0, mo1, d0, d1 := s[5]-'0', s[6]-'0', s[8]-'0', s[9]-'0'
-	if s[4] != '-' || s[7] != '-' || y0 > 9 || y1 > 9 || y2 > 9 || y3 > 9 || mo0 > 9 || mo1 > 9 || d0 > 9 || d1 > 9 {
+	year := int(s[0]-'0')*1000 + int(s[1]-'0')*100 + int(s[2]-'0')*10 + int(s[3]-'0')
+	month, day := int(s[5]-'0')*10+int(s[6]-'0'), int(s[8]-'0')*10+int(s[9]-'0')
+	return year >= 1 && month >= 1 && month <= 12 && day >= 1 && (day <= 28 || day <= daysIn(year, month))
+}
+
+// isUTCSecond reports whether s (20 bytes) is exactly a valid "2006-01-02T15:04:05Z".
+func isUTCSecond(s string) bool {
+	w0, w1, w2 := le64(s, 0), le64(s, 8), le64(s, 12)
+	if w0&^dateDigits0 != dateSeps0 || w1&^tsDigits1 != tsSeps1 || w2&^tsDigits2 != tsSeps2 ||
+		!digitsAt(w0, dateDigits0) || !digitsAt(w1, tsDigits1) || !digitsAt(w2, tsDigits2) {
 		return false
 	}
-	year := int(y0)*1000 + int(y1)*100 + int(y2)*10 + int(y3)
-	month, day := int(mo0)*10+int(mo1), int(d0)*10+int(d1)
-	return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month)
+	_ = s[18]
+	hour, minute, sec := int(s[11]-'0')*10+int(s[12]-'0'), int(s[14]-'0')*10+int(s[15]-'0'), int(s[17]-'0')*10+int(s[18]-'0')
+	return hour <= 23 && minute <= 59 && sec <= 59 && validYMD(s)
 }
 
 // appendDate appends the canonical "2006-01-02" of a date, optionally written with a

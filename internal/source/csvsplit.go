@@ -6,6 +6,9 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 )
@@ -119,33 +122,103 @@ func (c *CSVReader) RowAt(off int64) ([]diff.Cell, int64, int64, error) {
 }
 
 // SplitAt returns a reader over the records before off and one over the records from
-// off, which must be a line start, with the positions the whole file's reader gives.
-// They read the file c reads; closing c closes it.
+// off, which must be a line start. The first gives the positions the whole file's
+// reader gives; the second counts lines from off (Rebase makes them the whole file's
+// once the first has read its section: counting the lines before off up front would
+// read them twice, and before either half could start). They read the file c reads;
+// closing c closes it.
 func (c *CSVReader) SplitAt(off int64) (diff.Reader, diff.Reader, error) {
 	s := c.split
 	if s == nil || off < s.dataStart || off > s.size {
 		return nil, nil, errors.New("csv: cannot split here")
 	}
-	lines, err := countLines(s.f, s.dataStart, off)
-	if err != nil {
-		return nil, nil, err
-	}
 	first := c.child(io.NewSectionReader(s.f, s.dataStart, off-s.dataStart), c.line, s.bufSize)
-	second := c.child(io.NewSectionReader(s.f, off, s.size-off), c.line+lines, s.bufSize)
-	return first, second, nil
+	second := c.child(io.NewSectionReader(s.f, off, s.size-off), 0, s.bufSize)
+	return &sectionReader{CSVReader: first}, &sectionReader{CSVReader: second}, nil
 }
 
-// countLines counts the '\n' bytes of f in [from, to).
-func countLines(f *os.File, from, to int64) (int64, error) {
-	buf := make([]byte, 1<<20)
-	var n int64
-	for from < to {
-		k, err := f.ReadAt(buf[:min(int64(len(buf)), to-from)], from)
-		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
-		from += int64(k)
-		if err != nil && from < to {
-			return 0, err
-		}
+// Rebase returns the whole file's position of a position the second reader of SplitAt
+// gave ("name line n", n counted from the split offset), first being the first reader
+// after it read its whole section: its lines are the lines before the offset.
+func (c *CSVReader) Rebase(first diff.Reader, pos string) string {
+	f, ok := first.(*sectionReader)
+	prefix := c.pos.name + c.pos.unit
+	if !ok || !strings.HasPrefix(pos, prefix) {
+		return pos
 	}
-	return n, nil
+	n, err := strconv.ParseInt(pos[len(prefix):], 10, 64)
+	if err != nil {
+		return pos
+	}
+	return prefix + strconv.FormatInt(f.line+n, 10)
+}
+
+// sectionReader reads a section of a split file. It implements diff.SameRecordReader:
+// in a reconciliation most target records are byte for byte the source's, and such a
+// record need not be parsed again. The bytes are compared, not the cells: parsing is a
+// function of the bytes (and of the dialect and columns, which must be the same).
+type sectionReader struct {
+	*CSVReader
+	track bool   // keep last: a peer reads NextSame against this reader
+	last  []byte // the record Next last returned, one whole line with its '\n' in br's buffer; nil when unknown
+	peer  *sectionReader
+	same  bool // peer reads as this one does
+}
+
+// Next is CSVReader.Next, keeping the bytes of the record when tracked.
+func (s *sectionReader) Next() ([]diff.Cell, error) {
+	c := s.CSVReader
+	s.last = nil
+	if !s.track {
+		return c.Next()
+	}
+	// The buffered bytes, and the first line among them: when the record is that line
+	// (one line counted, the rest still buffered) it was read without refilling the
+	// buffer, so the bytes are still there, unchanged until the next read.
+	avail, _ := c.br.Peek(c.br.Buffered())
+	nl := bytes.IndexByte(avail, '\n')
+	line0 := c.line
+	cells, err := c.Next()
+	if err == nil && nl > 0 && c.line == line0+1 && c.br.Buffered() == len(avail)-nl-1 &&
+		(nl > 1 || avail[0] != '\r') {
+		s.last = avail[:nl+1]
+	}
+	return cells, err
+}
+
+// NextSame reads the next record without parsing it when its bytes are those of the
+// record other's Next last returned (other a sectionReader of the same dialect and
+// columns): Next would return the same cells. False leaves the reader where it was.
+func (s *sectionReader) NextSame(other diff.Reader) bool {
+	o, ok := other.(*sectionReader)
+	if !ok {
+		return false
+	}
+	if s.peer != o {
+		s.peer, s.same = o, sameLayout(s.CSVReader, o.CSVReader)
+		o.track = o.track || s.same
+	}
+	c := s.CSVReader
+	if !s.same || o.last == nil || c.err != nil {
+		return false
+	}
+	n := len(o.last)
+	b, _ := c.br.Peek(n)
+	if string(b) != string(o.last) {
+		return false
+	}
+	_, _ = c.br.Discard(n)
+	c.pos.n = c.line + 1
+	c.line++
+	s.last = nil
+	if s.track {
+		s.last = b
+	}
+	return true
+}
+
+// sameLayout reports whether a and b turn the same bytes into the same cells.
+func sameLayout(a, b *CSVReader) bool {
+	return a.delim == b.delim && a.quote == b.quote && a.null == b.null && a.nullable == b.nullable &&
+		a.fileCols == b.fileCols && slices.Equal(a.proj, b.proj) && slices.Equal(a.cols, b.cols)
 }

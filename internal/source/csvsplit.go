@@ -57,14 +57,44 @@ func (c *CSVReader) SplitRange() (start, end int64, ok bool) {
 
 // child is a reader of c's dialect and columns over r, lines counted from line.
 func (c *CSVReader) child(r io.Reader, line int64, bufSize int) *CSVReader {
-	n := &CSVReader{delim: c.delim, quote: c.quote, null: c.null, nullable: c.nullable,
-		cols: c.cols, fileCols: c.fileCols, proj: c.proj, line: line,
-		pos: position{name: c.pos.name, unit: c.pos.unit}}
+	n := &CSVReader{}
+	c.initChild(n, line)
 	n.br = bufio.NewReaderSize(r, bufSize)
 	if n.proj != nil {
 		n.cells = make([]diff.Cell, len(n.cols))
 	}
 	return n
+}
+
+// initChild makes n a reader of c's dialect and columns, lines counted from line,
+// without a bufio.Reader.
+func (c *CSVReader) initChild(n *CSVReader, line int64) {
+	*n = CSVReader{delim: c.delim, quote: c.quote, null: c.null, nullable: c.nullable,
+		cols: c.cols, fileCols: c.fileCols, proj: c.proj, line: line,
+		pos: position{name: c.pos.name, unit: c.pos.unit}}
+}
+
+// section is a sectionReader of c's dialect and columns over r, lines counted from line.
+// The halves of a split are read on two cores, each writing its readers' state per
+// record: the reader, its bufio.Reader and its cells are kept off the cache lines of
+// whatever was allocated next to them (the other half's reader, allocated just before
+// or after), or both cores would keep taking the same lines from each other.
+func (c *CSVReader) section(r io.Reader, line int64, bufSize int) *sectionReader {
+	s := &sectionReader{}
+	c.initChild(&s.CSVReader, line)
+	s.rd = *bufio.NewReaderSize(r, bufSize)
+	s.br = &s.rd
+	s.raw = paddedCells(s.fileCols)[:0]
+	if s.proj != nil {
+		s.cells = paddedCells(len(s.cols))
+	}
+	return s
+}
+
+// paddedCells returns n cells with cells' worth of padding on each side.
+func paddedCells(n int) []diff.Cell {
+	const pad = 8 // 8 × 24 bytes
+	return make([]diff.Cell, n+2*pad)[pad : pad+n : pad+n]
 }
 
 // countingReader counts the bytes read through it.
@@ -132,9 +162,9 @@ func (c *CSVReader) SplitAt(off int64) (diff.Reader, diff.Reader, error) {
 	if s == nil || off < s.dataStart || off > s.size {
 		return nil, nil, errors.New("csv: cannot split here")
 	}
-	first := c.child(io.NewSectionReader(s.f, s.dataStart, off-s.dataStart), c.line, s.bufSize)
-	second := c.child(io.NewSectionReader(s.f, off, s.size-off), 0, s.bufSize)
-	return &sectionReader{CSVReader: first}, &sectionReader{CSVReader: second}, nil
+	first := c.section(io.NewSectionReader(s.f, s.dataStart, off-s.dataStart), c.line, s.bufSize)
+	second := c.section(io.NewSectionReader(s.f, off, s.size-off), 0, s.bufSize)
+	return first, second, nil
 }
 
 // Rebase returns the whole file's position of a position the second reader of SplitAt
@@ -158,16 +188,19 @@ func (c *CSVReader) Rebase(first diff.Reader, pos string) string {
 // record need not be parsed again. The bytes are compared, not the cells: parsing is a
 // function of the bytes (and of the dialect and columns, which must be the same).
 type sectionReader struct {
-	*CSVReader
-	track bool   // keep last: a peer reads NextSame against this reader
+	_ [128]byte
+	CSVReader
+	rd    bufio.Reader // CSVReader.br
+	track bool         // keep last: a peer reads NextSame against this reader
 	last  []byte // the record Next last returned, one whole line with its '\n' in br's buffer; nil when unknown
 	peer  *sectionReader
 	same  bool // peer reads as this one does
+	_     [128]byte
 }
 
 // Next is CSVReader.Next, keeping the bytes of the record when tracked.
 func (s *sectionReader) Next() ([]diff.Cell, error) {
-	c := s.CSVReader
+	c := &s.CSVReader
 	s.last = nil
 	if !s.track {
 		return c.Next()
@@ -195,10 +228,10 @@ func (s *sectionReader) NextSame(other diff.Reader) bool {
 		return false
 	}
 	if s.peer != o {
-		s.peer, s.same = o, sameLayout(s.CSVReader, o.CSVReader)
+		s.peer, s.same = o, sameLayout(&s.CSVReader, &o.CSVReader)
 		o.track = o.track || s.same
 	}
-	c := s.CSVReader
+	c := &s.CSVReader
 	if !s.same || o.last == nil || c.err != nil {
 		return false
 	}

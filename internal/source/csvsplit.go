@@ -192,7 +192,7 @@ type sectionReader struct {
 	CSVReader
 	rd    bufio.Reader // CSVReader.br
 	track bool         // keep last: a peer reads NextSame against this reader
-	last  []byte // the record Next last returned, one whole line with its '\n' in br's buffer; nil when unknown
+	last  []byte       // the record Next last returned, one whole line with its '\n' in br's buffer; nil when unknown
 	peer  *sectionReader
 	same  bool // peer reads as this one does
 	_     [128]byte

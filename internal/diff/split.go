@@ -17,7 +17,9 @@ import (
 // goroutines, [start, K) and [K, end), each with readers of its own, so no row crosses
 // cores. Both halves' outcomes are buffered (bounded) and emitted in key order once both
 // are done, first half first: the outcomes, their order, positions and the summary are
-// the in-step merge's. Whenever that cannot be shown (a half fails, as with out-of-order
+// the in-step merge's (the second half's positions count from the split offset until
+// then, when the first half knows how many lines precede it: RangeSplitter.Rebase).
+// Whenever that cannot be shown (a half fails, as with out-of-order
 // rows or a split inside a quoted field; the halves' keys overlap; a second half starts
 // with a row without a usable key, which the in-step merge would report earlier; too
 // many outcomes to buffer) the halves' work is dropped and the in-step merge runs on the

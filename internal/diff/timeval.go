@@ -3,6 +3,7 @@ package diff
 import (
 	"encoding/binary"
 	"time"
+	"unsafe"
 )
 
 // Timestamps and dates, parsed by hand (no allocation, no time.Parse layouts tried in
@@ -397,7 +398,7 @@ func isPlainDate(s string) bool {
 	// Eight bytes at a time: "YYYY-MM-" and "YY-MM-DD".
 	w0, w1 := le64(s, 0), le64(s, 2)
 	return w0&^dateDigits0 == dateSeps0 && w1&^dateDigits1 == dateSeps1 &&
-		digitsAt(w0, dateDigits0) && digitsAt(w1, dateDigits1) && validYMD(s)
+		digitsAt(w0, dateDigits0) && digitsAt(w1, dateDigits1) && validYMD(w0, digit2(w1, 6))
 }
 
 // The byte layouts of "2006-01-02" (from 0 and from 2) and of "2006-01-02T15:04:05Z"
@@ -413,11 +414,10 @@ const (
 	tsSeps2     = 0x5a00003a00003a00
 )
 
-// le64 is the little-endian word of s[i:i+8].
+// le64 is the little-endian word of s[i:i+8], in one load (the compiler does not merge
+// the byte loads of a string).
 func le64(s string, i int) uint64 {
-	_ = s[i+7]
-	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), len(s))[i:])
 }
 
 // digitsAt reports whether the bytes of w that mask marks (0xff) are ASCII digits: their
@@ -429,12 +429,19 @@ func digitsAt(w, mask uint64) bool {
 	return d&hi == three&mask && (d+six&mask)&hi == three&mask
 }
 
-// validYMD checks the ranges of the digits of "YYYY-MM-DD..." (known to be digits).
-func validYMD(s string) bool {
-	_ = s[9]
-	year := int(s[0]-'0')*1000 + int(s[1]-'0')*100 + int(s[2]-'0')*10 + int(s[3]-'0')
-	month, day := int(s[5]-'0')*10+int(s[6]-'0'), int(s[8]-'0')*10+int(s[9]-'0')
-	return year >= 1 && month >= 1 && month <= 12 && day >= 1 && (day <= 28 || day <= daysIn(year, month))
+// digit2 is the number of the two digits at bytes i and i+1 of w (known to be digits).
+func digit2(w uint64, i int) int {
+	return int(w>>(8*i)&0xf)*10 + int(w>>(8*i+8)&0xf)
+}
+
+// validYMD checks the ranges of a date whose digits are known to be digits: w0 is the
+// word of "YYYY-MM-".
+func validYMD(w0 uint64, day int) bool {
+	month := digit2(w0, 5)
+	if w0&0x0f0f0f0f == 0 || month < 1 || month > 12 || day < 1 {
+		return false // year 0000, or no such month or day
+	}
+	return day <= 28 || day <= daysIn(digit2(w0, 0)*100+digit2(w0, 2), month)
 }
 
 // isUTCSecond reports whether s (20 bytes) is exactly a valid "2006-01-02T15:04:05Z".
@@ -444,9 +451,7 @@ func isUTCSecond(s string) bool {
 		!digitsAt(w0, dateDigits0) || !digitsAt(w1, tsDigits1) || !digitsAt(w2, tsDigits2) {
 		return false
 	}
-	_ = s[18]
-	hour, minute, sec := int(s[11]-'0')*10+int(s[12]-'0'), int(s[14]-'0')*10+int(s[15]-'0'), int(s[17]-'0')*10+int(s[18]-'0')
-	return hour <= 23 && minute <= 59 && sec <= 59 && validYMD(s)
+	return digit2(w1, 3) <= 23 && digit2(w1, 6) <= 59 && digit2(w2, 5) <= 59 && validYMD(w0, digit2(w1, 0))
 }
 
 // appendDate appends the canonical "2006-01-02" of a date, optionally written with a

@@ -26,6 +26,9 @@ func checkFastPaths(t testing.TB, s string) {
 		if fast, ok := appendPlainDecimal(nil, s, intOnly); ok && (sp != "" || string(fast) != string(slow)) {
 			t.Fatalf("decimal %q (int %v): fast %q, slow %q %q", s, intOnly, fast, slow, sp)
 		}
+		if _, ok := appendPlainDecimal(nil, s, intOnly); isPlainDecimal(s, intOnly) != ok {
+			t.Fatalf("decimal %q (int %v): plain %v, appendPlainDecimal takes it: %v", s, intOnly, !ok, ok)
+		}
 		if isCanonDecimal(s, intOnly) && (sp != "" || string(slow) != s) {
 			t.Fatalf("decimal %q (int %v): canonical says the fast check, slow says %q %q", s, intOnly, slow, sp)
 		}
@@ -216,8 +219,9 @@ func TestSameText(t *testing.T) {
 }
 
 // The word-at-a-time checks (isPlainDate, isUTCSecond) must say exactly what a check
-// byte by byte says, on every text of their length: random texts near the forms, one or
-// two bytes replaced by digits, separators and bytes around the digits' range.
+// byte by byte says, on every text of their length, and isPlainDecimal exactly which
+// texts appendPlainDecimal takes: random texts near the forms, one or two bytes replaced
+// by digits, separators and bytes around the digits' range.
 func TestWordChecksExact(t *testing.T) {
 	plainDate := func(s string) bool {
 		if len(s) != 10 || s[4] != '-' || s[7] != '-' {
@@ -261,6 +265,16 @@ func TestWordChecksExact(t *testing.T) {
 			t.Fatalf("isUTCSecond(%q) = %v, byte by byte %v", ts, got, want)
 		} else if got {
 			valid[1]++
+		}
+		dec := fmt.Sprintf("%d.%02d", rng.IntN(20000)-5000, rng.IntN(100))
+		dec = dec[:1+rng.IntN(len(dec))]
+		if i%2 == 1 {
+			dec = mutate(dec)
+		}
+		for _, intOnly := range []bool{false, true} {
+			if _, ok := appendPlainDecimal(nil, dec, intOnly); isPlainDecimal(dec, intOnly) != ok {
+				t.Fatalf("isPlainDecimal(%q, %v) = %v, appendPlainDecimal takes it: %v", dec, intOnly, !ok, ok)
+			}
 		}
 	}
 	if valid[0] < 10000 || valid[1] < 10000 {

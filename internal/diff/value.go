@@ -134,7 +134,7 @@ func (c *column) validFast(s string) bool {
 	case kString:
 		return true
 	case kInteger, kDecimal:
-		return isCanonDecimal(s, c.kind == kInteger)
+		return isPlainDecimal(s, c.kind == kInteger)
 	case kDate:
 		return isPlainDate(s)
 	case kTimestamp:

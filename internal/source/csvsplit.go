@@ -194,9 +194,16 @@ type sectionReader struct {
 	track bool         // keep last: a peer reads NextSame against this reader
 	last  []byte       // the record Next last returned, one whole line with its '\n' in br's buffer; nil when unknown
 	peer  *sectionReader
-	same  bool // peer reads as this one does
+	same  bool // peer reads as this one does, and often enough the same records
+	tries int  // records compared in this window of sameWindow
+	hits  int  // records that were the same
 	_     [128]byte
 }
+
+// sameWindow is how many records NextSame compares before it looks at how many were the
+// same: when few were, comparing costs more than it saves (the peer's keeping its
+// bytes, and a compare of each record that then has to be parsed), and it stops.
+const sameWindow = 1 << 14
 
 // Next is CSVReader.Next, keeping the bytes of the record when tracked.
 func (s *sectionReader) Next() ([]diff.Cell, error) {
@@ -235,11 +242,19 @@ func (s *sectionReader) NextSame(other diff.Reader) bool {
 	if !s.same || o.last == nil || c.err != nil {
 		return false
 	}
+	if s.tries++; s.tries == sameWindow {
+		if s.hits < sameWindow/8 {
+			s.same, o.track, o.last = false, false, nil
+			return false
+		}
+		s.tries, s.hits = 0, 0
+	}
 	n := len(o.last)
 	b, _ := c.br.Peek(n)
 	if string(b) != string(o.last) {
 		return false
 	}
+	s.hits++
 	_, _ = c.br.Discard(n)
 	c.pos.n = c.line + 1
 	c.line++

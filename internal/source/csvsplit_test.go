@@ -427,3 +427,43 @@ func TestSplitMergeSameBytesInvalidAndDuplicate(t *testing.T) {
 		t.Fatalf("%+v", res.sum)
 	}
 }
+
+func TestSectionNextSameGivesUp(t *testing.T) {
+	// Every target record differs from the source's: after a window of compares NextSame
+	// stops comparing, and the source stops keeping its records' bytes. The records read
+	// are still every record.
+	dir := t.TempDir()
+	var src, tgt strings.Builder
+	src.WriteString("id,amount\n")
+	tgt.WriteString("id,amount\n")
+	rows := 2*sameWindow + 10
+	for i := range rows {
+		fmt.Fprintf(&src, "K%07d,1.00\n", i)
+		fmt.Fprintf(&tgt, "K%07d,2.00\n", i)
+	}
+	ctx := context.Background()
+	var rd [2]diff.Reader
+	for i, data := range []string{src.String(), tgt.String()} {
+		p := filepath.Join(dir, fmt.Sprintf("f%d.csv", i))
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rd[i] = section(ctx, t, p)
+	}
+	s, g := rd[0].(*sectionReader), rd[1].(*sectionReader)
+	for i := range rows {
+		if _, err := s.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if g.NextSame(s) {
+			t.Fatalf("record %d: NextSame on different bytes", i)
+		}
+		cells, err := g.Next()
+		if err != nil || cells[1].Text != "2.00" || g.Position() != fmt.Sprintf("f1.csv line %d", i+2) {
+			t.Fatalf("record %d: %v %v at %s", i, cells, err, g.Position())
+		}
+		if i == sameWindow+1 && (g.same || s.track) {
+			t.Fatal("still comparing after a window without a same record")
+		}
+	}
+}

@@ -82,7 +82,8 @@ func (c *CSVReader) initChild(n *CSVReader, line int64) {
 func (c *CSVReader) section(r io.Reader, line int64, bufSize int) *sectionReader {
 	s := &sectionReader{}
 	c.initChild(&s.CSVReader, line)
-	s.rd = *bufio.NewReaderSize(r, bufSize)
+	s.fr = fillCounter{r: r}
+	s.rd = *bufio.NewReaderSize(&s.fr, bufSize)
 	s.br = &s.rd
 	s.raw = paddedCells(s.fileCols)[:0]
 	if s.proj != nil {
@@ -191,6 +192,7 @@ type sectionReader struct {
 	_ [128]byte
 	CSVReader
 	rd    bufio.Reader // CSVReader.br
+	fr    fillCounter  // under rd
 	track bool         // keep last: a peer reads NextSame against this reader
 	last  []byte       // the record Next last returned, one whole line with its '\n' in br's buffer; nil when unknown
 	peer  *sectionReader
@@ -205,6 +207,18 @@ type sectionReader struct {
 // bytes, and a compare of each record that then has to be parsed), and it stops.
 const sameWindow = 1 << 14
 
+// fillCounter counts the reads of the bufio.Reader over it: a read is when the bufio
+// buffer may have moved.
+type fillCounter struct {
+	r     io.Reader
+	fills int
+}
+
+func (f *fillCounter) Read(p []byte) (int, error) {
+	f.fills++
+	return f.r.Read(p)
+}
+
 // Next is CSVReader.Next, keeping the bytes of the record when tracked.
 func (s *sectionReader) Next() ([]diff.Cell, error) {
 	c := &s.CSVReader
@@ -212,16 +226,14 @@ func (s *sectionReader) Next() ([]diff.Cell, error) {
 	if !s.track {
 		return c.Next()
 	}
-	// The buffered bytes, and the first line among them: when the record is that line
-	// (one line counted, the rest still buffered) it was read without refilling the
-	// buffer, so the bytes are still there, unchanged until the next read.
+	// When the buffer was not refilled, the record's bytes are the buffered bytes it
+	// consumed, still there until the next read; when those are one line (one line
+	// counted, ending them) they are the record.
 	avail, _ := c.br.Peek(c.br.Buffered())
-	nl := bytes.IndexByte(avail, '\n')
-	line0 := c.line
+	line0, fills := c.line, s.fr.fills
 	cells, err := c.Next()
-	if err == nil && nl > 0 && c.line == line0+1 && c.br.Buffered() == len(avail)-nl-1 &&
-		(nl > 1 || avail[0] != '\r') {
-		s.last = avail[:nl+1]
+	if n := len(avail) - c.br.Buffered(); err == nil && s.fr.fills == fills && c.line == line0+1 && n > 0 && avail[n-1] == '\n' {
+		s.last = avail[:n]
 	}
 	return cells, err
 }

@@ -364,7 +364,7 @@ func (m *merger) pair() error {
 		// The rows are the same bytes: every value is the same text on both sides.
 		for i := range m.typed {
 			mc := &m.typed[i]
-			if s := sc[mc.s]; !s.Null && !mc.c.validFast(s.Text) {
+			if s := sc[mc.s]; !s.Null && !mc.c.validPlain(s.Text) {
 				m.checkSame(mc.c, s.Text)
 			}
 		}
@@ -378,7 +378,7 @@ func (m *merger) pair() error {
 			}
 			// The same text: the same value (normalizing is a function of the text), valid
 			// or not on both sides.
-			if mc.kind != kString && !mc.c.validFast(s.Text) {
+			if mc.kind != kString && !mc.c.validPlain(s.Text) {
 				m.checkSame(mc.c, s.Text)
 			}
 		}

@@ -294,7 +294,9 @@ func TestSectionNextSame(t *testing.T) {
 		"\nK6,1.00,a\n" + // 9: an empty line before it in the source only
 		"K7,1.00\n" + // 10: same, ragged
 		"K8,1.00,a\n" + // 11: same
-		"K9,1.00,a" // 12: same, without a line break at the end
+		"K8a,1.00,a\r\r\n" + // 12: its note is "a\r", the target's "a"
+		"K8b,1.00,a\r\n" + // 13: its note is "a", the target's "a\r"
+		"K9,1.00,a" // 14: same, without a line break at the end
 	tgt := "id,amount,note\n" +
 		"K0,1.00,a\n" +
 		"K1,1.00,a\n" +
@@ -305,6 +307,8 @@ func TestSectionNextSame(t *testing.T) {
 		"K6,1.00,a\n" +
 		"K7,1.00\n" +
 		"K8,1.00,a\n" +
+		"K8a,1.00,a\r\n" +
+		"K8b,1.00,a\r\r\n" +
 		"K9,1.00,a"
 	dir := t.TempDir()
 	write := func(name, data string) string {

@@ -19,11 +19,11 @@ import (
 // are done, first half first: the outcomes, their order, positions and the summary are
 // the in-step merge's (the second half's positions count from the split offset until
 // then, when the first half knows how many lines precede it: RangeSplitter.Rebase).
-// Whenever that cannot be shown (a half fails, as with out-of-order
-// rows or a split inside a quoted field; the halves' keys overlap; a second half starts
-// with a row without a usable key, which the in-step merge would report earlier; too
-// many outcomes to buffer) the halves' work is dropped and the in-step merge runs on the
-// untouched original readers, which reports what it reports.
+// Whenever that cannot be shown (a half fails, as with out-of-order rows or a split
+// inside a quoted field; the halves' keys overlap; a second half starts with a row
+// without a usable key, which the in-step merge would report earlier; too many outcomes
+// to buffer) the halves' work is dropped and the in-step merge runs on the untouched
+// original readers, which reports what it reports.
 
 // RangeSplitter is a Reader over a seekable file that can read rows from byte offsets.
 // Offsets are the reader's own; the engine only compares and halves them.

@@ -301,6 +301,31 @@ func indexDot(a []byte) int {
 	return len(a)
 }
 
+// isPlainDecimal reports whether s is a plain decimal that appendPlainDecimal takes, so
+// valid: [+-]digits[.digits], digits on at least one side of the point (integers: no
+// point), at most maxPlainDecimal bytes. Canonical or not ("10.50" is valid too).
+func isPlainDecimal(s string, intOnly bool) bool {
+	if len(s) == 0 || len(s) > maxPlainDecimal {
+		return false
+	}
+	i := 0
+	if s[0] == '-' || s[0] == '+' {
+		i = 1
+	}
+	digits, point := 0, false
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c-'0' <= 9:
+			digits++
+		case c == '.' && !point && !intOnly:
+			point = true
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}
+
 // isCanonDecimal reports whether s is already canonical:
 // -?(0|[1-9][0-9]*)(\.[0-9]*[1-9])? and not "-0" (integers: no fraction), of at most
 // maxPlainDecimal bytes, so within maxDecimalExponent and maxDecimalDigits. false says

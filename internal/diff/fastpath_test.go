@@ -26,6 +26,9 @@ func checkFastPaths(t testing.TB, s string) {
 		if fast, ok := appendPlainDecimal(nil, s, intOnly); ok && (sp != "" || string(fast) != string(slow)) {
 			t.Fatalf("decimal %q (int %v): fast %q, slow %q %q", s, intOnly, fast, slow, sp)
 		}
+		if _, ok := appendPlainDecimal(nil, s, intOnly); isPlainDecimal(s, intOnly) != ok {
+			t.Fatalf("decimal %q (int %v): plain %v, appendPlainDecimal takes it: %v", s, intOnly, !ok, ok)
+		}
 		if isCanonDecimal(s, intOnly) && (sp != "" || string(slow) != s) {
 			t.Fatalf("decimal %q (int %v): canonical says the fast check, slow says %q %q", s, intOnly, slow, sp)
 		}
@@ -212,5 +215,69 @@ func TestSameText(t *testing.T) {
 	// Digits that differ in bits only one way (the XOR of one half hiding in the other).
 	if sameText("13705.60", "13707.60") || sameText("CH56763900539166", "CH56763900539167") {
 		t.Fatal("different texts are the same")
+	}
+}
+
+// The word-at-a-time checks (isPlainDate, isUTCSecond) must say exactly what a check
+// byte by byte says, on every text of their length, and isPlainDecimal exactly which
+// texts appendPlainDecimal takes: random texts near the forms, one or two bytes replaced
+// by digits, separators and bytes around the digits' range.
+func TestWordChecksExact(t *testing.T) {
+	plainDate := func(s string) bool {
+		if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+			return false
+		}
+		for _, i := range []int{0, 1, 2, 3, 5, 6, 8, 9} {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		y := int(s[0]-'0')*1000 + int(s[1]-'0')*100 + int(s[2]-'0')*10 + int(s[3]-'0')
+		m, d := int(s[5]-'0')*10+int(s[6]-'0'), int(s[8]-'0')*10+int(s[9]-'0')
+		return y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m)
+	}
+	utcSecond := func(s string) bool {
+		var f tsFast
+		return len(s) == 20 && s[10] == 'T' && s[19] == 'Z' && scanTimestampFast(s, &f)
+	}
+	subst := []byte("0123456789-:TZtz /.+\x00\x2f\x3a\x3f\x40\xc0\xf9\xfa\xff")
+	rng := rand.New(rand.NewPCG(1, 2))
+	mutate := func(base string) string {
+		b := []byte(base)
+		for range 1 + rng.IntN(2) {
+			b[rng.IntN(len(b))] = subst[rng.IntN(len(subst))]
+		}
+		return string(b)
+	}
+	var valid [2]int
+	for i := range 200000 {
+		d := fmt.Sprintf("%04d-%02d-%02d", rng.IntN(10000), rng.IntN(14), rng.IntN(33))
+		ts := fmt.Sprintf("%sT%02d:%02d:%02dZ", d, rng.IntN(25), rng.IntN(61), rng.IntN(61))
+		if i%2 == 1 {
+			d, ts = mutate(d), mutate(ts)
+		}
+		if got, want := isPlainDate(d), plainDate(d); got != want {
+			t.Fatalf("isPlainDate(%q) = %v, byte by byte %v", d, got, want)
+		} else if got {
+			valid[0]++
+		}
+		if got, want := isUTCSecond(ts), utcSecond(ts); got != want {
+			t.Fatalf("isUTCSecond(%q) = %v, byte by byte %v", ts, got, want)
+		} else if got {
+			valid[1]++
+		}
+		dec := fmt.Sprintf("%d.%02d", rng.IntN(20000)-5000, rng.IntN(100))
+		dec = dec[:1+rng.IntN(len(dec))]
+		if i%2 == 1 {
+			dec = mutate(dec)
+		}
+		for _, intOnly := range []bool{false, true} {
+			if _, ok := appendPlainDecimal(nil, dec, intOnly); isPlainDecimal(dec, intOnly) != ok {
+				t.Fatalf("isPlainDecimal(%q, %v) = %v, appendPlainDecimal takes it: %v", dec, intOnly, !ok, ok)
+			}
+		}
+	}
+	if valid[0] < 10000 || valid[1] < 10000 {
+		t.Fatalf("too few valid texts drawn: %v", valid)
 	}
 }

@@ -28,6 +28,23 @@ import (
 // for about 15% less wall time on two idle cores, and slower when the cores are busy.
 // When both sides can be read from byte offsets (local files), split.go cuts the key
 // range in two instead and runs two such merges, one per core.
+//
+// Most target rows of a reconciliation are the source's byte for byte. When the target's
+// reader can tell (SameRecordReader: the split's CSV sections), a target row that is the
+// source's current row is read without being parsed, and its key and values are the
+// source's: pair then only validates the typed values, once.
+
+// SameRecordReader is a Reader that can read its next record without parsing it when
+// its bytes are those of the record another reader last returned (split CSV sections:
+// most target records of a reconciliation are byte for byte the source's).
+type SameRecordReader interface {
+	Reader
+	// NextSame reads the next record and returns true when it is, byte for byte, the
+	// record other's Next last returned, read with the same dialect and columns, so that
+	// Next would have returned the same cells (other's, which the caller uses); Position
+	// then names it. False reads nothing.
+	NextSame(other Reader) bool
+}
 
 // mside is one side of a merge.
 type mside struct {
@@ -42,6 +59,7 @@ type mside struct {
 	rawAt []int  // end of each key value in raw
 	first []byte // the first usable key read (for the split merge's checks)
 	early bool   // an invalid row was reported before the first usable key
+	twin  bool   // target: the current row is the source's current row, byte for byte
 }
 
 // mcol is a compared column as pair reads it.
@@ -59,6 +77,8 @@ type merger struct {
 	keysSame bool // every key column's canonical bytes are its text as read
 	plainKey bool // one key column, a plain string
 	cols     []mcol
+	typed    []mcol           // the compared columns that are not strings
+	same     SameRecordReader // the target's reader, when it can read the source's rows as its own
 	scratch  [2][]byte
 	probs    [2][]string
 	diffs    []ColumnDiff
@@ -80,8 +100,17 @@ func (r *run) mergeSides(ctx context.Context, x *emitter, sides [2]*sideReader) 
 	for i, c := range r.p.cols {
 		m.cols = append(m.cols, mcol{s: r.p.colIdx[0][i], t: r.p.colIdx[1][i], kind: c.kind, c: c})
 	}
+	for _, mc := range m.cols {
+		if mc.kind != kString {
+			m.typed = append(m.typed, mc)
+		}
+	}
 	for side := range m.sides {
 		m.sides[side] = mside{s: sides[side], side: side}
+	}
+	if sr, ok := sides[1].r.(SameRecordReader); ok && sides[1].lim == nil && r.p.ncols[0] == r.p.ncols[1] &&
+		slices.Equal(r.p.keyIdx[0], r.p.keyIdx[1]) && slices.Equal(r.p.colIdx[0], r.p.colIdx[1]) {
+		m.same = sr
 	}
 	src, tgt := &m.sides[0], &m.sides[1]
 	if _, err := m.read(src); err != nil {
@@ -115,6 +144,8 @@ func (m *merger) order() int {
 		return -1
 	case src.eof:
 		return 1
+	case tgt.twin:
+		return 0 // the target's row is the source's (read)
 	}
 	return m.p.cmpKey(src.key, tgt.key)
 }
@@ -124,6 +155,18 @@ func (m *merger) order() int {
 // row has the key of the row before it.
 func (m *merger) read(ms *mside) (same bool, err error) {
 	enc := ms.s.enc
+	ms.twin = false
+	if src := &m.sides[0]; ms.side == 1 && m.same != nil && src.cells != nil && ms.s.nextSame(m.same, src.s.r) {
+		// The source's current row, byte for byte: its cells and key tuple. The key is in
+		// order and new: the target is read only while its key is below the source's
+		// (single), or was equal until the source read past it (pair).
+		if !ms.has {
+			ms.first = append(ms.first[:0], src.key...)
+		}
+		ms.key, ms.prev = append(ms.prev[:0], src.key...), ms.key
+		ms.has, ms.twin, ms.cells = true, true, src.cells
+		return false, nil
+	}
 	for {
 		cells, err := ms.s.next(m.ctx)
 		if err == io.EOF {
@@ -150,21 +193,39 @@ func (m *merger) read(ms *mside) (same bool, err error) {
 			}
 			continue
 		}
-		if ms.has {
-			c := m.p.cmpKey(ms.key, ms.prev)
-			if c > 0 {
-				return false, fmt.Errorf("diff: merge: %s is not in key order: the row at %s has key %s after key %s",
-					sideName(ms.side), ms.s.r.Position(), m.p.formatKey(ms.prev), m.p.formatKey(ms.key))
-			}
-			same = c == 0
-		} else {
-			ms.first = slices.Clone(ms.prev)
-		}
-		ms.key, ms.prev = ms.prev, ms.key
-		ms.has = true
-		ms.cells = cells
-		return same, nil
+		return m.accept(ms, cells)
 	}
+}
+
+// accept makes a row with a usable key, whose tuple is in prev, the side's current row,
+// verifying the key order.
+func (m *merger) accept(ms *mside, cells []Cell) (same bool, err error) {
+	if ms.has {
+		c := m.p.cmpKey(ms.key, ms.prev)
+		if c > 0 {
+			return false, fmt.Errorf("diff: merge: %s is not in key order: the row at %s has key %s after key %s",
+				sideName(ms.side), ms.s.r.Position(), m.p.formatKey(ms.prev), m.p.formatKey(ms.key))
+		}
+		same = c == 0
+	} else {
+		ms.first = slices.Clone(ms.prev)
+	}
+	ms.key, ms.prev = ms.prev, ms.key
+	ms.has = true
+	ms.cells = cells
+	return same, nil
+}
+
+// nextSame reads the next row as next does when same can read it as other's current
+// one (see SameRecordReader); false when it cannot, or when next has its periodic
+// checks to make.
+func (s *sideReader) nextSame(same SameRecordReader, other Reader) bool {
+	if s.pending >= s.every || !same.NextSame(other) {
+		return false
+	}
+	s.n++
+	s.pending++
+	return true
 }
 
 // plainKeyOf returns the key of a row when the key is one plain string column and the
@@ -299,17 +360,27 @@ func (m *merger) pair() error {
 	src, tgt := &m.sides[0], &m.sides[1]
 	m.probs[0], m.probs[1], m.diffs = m.probs[0][:0], m.probs[1][:0], m.diffs[:0]
 	sc, tc := src.cells, tgt.cells
-	for i := range m.cols {
-		mc := &m.cols[i]
-		s, t := sc[mc.s], tc[mc.t]
-		if s.Null || t.Null || !sameText(s.Text, t.Text) {
-			m.compare(mc.c, s, t)
-			continue
+	if tgt.twin {
+		// The rows are the same bytes: every value is the same text on both sides.
+		for i := range m.typed {
+			mc := &m.typed[i]
+			if s := sc[mc.s]; !s.Null && !mc.c.validPlain(s.Text) {
+				m.checkSame(mc.c, s.Text)
+			}
 		}
-		// The same text: the same value (normalizing is a function of the text), valid or
-		// not on both sides.
-		if mc.kind != kString && !mc.c.validFast(s.Text) {
-			m.checkSame(mc.c, s.Text)
+	} else {
+		for i := range m.cols {
+			mc := &m.cols[i]
+			s, t := sc[mc.s], tc[mc.t]
+			if s.Null || t.Null || !sameText(s.Text, t.Text) {
+				m.compare(mc.c, s, t)
+				continue
+			}
+			// The same text: the same value (normalizing is a function of the text), valid
+			// or not on both sides.
+			if mc.kind != kString && !mc.c.validPlain(s.Text) {
+				m.checkSame(mc.c, s.Text)
+			}
 		}
 	}
 	var invS, invT *Discrepancy

@@ -17,11 +17,13 @@ import (
 // goroutines, [start, K) and [K, end), each with readers of its own, so no row crosses
 // cores. Both halves' outcomes are buffered (bounded) and emitted in key order once both
 // are done, first half first: the outcomes, their order, positions and the summary are
-// the in-step merge's. Whenever that cannot be shown (a half fails, as with out-of-order
-// rows or a split inside a quoted field; the halves' keys overlap; a second half starts
-// with a row without a usable key, which the in-step merge would report earlier; too
-// many outcomes to buffer) the halves' work is dropped and the in-step merge runs on the
-// untouched original readers, which reports what it reports.
+// the in-step merge's (the second half's positions count from the split offset until
+// then, when the first half knows how many lines precede it: RangeSplitter.Rebase).
+// Whenever that cannot be shown (a half fails, as with out-of-order rows or a split
+// inside a quoted field; the halves' keys overlap; a second half starts with a row
+// without a usable key, which the in-step merge would report earlier; too many outcomes
+// to buffer) the halves' work is dropped and the in-step merge runs on the untouched
+// original readers, which reports what it reports.
 
 // RangeSplitter is a Reader over a seekable file that can read rows from byte offsets.
 // Offsets are the reader's own; the engine only compares and halves them.
@@ -36,8 +38,13 @@ type RangeSplitter interface {
 	// A malformed row comes with its InvalidRowError. Cells are valid until the next call.
 	RowAt(off int64) (cells []Cell, start, next int64, err error)
 	// SplitAt returns independent readers over the rows before off and from off (an
-	// offset RowAt returned as a start), with the positions the reader itself would give.
+	// offset RowAt returned as a start). The first gives the positions the reader itself
+	// would give; the second's are made so by Rebase, once the first has read its rows
+	// (so that no one has to count what lies before off before the halves can start).
 	SplitAt(off int64) (first, second Reader, err error)
+	// Rebase returns the reader's own position of a position the second reader of
+	// SplitAt gave, first being the first reader after it read all of its rows.
+	Rebase(first Reader, pos string) string
 }
 
 // WithoutRangeSplit makes a sorted merge read both sides in step on one goroutine even
@@ -53,7 +60,8 @@ var errSplitFull = errors.New("diff: split merge: outcome buffer full")
 // splitRun is a planned split merge: per half, per side, the readers.
 type splitRun struct {
 	halves [2][2]*sideReader
-	active atomic.Bool // progress reads the halves while set
+	split  [2]RangeSplitter // per side
+	active atomic.Bool      // progress reads the halves while set
 }
 
 // planSplit returns the split of a sorted merge of source and target, or nil when the
@@ -134,19 +142,12 @@ func (r *run) planSplit(source, target Reader) *splitRun {
 	if tOff < 0 {
 		return nil
 	}
-	// Splitting counts the lines before the offset (exact positions): both sides at once.
-	var (
-		s1, s2, t1, t2 Reader
-		errS, errT     error
-		wg             sync.WaitGroup
-	)
-	wg.Go(func() { s1, s2, errS = src.SplitAt(sOff) })
-	t1, t2, errT = tgt.SplitAt(tOff)
-	wg.Wait()
+	s1, s2, errS := src.SplitAt(sOff)
+	t1, t2, errT := tgt.SplitAt(tOff)
 	if errS != nil || errT != nil {
 		return nil
 	}
-	sp := &splitRun{}
+	sp := &splitRun{split: [2]RangeSplitter{src, tgt}}
 	sp.halves[0] = [2]*sideReader{r.newSide(s1, 0), r.newSide(t1, 1)}
 	sp.halves[1] = [2]*sideReader{r.newSide(s2, 0), r.newSide(t2, 1)}
 	sp.active.Store(true)
@@ -260,6 +261,13 @@ func (r *run) mergeSplit(parent context.Context, sp *splitRun) (done bool, err e
 	r.x.sum.Split = true
 	for h := range 2 {
 		for _, d := range sinks[h].out {
+			if h == 1 && d.Position != "" {
+				side := 0
+				if d.Side == SideTarget {
+					side = 1
+				}
+				d.Position = sp.split[side].Rebase(sp.halves[0][side].r, d.Position)
+			}
 			if err := r.x.emit(d); err != nil {
 				return true, err
 			}

@@ -3,6 +3,7 @@ package diff
 import (
 	"encoding/binary"
 	"time"
+	"unsafe"
 )
 
 // Timestamps and dates, parsed by hand (no allocation, no time.Parse layouts tried in
@@ -303,6 +304,9 @@ func parseTimestampFast(s string, loc *time.Location, prec int64) (sec, nsec int
 // UTC, or in a year that no offset or zone can move out of 0001-9999. false means that
 // parseTimestamp has to say.
 func validTimestampFast(s string, loc *time.Location) bool {
+	if len(s) == 20 && isUTCSecond(s) {
+		return true
+	}
 	var f tsFast
 	if !scanTimestampFast(s, &f) {
 		return false
@@ -391,15 +395,63 @@ func isPlainDate(s string) bool {
 	if len(s) != 10 {
 		return false
 	}
-	_ = s[9]
-	y0, y1, y2, y3 := s[0]-'0', s[1]-'0', s[2]-'0', s[3]-'0'
-	mo0, mo1, d0, d1 := s[5]-'0', s[6]-'0', s[8]-'0', s[9]-'0'
-	if s[4] != '-' || s[7] != '-' || y0 > 9 || y1 > 9 || y2 > 9 || y3 > 9 || mo0 > 9 || mo1 > 9 || d0 > 9 || d1 > 9 {
+	// Eight bytes at a time: "YYYY-MM-" and "YY-MM-DD".
+	w0, w1 := le64(s, 0), le64(s, 2)
+	return w0&^dateDigits0 == dateSeps0 && w1&^dateDigits1 == dateSeps1 &&
+		digitsAt(w0, dateDigits0) && digitsAt(w1, dateDigits1) && validYMD(w0, digit2(w1, 6))
+}
+
+// The byte layouts of "2006-01-02" (from 0 and from 2) and of "2006-01-02T15:04:05Z"
+// (from 0, 8 and 12), little endian: ff marks a digit, the rest the separators.
+const (
+	dateDigits0 = 0x00ffff00ffffffff // "YYYY-MM-"
+	dateSeps0   = 0x2d00002d00000000
+	dateDigits1 = 0xffff00ffff00ffff // "YY-MM-DD"
+	dateSeps1   = 0x00002d00002d0000
+	tsDigits1   = 0xffff00ffff00ffff // "DDTHH:MM"
+	tsSeps1     = 0x00003a0000540000
+	tsDigits2   = 0x00ffff00ffff00ff // "H:MM:SSZ"
+	tsSeps2     = 0x5a00003a00003a00
+)
+
+// le64 is the little-endian word of s[i:i+8], in one load (the compiler does not merge
+// the byte loads of a string).
+func le64(s string, i int) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), len(s))[i:])
+}
+
+// digitsAt reports whether the bytes of w that mask marks (0xff) are ASCII digits: their
+// high nibble is 3, and adding 6 leaves it 3 (no byte can carry into a marked one
+// unless that one already fails the first test).
+func digitsAt(w, mask uint64) bool {
+	const hi, three, six = 0xf0f0f0f0f0f0f0f0, 0x3030303030303030, 0x0606060606060606
+	d := w & mask
+	return d&hi == three&mask && (d+six&mask)&hi == three&mask
+}
+
+// digit2 is the number of the two digits at bytes i and i+1 of w (known to be digits).
+func digit2(w uint64, i int) int {
+	return int(w>>(8*i)&0xf)*10 + int(w>>(8*i+8)&0xf)
+}
+
+// validYMD checks the ranges of a date whose digits are known to be digits: w0 is the
+// word of "YYYY-MM-".
+func validYMD(w0 uint64, day int) bool {
+	month := digit2(w0, 5)
+	if w0&0x0f0f0f0f == 0 || month < 1 || month > 12 || day < 1 {
+		return false // year 0000, or no such month or day
+	}
+	return day <= 28 || day <= daysIn(digit2(w0, 0)*100+digit2(w0, 2), month)
+}
+
+// isUTCSecond reports whether s (20 bytes) is exactly a valid "2006-01-02T15:04:05Z".
+func isUTCSecond(s string) bool {
+	w0, w1, w2 := le64(s, 0), le64(s, 8), le64(s, 12)
+	if w0&^dateDigits0 != dateSeps0 || w1&^tsDigits1 != tsSeps1 || w2&^tsDigits2 != tsSeps2 ||
+		!digitsAt(w0, dateDigits0) || !digitsAt(w1, tsDigits1) || !digitsAt(w2, tsDigits2) {
 		return false
 	}
-	year := int(y0)*1000 + int(y1)*100 + int(y2)*10 + int(y3)
-	month, day := int(mo0)*10+int(mo1), int(d0)*10+int(d1)
-	return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month)
+	return digit2(w1, 3) <= 23 && digit2(w1, 6) <= 59 && digit2(w2, 5) <= 59 && validYMD(w0, digit2(w1, 0))
 }
 
 // appendDate appends the canonical "2006-01-02" of a date, optionally written with a

@@ -143,11 +143,20 @@ func (c *column) validFast(s string) bool {
 	return false
 }
 
+// validPlain is validFast that takes every plain decimal, canonical or not ("10.50"):
+// valid, without canonicalizing it.
+func (c *column) validPlain(s string) bool {
+	if c.kind == kInteger || c.kind == kDecimal {
+		return isPlainDecimal(s, c.kind == kInteger)
+	}
+	return c.validFast(s)
+}
+
 // problem returns what is wrong with a non-NULL value ("" when it parses), with buf as
 // scratch.
 func (c *column) problem(buf []byte, s string) ([]byte, string) {
 	switch {
-	case c.validFast(s):
+	case c.validPlain(s):
 		return buf, ""
 	case c.kind == kTimestamp:
 		_, _, p := parseTimestamp(trimSpace(s), c.Location, c.prec)

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 )
@@ -54,14 +57,45 @@ func (c *CSVReader) SplitRange() (start, end int64, ok bool) {
 
 // child is a reader of c's dialect and columns over r, lines counted from line.
 func (c *CSVReader) child(r io.Reader, line int64, bufSize int) *CSVReader {
-	n := &CSVReader{delim: c.delim, quote: c.quote, null: c.null, nullable: c.nullable,
-		cols: c.cols, fileCols: c.fileCols, proj: c.proj, line: line,
-		pos: position{name: c.pos.name, unit: c.pos.unit}}
+	n := &CSVReader{}
+	c.initChild(n, line)
 	n.br = bufio.NewReaderSize(r, bufSize)
 	if n.proj != nil {
 		n.cells = make([]diff.Cell, len(n.cols))
 	}
 	return n
+}
+
+// initChild makes n a reader of c's dialect and columns, lines counted from line,
+// without a bufio.Reader.
+func (c *CSVReader) initChild(n *CSVReader, line int64) {
+	*n = CSVReader{delim: c.delim, quote: c.quote, null: c.null, nullable: c.nullable,
+		cols: c.cols, fileCols: c.fileCols, proj: c.proj, line: line,
+		pos: position{name: c.pos.name, unit: c.pos.unit}}
+}
+
+// section is a sectionReader of c's dialect and columns over r, lines counted from line.
+// The halves of a split are read on two cores, each writing its readers' state per
+// record: the reader, its bufio.Reader and its cells are kept off the cache lines of
+// whatever was allocated next to them (the other half's reader, allocated just before
+// or after), or both cores would keep taking the same lines from each other.
+func (c *CSVReader) section(r io.Reader, line int64, bufSize int) *sectionReader {
+	s := &sectionReader{}
+	c.initChild(&s.CSVReader, line)
+	s.fr = fillCounter{r: r}
+	s.rd = *bufio.NewReaderSize(&s.fr, bufSize)
+	s.br = &s.rd
+	s.raw = paddedCells(s.fileCols)[:0]
+	if s.proj != nil {
+		s.cells = paddedCells(len(s.cols))
+	}
+	return s
+}
+
+// paddedCells returns n cells with cells' worth of padding on each side.
+func paddedCells(n int) []diff.Cell {
+	const pad = 8 // 8 × 24 bytes
+	return make([]diff.Cell, n+2*pad)[pad : pad+n : pad+n]
 }
 
 // countingReader counts the bytes read through it.
@@ -119,33 +153,132 @@ func (c *CSVReader) RowAt(off int64) ([]diff.Cell, int64, int64, error) {
 }
 
 // SplitAt returns a reader over the records before off and one over the records from
-// off, which must be a line start, with the positions the whole file's reader gives.
-// They read the file c reads; closing c closes it.
+// off, which must be a line start. The first gives the positions the whole file's
+// reader gives; the second counts lines from off (Rebase makes them the whole file's
+// once the first has read its section: counting the lines before off up front would
+// read them twice, and before either half could start). They read the file c reads;
+// closing c closes it.
 func (c *CSVReader) SplitAt(off int64) (diff.Reader, diff.Reader, error) {
 	s := c.split
 	if s == nil || off < s.dataStart || off > s.size {
 		return nil, nil, errors.New("csv: cannot split here")
 	}
-	lines, err := countLines(s.f, s.dataStart, off)
-	if err != nil {
-		return nil, nil, err
-	}
-	first := c.child(io.NewSectionReader(s.f, s.dataStart, off-s.dataStart), c.line, s.bufSize)
-	second := c.child(io.NewSectionReader(s.f, off, s.size-off), c.line+lines, s.bufSize)
+	first := c.section(io.NewSectionReader(s.f, s.dataStart, off-s.dataStart), c.line, s.bufSize)
+	second := c.section(io.NewSectionReader(s.f, off, s.size-off), 0, s.bufSize)
 	return first, second, nil
 }
 
-// countLines counts the '\n' bytes of f in [from, to).
-func countLines(f *os.File, from, to int64) (int64, error) {
-	buf := make([]byte, 1<<20)
-	var n int64
-	for from < to {
-		k, err := f.ReadAt(buf[:min(int64(len(buf)), to-from)], from)
-		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
-		from += int64(k)
-		if err != nil && from < to {
-			return 0, err
-		}
+// Rebase returns the whole file's position of a position the second reader of SplitAt
+// gave ("name line n", n counted from the split offset), first being the first reader
+// after it read its whole section: its lines are the lines before the offset.
+func (c *CSVReader) Rebase(first diff.Reader, pos string) string {
+	f, ok := first.(*sectionReader)
+	prefix := c.pos.name + c.pos.unit
+	if !ok || !strings.HasPrefix(pos, prefix) {
+		return pos
 	}
-	return n, nil
+	n, err := strconv.ParseInt(pos[len(prefix):], 10, 64)
+	if err != nil {
+		return pos
+	}
+	return prefix + strconv.FormatInt(f.line+n, 10)
+}
+
+// sectionReader reads a section of a split file. It implements diff.SameRecordReader:
+// in a reconciliation most target records are byte for byte the source's, and such a
+// record need not be parsed again. The bytes are compared, not the cells: parsing is a
+// function of the bytes (and of the dialect and columns, which must be the same).
+type sectionReader struct {
+	_ [128]byte
+	CSVReader
+	rd    bufio.Reader // CSVReader.br
+	fr    fillCounter  // under rd
+	track bool         // keep last: a peer reads NextSame against this reader
+	last  []byte       // the record Next last returned, one whole line with its '\n' in br's buffer; nil when unknown
+	peer  *sectionReader
+	same  bool // peer reads as this one does, and often enough the same records
+	tries int  // records compared in this window of sameWindow
+	hits  int  // records that were the same
+	_     [128]byte
+}
+
+// sameWindow is how many records NextSame compares before it looks at how many were the
+// same: when few were, comparing costs more than it saves (the peer's keeping its
+// bytes, and a compare of each record that then has to be parsed), and it stops.
+const sameWindow = 1 << 14
+
+// fillCounter counts the reads of the bufio.Reader over it: a read is when the bufio
+// buffer may have moved.
+type fillCounter struct {
+	r     io.Reader
+	fills int
+}
+
+func (f *fillCounter) Read(p []byte) (int, error) {
+	f.fills++
+	return f.r.Read(p)
+}
+
+// Next is CSVReader.Next, keeping the bytes of the record when tracked.
+func (s *sectionReader) Next() ([]diff.Cell, error) {
+	c := &s.CSVReader
+	s.last = nil
+	if !s.track {
+		return c.Next()
+	}
+	// When the buffer was not refilled, the record's bytes are the buffered bytes it
+	// consumed, still there until the next read; when those are one line (one line
+	// counted, ending them) they are the record.
+	avail, _ := c.br.Peek(c.br.Buffered())
+	line0, fills := c.line, s.fr.fills
+	cells, err := c.Next()
+	if n := len(avail) - c.br.Buffered(); err == nil && s.fr.fills == fills && c.line == line0+1 && n > 0 && avail[n-1] == '\n' {
+		s.last = avail[:n]
+	}
+	return cells, err
+}
+
+// NextSame reads the next record without parsing it when its bytes are those of the
+// record other's Next last returned (other a sectionReader of the same dialect and
+// columns): Next would return the same cells. False leaves the reader where it was.
+func (s *sectionReader) NextSame(other diff.Reader) bool {
+	o, ok := other.(*sectionReader)
+	if !ok {
+		return false
+	}
+	if s.peer != o {
+		s.peer, s.same = o, sameLayout(&s.CSVReader, &o.CSVReader)
+		o.track = o.track || s.same
+	}
+	c := &s.CSVReader
+	if !s.same || o.last == nil || c.err != nil {
+		return false
+	}
+	if s.tries++; s.tries == sameWindow {
+		if s.hits < sameWindow/8 {
+			s.same, o.track, o.last = false, false, nil
+			return false
+		}
+		s.tries, s.hits = 0, 0
+	}
+	n := len(o.last)
+	b, _ := c.br.Peek(n)
+	if string(b) != string(o.last) {
+		return false
+	}
+	s.hits++
+	_, _ = c.br.Discard(n)
+	c.pos.n = c.line + 1
+	c.line++
+	s.last = nil
+	if s.track {
+		s.last = b
+	}
+	return true
+}
+
+// sameLayout reports whether a and b turn the same bytes into the same cells.
+func sameLayout(a, b *CSVReader) bool {
+	return a.delim == b.delim && a.quote == b.quote && a.null == b.null && a.nullable == b.nullable &&
+		a.fileCols == b.fileCols && slices.Equal(a.proj, b.proj) && slices.Equal(a.cols, b.cols)
 }

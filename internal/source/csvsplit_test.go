@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -257,4 +258,216 @@ func openPair(ctx context.Context, t *testing.T, src, tgt string) [2]diff.Reader
 		rd[i] = r
 	}
 	return rd
+}
+
+// sections opens a file and returns the reader of its whole section (SplitAt its end).
+func section(ctx context.Context, t *testing.T, path string) diff.Reader {
+	t.Helper()
+	r, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	rs := r.(diff.RangeSplitter)
+	_, end, ok := rs.SplitRange()
+	if !ok {
+		t.Fatal("not splittable")
+	}
+	first, _, err := rs.SplitAt(end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return first
+}
+
+func TestSectionNextSame(t *testing.T) {
+	// Record i of the source against record i of the target: the target reads a record
+	// without parsing it exactly when it is one line, byte for byte the source's (the
+	// first record is never: the source starts keeping its bytes when asked first).
+	src := "id,amount,note\n" +
+		"K0,1.00,a\n" + // 1: same, but the first
+		"K1,1.00,a\n" + // 2: same
+		"K2,1.00,a\n" + // 3: amount differs
+		"K3,\"a,b\",x\n" + // 4: same, quoted on one line
+		"K4,\"a\nb\",x\n" + // 5: same, quoted over two lines
+		"K5,1.00,a\r\n" + // 7: same, CRLF
+		"\nK6,1.00,a\n" + // 9: an empty line before it in the source only
+		"K7,1.00\n" + // 10: same, ragged
+		"K8,1.00,a\n" + // 11: same
+		"K8a,1.00,a\r\r\n" + // 12: its note is "a\r", the target's "a"
+		"K8b,1.00,a\r\n" + // 13: its note is "a", the target's "a\r"
+		"K9,1.00,a" // 14: same, without a line break at the end
+	tgt := "id,amount,note\n" +
+		"K0,1.00,a\n" +
+		"K1,1.00,a\n" +
+		"K2,1.01,a\n" +
+		"K3,\"a,b\",x\n" +
+		"K4,\"a\nb\",x\n" +
+		"K5,1.00,a\r\n" +
+		"K6,1.00,a\n" +
+		"K7,1.00\n" +
+		"K8,1.00,a\n" +
+		"K8a,1.00,a\r\n" +
+		"K8b,1.00,a\r\r\n" +
+		"K9,1.00,a"
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	srcPath, tgtPath := write("source.csv", src), write("target.csv", tgt)
+	ctx := context.Background()
+	want, err := readAll(t, newCSV(t, tgt, CSVOptions{Name: "target.csv"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, g := section(ctx, t, srcPath), section(ctx, t, tgtPath)
+	sr, ok := g.(diff.SameRecordReader)
+	if !ok {
+		t.Fatal("a section is not a diff.SameRecordReader")
+	}
+	var got []entry
+	var twins []string
+	for range want {
+		cells, err := s.Next()
+		if err != nil && !IsRowError(err) {
+			t.Fatal(err)
+		}
+		if err == nil && sr.NextSame(s) {
+			got = append(got, entry{cells: cloneCells(cells), pos: g.Position()})
+			twins = append(twins, strings.Clone(cells[0].Text))
+			continue
+		}
+		e, err := readAll(t, &limitReader{g, 1})
+		if err != nil || len(e) != 1 {
+			t.Fatalf("target: %v, %d entries", err, len(e))
+		}
+		got = append(got, e[0])
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("target read with NextSame:\n got %+v\nwant %+v", got, want)
+	}
+	if wantTwins := []string{"K1", "K3", "K5", "K8"}; !reflect.DeepEqual(twins, wantTwins) {
+		t.Fatalf("records read without parsing: %q, want %q", twins, wantTwins)
+	}
+	if _, err := g.Next(); err != io.EOF {
+		t.Fatalf("after the last record: %v, want io.EOF", err)
+	}
+
+	// Another layout (columns in another order) never reads the source's records.
+	other := section(ctx, t, write("other.csv", "id,note,amount\nK0,1.00,a\nK1,1.00,a\n"))
+	s2 := section(ctx, t, srcPath)
+	for range 2 {
+		if _, err := s2.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if other.(diff.SameRecordReader).NextSame(s2) {
+			t.Fatal("NextSame across layouts")
+		}
+		if _, err := other.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// limitReader returns at most n records of r.
+type limitReader struct {
+	diff.Reader
+	n int
+}
+
+func (l *limitReader) Next() ([]diff.Cell, error) {
+	if l.n == 0 {
+		return nil, io.EOF
+	}
+	l.n--
+	return l.Reader.Next()
+}
+
+func TestSplitMergeTargetColumnsReordered(t *testing.T) {
+	// The target's columns in another order: its records are never the source's bytes,
+	// the halves compare values.
+	src, tgt := splitFiles(t, nil)
+	b, err := os.ReadFile(tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	for i, l := range lines {
+		f := strings.Split(l, ",")
+		lines[i] = f[0] + "," + f[2] + "," + f[1]
+	}
+	if err := os.WriteFile(tgt, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := checkSplit(t, src, tgt, limits{}, true)
+	if res.sum.Matched == 0 || res.sum.Mismatched == 0 {
+		t.Fatalf("%+v", res.sum)
+	}
+}
+
+func TestSplitMergeSameBytesInvalidAndDuplicate(t *testing.T) {
+	// Records that are the same bytes on both sides but invalid (an unparsable amount), or
+	// duplicated (on one side or both): the target reads them as the source's, and the
+	// outcomes and positions are the in-step merge's.
+	src, tgt := splitFiles(t, func(side, i int, row string) string {
+		switch {
+		case row == "":
+			return row
+		case i%991 == 7:
+			return fmt.Sprintf("K%07d,abc,n\n", i)
+		case i%983 == 11:
+			return row + row
+		case i%977 == 13+side:
+			return row + row + row
+		}
+		return row
+	})
+	res := checkSplit(t, src, tgt, limits{}, true)
+	if res.sum.InvalidRows < 100 || res.sum.DuplicateKeys < 100 {
+		t.Fatalf("%+v", res.sum)
+	}
+}
+
+func TestSectionNextSameGivesUp(t *testing.T) {
+	// Every target record differs from the source's: after a window of compares NextSame
+	// stops comparing, and the source stops keeping its records' bytes. The records read
+	// are still every record.
+	dir := t.TempDir()
+	var src, tgt strings.Builder
+	src.WriteString("id,amount\n")
+	tgt.WriteString("id,amount\n")
+	rows := 2*sameWindow + 10
+	for i := range rows {
+		fmt.Fprintf(&src, "K%07d,1.00\n", i)
+		fmt.Fprintf(&tgt, "K%07d,2.00\n", i)
+	}
+	ctx := context.Background()
+	var rd [2]diff.Reader
+	for i, data := range []string{src.String(), tgt.String()} {
+		p := filepath.Join(dir, fmt.Sprintf("f%d.csv", i))
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rd[i] = section(ctx, t, p)
+	}
+	s, g := rd[0].(*sectionReader), rd[1].(*sectionReader)
+	for i := range rows {
+		if _, err := s.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if g.NextSame(s) {
+			t.Fatalf("record %d: NextSame on different bytes", i)
+		}
+		cells, err := g.Next()
+		if err != nil || cells[1].Text != "2.00" || g.Position() != fmt.Sprintf("f1.csv line %d", i+2) {
+			t.Fatalf("record %d: %v %v at %s", i, cells, err, g.Position())
+		}
+		if i == sameWindow+1 && (g.same || s.track) {
+			t.Fatal("still comparing after a window without a same record")
+		}
+	}
 }

@@ -82,8 +82,7 @@ func (c *CSVReader) initChild(n *CSVReader, line int64) {
 func (c *CSVReader) section(r io.Reader, line int64, bufSize int) *sectionReader {
 	s := &sectionReader{}
 	c.initChild(&s.CSVReader, line)
-	s.fr = fillCounter{r: r}
-	s.rd = *bufio.NewReaderSize(&s.fr, bufSize)
+	s.rd = *bufio.NewReaderSize(r, bufSize)
 	s.br = &s.rd
 	s.raw = paddedCells(s.fileCols)[:0]
 	if s.proj != nil {
@@ -192,9 +191,7 @@ type sectionReader struct {
 	_ [128]byte
 	CSVReader
 	rd    bufio.Reader // CSVReader.br
-	fr    fillCounter  // under rd
-	track bool         // keep last: a peer reads NextSame against this reader
-	last  []byte       // the record Next last returned, one whole line with its '\n' in br's buffer; nil when unknown
+	ok    bool         // the last record was returned as cells (its RawRecord are its bytes)
 	peer  *sectionReader
 	same  bool // peer reads as this one does, and often enough the same records
 	tries int  // records compared in this window of sameWindow
@@ -207,34 +204,11 @@ type sectionReader struct {
 // bytes, and a compare of each record that then has to be parsed), and it stops.
 const sameWindow = 1 << 14
 
-// fillCounter counts the reads of the bufio.Reader over it: a read is when the bufio
-// buffer may have moved.
-type fillCounter struct {
-	r     io.Reader
-	fills int
-}
-
-func (f *fillCounter) Read(p []byte) (int, error) {
-	f.fills++
-	return f.r.Read(p)
-}
-
-// Next is CSVReader.Next, keeping the bytes of the record when tracked.
+// Next is CSVReader.Next, noting whether it returned cells (RawRecord is kept for a
+// malformed record, and left as it was at the end).
 func (s *sectionReader) Next() ([]diff.Cell, error) {
-	c := &s.CSVReader
-	s.last = nil
-	if !s.track {
-		return c.Next()
-	}
-	// When the buffer was not refilled, the record's bytes are the buffered bytes it
-	// consumed, still there until the next read; when those are one line (one line
-	// counted, ending them) they are the record.
-	avail, _ := c.br.Peek(c.br.Buffered())
-	line0, fills := c.line, s.fr.fills
-	cells, err := c.Next()
-	if n := len(avail) - c.br.Buffered(); err == nil && s.fr.fills == fills && c.line == line0+1 && n > 0 && avail[n-1] == '\n' {
-		s.last = avail[:n]
-	}
+	cells, err := s.CSVReader.Next()
+	s.ok = err == nil
 	return cells, err
 }
 
@@ -248,32 +222,42 @@ func (s *sectionReader) NextSame(other diff.Reader) bool {
 	}
 	if s.peer != o {
 		s.peer, s.same = o, sameLayout(&s.CSVReader, &o.CSVReader)
-		o.track = o.track || s.same
 	}
 	c := &s.CSVReader
-	if !s.same || o.last == nil || c.err != nil {
+	body := o.rawRec // the record other last returned, one line, without its line end
+	if !s.same || !o.ok || body == nil || c.err != nil {
 		return false
 	}
 	if s.tries++; s.tries == sameWindow {
 		if s.hits < sameWindow/8 {
-			s.same, o.track, o.last = false, false, nil
+			s.same = false
 			return false
 		}
 		s.tries, s.hits = 0, 0
 	}
-	n := len(o.last)
-	b, _ := c.br.Peek(n)
-	if string(b) != string(o.last) {
+	// The next line must be body and a line end that reading strips to leave body: "\n"
+	// (unless body ends in '\r', which "\n" would take with it) or "\r\n".
+	k := len(body)
+	b, _ := c.br.Peek(k + 2)
+	if len(b) <= k || string(b[:k]) != string(body) {
+		return false
+	}
+	n := k + 1
+	switch {
+	case b[k] == '\n' && body[k-1] != '\r':
+	case b[k] == '\r' && len(b) == k+2 && b[k+1] == '\n':
+		n = k + 2
+	default:
 		return false
 	}
 	s.hits++
 	_, _ = c.br.Discard(n)
 	c.pos.n = c.line + 1
 	c.line++
-	s.last = nil
-	if s.track {
-		s.last = b
-	}
+	c.recOff = c.off
+	c.off += int64(n)
+	c.rawRec = b[:k]
+	s.ok = true
 	return true
 }
 

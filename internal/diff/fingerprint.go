@@ -94,30 +94,42 @@ func canRefetch(rd Reader) (Refetcher, bool) {
 // appendFingerprint appends the fingerprinted value part of a row to dst, or collects the
 // problems of its values in e.probs (dst then unchanged).
 func (e *encoder) appendFingerprint(dst []byte, cells []Cell) []byte {
-	e.probs = e.probs[:0]
+	var line []byte
 	if e.raw != nil {
-		if line, ok := e.raw.RawRecord(); ok {
-			// The values must still parse as their types (an invalid row is an outcome).
-			for i, c := range e.cols {
-				if c.kind == kString {
-					continue
-				}
-				cell := cells[e.colIdx[i]]
-				if cell.Null || c.validFast(cell.Text) {
-					continue
-				}
-				var p string
-				if e.vals, p = c.problem(e.vals[:0], cell.Text); p != "" {
-					e.probs = append(e.probs, "column "+c.sideName[e.side]+": "+c.quote(cell.Text)+" "+p)
-				}
+		line, _ = e.raw.RawRecord()
+	}
+	fp, ok := e.fingerprintOf(cells, line)
+	if !ok {
+		return dst
+	}
+	dst = binary.AppendUvarint(dst, e.loc.Locator())
+	return append(dst, fp[:]...)
+}
+
+// fingerprintOf returns the fingerprint of a row: of line, its bytes as read, when there
+// is one and both sides' rows have that form (e.raw), else of its canonical values. false
+// when a value does not parse (the problems are in e.probs).
+func (e *encoder) fingerprintOf(cells []Cell, line []byte) (fp [fingerprintLen]byte, ok bool) {
+	e.probs = e.probs[:0]
+	if e.raw != nil && line != nil {
+		// The values must still parse as their types (an invalid row is an outcome).
+		for i, c := range e.cols {
+			if c.kind == kString {
+				continue
 			}
-			if len(e.probs) > 0 {
-				return dst
+			cell := cells[e.colIdx[i]]
+			if cell.Null || c.validFast(cell.Text) {
+				continue
 			}
-			dst = binary.AppendUvarint(dst, e.loc.Locator())
-			dst = binary.LittleEndian.AppendUint64(dst, maphash.Bytes(e.seeds.c, line))
-			return binary.LittleEndian.AppendUint64(dst, maphash.Bytes(e.seeds.d, line))
+			var p string
+			if e.vals, p = c.problem(e.vals[:0], cell.Text); p != "" {
+				e.probs = append(e.probs, "column "+c.sideName[e.side]+": "+c.quote(cell.Text)+" "+p)
+			}
 		}
+		if len(e.probs) > 0 {
+			return fp, false
+		}
+		return lineFingerprint(e.seeds, line), true
 	}
 	vals := e.vals[:0]
 	for i, c := range e.cols {
@@ -145,11 +157,17 @@ func (e *encoder) appendFingerprint(dst []byte, cells []Cell) []byte {
 	}
 	e.vals = vals
 	if len(e.probs) > 0 {
-		return dst
+		return fp, false
 	}
-	dst = binary.AppendUvarint(dst, e.loc.Locator())
-	dst = binary.LittleEndian.AppendUint64(dst, maphash.Bytes(e.seeds.a, vals))
-	return binary.LittleEndian.AppendUint64(dst, maphash.Bytes(e.seeds.b, vals))
+	binary.LittleEndian.PutUint64(fp[:8], maphash.Bytes(e.seeds.a, vals))
+	binary.LittleEndian.PutUint64(fp[8:], maphash.Bytes(e.seeds.b, vals))
+	return fp, true
+}
+
+func lineFingerprint(seeds *fpSeeds, line []byte) (fp [fingerprintLen]byte) {
+	binary.LittleEndian.PutUint64(fp[:8], maphash.Bytes(seeds.c, line))
+	binary.LittleEndian.PutUint64(fp[8:], maphash.Bytes(seeds.d, line))
+	return fp
 }
 
 // recFingerprint returns the fingerprint of a fingerprinted record: its last bytes.
@@ -162,13 +180,20 @@ func recFingerprint(rec []byte) []byte {
 // worker (its encoders and buffers are not shared).
 type refetcher struct {
 	rs    [2]Refetcher
-	enc   [2]*encoder
+	enc   [2]*encoder // with values
+	fps   [2]*encoder // as the side's encoder fingerprints rows: to check the row read again
 	buf   [2][]byte
 	count *atomic.Int64 // rows read again, both sides, all workers
 }
 
-func newRefetcher(p *plan, rs [2]Refetcher, count *atomic.Int64) *refetcher {
-	return &refetcher{rs: rs, enc: [2]*encoder{newEncoder(p, 0), newEncoder(p, 1)}, count: count}
+// newRefetcher returns a refetcher for sides read with the encoders sides.
+func newRefetcher(p *plan, rs [2]Refetcher, sides [2]*encoder, count *atomic.Int64) *refetcher {
+	f := &refetcher{rs: rs, enc: [2]*encoder{newEncoder(p, 0), newEncoder(p, 1)}, count: count}
+	for i, e := range sides {
+		f.fps[i] = newEncoder(p, i)
+		f.fps[i].seeds, f.fps[i].raw = e.seeds, e.raw
+	}
+	return f
 }
 
 // full returns the record of rec's row with its values, read again from its side.
@@ -176,16 +201,18 @@ func (f *refetcher) full(side int, rec []byte) ([]byte, error) {
 	_, vals := recRaw(rec)
 	loc, _ := binary.Uvarint(vals)
 	rd := f.rs[side]
-	cells, err := rd.Refetch(loc)
+	cells, raw, err := rd.Refetch(loc)
 	if err != nil {
 		return nil, fmt.Errorf("diff: %s: reading a row again (at %d): %w", sideName(side), loc, err)
 	}
 	f.count.Add(1)
+	// The row read again must be the row fingerprinted: same key, same fingerprint.
+	fp, fpOK := f.fps[side].fingerprintOf(cells, raw)
 	enc := f.enc[side]
 	enc.rowErr = ""
 	out := enc.encode(f.buf[side][:0], cells, rd)
 	f.buf[side] = out
-	if recFlags(out) != 0 || !bytes.Equal(recKey(out), recKey(rec)) {
+	if !fpOK || !bytes.Equal(fp[:], recFingerprint(rec)) || recFlags(out) != 0 || !bytes.Equal(recKey(out), recKey(rec)) {
 		return nil, fmt.Errorf("diff: %s changed during the run: the row read again at %d is not the one read first (key %s)",
 			sideName(side), loc, enc.p.formatKey(recKey(rec)))
 	}
@@ -227,8 +254,8 @@ func (e *encoder) encodeLine(dst []byte, cells []Cell) ([]byte, bool) {
 	}
 	dst = append(dst, 1, 1)
 	dst = binary.AppendUvarint(dst, loc)
-	dst = binary.LittleEndian.AppendUint64(dst, maphash.Bytes(e.seeds.c, line))
-	return binary.LittleEndian.AppendUint64(dst, maphash.Bytes(e.seeds.d, line)), true
+	fp := lineFingerprint(e.seeds, line)
+	return append(dst, fp[:]...), true
 }
 
 func uvarintLen(x uint64) int {

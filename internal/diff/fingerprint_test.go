@@ -21,16 +21,16 @@ type refetchReader struct {
 
 func (r *refetchReader) CanRefetch() bool { return true }
 func (r *refetchReader) Locator() uint64  { return uint64(r.i - 1) }
-func (r *refetchReader) Refetch(loc uint64) ([]Cell, error) {
+func (r *refetchReader) Refetch(loc uint64) ([]Cell, []byte, error) {
 	if loc >= uint64(len(r.rows)) {
-		return nil, errors.New("no such row")
+		return nil, nil, errors.New("no such row")
 	}
 	r.fetched.Add(1)
 	cells := append([]Cell(nil), r.rows[loc]...)
 	if r.change != nil {
 		cells = r.change(cells)
 	}
-	return cells, nil
+	return cells, nil, nil
 }
 
 // fingerprintPair builds a pair of known outcomes: n identical rows, then keys whose
@@ -149,16 +149,24 @@ func TestFingerprintsOnlyWhenBothSidesCan(t *testing.T) {
 }
 
 // TestFingerprintsChangedInput: a row read again that is not the row read first (the
-// file changed during the run) fails the run, naming the side and the key (masked when
-// sensitive), instead of comparing the wrong rows.
+// file changed during the run: another key, or other values) fails the run, naming the
+// side and the key (masked when sensitive), instead of comparing the wrong rows.
 func TestFingerprintsChangedInput(t *testing.T) {
 	srcRows, tgtRows, _ := fingerprintPair(10)
-	for _, sensitive := range []bool{false, true} {
+	for _, tc := range []struct {
+		sensitive bool
+		change    func(c []Cell) []Cell
+	}{
+		{false, func(c []Cell) []Cell { c[0].Text += "x"; return c }},
+		{true, func(c []Cell) []Cell { c[0].Text += "x"; return c }},
+		{false, func(c []Cell) []Cell { c[1].Text = "7.77"; return c }},
+		{true, func(c []Cell) []Cell { c[3] = Cell{Null: true}; return c }},
+	} {
+		sensitive := tc.sensitive
 		spec := fingerprintSpec
 		spec.Keys = []Column{{Name: "id", Sensitive: sensitive}}
 		s := &refetchReader{sliceReader: newSliceReader("s.csv", fingerprintCols, srcRows)}
-		tg := &refetchReader{sliceReader: newSliceReader("t.csv", fingerprintCols, tgtRows),
-			change: func(c []Cell) []Cell { c[0].Text += "x"; return c }}
+		tg := &refetchReader{sliceReader: newSliceReader("t.csv", fingerprintCols, tgtRows), change: tc.change}
 		_, _, err := runCollect(t, spec, s, tg)
 		if err == nil || !strings.Contains(err.Error(), "target changed during the run") {
 			t.Fatalf("sensitive=%t: err = %v", sensitive, err)

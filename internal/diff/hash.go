@@ -610,7 +610,7 @@ func (h *hashRun) joinAll() error {
 			wk := &joinWorker{h: h}
 			wk.x = &emitter{p: h.r.p, sink: wk}
 			if h.refetch[0] != nil {
-				wk.x.rf = newRefetcher(h.r.p, h.refetch, &h.refetched)
+				wk.x.rf = newRefetcher(h.r.p, h.refetch, [2]*encoder{h.r.sides[0].enc, h.r.sides[1].enc}, &h.refetched)
 			}
 			wk.work()
 			wk.t.free(h.pool)

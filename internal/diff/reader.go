@@ -54,9 +54,11 @@ type Refetcher interface {
 	CanRefetch() bool
 	// Locator says where the row Next last returned can be read again.
 	Locator() uint64
-	// Refetch reads the row at loc again: cells aligned with Columns(), valid until the
-	// next call from the same goroutine. Safe for concurrent use, with Next too.
-	Refetch(loc uint64) ([]Cell, error)
+	// Refetch reads the row at loc again: cells aligned with Columns() and, for a
+	// RawRecorder, the row's bytes as RawRecord would give them (nil when it would say
+	// false); valid until the next call from the same goroutine. Safe for concurrent
+	// use, with Next too.
+	Refetch(loc uint64) ([]Cell, []byte, error)
 }
 
 // RawRecorder is a Reader that can hand over the bytes a row was read from (a CSV record

@@ -81,6 +81,7 @@ type CSVReader struct {
 	off, recOff, dataOff int64
 	// The record last returned as read, when it is one line (diff.RawRecorder).
 	rawRec    []byte
+	rawBuf    []byte // rawRec of a quoted record longer than the bufio buffer
 	rawFormat string
 }
 
@@ -302,12 +303,16 @@ func (c *CSVReader) readRecord() (int, string, error) {
 			return len(c.raw), "", nil
 		}
 		c.rawRec = nil
+		// Quotes are unescaped in c.buf: keep the line as read (in the bufio buffer, or
+		// in rawBuf when it was longer than the buffer) unless the record goes on over
+		// more lines. Whether a record has a raw form must not depend on the buffer size
+		// (a record read again with a smaller buffer must have the same).
 		if copied {
-			return c.parseQuoted()
+			c.rawBuf = append(c.rawBuf[:0], body...)
+			body = c.rawBuf
+		} else {
+			c.buf = append(c.buf[:0], line...)
 		}
-		// Quotes are unescaped in a copy: the line stays as read in the bufio buffer
-		// unless the record goes on over more lines.
-		c.buf = append(c.buf[:0], line...)
 		before := c.line
 		n, reason, err := c.parseQuoted()
 		if c.line == before {

@@ -39,25 +39,26 @@ func (c *CSVReader) CanRefetch() bool {
 // Locator returns the byte offset of the record Next last returned.
 func (c *CSVReader) Locator() uint64 { return uint64(c.recOff) }
 
-// Refetch reads the record at byte offset loc (a Locator) again. It reads the file with
-// ReadAt and a reader of its own, so it is safe while Next is called and from several
-// goroutines.
-func (c *CSVReader) Refetch(loc uint64) ([]diff.Cell, error) {
+// Refetch reads the record at byte offset loc (a Locator) again, with its raw form. It
+// reads the file with ReadAt and a reader of its own, so it is safe while Next is called
+// and from several goroutines.
+func (c *CSVReader) Refetch(loc uint64) ([]diff.Cell, []byte, error) {
 	s := c.split
 	if !c.CanRefetch() {
-		return nil, errors.New("csv: cannot read records again")
+		return nil, nil, errors.New("csv: cannot read records again")
 	}
 	off := int64(loc)
 	if off < s.dataStart || off >= s.size {
-		return nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
+		return nil, nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
 	}
 	ch := c.child(io.NewSectionReader(s.f, off, s.size-off), 0, 4096)
 	cells, err := ch.Next()
 	if err == io.EOF {
-		return nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
+		return nil, nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: record at byte %d: %w", c.pos.name, off, err)
+		return nil, nil, fmt.Errorf("%s: record at byte %d: %w", c.pos.name, off, err)
 	}
-	return cells, nil
+	raw, _ := ch.RawRecord()
+	return cells, raw, nil
 }

@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -59,7 +60,7 @@ func TestCSVRefetch(t *testing.T) {
 		raws = append(raws, string(raw))
 		if len(locs) > 1 {
 			// Reading an earlier record again does not disturb Next.
-			if _, err := rf.Refetch(locs[0]); err != nil {
+			if _, _, err := rf.Refetch(locs[0]); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -84,9 +85,12 @@ func TestCSVRefetch(t *testing.T) {
 	done := make(chan error, len(locs))
 	for i, loc := range locs {
 		go func() {
-			cells, err := rf.Refetch(loc)
-			if err == nil && !reflect.DeepEqual(cells, want[i]) {
-				err = errors.New("record " + string(rune('0'+i)) + " read again differs")
+			cells, raw, err := rf.Refetch(loc)
+			if raw == nil {
+				raw = []byte("(none)")
+			}
+			if err == nil && (!reflect.DeepEqual(cells, want[i]) || string(raw) != raws[i]) {
+				err = fmt.Errorf("record %d read again: %+v %q, want %+v %q", i, cells, raw, want[i], raws[i])
 			}
 			done <- err
 		}()
@@ -97,7 +101,7 @@ func TestCSVRefetch(t *testing.T) {
 		}
 	}
 	for _, bad := range []uint64{0, uint64(len(text)), 1 << 40} {
-		if _, err := rf.Refetch(bad); err == nil || !strings.Contains(err.Error(), "s.csv") {
+		if _, _, err := rf.Refetch(bad); err == nil || !strings.Contains(err.Error(), "s.csv") {
 			t.Errorf("Refetch(%d) = %v, want an error naming the file", bad, err)
 		}
 	}
@@ -130,7 +134,7 @@ func TestCSVRefetchOnlyLocalFiles(t *testing.T) {
 	if cr.CanRefetch() {
 		t.Error("a stream claims it can be read again")
 	}
-	if _, err := cr.Refetch(0); err == nil {
+	if _, _, err := cr.Refetch(0); err == nil {
 		t.Error("Refetch on a stream did not fail")
 	}
 }
@@ -198,5 +202,38 @@ func TestHashOverRawLines(t *testing.T) {
 				t.Error("local CSV files were not fingerprinted")
 			}
 		})
+	}
+}
+
+// TestCSVRawRecordLongQuoted: a quoted record on one line longer than the reader's
+// buffer has its raw form, read the first time and again (with a smaller buffer).
+func TestCSVRawRecordLongQuoted(t *testing.T) {
+	long := `"` + strings.Repeat("x,", 6000) + `",1`
+	path := filepath.Join(t.TempDir(), "s.csv")
+	if err := os.WriteFile(path, []byte("a,b\n"+long+"\nz,2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewCSVReader(f, CSVOptions{Name: "s.csv", BufferSize: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.enableSplit(f, 1024); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	if _, err := c.Next(); err != nil {
+		t.Fatal(err)
+	}
+	raw, ok := c.RawRecord()
+	if !ok || string(raw) != long {
+		t.Fatalf("raw record %t, %d bytes, want the %d bytes of the line", ok, len(raw), len(long))
+	}
+	_, again, err := c.Refetch(c.Locator())
+	if err != nil || string(again) != long {
+		t.Fatalf("read again: %d bytes, %v", len(again), err)
 	}
 }

@@ -42,29 +42,29 @@ func (j *JSONLReader) CanRefetch() bool { return j.file != nil }
 // Locator returns the byte offset of the line Next last returned.
 func (j *JSONLReader) Locator() uint64 { return uint64(j.recOff) }
 
-// Refetch reads the line at byte offset loc again, with a reader of its own (safe while
-// Next is called, and from several goroutines).
-func (j *JSONLReader) Refetch(loc uint64) ([]diff.Cell, error) {
+// Refetch reads the line at byte offset loc again, with its bytes, with a reader of its
+// own (safe while Next is called, and from several goroutines).
+func (j *JSONLReader) Refetch(loc uint64) ([]diff.Cell, []byte, error) {
 	if j.file == nil {
-		return nil, errors.New("jsonl: cannot read lines again")
+		return nil, nil, errors.New("jsonl: cannot read lines again")
 	}
 	off := int64(loc)
 	if off < 0 || off >= j.size {
-		return nil, fmt.Errorf("%s: no line at byte %d", j.pos.name, off)
+		return nil, nil, fmt.Errorf("%s: no line at byte %d", j.pos.name, off)
 	}
 	ch := &JSONLReader{br: bufio.NewReaderSize(io.NewSectionReader(j.file, off, j.size-off), 4096),
 		cols: j.cols, index: j.index, cells: make([]diff.Cell, len(j.cols)), pos: position{name: j.pos.name, unit: j.pos.unit}}
 	line, err := ch.readLine()
 	if err != nil {
 		if err == io.EOF {
-			return nil, fmt.Errorf("%s: no line at byte %d", j.pos.name, off)
+			return nil, nil, fmt.Errorf("%s: no line at byte %d", j.pos.name, off)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if err := ch.parse(line); err != nil {
-		return nil, fmt.Errorf("%s: line at byte %d: %w", j.pos.name, off, err)
+		return nil, nil, fmt.Errorf("%s: line at byte %d: %w", j.pos.name, off, err)
 	}
-	return ch.cells, nil
+	return ch.cells, line, nil
 }
 
 // RawFormat implements diff.RawRecorder: equal lines have equal cells for the same

@@ -69,15 +69,15 @@ func TestJSONLRefetch(t *testing.T) {
 		t.Errorf("locators %v, want %v", locs, wantLocs)
 	}
 	for i, loc := range locs {
-		cells, err := rf.Refetch(loc)
+		cells, raw, err := rf.Refetch(loc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(cloneCells(cells), rows[i]) {
-			t.Errorf("line %d read again: %+v, want %+v", i, cells, rows[i])
+		if !reflect.DeepEqual(cloneCells(cells), rows[i]) || string(raw) != lines[i] {
+			t.Errorf("line %d read again: %+v %q, want %+v %q", i, cells, raw, rows[i], lines[i])
 		}
 	}
-	if _, err := rf.Refetch(uint64(len(text))); err == nil || !strings.Contains(err.Error(), "s.jsonl") {
+	if _, _, err := rf.Refetch(uint64(len(text))); err == nil || !strings.Contains(err.Error(), "s.jsonl") {
 		t.Errorf("past the end: %v", err)
 	}
 

@@ -131,30 +131,7 @@ func (e *encoder) fingerprintOf(cells []Cell, line []byte) (fp [fingerprintLen]b
 		}
 		return lineFingerprint(e.seeds, line), true
 	}
-	vals := e.vals[:0]
-	for i, c := range e.cols {
-		cell := cells[e.colIdx[i]]
-		if cell.Null {
-			vals = append(vals, 0)
-			continue
-		}
-		text := cell.Text
-		if c.identity || c.isCanon(text) {
-			vals = append(vals, 1)
-			vals = appendLenText(vals, text)
-			continue
-		}
-		at := len(vals)
-		vals = append(vals, 1, 0)
-		var p string
-		vals, _, p = c.canon(vals, text)
-		if p != "" {
-			vals = vals[:at]
-			e.probs = append(e.probs, "column "+c.sideName[e.side]+": "+c.quote(text)+" "+p)
-			continue
-		}
-		vals = putLenAt(vals, at+1, len(vals)-at-2)
-	}
+	vals := e.appendValues(e.vals[:0], cells, false)
 	e.vals = vals
 	if len(e.probs) > 0 {
 		return fp, false

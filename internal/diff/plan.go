@@ -314,40 +314,7 @@ func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 		}
 	} else if flags == 0 {
 		valStart := len(dst)
-		e.probs = e.probs[:0]
-		for i, c := range e.cols {
-			cell := cells[e.colIdx[i]]
-			if cell.Null {
-				dst = append(dst, 0)
-				continue
-			}
-			text := cell.Text
-			if c.identity || c.isCanon(text) {
-				dst = append(dst, 1)
-				dst = appendLenText(dst, text)
-				continue
-			}
-			// The canonical bytes go straight into the record, after the tag and one byte
-			// reserved for their length.
-			at := len(dst)
-			dst = append(dst, 2, 0)
-			var p string
-			var same bool
-			dst, same, p = c.canon(dst, text)
-			if p != "" {
-				dst = dst[:at]
-				e.probs = append(e.probs, "column "+c.sideName[e.side]+": "+c.quote(text)+" "+p)
-				continue
-			}
-			canon := dst[at+2:]
-			if same || (c.kind != kTimestamp && string(canon) == text) {
-				dst[at] = 1
-				dst = putLenAt(dst, at+1, len(canon))
-				continue
-			}
-			dst = putLenAt(dst, at+1, len(canon))
-			dst = appendLenText(dst, text)
-		}
+		dst = e.appendValues(dst, cells, true)
 		if len(e.probs) > 0 {
 			dst = dst[:valStart]
 			flags = flagInvalidValue
@@ -366,6 +333,47 @@ func (e *encoder) encode(dst []byte, cells []Cell, r Reader) []byte {
 	}
 	dst[start] = flags
 	return putLenAt(dst, start+1, len(dst)-start-2)
+}
+
+// appendValues appends a row's compared values: per column tag 0 for NULL, else tag 1,
+// the uvarint length of the canonical bytes and the canonical bytes; with texts, tag 2
+// instead when the text as read is not the canonical bytes, then its uvarint length and
+// the text. The problems of values that do not parse go to e.probs (the caller drops
+// what was appended).
+func (e *encoder) appendValues(dst []byte, cells []Cell, texts bool) []byte {
+	e.probs = e.probs[:0]
+	for i, c := range e.cols {
+		cell := cells[e.colIdx[i]]
+		if cell.Null {
+			dst = append(dst, 0)
+			continue
+		}
+		text := cell.Text
+		if c.identity || c.isCanon(text) {
+			dst = append(dst, 1)
+			dst = appendLenText(dst, text)
+			continue
+		}
+		// The canonical bytes go straight after the tag and one byte reserved for their
+		// length.
+		at := len(dst)
+		dst = append(dst, 1, 0)
+		var p string
+		var same bool
+		dst, same, p = c.canon(dst, text)
+		if p != "" {
+			dst = dst[:at]
+			e.probs = append(e.probs, "column "+c.sideName[e.side]+": "+c.quote(text)+" "+p)
+			continue
+		}
+		withText := texts && !same && (c.kind == kTimestamp || string(dst[at+2:]) != text)
+		dst = putLenAt(dst, at+1, len(dst)-at-2)
+		if withText {
+			dst[at] = 2
+			dst = appendLenText(dst, text)
+		}
+	}
+	return dst
 }
 
 // appendLenText appends the uvarint length of text and text.

@@ -36,35 +36,17 @@ func TestCSVRefetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = rd.Close() }()
-	rf, ok := rd.(diff.Refetcher)
-	if !ok || !rf.CanRefetch() {
-		t.Fatalf("a local CSV file cannot be read again: %T", rd)
-	}
-	var locs []uint64
-	var rows [][]diff.Cell
-	var raws []string
-	for {
-		cells, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
+	rf := rd.(diff.Refetcher)
+	var first uint64
+	n := 0
+	locs, rows, raws := readLocated(t, rd, func() {
+		// Reading an earlier record again does not disturb Next.
+		if n++; n == 1 {
+			first = rf.Locator()
+		} else if _, _, err := rf.Refetch(first); err != nil {
 			t.Fatal(err)
 		}
-		locs = append(locs, rf.Locator())
-		rows = append(rows, cloneCells(cells))
-		raw, ok := rd.(diff.RawRecorder).RawRecord()
-		if !ok {
-			raw = []byte("(none)")
-		}
-		raws = append(raws, string(raw))
-		if len(locs) > 1 {
-			// Reading an earlier record again does not disturb Next.
-			if _, _, err := rf.Refetch(locs[0]); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	})
 	want := [][]diff.Cell{
 		{{Text: "plain"}, {Text: "a"}},
 		{{Text: ""}, {Text: "b"}},
@@ -235,5 +217,34 @@ func TestCSVRawRecordLongQuoted(t *testing.T) {
 	_, again, err := c.Refetch(c.Locator())
 	if err != nil || string(again) != long {
 		t.Fatalf("read again: %d bytes, %v", len(again), err)
+	}
+}
+
+// readLocated reads every row of rd (a Refetcher and RawRecorder) with its Locator and
+// raw form ("(none)" when it has none); after each, read is called (may be nil).
+func readLocated(t *testing.T, rd diff.Reader, read func()) (locs []uint64, rows [][]diff.Cell, raws []string) {
+	t.Helper()
+	rf, ok := rd.(diff.Refetcher)
+	if !ok || !rf.CanRefetch() {
+		t.Fatalf("a local file cannot be read again: %T", rd)
+	}
+	for {
+		cells, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return locs, rows, raws
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		locs = append(locs, rf.Locator())
+		rows = append(rows, cloneCells(cells))
+		raw, ok := rd.(diff.RawRecorder).RawRecord()
+		if !ok {
+			raw = []byte("(none)")
+		}
+		raws = append(raws, string(raw))
+		if read != nil {
+			read()
+		}
 	}
 }

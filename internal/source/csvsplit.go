@@ -29,20 +29,30 @@ type splitFile struct {
 	line0     int64 // c.line when the split was enabled: rows read since when it differs
 }
 
-// enableSplit lets c split f: call it right after NewCSVReader, before any Next.
-func (c *CSVReader) enableSplit(f *os.File, bufSize int) error {
+// readFrom says where a reader of f through br is: f's size and the offset of the next
+// byte br would return; ok false (with the error, if any) when f is not a regular file.
+func readFrom(f *os.File, br *bufio.Reader) (size, next int64, ok bool, err error) {
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
-		return err
+		return 0, 0, false, err
 	}
 	cur, err := f.Seek(0, io.SeekCurrent)
 	if err != nil {
+		return 0, 0, false, err
+	}
+	return st.Size(), cur - int64(br.Buffered()), true, nil
+}
+
+// enableSplit lets c split f: call it right after NewCSVReader, before any Next.
+func (c *CSVReader) enableSplit(f *os.File, bufSize int) error {
+	size, next, ok, err := readFrom(f, c.br)
+	if !ok {
 		return err
 	}
 	if bufSize <= 0 {
 		bufSize = defaultBufferSize
 	}
-	c.split = &splitFile{f: f, dataStart: cur - int64(c.br.Buffered()), size: st.Size(), bufSize: bufSize, line0: c.line}
+	c.split = &splitFile{f: f, dataStart: next, size: size, bufSize: bufSize, line0: c.line}
 	return nil
 }
 

@@ -22,18 +22,11 @@ var (
 // enableRefetch lets j read its lines again from f: call it right after NewJSONLReader.
 // It does nothing when f is not a regular file read from its start.
 func (j *JSONLReader) enableRefetch(f *os.File) error {
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		return err
+	size, next, ok, err := readFrom(f, j.br)
+	if ok && next == j.off {
+		j.file, j.size = f, size
 	}
-	cur, err := f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return err
-	}
-	if cur-int64(j.br.Buffered()) == j.off {
-		j.file, j.size = f, st.Size()
-	}
-	return nil
+	return err
 }
 
 // CanRefetch reports whether lines can be read again.

@@ -3,8 +3,6 @@ package source
 import (
 	"compress/gzip"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -33,30 +31,8 @@ func TestJSONLRefetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = rd.Close() }()
-	rf, ok := rd.(diff.Refetcher)
-	if !ok || !rf.CanRefetch() {
-		t.Fatalf("a local JSON Lines file cannot be read again: %T", rd)
-	}
-	rr := rd.(diff.RawRecorder)
-	var locs []uint64
-	var rows [][]diff.Cell
-	var lines []string
-	for {
-		cells, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		locs = append(locs, rf.Locator())
-		rows = append(rows, cloneCells(cells))
-		line, ok := rr.RawRecord()
-		if !ok {
-			t.Fatal("no raw record")
-		}
-		lines = append(lines, string(line))
-	}
+	rf := rd.(diff.Refetcher)
+	locs, rows, lines := readLocated(t, rd, nil)
 	wantLines := []string{`{"id":"a","v":1.5,"n":"x"}`, `{"v":null,"id":"b"}`, `{"id":"c\u00e9","v":"2","n":"q\"uote"}`, `{"id":"d","v":3}`}
 	if !reflect.DeepEqual(lines, wantLines) {
 		t.Errorf("raw records %q", lines)

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
-	"sync/atomic"
 )
 
 // Fingerprinted records. When both sides are Refetchers, the hash strategy does not keep
@@ -21,9 +21,10 @@ import (
 // canonical values are all equal have equal fingerprints and are matched, as bytes.Equal
 // on canonical values would decide (equal canonical values are equal under any
 // tolerance). When the fingerprints of a key's two rows differ, both rows are read again
-// (Refetcher.Refetch), encoded with their values, and compared column by column as
-// always, so tolerances, differing columns and the texts they report are exactly those
-// of a run without fingerprints. Only rows of a key on both sides whose values are not
+// (Refetcher.Refetch), checked to have the key and fingerprint they were read with (else
+// the input changed during the run, and the run fails), encoded with their values, and
+// compared column by column as always, so tolerances, differing columns and the texts
+// they report are exactly those of a run without fingerprints. Only rows of a key on both sides whose values are not
 // all equal are read again: at 0.1% discrepancies that is about 0.1% of the rows.
 //
 // What is hashed per compared column: tag 0 for NULL, or tag 1, the uvarint length of the

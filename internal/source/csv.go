@@ -313,9 +313,9 @@ func (c *CSVReader) readRecord() (int, string, error) {
 		} else {
 			c.buf = append(c.buf[:0], line...)
 		}
-		before := c.line
+		before := c.off // moreLine moves it when the record goes on (even to a last line without '\n')
 		n, reason, err := c.parseQuoted()
-		if c.line == before {
+		if c.off == before {
 			c.rawRec = body
 		}
 		return n, reason, err

@@ -248,3 +248,21 @@ func readLocated(t *testing.T, rd diff.Reader, read func()) (locs []uint64, rows
 		}
 	}
 }
+
+// TestCSVRawRecordMultiLineAtEOF: a quoted record that goes on to a last line without a
+// line break has no raw form (its first line alone is not the record).
+func TestCSVRawRecordMultiLineAtEOF(t *testing.T) {
+	for _, text := range []string{"id,v\n1,\"a\nb\"", "id,v\n1,\"a\r\nb\"", "id,v\n1,\"a\nb\"\n"} {
+		c, err := NewCSVReader(strings.NewReader(text), CSVOptions{Name: "s.csv"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cells, err := c.Next()
+		if err != nil || cells[1].Text != strings.TrimPrefix(strings.TrimSuffix(strings.TrimSuffix(text[7:], "\n"), `"`), `"`) {
+			t.Fatalf("%q: %+v %v", text, cells, err)
+		}
+		if raw, ok := c.RawRecord(); ok {
+			t.Errorf("%q: raw form %q for a record over two lines", text, raw)
+		}
+	}
+}

@@ -219,7 +219,7 @@ run_once() {
 		watcher=$!
 	fi
 	rc=0
-	/usr/bin/time -f '%e %U %S %M' -o "$tf" "${cmd[@]}" >"$out" 2>"$err" || rc=$?
+	timed "$tf" "${cmd[@]}" >"$out" 2>"$err" || rc=$?
 	if [[ -n $watcher ]]; then
 		sleep "$POLL"
 		kill "$watcher" 2>/dev/null || true

@@ -145,7 +145,7 @@ run_once() { # run_once ROWS KIND METHOD RUN
 	tf=$DATA/out/$db-$m.time out=$DATA/out/$db-$m.out err=$DATA/out/$db-$m.err
 	case $m in
 	floor)
-		/usr/bin/time -f '%e %U %S %M' -o "$tf" bash -c '
+		timed "$tf" bash -c '
 			"$@" -c "COPY (SELECT '"$COLS"' FROM source ORDER BY id COLLATE \"C\") TO STDOUT" >/dev/null &
 			"$@" -c "COPY (SELECT '"$COLS"' FROM target ORDER BY id COLLATE \"C\") TO STDOUT" >/dev/null &
 			wait -n && wait -n' floor "${PSQL[@]}" -d "$db" >"$out" 2>"$err" || rc=$?
@@ -159,7 +159,7 @@ run_once() { # run_once ROWS KIND METHOD RUN
 			amount="(s.amount IS NULL) <> (t.amount IS NULL) OR abs(s.amount - t.amount) > 0.01"
 			booked="(s.booked_at IS NULL) <> (t.booked_at IS NULL) OR abs(extract(epoch FROM s.booked_at - t.booked_at)) > 2"
 		fi
-		/usr/bin/time -f '%e %U %S %M' -o "$tf" "${PSQL[@]}" -d "$db" -At -c "
+		timed "$tf" "${PSQL[@]}" -d "$db" -At -c "
 			SELECT count(*) FROM source s FULL OUTER JOIN target t ON s.id = t.id
 			WHERE s.id IS NULL OR t.id IS NULL OR $amount
 			   OR s.currency IS DISTINCT FROM t.currency OR s.value_date IS DISTINCT FROM t.value_date
@@ -169,7 +169,7 @@ run_once() { # run_once ROWS KIND METHOD RUN
 	merge | checksum)
 		local extra=()
 		[[ $m == checksum ]] && extra=("${CHECKSUM_FLAGS[@]}")
-		/usr/bin/time -f '%e %U %S %M' -o "$tf" "$CH" diff --source "$uri" --source-table source --target "$uri" --target-table target \
+		timed "$tf" "$CH" diff --source "$uri" --source-table source --target "$uri" --target-table target \
 			"${DIFF_FLAGS[@]}" --strategy "$m" "${extra[@]}" >"$out" 2>"$err" || rc=$?
 		;;
 	esac

@@ -299,6 +299,10 @@ func (p *partReader) Columns() []string { return p.r.Columns() }
 func (p *partReader) Position() string  { return p.r.Position() }
 func (p *partReader) Close() error      { return p.r.Close() }
 
+// Unwrap lets the engine use what the underlying reader can do (read rows again, hand
+// over their bytes): the row Next returns is always that reader's last row.
+func (p *partReader) Unwrap() diff.Reader { return p.r }
+
 func (p *partReader) Next() ([]diff.Cell, error) {
 	for {
 		if p.lim != nil {

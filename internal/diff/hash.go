@@ -1105,7 +1105,7 @@ func (wk *joinWorker) joinHeld(ws [2]*partitioner, ps, pt *part) error {
 		insert := func(seg int, c []byte) error {
 			// In batches: the table's memory for a batch is loaded at once (see touch),
 			// then the records are inserted one by one.
-			var offs [16]int
+			var offs, ends [16]int
 			var hs [16]uint64
 			var keys [16][]byte
 			for off := 0; off < len(c); {
@@ -1113,11 +1113,11 @@ func (wk *joinWorker) joinHeld(ws [2]*partitioner, ps, pt *part) error {
 				for ; n < len(offs) && off < len(c); n++ {
 					offs[n] = off
 					off += recLen(c[off:])
+					ends[n] = off
 				}
 				t.touch(side, c, offs[:n], &hs, &keys)
 				for i, o := range offs[:n] {
-					rec := c[o:]
-					t.insert(side, rec[:recLen(rec)], seg, o, hs[i], keys[i])
+					t.insert(side, c[o:ends[i]], seg, o, hs[i], keys[i])
 				}
 				if err := wk.tickN(n); err != nil {
 					return err

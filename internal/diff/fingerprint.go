@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -119,7 +121,7 @@ func (e *encoder) fingerprintOf(cells []Cell, line []byte) (fp [fingerprintLen]b
 				continue
 			}
 			cell := cells[e.colIdx[i]]
-			if cell.Null || c.validFast(cell.Text) {
+			if cell.Null || c.validPlain(cell.Text) {
 				continue
 			}
 			var p string
@@ -206,25 +208,32 @@ func (e *encoder) encodeLine(dst []byte, cells []Cell) ([]byte, bool) {
 	}
 	key := cells[e.keyIdx[0]]
 	line, ok := e.raw.RawRecord()
-	if !ok || key.Null || key.Text == "" {
+	if !ok || key.Null {
 		return dst, false
 	}
 	for _, i := range e.typed {
-		if cell := cells[e.colIdx[i]]; !cell.Null && !e.cols[i].validFast(cell.Text) {
+		if cell := cells[e.colIdx[i]]; !cell.Null && !e.cols[i].validPlain(cell.Text) {
 			return dst, false
 		}
 	}
+	return e.appendLineRecord(dst, key.Text, line)
+}
+
+// appendLineRecord appends the record of a row whose one plain key is key and whose
+// line, with values that pass the quick checks, is line; false (dst unchanged) for an
+// empty key or one too long for the short form.
+func (e *encoder) appendLineRecord(dst []byte, key string, line []byte) ([]byte, bool) {
 	loc := e.loc.Locator()
-	n := len(key.Text)
+	n := len(key)
 	// After L: K, the key tuple (length, bytes), R, tag 1, the locator, the fingerprint.
 	rest := 1 + 1 + n + 2 + uvarintLen(loc) + fingerprintLen
-	if rest >= 0x80 {
+	if n == 0 || rest >= 0x80 {
 		return dst, false
 	}
 	e.rowNo++
 	start := len(dst)
 	dst = append(dst, flagFingerprint, byte(rest), byte(n+1), byte(n))
-	dst = append(dst, key.Text...)
+	dst = append(dst, key...)
 	if e.noHash {
 		e.hash = 0
 	} else {
@@ -235,6 +244,94 @@ func (e *encoder) encodeLine(dst []byte, cells []Cell) ([]byte, bool) {
 	fp := lineFingerprint(e.seeds, line)
 	return append(dst, fp[:]...), true
 }
+
+// lineFields is what encodePlain needs of a line: the fields to find, in order.
+type lineFields struct {
+	delim byte
+	need  int   // fields to find: up to the last one read
+	key   int   // the key's field
+	typed []int // fields validated, by compared column (e.typed order)
+}
+
+// usePlainLines sets e up to encode lines of lr unsplit (encodePlain), when its rows are
+// fingerprinted as lines with one plain key.
+func (e *encoder) usePlainLines(lr LineReader) bool {
+	delim, ok := lr.LineDelimiter()
+	if !ok || e.raw == nil || e.loc == nil || !e.plainKey || e.ncols > maxLineFields {
+		return false
+	}
+	lf := &lineFields{delim: delim, key: e.keyIdx[0]}
+	lf.need = lf.key + 1
+	for _, i := range e.typed {
+		lf.typed = append(lf.typed, e.colIdx[i])
+		lf.need = max(lf.need, e.colIdx[i]+1)
+	}
+	e.lines = lf
+	return true
+}
+
+const maxLineFields = 64
+
+// encodePlain is encodeLine for a line of a LineReader (NextLine), which has one field
+// per column and no quoting: it finds the key and the typed fields without splitting
+// the rest. false (dst unchanged) when encode must see the row's cells.
+func (e *encoder) encodePlain(dst []byte, line []byte) ([]byte, bool) {
+	lf := e.lines
+	var ends [maxLineFields]int32
+	found := fieldEnds(line, lf.delim, ends[:lf.need])
+	if found < lf.need {
+		// The last field ends the line.
+		ends[found] = int32(len(line))
+	}
+	field := func(i int) []byte {
+		start := int32(0)
+		if i > 0 {
+			start = ends[i-1] + 1
+		}
+		return line[start:ends[i]]
+	}
+	for j, f := range lf.typed {
+		if b := field(f); len(b) > 0 && !e.cols[e.typed[j]].validPlain(bstr(b)) {
+			return dst, false
+		}
+	}
+	return e.appendLineRecord(dst, bstr(field(lf.key)), line)
+}
+
+// fieldEnds writes to ends the offsets of the first len(ends) delimiters of line, eight
+// bytes at a time, and returns how many it found.
+func fieldEnds(line []byte, delim byte, ends []int32) int {
+	dm := uint64(delim) * 0x0101010101010101
+	n, i := 0, 0
+	for ; i+8 <= len(line); i += 8 {
+		w := binary.LittleEndian.Uint64(line[i:])
+		for m := zeroBytes(w ^ dm); m != 0; m &= m - 1 {
+			ends[n] = int32(i + bits.TrailingZeros64(m)>>3)
+			if n++; n == len(ends) {
+				return n
+			}
+		}
+	}
+	for ; i < len(line); i++ {
+		if line[i] == delim {
+			ends[n] = int32(i)
+			if n++; n == len(ends) {
+				return n
+			}
+		}
+	}
+	return n
+}
+
+// zeroBytes has the high bit of each byte of x that is zero set, and no other bit.
+func zeroBytes(x uint64) uint64 {
+	const lo7 = 0x7f7f7f7f7f7f7f7f
+	t := ((x & lo7) + lo7) | x
+	return ^(t | lo7)
+}
+
+// bstr is b as a string, without copying: only while b is not modified.
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func uvarintLen(x uint64) int {
 	n := 1

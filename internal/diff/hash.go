@@ -532,8 +532,29 @@ func (r *run) hash(ctx context.Context) (err error) {
 		go func(s *sideReader, w *partitioner) {
 			defer wg.Done()
 			var buf []byte
+			lr, lines := s.r.(LineReader)
+			lines = lines && s.enc.usePlainLines(lr)
 			for {
-				cells, err := s.next(rctx)
+				var cells []Cell
+				var err error
+				if lines {
+					var line []byte
+					line, cells, err = s.nextLine(rctx, lr)
+					if line != nil {
+						if out, ok := s.enc.encodePlain(buf[:0], line); ok {
+							buf = out
+							if err = w.addHashed(buf, s.enc.hash); err != nil {
+								errs[s.side] = err
+								cancel()
+								break
+							}
+							continue
+						}
+						cells = lr.LineCells()
+					}
+				} else {
+					cells, err = s.next(rctx)
+				}
 				if err == io.EOF {
 					break
 				}

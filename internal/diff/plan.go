@@ -190,6 +190,7 @@ type encoder struct {
 	raw      RawRecorder // with seeds: rows hashed as read when they can be
 	typed    []int       // compared columns that are not strings (their values are validated)
 	plainKey bool        // one key column, a plain string
+	lines    *lineFields // rows come as lines (usePlainLines)
 	vals     []byte      // with seeds: canonical values of the row being encoded
 	noHash   bool        // skip the key hash (benchmarks of encoding alone)
 	hash     uint64      // the hash of the last record encoded

@@ -75,3 +75,21 @@ type RawRecorder interface {
 	// call to Next, or false when that row has none (a CSV record over several lines).
 	RawRecord() ([]byte, bool)
 }
+
+// LineReader is a RawRecorder that can hand over a row as its line, unsplit, for the
+// hash strategy to find only the fields it needs (a CSV reader without projection or
+// NULL marker). It is used only when the engine reads it directly (not through a
+// wrapper: a wrapper may change what Next returns).
+type LineReader interface {
+	RawRecorder
+	// LineDelimiter returns the byte between fields, and whether lines can be split at
+	// it: field i is column i, the bytes between delimiters, and an empty one is NULL.
+	LineDelimiter() (byte, bool)
+	// NextLine reads the next row as Next would. When the row is one line with one
+	// field per column and none of its first split fields is quoted, it returns the
+	// line (RawRecord's bytes) and nil cells; otherwise nil and what Next would return.
+	NextLine(split int) ([]byte, []Cell, error)
+	// LineCells returns the cells of the line NextLine last returned, as Next would
+	// have returned them.
+	LineCells() []Cell
+}

@@ -220,26 +220,50 @@ func (r *run) newSide(rd Reader, side int) *sideReader {
 
 // next returns the next row, io.EOF at the end, or an error naming the side.
 func (s *sideReader) next(ctx context.Context) ([]Cell, error) {
+	if err := s.before(ctx); err != nil {
+		return nil, err
+	}
+	cells, err := s.r.Next()
+	return cells, s.after(err)
+}
+
+// nextLine is next for a LineReader: the row's line (nil cells) when it comes as one.
+func (s *sideReader) nextLine(ctx context.Context, lr LineReader) ([]byte, []Cell, error) {
+	if err := s.before(ctx); err != nil {
+		return nil, nil, err
+	}
+	line, cells, err := lr.NextLine(s.enc.lines.need)
+	return line, cells, s.after(err)
+}
+
+// before does what comes before reading a row: publishing progress, checking for
+// cancellation, rate limiting.
+func (s *sideReader) before(ctx context.Context) error {
 	if s.pending >= s.every {
 		s.shown.Store(s.n)
 		s.pending = 0
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if s.lim != nil {
 		if s.tokens == 0 {
 			if err := s.lim.WaitN(ctx, s.lim.Burst()); err != nil {
 				if ctx.Err() != nil {
-					return nil, ctx.Err()
+					return ctx.Err()
 				}
-				return nil, fmt.Errorf("diff: rate limit: %w", err)
+				return fmt.Errorf("diff: rate limit: %w", err)
 			}
 			s.tokens = s.lim.Burst()
 		}
 		s.tokens--
 	}
-	cells, err := s.r.Next()
+	return nil
+}
+
+// after counts a row read with err: nil for a row (one the reader could not make into
+// cells too: the encoder makes it an invalid_row), io.EOF, or an error naming the side.
+func (s *sideReader) after(err error) error {
 	if err != nil {
 		var bad InvalidRowError
 		if errors.As(err, &bad) {
@@ -247,17 +271,17 @@ func (s *sideReader) next(ctx context.Context) ([]Cell, error) {
 			_, s.enc.rowErr = bad.InvalidRow()
 			s.n++
 			s.pending++
-			return nil, nil
+			return nil
 		}
 		s.shown.Store(s.n)
 		if errors.Is(err, io.EOF) {
-			return nil, io.EOF
+			return io.EOF
 		}
-		return nil, fmt.Errorf("diff: read %s at %s: %w", sideName(s.side), s.r.Position(), err)
+		return fmt.Errorf("diff: read %s at %s: %w", sideName(s.side), s.r.Position(), err)
 	}
 	s.n++
 	s.pending++
-	return cells, nil
+	return nil
 }
 
 func (r *run) startProgress() (stop func()) {

@@ -83,6 +83,8 @@ type CSVReader struct {
 	rawRec    []byte
 	rawBuf    []byte // rawRec of a quoted record longer than the bufio buffer
 	rawFormat string
+	delimStr  []byte // the delimiter, for bytes.Count
+	cut       cutLine // NextLine returned rawRec without parsing it into c.raw
 }
 
 type fieldOff struct {
@@ -109,6 +111,7 @@ func NewCSVReader(r io.Reader, opts CSVOptions) (*CSVReader, error) {
 		return nil, fmt.Errorf("%s: invalid CSV null marker %q: it holds the delimiter, the quote or a line break", opts.Name, c.null)
 	}
 	c.nullable = c.null != ""
+	c.delimStr = []byte{c.delim}
 	c.pos = position{name: opts.Name, unit: " line "}
 	if cl, ok := r.(io.Closer); ok {
 		c.closer = cl
@@ -217,7 +220,13 @@ func (c *CSVReader) Next() ([]diff.Cell, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
+	c.cut = cutLine{}
 	n, reason, err := c.readRecord()
+	return c.record(n, reason, err)
+}
+
+// record is Next's result for a record read with readRecord.
+func (c *CSVReader) record(n int, reason string, err error) ([]diff.Cell, error) {
 	if err != nil {
 		if err != io.EOF {
 			c.err = err
@@ -237,6 +246,106 @@ func (c *CSVReader) Next() ([]diff.Cell, error) {
 		c.cells[i] = c.raw[j]
 	}
 	return c.cells, nil
+}
+
+// LineDelimiter implements diff.LineReader: lines can be split at the delimiter when
+// every field is a column, in order, and an empty field is NULL.
+func (c *CSVReader) LineDelimiter() (byte, bool) { return c.delim, c.proj == nil && !c.nullable }
+
+// NextLine implements diff.LineReader: a record on one line with the header's number
+// of fields, none of the first split of them quoted, is returned as its line, unsplit.
+func (c *CSVReader) NextLine(split int) ([]byte, []diff.Cell, error) {
+	if c.err != nil {
+		return nil, nil, c.err
+	}
+	line, body, copied, err := c.readLine()
+	if err == nil && c.proj == nil && !c.nullable && c.oneLine(body, split) {
+		c.rawRec = body
+		c.cut = cutLine{line: line, copied: copied, ok: true}
+		return body, nil, nil
+	}
+	c.cut = cutLine{}
+	var n int
+	var reason string
+	if err == nil {
+		n, reason, err = c.parseRecord(line, body, copied)
+	}
+	cells, err := c.record(n, reason, err)
+	return nil, cells, err
+}
+
+// cutLine is the line NextLine returned unsplit, for LineCells.
+type cutLine struct {
+	line   []byte
+	copied bool
+	ok     bool
+}
+
+// oneLine reports whether body is a whole record of c.fileCols fields whose first split
+// fields are not quoted. Quoted fields after those are checked to end on this line, as
+// the parser would read them, without being unescaped.
+func (c *CSVReader) oneLine(body []byte, split int) bool {
+	q := bytes.IndexByte(body, c.quote)
+	if q < 0 {
+		return bytes.Count(body, c.delimStr)+1 == c.fileCols
+	}
+	pre := bytes.Count(body[:q], c.delimStr) // fields before the one holding the quote
+	if pre < split {
+		return false
+	}
+	n, ok := c.tailFields(body[bytes.LastIndexByte(body[:q], c.delim)+1:])
+	return ok && pre+n == c.fileCols
+}
+
+// tailFields counts the fields of b, from a field's start to the record's end, and
+// reports whether they are well formed on this line (false: a quoted field goes on to
+// another line, or has something after its closing quote; the parser says which).
+func (c *CSVReader) tailFields(b []byte) (int, bool) {
+	n, i := 0, 0
+	for {
+		n++
+		if i < len(b) && b[i] == c.quote {
+			i++
+			for {
+				j := bytes.IndexByte(b[i:], c.quote)
+				if j < 0 {
+					return 0, false
+				}
+				i += j + 1
+				if i < len(b) && b[i] == c.quote {
+					i++
+					continue
+				}
+				break
+			}
+			if i == len(b) {
+				return n, true
+			}
+			if b[i] != c.delim {
+				return 0, false
+			}
+			i++
+			continue
+		}
+		k := bytes.IndexByte(b[i:], c.delim)
+		if k < 0 {
+			return n, true
+		}
+		i += k + 1
+	}
+}
+
+// LineCells implements diff.LineReader: the cells of the line NextLine last returned.
+func (c *CSVReader) LineCells() []diff.Cell {
+	if cut := c.cut; cut.ok {
+		c.cut = cutLine{}
+		if bytes.IndexByte(c.rawRec, c.quote) < 0 {
+			c.splitFast(c.rawRec)
+		} else {
+			_, _, _ = c.parseRecord(cut.line, c.rawRec, cut.copied) // it parsed before: one line, no error
+		}
+	}
+	return c.raw[:c.fileCols]
 }
 
 func (c *CSVReader) rowErrorCells(n int) []diff.Cell {
@@ -270,11 +379,22 @@ func (c *CSVReader) cell(b []byte) diff.Cell {
 // reason when the record is malformed but the reader can go on, or an error (io.EOF
 // at the end).
 func (c *CSVReader) readRecord() (int, string, error) {
+	line, body, copied, err := c.readLine()
+	if err != nil {
+		return 0, "", err
+	}
+	return c.parseRecord(line, body, copied)
+}
+
+// readLine reads the next non-empty physical line: as read, and its body without the
+// line end; copied says whether it is in c.buf (longer than the bufio buffer) rather
+// than in the buffer.
+func (c *CSVReader) readLine() (line, body []byte, copied bool, err error) {
 	for {
 		c.pos.n = c.line + 1
 		c.recOff = c.off
-		line, err := c.br.ReadSlice('\n')
-		copied := false
+		line, err = c.br.ReadSlice('\n')
+		copied = false
 		if err == bufio.ErrBufferFull {
 			c.buf = append(c.buf[:0], line...)
 			for err == bufio.ErrBufferFull {
@@ -285,41 +405,44 @@ func (c *CSVReader) readRecord() (int, string, error) {
 		}
 		c.off += int64(len(line))
 		if err != nil && err != io.EOF {
-			return 0, "", fmt.Errorf("%s: %w", c.pos.String(), err)
+			return nil, nil, false, fmt.Errorf("%s: %w", c.pos.String(), err)
 		}
 		if len(line) == 0 {
-			return 0, "", io.EOF
+			return nil, nil, false, io.EOF
 		}
 		if line[len(line)-1] == '\n' {
 			c.line++
 		}
-		body := trimEOL(line)
-		if len(body) == 0 {
-			continue // empty line
+		if body = trimEOL(line); len(body) > 0 {
+			return line, body, copied, nil
 		}
-		if bytes.IndexByte(body, c.quote) < 0 {
-			c.splitFast(body)
-			c.rawRec = body
-			return len(c.raw), "", nil
-		}
-		c.rawRec = nil
-		// Quotes are unescaped in c.buf: keep the line as read (in the bufio buffer, or
-		// in rawBuf when it was longer than the buffer) unless the record goes on over
-		// more lines. Whether a record has a raw form must not depend on the buffer size
-		// (a record read again with a smaller buffer must have the same).
-		if copied {
-			c.rawBuf = append(c.rawBuf[:0], body...)
-			body = c.rawBuf
-		} else {
-			c.buf = append(c.buf[:0], line...)
-		}
-		before := c.off // moreLine moves it when the record goes on (even to a last line without '\n')
-		n, reason, err := c.parseQuoted()
-		if c.off == before {
-			c.rawRec = body
-		}
-		return n, reason, err
 	}
+}
+
+// parseRecord parses the record starting with a line from readLine into c.raw.
+func (c *CSVReader) parseRecord(line, body []byte, copied bool) (int, string, error) {
+	if bytes.IndexByte(body, c.quote) < 0 {
+		c.splitFast(body)
+		c.rawRec = body
+		return len(c.raw), "", nil
+	}
+	c.rawRec = nil
+	// Quotes are unescaped in c.buf: keep the line as read (in the bufio buffer, or
+	// in rawBuf when it was longer than the buffer) unless the record goes on over
+	// more lines. Whether a record has a raw form must not depend on the buffer size
+	// (a record read again with a smaller buffer must have the same).
+	if copied {
+		c.rawBuf = append(c.rawBuf[:0], body...)
+		body = c.rawBuf
+	} else {
+		c.buf = append(c.buf[:0], line...)
+	}
+	before := c.off // moreLine moves it when the record goes on (even to a last line without '\n')
+	n, reason, err := c.parseQuoted()
+	if c.off == before {
+		c.rawRec = body
+	}
+	return n, reason, err
 }
 
 const (

@@ -75,6 +75,9 @@ func FuzzCSVReader(f *testing.F) {
 			}
 		}
 
+		// NextLine with LineCells reads what Next reads.
+		checkNextLine(t, data, CSVOptions{Delimiter: delim, Quote: '"', Name: "f.csv", BufferSize: 16})
+
 		// 2. Our writer round-trips any text, and NULL, with either null marker.
 		record := []diff.Cell{{Text: a}, {Text: b}, {Null: true}, {Text: a + string(delim) + b}}
 		for _, null := range []string{"", `\N`} {

@@ -1,0 +1,154 @@
+package source
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+)
+
+// csvRead is what one read of a CSVReader gave: cells (or the error), the position, the
+// locator and the raw form; line is the row's line when NextLine returned it unsplit.
+type csvRead struct {
+	cells []diff.Cell
+	err   string
+	pos   string
+	loc   uint64
+	raw   string
+	line  string
+}
+
+// readCSVAll reads data to the end or a fatal error, with Next (split < 0) or with
+// NextLine(split) and LineCells.
+func readCSVAll(t *testing.T, data []byte, opts CSVOptions, split int) []csvRead {
+	t.Helper()
+	r, err := NewCSVReader(bytes.NewReader(data), opts)
+	if err != nil {
+		return nil
+	}
+	var out []csvRead
+	for calls := 0; calls <= len(data)+1; calls++ {
+		var cells []diff.Cell
+		var line []byte
+		if split < 0 {
+			cells, err = r.Next()
+		} else {
+			line, cells, err = r.NextLine(split)
+			if line != nil {
+				cells = r.LineCells()
+			}
+		}
+		if err == io.EOF {
+			return out
+		}
+		got := csvRead{cells: cloneCells(cells), pos: r.Position(), loc: r.Locator(), line: string(line)}
+		if raw, ok := r.RawRecord(); ok {
+			got.raw = string(raw)
+		}
+		if err != nil {
+			got.err = err.Error()
+			var re *RowError
+			if !errors.As(err, &re) {
+				return append(out, got)
+			}
+			got.cells = re.Cells
+		}
+		out = append(out, got)
+	}
+	t.Fatalf("the reader does not progress")
+	return nil
+}
+
+// checkNextLine: NextLine with LineCells reads exactly what Next reads, whatever the
+// split, and returns unsplit only whole one-line records whose first split fields are
+// not quoted.
+func checkNextLine(t *testing.T, data []byte, opts CSVOptions) {
+	t.Helper()
+	want := readCSVAll(t, data, opts, -1)
+	for split := 0; split <= 4; split++ {
+		got := readCSVAll(t, data, opts, split)
+		for i := range got {
+			if g := got[i]; g.line != "" {
+				if g.line != g.raw || len(g.cells) == 0 {
+					t.Fatalf("split %d, read %d: line %q, raw %q, %d cells", split, i, g.line, g.raw, len(g.cells))
+				}
+				for _, c := range g.cells[:min(split, len(g.cells))] {
+					if strings.IndexByte(c.Text, opts.Quote) >= 0 || strings.IndexByte(c.Text, opts.Delimiter) >= 0 {
+						t.Fatalf("split %d, read %d: line %q returned unsplit with field %q among the first %d", split, i, g.line, c.Text, split)
+					}
+				}
+				got[i].line = ""
+			}
+		}
+		if !slices.EqualFunc(got, want, func(a, b csvRead) bool {
+			return slices.Equal(a.cells, b.cells) && a.err == b.err && a.pos == b.pos && a.loc == b.loc && a.raw == b.raw
+		}) {
+			t.Fatalf("split %d:\n got  %s\n want %s", split, fmtReads(got), fmtReads(want))
+		}
+	}
+}
+
+func fmtReads(rs []csvRead) string {
+	var b strings.Builder
+	for _, r := range rs {
+		fmt.Fprintf(&b, "\n  %+v", r)
+	}
+	return b.String()
+}
+
+func TestCSVNextLineSameAsNext(t *testing.T) {
+	inputs := []string{
+		"id,v,w\n1,a,b\n2,,\n3,\"x\",y\n4,y,\"q,\"\"r\"\"\"\n5,\"two\nlines\",z\n6,a\n7,a,b,c\n\n8,a\"b,c\n9,a,\"bad\"x\n10,a,\"open\n",
+		"\xEF\xBB\xBFid,v,w\r\n1,a,b\r\n2,\"\",\"\"\r\n3,a,\"b\"\r",
+		"id,v,w\n\"1\",a,b\n1,\"a\",b\n1,a,\"\"\n,,\n",
+		"id,v,w\n1,a,\"unterminated",
+	}
+	for _, in := range inputs {
+		for _, null := range []string{"", `\N`} {
+			checkNextLine(t, []byte(in), CSVOptions{Delimiter: ',', Quote: '"', NullMarker: null, Name: "t.csv", BufferSize: 16})
+			checkNextLine(t, []byte(in), CSVOptions{Delimiter: ',', Quote: '"', NullMarker: null, Name: "t.csv"})
+			checkNextLine(t, []byte(in), CSVOptions{Delimiter: ',', Quote: '"', Name: "t.csv", Columns: []string{"w", "id"}})
+		}
+	}
+}
+
+// A line is returned unsplit exactly when the caller may split it: the first split
+// fields not quoted, every field on the line.
+func TestCSVNextLineWhenUnsplit(t *testing.T) {
+	data := "id,v,w\n1,a,b\n2,\"a\",b\n3,a,\"b,c\"\n4,\"a\nb\",c\n5,a\n"
+	r, err := NewCSVReader(strings.NewReader(data), CSVOptions{Name: "t.csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unsplit []bool
+	for {
+		line, _, err := r.NextLine(2)
+		if err == io.EOF {
+			break
+		}
+		unsplit = append(unsplit, line != nil)
+	}
+	if want := []bool{true, false, true, false, false}; !slices.Equal(unsplit, want) {
+		t.Fatalf("unsplit %v, want %v", unsplit, want)
+	}
+	if _, ok := r.LineDelimiter(); !ok {
+		t.Fatal("a plain reader's lines can be split")
+	}
+	for _, opts := range []CSVOptions{{NullMarker: `\N`}, {Columns: []string{"w"}}} {
+		r, err := NewCSVReader(strings.NewReader(data), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := r.LineDelimiter(); ok {
+			t.Fatalf("%+v: lines cannot be split at the delimiter alone", opts)
+		}
+		if line, cells, err := r.NextLine(0); line != nil || err != nil || len(cells) != len(r.Columns()) {
+			t.Fatalf("%+v: NextLine gave %q %v %v, want the cells", opts, line, cells, err)
+		}
+	}
+}

@@ -83,7 +83,7 @@ type CSVReader struct {
 	rawRec    []byte
 	rawBuf    []byte // rawRec of a quoted record longer than the bufio buffer
 	rawFormat string
-	delimStr  []byte // the delimiter, for bytes.Count
+	delimStr  []byte  // the delimiter, for bytes.Count
 	cut       cutLine // NextLine returned rawRec without parsing it into c.raw
 }
 

@@ -30,6 +30,7 @@ const tableRows = 20
 func newDiffCommand() *cobra.Command {
 	var f diffFlags
 	var srcURI, tgtURI, srcFormat, tgtFormat, output, memory, delimiter, nullMarker, tempDir string
+	var srcColumns, tgtColumns []string
 	var sorted, progress, stats bool
 	var cs checksum.Options
 	var storeURI, job string
@@ -83,8 +84,8 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 			default:
 				return fmt.Errorf("--output %q: want table, json, jsonl or csv", output)
 			}
-			opts := func(format string) (source.Options, error) {
-				o := source.Options{Format: source.Format(strings.ToLower(format)), NullMarker: nullMarker}
+			opts := func(format string, columns []string) (source.Options, error) {
+				o := source.Options{Format: source.Format(strings.ToLower(format)), NullMarker: nullMarker, Columns: columns}
 				if delimiter != "" {
 					if len(delimiter) != 1 {
 						return o, fmt.Errorf("--delimiter %q: want one character", delimiter)
@@ -93,11 +94,11 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 				}
 				return o, nil
 			}
-			so, err := opts(srcFormat)
+			so, err := opts(srcFormat, srcColumns)
 			if err != nil {
 				return err
 			}
-			to, err := opts(tgtFormat)
+			to, err := opts(tgtFormat, tgtColumns)
 			if err != nil {
 				return err
 			}
@@ -114,6 +115,8 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 	fl.StringVar(&tgtURI, "target", "", "target dataset URI")
 	fl.StringVar(&srcFormat, "source-format", "", "source format (csv, tsv, jsonl, parquet); default from the extension")
 	fl.StringVar(&tgtFormat, "target-format", "", "target format; default from the extension")
+	fl.StringSliceVar(&srcColumns, "source-columns", nil, "columns of a source file, comma-separated: for JSON Lines the keys read (default: learned from the first lines), for CSV and Parquet the columns read")
+	fl.StringSliceVar(&tgtColumns, "target-columns", nil, "columns of a target file, as --source-columns")
 	for _, side := range []struct {
 		name string
 		sq   *sqlSide

@@ -469,3 +469,43 @@ func TestDiffBarProgress(t *testing.T) {
 		t.Errorf("joining: %+v", s)
 	}
 }
+
+// A JSON Lines key that the first line leaves out is still a column (the columns are
+// learned from the lines read with it), so a value only some rows have is compared,
+// never dropped into a false "no discrepancies"; --source-columns/--target-columns
+// declare the columns instead, and other keys are then left out on purpose.
+func TestDiffJSONLColumns(t *testing.T) {
+	dir := t.TempDir()
+	src, tgt := filepath.Join(dir, "s.jsonl"), filepath.Join(dir, "t.jsonl")
+	for path, data := range map[string]string{
+		src: `{"id":"1","a":"x"}` + "\n" + `{"id":"2","a":"y","b":"3"}` + "\n",
+		tgt: `{"id":"1","a":"x","b":"4"}` + "\n" + `{"id":"2","a":"y","b":"3"}` + "\n",
+	} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want map[string]any
+	}{
+		{nil, map[string]any{"matched": 1.0, "mismatched": 1.0}},
+		{[]string{"--source-columns", "id,a", "--target-columns", "id,a"}, map[string]any{"matched": 2.0, "mismatched": 0.0}},
+	} {
+		cmd, _ := newRootCommand()
+		var out, errOut bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		cmd.SetArgs(append([]string{"diff", "--source", src, "--target", tgt, "--key", "id", "--output", "json", "--progress=false"}, tc.args...))
+		_ = cmd.Execute() // exit status 1 when discrepancies are found
+		var got struct{ Summary map[string]any }
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("%v: output %q (%v), stderr %q", tc.args, out.String(), err, errOut.String())
+		}
+		for k, v := range tc.want {
+			if got.Summary[k] != v {
+				t.Errorf("%v: summary %v, want %s = %v", tc.args, got.Summary, k, v)
+			}
+		}
+	}
+}

@@ -29,11 +29,15 @@ import (
 //   - an object or array is its compact JSON text (insignificant whitespace
 //     removed, member order and number literals kept).
 //
-// Keys that are not columns are ignored; when a key repeats, the last one wins. A
-// line that is not a well-formed JSON object is a RowError.
+// When the columns are declared, keys that are not columns are ignored. When they are
+// learned, a key that is not one of them makes its line a RowError: no value is left
+// out unseen. When a key repeats, the last one wins. A line that is not a well-formed
+// JSON object is a RowError.
 type JSONLOptions struct {
-	// Columns declares the columns. Empty means the keys of the first object, in
-	// order of appearance (the first non-blank line must then be a valid object).
+	// Columns declares the columns. Empty means they are learned: the keys of the first
+	// object (the first non-blank line must then be a valid object), then those of the
+	// objects read with it (the first buffer, up to learnLines lines), in order of
+	// appearance, so that keys that some rows leave out are columns too.
 	Columns []string
 	// Name is used in positions and errors ("bank.jsonl line 12").
 	Name string
@@ -55,6 +59,8 @@ type JSONLReader struct {
 	nested bytes.Buffer
 	cells  []diff.Cell
 	hint   []int // column of the n-th key of the previous line (-1: not a column)
+	// learned is how many lines the columns were learned from (0: declared).
+	learned int
 	err    error
 	held   bool // the first row was read by the constructor and not yet returned
 	heldE  error
@@ -103,20 +109,48 @@ func NewJSONLReader(r io.Reader, opts JSONLOptions) (*JSONLReader, error) {
 	// keys in order of first appearance
 	var order []string
 	seen := make(map[string]bool)
-	if err := j.scanObject(line, func(key []byte) {
+	add := func(key []byte) {
 		if !seen[string(key)] {
 			seen[string(key)] = true
 			order = append(order, string(key))
 		}
-	}); err != nil {
+	}
+	if err := j.scanObject(line, add); err != nil {
 		return nil, fmt.Errorf("%s: %s (the first object defines the columns; declare them to read this file)", j.pos.String(), err)
 	}
+	j.learned = 1 + j.learnAhead(add)
 	j.setColumns(order)
 	if err := j.parse(line); err != nil {
 		return nil, fmt.Errorf("%s: %s", j.pos.String(), err)
 	}
 	j.held = true
 	return j, nil
+}
+
+// learnLines is how many lines after the first the columns are learned from, at most
+// (those already in the buffer).
+const learnLines = 10000
+
+// learnAhead calls add with the keys of the objects on the whole lines already read
+// into the buffer after the current one (up to learnLines), without consuming them,
+// and returns how many lines it looked at. Lines that do not parse are skipped here
+// (they are RowErrors when read).
+func (j *JSONLReader) learnAhead(add func(key []byte)) int {
+	ahead, _ := j.br.Peek(j.br.Buffered())
+	n := 0
+	for n < learnLines {
+		i := bytes.IndexByte(ahead, '\n')
+		if i < 0 {
+			break // a line not wholly read yet
+		}
+		line := bytes.TrimFunc(ahead[:i], func(r rune) bool { return r < utf8.RuneSelf && isJSONSpace(byte(r)) })
+		ahead = ahead[i+1:]
+		n++
+		if len(line) > 0 {
+			_ = j.scanObject(line, add)
+		}
+	}
+	return n
 }
 
 func (j *JSONLReader) setColumns(cols []string) {
@@ -221,7 +255,8 @@ func (j *JSONLReader) parse(line []byte) error {
 	j.nested.Reset()
 	p := jsonParser{b: line, j: j}
 	n := 0
-	return p.object(func(key []byte, val diff.Cell) {
+	var unknown string
+	err := p.object(func(key []byte, val diff.Cell) {
 		// Lines usually repeat the previous line's key order: try that first.
 		if n < len(j.hint) {
 			if k := j.hint[n]; k >= 0 && string(key) == j.cols[k] {
@@ -233,6 +268,9 @@ func (j *JSONLReader) parse(line []byte) error {
 		k, ok := j.index[string(key)]
 		if !ok {
 			k = -1
+			if j.learned > 0 && unknown == "" {
+				unknown = string(key)
+			}
 		} else {
 			j.cells[k] = val
 		}
@@ -243,6 +281,10 @@ func (j *JSONLReader) parse(line []byte) error {
 		}
 		n++
 	})
+	if err == nil && unknown != "" {
+		return fmt.Errorf("key %q is not a column: the columns were learned from the first %d lines; declare the file's columns to read it", unknown, j.learned)
+	}
+	return err
 }
 
 // scanObject parses line and calls fn with every key.

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,7 +22,8 @@ func TestJSONL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := r.Columns(), []string{"id", "amount", "big", "memo", "nested", "ok"}; !reflect.DeepEqual(got, want) {
+	// "extra", on the second line only, is learned too.
+	if got, want := r.Columns(), []string{"id", "amount", "big", "memo", "nested", "ok", "extra"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("columns %q", got)
 	}
 	got, err := readAll(t, r)
@@ -29,15 +31,60 @@ func TestJSONL(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []entry{
-		{cells: []diff.Cell{T("1"), T("10.50"), T("123456789012345678901234567890.000001"), N, T(`{"a":[1,2.0,{"b":"x y"}]}`), T("true")}, pos: "t.jsonl line 1"},
-		{cells: []diff.Cell{T("2é🙂\n\"q\""), T("-0.0e-3"), N, N, N, N}, pos: "t.jsonl line 2"},
-		{cells: []diff.Cell{T("3"), T("12,5x"), N, T(""), T("[]"), T("false")}, pos: "t.jsonl line 4"},
+		{cells: []diff.Cell{T("1"), T("10.50"), T("123456789012345678901234567890.000001"), N, T(`{"a":[1,2.0,{"b":"x y"}]}`), T("true"), N}, pos: "t.jsonl line 1"},
+		{cells: []diff.Cell{T("2é🙂\n\"q\""), T("-0.0e-3"), N, N, N, N, T("1")}, pos: "t.jsonl line 2"},
+		{cells: []diff.Cell{T("3"), T("12,5x"), N, T(""), T("[]"), T("false"), N}, pos: "t.jsonl line 4"},
 		{pos: "t.jsonl line 5", err: `invalid JSON at column 12: expected a member name, found 'b'`},
 		{pos: "t.jsonl line 6", err: `invalid JSON at column 1: a line must hold a JSON object, found '['`},
-		{cells: []diff.Cell{T("5b"), N, N, T("zürich-ß-東京-🙂"), N, N}, pos: "t.jsonl line 7"},
+		{cells: []diff.Cell{T("5b"), N, N, T("zürich-ß-東京-🙂"), N, N, N}, pos: "t.jsonl line 7"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// Learned columns: the keys of the lines read with the first; a key first seen past
+// them makes its line a RowError naming it, never a value dropped unseen. Declared
+// columns ignore other keys.
+func TestJSONLLearnedColumns(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"id":"1","a":"x"}` + "\n")
+	b.WriteString(`{"id":"2","a":"y","b":"3"}` + "\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, `{"id":"f%d","a":"filler"}`+"\n", i)
+	}
+	b.WriteString(`{"id":"3","a":"z","late":"!"}` + "\n")
+	data := b.String()
+	r, err := NewJSONLReader(strings.NewReader(data), JSONLOptions{Name: "t.jsonl", BufferSize: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Columns(), []string{"id", "a", "b"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("columns %q, want %q", got, want)
+	}
+	got, err := readAll(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got[1]; !reflect.DeepEqual(g.cells, []diff.Cell{T("2"), T("y"), T("3")}) {
+		t.Fatalf("line 2: %+v", g)
+	}
+	last := got[len(got)-1]
+	if last.pos != "t.jsonl line 43" || !strings.HasPrefix(last.err, `key "late" is not a column: the columns were learned from the first `) {
+		t.Fatalf("last line: %+v", last)
+	}
+	r, err = NewJSONLReader(strings.NewReader(data), JSONLOptions{Name: "t.jsonl", Columns: []string{"id", "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = readAll(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range got {
+		if e.err != "" {
+			t.Fatalf("declared columns: %+v", e)
+		}
 	}
 }
 

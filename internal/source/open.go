@@ -34,8 +34,8 @@ type Options struct {
 	NoHeader bool
 	// Columns declares the columns: for CSV with a header and Parquet, the columns
 	// to return (by name, in this order); for CSV without a header, the names of
-	// the fields; for JSON Lines, the keys to return (default: those of the first
-	// object).
+	// the fields; for JSON Lines, the keys to return (default: learned from the first
+	// objects, see JSONLOptions).
 	Columns []string
 	// OrderedBy is the caller's promise that the file is sorted ascending by these
 	// columns (byte order of their text). When set, Open returns a

@@ -61,9 +61,9 @@ type JSONLReader struct {
 	hint   []int // column of the n-th key of the previous line (-1: not a column)
 	// learned is how many lines the columns were learned from (0: declared).
 	learned int
-	err    error
-	held   bool // the first row was read by the constructor and not yet returned
-	heldE  error
+	err     error
+	held    bool // the first row was read by the constructor and not yet returned
+	heldE   error
 
 	// Reading lines again (jsonlrefetch.go): byte offsets of the next byte to read and of
 	// the line last read, the line last read, and the file when it can be read again.

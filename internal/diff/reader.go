@@ -90,6 +90,6 @@ type LineReader interface {
 	// line (RawRecord's bytes) and nil cells; otherwise nil and what Next would return.
 	NextLine(split int) ([]byte, []Cell, error)
 	// LineCells returns the cells of the line NextLine last returned, as Next would
-	// have returned them.
+	// have returned them. The line itself is not to be used after it (RawRecord is).
 	LineCells() []Cell
 }

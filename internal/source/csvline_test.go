@@ -34,19 +34,21 @@ func readCSVAll(t *testing.T, data []byte, opts CSVOptions, split int) []csvRead
 	var out []csvRead
 	for calls := 0; calls <= len(data)+1; calls++ {
 		var cells []diff.Cell
-		var line []byte
+		var line string
 		if split < 0 {
 			cells, err = r.Next()
 		} else {
-			line, cells, err = r.NextLine(split)
-			if line != nil {
+			var b []byte
+			b, cells, err = r.NextLine(split)
+			if b != nil {
+				line = string(b) // LineCells may reuse its memory
 				cells = r.LineCells()
 			}
 		}
 		if err == io.EOF {
 			return out
 		}
-		got := csvRead{cells: cloneCells(cells), pos: r.Position(), loc: r.Locator(), line: string(line)}
+		got := csvRead{cells: cloneCells(cells), pos: r.Position(), loc: r.Locator(), line: line}
 		if raw, ok := r.RawRecord(); ok {
 			got.raw = string(raw)
 		}

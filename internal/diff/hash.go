@@ -531,42 +531,9 @@ func (r *run) hash(ctx context.Context) (err error) {
 		wg.Add(1)
 		go func(s *sideReader, w *partitioner) {
 			defer wg.Done()
-			var buf []byte
-			lr, lines := s.r.(LineReader)
-			lines = lines && s.enc.usePlainLines(lr)
-			for {
-				var cells []Cell
-				var err error
-				if lines {
-					var line []byte
-					line, cells, err = s.nextLine(rctx, lr)
-					if line != nil {
-						if out, ok := s.enc.encodePlain(buf[:0], line); ok {
-							buf = out
-							if err = w.addHashed(buf, s.enc.hash); err != nil {
-								errs[s.side] = err
-								cancel()
-								break
-							}
-							continue
-						}
-						cells = lr.LineCells()
-					}
-				} else {
-					cells, err = s.next(rctx)
-				}
-				if err == io.EOF {
-					break
-				}
-				if err == nil {
-					buf = s.enc.encode(buf[:0], cells, s.r)
-					err = w.addHashed(buf, s.enc.hash)
-				}
-				if err != nil {
-					errs[s.side] = err
-					cancel()
-					break
-				}
+			if err := s.partition(rctx, w); err != nil {
+				errs[s.side] = err
+				cancel()
 			}
 		}(r.sides[side], ws[side])
 	}
@@ -586,6 +553,44 @@ func (r *run) hash(ctx context.Context) (err error) {
 	h.ctx = ctx
 	h.ws = ws
 	return h.joinAll()
+}
+
+// partition reads the side to the end into w: each row as a record, from its line
+// alone when the reader hands rows over as lines (LineReader) and the line passes the
+// quick checks, else from its cells.
+func (s *sideReader) partition(ctx context.Context, w *partitioner) error {
+	var buf []byte
+	lr, lines := s.r.(LineReader)
+	lines = lines && s.enc.usePlainLines(lr)
+	for {
+		var cells []Cell
+		var err error
+		encoded := false
+		if lines {
+			var line []byte
+			line, cells, err = s.nextLine(ctx, lr)
+			if line != nil {
+				if buf, encoded = s.enc.encodePlain(buf[:0], line); !encoded {
+					cells = lr.LineCells()
+				}
+			}
+		} else {
+			cells, err = s.next(ctx)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !encoded {
+			// A row without cells is one the reader could not read as a row (rowErr).
+			buf = s.enc.encode(buf[:0], cells, s.r)
+		}
+		if err := w.addHashed(buf, s.enc.hash); err != nil {
+			return err
+		}
+	}
 }
 
 // order returns the partitions 0..n-1 in the order they are joined: ascending; when

@@ -80,7 +80,7 @@ func (c *CSVReader) child(r io.Reader, line int64, bufSize int) *CSVReader {
 // without a bufio.Reader.
 func (c *CSVReader) initChild(n *CSVReader, line int64) {
 	*n = CSVReader{delim: c.delim, quote: c.quote, null: c.null, nullable: c.nullable,
-		cols: c.cols, fileCols: c.fileCols, proj: c.proj, line: line,
+		cols: c.cols, fileCols: c.fileCols, proj: c.proj, line: line, delimStr: c.delimStr,
 		pos: position{name: c.pos.name, unit: c.pos.unit}}
 }
 

@@ -62,7 +62,9 @@ func FuzzCSVReader(f *testing.F) {
 				// records rely on.
 				if raw, ok := r.RawRecord(); ok {
 					got := cloneCells(cells)
-					line := append(slices.Clip(raw), '\r', '\n')
+					// Behind a BOM, which the reader strips at the start of a file only: a
+					// record may itself begin with those bytes (a field starting U+FEFF).
+					line := append(append([]byte("\xEF\xBB\xBF"), raw...), '\r', '\n')
 					one, err := NewCSVReader(bytes.NewReader(line), CSVOptions{Delimiter: delim, NullMarker: null, NoHeader: true, Columns: numbered(len(got))})
 					if err != nil {
 						t.Fatal(err)

@@ -36,6 +36,10 @@ func (c *CSVReader) CanRefetch() bool {
 	return c.split != nil && c.split.dataStart == c.dataOff
 }
 
+// refetchBuffer is the read buffer of a record read again: one read of a typical
+// record, little garbage per record (a longer one is read on, as always).
+const refetchBuffer = 512
+
 // Locator returns the byte offset of the record Next last returned.
 func (c *CSVReader) Locator() uint64 { return uint64(c.recOff) }
 
@@ -51,7 +55,7 @@ func (c *CSVReader) Refetch(loc uint64) ([]diff.Cell, []byte, error) {
 	if off < s.dataStart || off >= s.size {
 		return nil, nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
 	}
-	ch := c.child(io.NewSectionReader(s.f, off, s.size-off), 0, 4096)
+	ch := c.child(io.NewSectionReader(s.f, off, s.size-off), 0, refetchBuffer)
 	cells, err := ch.Next()
 	if err == io.EOF {
 		return nil, nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)

@@ -45,7 +45,7 @@ func (j *JSONLReader) Refetch(loc uint64) ([]diff.Cell, []byte, error) {
 	if off < 0 || off >= j.size {
 		return nil, nil, fmt.Errorf("%s: no line at byte %d", j.pos.name, off)
 	}
-	ch := &JSONLReader{br: bufio.NewReaderSize(io.NewSectionReader(j.file, off, j.size-off), 4096),
+	ch := &JSONLReader{br: bufio.NewReaderSize(io.NewSectionReader(j.file, off, j.size-off), refetchBuffer),
 		cols: j.cols, index: j.index, cells: make([]diff.Cell, len(j.cols)), pos: position{name: j.pos.name, unit: j.pos.unit},
 		learned: j.learned}
 	line, err := ch.readLine()

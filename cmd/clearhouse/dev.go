@@ -363,7 +363,7 @@ func printRun(ctx context.Context, w io.Writer, st store.Store, job *chv1.Reconc
 	if sum.Strategy == "" {
 		sum.Strategy = "unknown" // a run recorded before strategies were
 	}
-	return writeTable(w, sum, ds, isTerminal(w))
+	return writeTable(w, sum, ds, int64(len(ds)), isTerminal(w))
 }
 
 // rel shows a path relative to the current directory when it is below it.

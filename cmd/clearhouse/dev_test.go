@@ -135,7 +135,7 @@ func TestDevEndToEnd(t *testing.T) {
 		Strategy: diff.StrategyHash,
 	}
 	var table bytes.Buffer
-	if err := writeTable(&table, want, demo.Expected, false); err != nil {
+	if err := writeTable(&table, want, demo.Expected, int64(len(demo.Expected)), false); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(text, table.String()) {

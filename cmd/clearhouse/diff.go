@@ -184,9 +184,9 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 		return err
 	}
 	var sum diff.Summary
-	var collected diff.Collect
+	collected := newCollector(r.output != "table" || rec != nil)
 	defer func() {
-		if recErr := rec.finish(ctx, sum, collected.Discrepancies, err); recErr != nil {
+		if recErr := rec.finish(ctx, sum, collected.ds, err); recErr != nil {
 			fmt.Fprintf(stderr, "clearhouse: recording the run: %v\n", recErr)
 			if err == nil {
 				err = recErr
@@ -219,7 +219,7 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 		return errors.New("--strategy checksum needs two database sides (postgres:// or mysql://)")
 	}
 	if bothSQL && (strategy == "" || strategy == diff.StrategyAuto || strategy == diff.StrategyChecksum) {
-		return runChecksum(ctx, stdout, stderr, r, strategy == diff.StrategyChecksum, rec != nil, &sum, &collected)
+		return runChecksum(ctx, stdout, stderr, r, strategy == diff.StrategyChecksum, rec != nil, &sum, collected)
 	}
 	// A database sorts by the key unless hash is asked for (then order is wasted work);
 	// a file is promised sorted only by --sorted.
@@ -256,9 +256,9 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 		opts = append(opts, diff.WithStats(func(s diff.Stats) { stats = &s }))
 	}
 
-	sink, lines := outputSink(stdout, r.output, rec != nil, &collected)
+	sink, lines := outputSink(stdout, r.output, rec != nil, collected)
 	sum, err = diff.Run(ctx, spec, src, tgt, sink, opts...)
-	err = finishRun(stdout, r.output, bar, lines, spec, sum, &collected, err)
+	err = finishRun(stdout, r.output, bar, lines, spec, sum, collected, err)
 	if stats != nil {
 		fmt.Fprintln(stderr, statsLine(*stats))
 	}
@@ -298,7 +298,7 @@ func statsLine(s diff.Stats) string {
 
 // outputSink is where discrepancies go: written as they come for jsonl (and kept too
 // when keep: the store needs them), else collected for the output at the end.
-func outputSink(stdout io.Writer, output string, keep bool, collected *diff.Collect) (diff.Sink, *diff.JSONLines) {
+func outputSink(stdout io.Writer, output string, keep bool, collected *collector) (diff.Sink, *diff.JSONLines) {
 	if output != "jsonl" {
 		return collected, nil
 	}
@@ -310,7 +310,7 @@ func outputSink(stdout io.Writer, output string, keep bool, collected *diff.Coll
 }
 
 // finishRun ends the progress bar and writes the result of a run that ended with err.
-func finishRun(stdout io.Writer, output string, bar *progressbar.ProgressBar, lines *diff.JSONLines, spec diff.Spec, sum diff.Summary, collected *diff.Collect, err error) error {
+func finishRun(stdout io.Writer, output string, bar *progressbar.ProgressBar, lines *diff.JSONLines, spec diff.Spec, sum diff.Summary, collected *collector, err error) error {
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -320,14 +320,14 @@ func finishRun(stdout io.Writer, output string, bar *progressbar.ProgressBar, li
 		}
 		return err
 	}
-	return writeResult(stdout, output, lines, spec, sum, collected.Discrepancies)
+	return writeResult(stdout, output, lines, spec, sum, collected.discrepancies(), collected.n)
 }
 
 // writeResult writes the outcome of a run in the chosen output (lines: the jsonl sink,
-// already written) and returns exit code 1 when there are discrepancies.
-func writeResult(stdout io.Writer, output string, lines *diff.JSONLines, spec diff.Spec, sum diff.Summary, ds []diff.Discrepancy) error {
+// already written; ds: sorted, all n discrepancies but for the table, which may have
+// only those it shows) and returns exit code 1 when there are discrepancies.
+func writeResult(stdout io.Writer, output string, lines *diff.JSONLines, spec diff.Spec, sum diff.Summary, ds []diff.Discrepancy, n int64) error {
 	var err error
-	diff.SortDiscrepancies(ds)
 	switch output {
 	case "jsonl":
 		if err := lines.Flush(); err != nil {
@@ -339,7 +339,7 @@ func writeResult(stdout io.Writer, output string, lines *diff.JSONLines, spec di
 	case "csv":
 		err = writeCSV(stdout, spec, ds)
 	default:
-		err = writeTable(stdout, sum, ds, isTerminal(stdout))
+		err = writeTable(stdout, sum, ds, n, isTerminal(stdout))
 	}
 	if err != nil {
 		return err
@@ -431,7 +431,7 @@ func writeCSV(w io.Writer, spec diff.Spec, ds []diff.Discrepancy) error {
 	return cw.Flush()
 }
 
-func writeTable(w io.Writer, sum diff.Summary, ds []diff.Discrepancy, color bool) error {
+func writeTable(w io.Writer, sum diff.Summary, ds []diff.Discrepancy, n int64, color bool) error {
 	hi := func(s string) string { return s }
 	dim := hi
 	if color {
@@ -494,8 +494,8 @@ func writeTable(w io.Writer, sum diff.Summary, ds []diff.Discrepancy, color bool
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(ds) > len(shown) {
-		fmt.Fprintf(w, "… and %d more (--output json, jsonl or csv lists them all)\n", len(ds)-len(shown))
+	if n > int64(len(shown)) {
+		fmt.Fprintf(w, "… and %d more (--output json, jsonl or csv lists them all)\n", n-int64(len(shown)))
 	}
 	return nil
 }
@@ -548,7 +548,7 @@ func newBar(stderr io.Writer) *progressbar.ProgressBar {
 // checksum) fails when the keys rule checksums out; auto reads every row instead.
 // sum and collected are runDiff's, which records them (keep: for the store even with
 // jsonl output).
-func runChecksum(ctx context.Context, stdout, stderr io.Writer, r diffRun, strict, keep bool, sum *diff.Summary, collected *diff.Collect) error {
+func runChecksum(ctx context.Context, stdout, stderr io.Writer, r diffRun, strict, keep bool, sum *diff.Summary, collected *collector) error {
 	if err := errors.Join(checkSQLSide("source", r.srcSQL), checkSQLSide("target", r.tgtSQL)); err != nil {
 		return err
 	}

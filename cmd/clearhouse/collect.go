@@ -1,52 +1,129 @@
 package main
 
 import (
+	"bufio"
 	"container/heap"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
 	"slices"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 )
 
-// collector keeps the discrepancies the output needs: every one for json, csv and the
-// results store, which list them all (sorted, so held until the end); for the table
-// alone, the first tableRows of each kind in output order, which is all the table can
-// show (sample), so that its memory does not grow with the number of discrepancies.
+// collector keeps the discrepancies the output needs until the run ends:
+//   - for the table alone, the first tableRows of each kind in output order, which is all
+//     the table can show (sample);
+//   - for json and csv, which list them all sorted, every one: sorted runs of up to
+//     spillBytes are written to files in dir (gob) and merged at the end, so memory does
+//     not grow with the number of discrepancies;
+//   - for the results store, every one in memory (it takes them as one slice).
 type collector struct {
-	all     bool
-	ds      []diff.Discrepancy
-	perKind map[diff.Kind]*lastFirst
-	n       int64 // discrepancies received
+	mode       collectMode
+	ds         []diff.Discrepancy
+	perKind    map[diff.Kind]*lastFirst
+	n          int64 // discrepancies received
+	dir        string
+	spillBytes int64
+	held       int64 // estimated bytes of ds
+	runs       []string
+	err        error
 }
 
-func newCollector(all bool) *collector {
-	return &collector{all: all, perKind: map[diff.Kind]*lastFirst{}}
+type collectMode int
+
+const (
+	collectTable collectMode = iota // what the table shows
+	collectSpill                    // all, spilled in sorted runs
+	collectAll                      // all, in memory
+)
+
+// defaultSpillBytes is how much a json or csv output holds before it writes a sorted run.
+const defaultSpillBytes = 64 << 20
+
+func newCollector(mode collectMode, dir string) *collector {
+	return &collector{mode: mode, perKind: map[diff.Kind]*lastFirst{}, dir: dir, spillBytes: defaultSpillBytes}
 }
 
 // Emit implements diff.Sink.
 func (c *collector) Emit(d diff.Discrepancy) error {
 	c.n++
-	if c.all {
+	switch c.mode {
+	case collectTable:
+		h := c.perKind[d.Kind]
+		if h == nil {
+			h = &lastFirst{}
+			c.perKind[d.Kind] = h
+		}
+		switch {
+		case len(*h) < tableRows:
+			heap.Push(h, d)
+		case diff.CompareDiscrepancies(d, (*h)[0]) < 0:
+			(*h)[0] = d
+			heap.Fix(h, 0)
+		}
+		return nil
+	case collectSpill:
+		c.held += discrepancyBytes(d)
+		c.ds = append(c.ds, d)
+		if c.held >= c.spillBytes {
+			return c.spill()
+		}
+		return nil
+	default:
 		c.ds = append(c.ds, d)
 		return nil
 	}
-	h := c.perKind[d.Kind]
-	if h == nil {
-		h = &lastFirst{}
-		c.perKind[d.Kind] = h
+}
+
+// discrepancyBytes estimates the memory a discrepancy holds.
+func discrepancyBytes(d diff.Discrepancy) int64 {
+	n := 128 + len(d.Reason) + len(d.Position)
+	for _, kv := range d.Key {
+		n += 40 + len(kv.Name) + len(kv.Value.Text)
 	}
-	switch {
-	case len(*h) < tableRows:
-		heap.Push(h, d)
-	case diff.CompareDiscrepancies(d, (*h)[0]) < 0:
-		(*h)[0] = d
-		heap.Fix(h, 0)
+	for _, c := range d.Columns {
+		n += 64 + len(c.Name) + len(c.Source.Text) + len(c.Target.Text)
 	}
+	return int64(n)
+}
+
+// spill writes what is held, sorted, as a run file.
+func (c *collector) spill() error {
+	diff.SortDiscrepancies(c.ds)
+	f, err := os.CreateTemp(c.dir, "clearhouse-discrepancies-*")
+	if err != nil {
+		return fmt.Errorf("output: keeping discrepancies on disk: %w", err)
+	}
+	c.runs = append(c.runs, f.Name())
+	bw := bufio.NewWriterSize(f, 256<<10)
+	enc := gob.NewEncoder(bw)
+	for i := range c.ds {
+		if err = enc.Encode(&c.ds[i]); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("output: keeping discrepancies on disk: %w", err)
+	}
+	clear(c.ds)
+	c.ds, c.held = c.ds[:0], 0
 	return nil
 }
 
-// discrepancies returns what was kept, sorted.
+// discrepancies returns what was kept, sorted (the table's, or every one held in
+// memory); sorted returns every one, in order, from memory and the runs.
 func (c *collector) discrepancies() []diff.Discrepancy {
-	if !c.all {
+	if c.mode == collectTable {
 		c.ds = c.ds[:0]
 		for _, h := range c.perKind {
 			c.ds = append(c.ds, *h...)
@@ -54,6 +131,101 @@ func (c *collector) discrepancies() []diff.Discrepancy {
 	}
 	diff.SortDiscrepancies(c.ds)
 	return c.ds
+}
+
+// sorted yields every discrepancy in output order: the runs and what is held, merged.
+// A failure to read a run back ends it; err says so.
+func (c *collector) sorted() iter.Seq[diff.Discrepancy] {
+	held := c.discrepancies()
+	if len(c.runs) == 0 {
+		return slices.Values(held)
+	}
+	return func(yield func(diff.Discrepancy) bool) {
+		var m runMerge
+		for i, path := range c.runs {
+			f, err := os.Open(path)
+			if err != nil {
+				c.err = fmt.Errorf("output: reading discrepancies back: %w", err)
+				return
+			}
+			defer func() { _ = f.Close() }() // read only: nothing to lose
+			dec := gob.NewDecoder(bufio.NewReaderSize(f, 64<<10))
+			m.add(i, func() (diff.Discrepancy, bool) {
+				var d diff.Discrepancy
+				if err := dec.Decode(&d); err != nil {
+					if !errors.Is(err, io.EOF) && c.err == nil {
+						c.err = fmt.Errorf("output: reading discrepancies back: %w", err)
+					}
+					return d, false
+				}
+				return d, true
+			})
+		}
+		next := 0
+		m.add(len(c.runs), func() (diff.Discrepancy, bool) {
+			if next == len(held) {
+				return diff.Discrepancy{}, false
+			}
+			next++
+			return held[next-1], true
+		})
+		for m.Len() > 0 {
+			if !yield(m.heads[0].d) {
+				return
+			}
+			m.advance()
+		}
+	}
+}
+
+// close removes the run files.
+func (c *collector) close() {
+	for _, path := range c.runs {
+		_ = os.Remove(path)
+	}
+	c.runs = nil
+}
+
+// runMerge is a k-way merge of sorted runs: a heap of each run's next discrepancy,
+// ties in run order (runs are written in arrival order), so the merge is the stable
+// sort of the whole.
+type runMerge struct{ heads []runHead }
+
+type runHead struct {
+	d    diff.Discrepancy
+	run  int
+	next func() (diff.Discrepancy, bool)
+}
+
+func (m *runMerge) add(run int, next func() (diff.Discrepancy, bool)) {
+	if d, ok := next(); ok {
+		heap.Push(m, runHead{d: d, run: run, next: next})
+	}
+}
+
+// advance replaces the top with its run's next discrepancy, or drops the run.
+func (m *runMerge) advance() {
+	if d, ok := m.heads[0].next(); ok {
+		m.heads[0].d = d
+		heap.Fix(m, 0)
+		return
+	}
+	heap.Pop(m)
+}
+
+func (m runMerge) Len() int { return len(m.heads) }
+func (m runMerge) Less(i, j int) bool {
+	if c := diff.CompareDiscrepancies(m.heads[i].d, m.heads[j].d); c != 0 {
+		return c < 0
+	}
+	return m.heads[i].run < m.heads[j].run
+}
+func (m runMerge) Swap(i, j int) { m.heads[i], m.heads[j] = m.heads[j], m.heads[i] }
+func (m *runMerge) Push(x any)   { m.heads = append(m.heads, x.(runHead)) }
+func (m *runMerge) Pop() any {
+	h := m.heads[len(m.heads)-1]
+	m.heads = m.heads[:len(m.heads)-1]
+	return h
 }
 
 // lastFirst is a heap of discrepancies whose top is the last in output order: the one

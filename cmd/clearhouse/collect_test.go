@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
@@ -24,7 +26,7 @@ func TestCollectorKeepsWhatTheTableShows(t *testing.T) {
 			}
 			all = append(all, diff.Discrepancy{Kind: k, Key: []diff.KeyValue{{Name: "id", Value: diff.Cell{Text: fmt.Sprintf("k%06d", rng.IntN(1_000_000))}}}})
 		}
-		table, full := newCollector(false), newCollector(true)
+		table, full := newCollector(collectTable, ""), newCollector(collectAll, "")
 		for _, d := range all {
 			if err := table.Emit(d); err != nil {
 				t.Fatal(err)
@@ -40,5 +42,45 @@ func TestCollectorKeepsWhatTheTableShows(t *testing.T) {
 		if got, want := sample(kept, tableRows), sample(full.discrepancies(), tableRows); !reflect.DeepEqual(got, want) {
 			t.Fatalf("%d: the table would show\n%v\nwant\n%v", total, got, want)
 		}
+	}
+}
+
+// For json and csv, the collector writes sorted runs past its memory and merges them:
+// every discrepancy comes back, in exactly the order of a stable sort of all, and the
+// run files are removed.
+func TestCollectorSpillsSortedRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	kinds := []diff.Kind{diff.KindMissingInTarget, diff.KindMismatch, diff.KindInvalidRow}
+	dir := t.TempDir()
+	spill, full := newCollector(collectSpill, dir), newCollector(collectAll, "")
+	spill.spillBytes = 4 << 10
+	for i := range 5000 {
+		d := diff.Discrepancy{Kind: kinds[rng.IntN(len(kinds))],
+			Key: []diff.KeyValue{{Name: "id", Value: diff.Cell{Text: fmt.Sprintf("k%03d", rng.IntN(500)), Null: i%97 == 0}}}}
+		if d.Kind == diff.KindMismatch {
+			d.Columns = []diff.ColumnDiff{{Name: "amount", Source: diff.Cell{Text: fmt.Sprint(i)}, Target: diff.Cell{Null: true}}}
+		}
+		if d.Kind == diff.KindInvalidRow {
+			d.Side, d.Reason, d.Position = diff.SideSource, "bad", fmt.Sprintf("s.csv line %d", i) // ties but for the position
+		}
+		for _, c := range []*collector{spill, full} {
+			if err := c.Emit(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(spill.runs) < 10 {
+		t.Fatalf("%d runs: the collector did not spill", len(spill.runs))
+	}
+	got := slices.Collect(spill.sorted())
+	if spill.err != nil {
+		t.Fatal(spill.err)
+	}
+	if want := full.discrepancies(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("merged %d discrepancies, want %d in the same order", len(got), len(want))
+	}
+	spill.close()
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Fatalf("left %d run files", len(left))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"slices"
 	"strconv"
@@ -184,9 +185,17 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 		return err
 	}
 	var sum diff.Summary
-	collected := newCollector(r.output != "table" || rec != nil)
+	mode := collectSpill
+	switch {
+	case rec != nil:
+		mode = collectAll // the store takes them as one slice
+	case r.output == "table":
+		mode = collectTable
+	}
+	collected := newCollector(mode, r.tempDir)
+	defer collected.close()
 	defer func() {
-		if recErr := rec.finish(ctx, sum, collected.ds, err); recErr != nil {
+		if recErr := rec.finish(ctx, sum, collected.discrepancies(), err); recErr != nil {
 			fmt.Fprintf(stderr, "clearhouse: recording the run: %v\n", recErr)
 			if err == nil {
 				err = recErr
@@ -320,13 +329,12 @@ func finishRun(stdout io.Writer, output string, bar *progressbar.ProgressBar, li
 		}
 		return err
 	}
-	return writeResult(stdout, output, lines, spec, sum, collected.discrepancies(), collected.n)
+	return writeResult(stdout, output, lines, spec, sum, collected)
 }
 
 // writeResult writes the outcome of a run in the chosen output (lines: the jsonl sink,
-// already written; ds: sorted, all n discrepancies but for the table, which may have
-// only those it shows) and returns exit code 1 when there are discrepancies.
-func writeResult(stdout io.Writer, output string, lines *diff.JSONLines, spec diff.Spec, sum diff.Summary, ds []diff.Discrepancy, n int64) error {
+// already written) and returns exit code 1 when there are discrepancies.
+func writeResult(stdout io.Writer, output string, lines *diff.JSONLines, spec diff.Spec, sum diff.Summary, c *collector) error {
 	var err error
 	switch output {
 	case "jsonl":
@@ -335,11 +343,14 @@ func writeResult(stdout io.Writer, output string, lines *diff.JSONLines, spec di
 		}
 		err = json.NewEncoder(stdout).Encode(map[string]diff.Summary{"summary": sum})
 	case "json":
-		err = writeJSON(stdout, sum, ds)
+		err = writeJSON(stdout, sum, c.sorted())
 	case "csv":
-		err = writeCSV(stdout, spec, ds)
+		err = writeCSV(stdout, spec, c.sorted())
 	default:
-		err = writeTable(stdout, sum, ds, n, isTerminal(stdout))
+		err = writeTable(stdout, sum, c.discrepancies(), c.n, isTerminal(stdout))
+	}
+	if err == nil {
+		err = c.err
 	}
 	if err != nil {
 		return err
@@ -350,7 +361,7 @@ func writeResult(stdout io.Writer, output string, lines *diff.JSONLines, spec di
 	return nil
 }
 
-func writeJSON(w io.Writer, sum diff.Summary, ds []diff.Discrepancy) error {
+func writeJSON(w io.Writer, sum diff.Summary, ds iter.Seq[diff.Discrepancy]) error {
 	bw := bufio.NewWriter(w)
 	s, err := json.Marshal(sum)
 	if err != nil {
@@ -360,10 +371,12 @@ func writeJSON(w io.Writer, sum diff.Summary, ds []diff.Discrepancy) error {
 	_, _ = bw.Write(s)
 	_, _ = bw.WriteString(`,"discrepancies":[`)
 	var buf []byte
-	for i, d := range ds {
-		if i > 0 {
+	first := true
+	for d := range ds {
+		if !first {
 			_ = bw.WriteByte(',')
 		}
+		first = false
 		buf = d.AppendJSON(buf[:0])
 		_, _ = bw.Write(buf)
 	}
@@ -388,7 +401,7 @@ func text(s string) diff.Cell { return diff.Cell{Text: s} }
 // writeCSV writes one row per discrepancy, and one per differing column of a mismatch:
 // kind, side, the key columns, column, source, target, count, reason, position. It uses
 // the dialect the CSV reader reads: NULL is an unquoted empty field, "" the empty string.
-func writeCSV(w io.Writer, spec diff.Spec, ds []diff.Discrepancy) error {
+func writeCSV(w io.Writer, spec diff.Spec, ds iter.Seq[diff.Discrepancy]) error {
 	cw := source.NewCSVWriter(w, source.CSVOptions{})
 	header := []string{"kind", "side"}
 	for _, k := range spec.Keys {
@@ -399,7 +412,7 @@ func writeCSV(w io.Writer, spec diff.Spec, ds []diff.Discrepancy) error {
 		return err
 	}
 	null := diff.Cell{Null: true}
-	for _, d := range ds {
+	for d := range ds {
 		row := []diff.Cell{text(string(d.Kind)), text(string(d.Side))}
 		if d.Side == "" {
 			row[1] = null

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -45,6 +47,16 @@ func readAll(t *testing.T, r diff.Reader) ([]entry, error) {
 		}
 		out = append(out, entry{cells: cloneCells(cells), pos: r.Position()})
 	}
+}
+
+// writeFile writes text to dir/name and returns the path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func newCSV(t *testing.T, data string, opts CSVOptions) *CSVReader {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -163,13 +161,7 @@ func TestCSVNextLineWhenUnsplit(t *testing.T) {
 // NULL and empty keys, duplicates and values spelled differently, with CRLF lines.
 func TestHashOverLinesSameAsCells(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, text string) string { return writeFile(t, dir, name, text) }
 	src := write("s.csv", "id,amount,day,memo\r\n"+
 		"k1,10.5,2026-01-02,plain\r\n"+
 		"k2,7,2026-01-03,\"quoted, memo\"\r\n"+

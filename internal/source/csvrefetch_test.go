@@ -127,13 +127,7 @@ func TestCSVRefetchOnlyLocalFiles(t *testing.T) {
 // compared value by value; and equal values spelled differently still match.
 func TestHashOverRawLines(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return "file://" + p
-	}
+	write := func(name, text string) string { return "file://" + writeFile(t, dir, name, text) }
 	src := write("s.csv", "id,a,b\nk1,1,2\nk2,3,3\nk3,10.5,x\n")
 	sameOrder := write("t1.csv", "id,a,b\nk1,1,2\nk2,3,3\nk3,10.50,x\n")
 	otherOrder := write("t2.csv", "id,b,a\nk1,1,2\nk2,3,3\nk3,10.5,x\n")

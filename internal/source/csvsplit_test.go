@@ -310,13 +310,7 @@ func TestSectionNextSame(t *testing.T) {
 		"K8b,1.00,a\r\r\n" +
 		"K9,1.00,a"
 	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, data string) string { return writeFile(t, dir, name, data) }
 	srcPath, tgtPath := write("source.csv", src), write("target.csv", tgt)
 	ctx := context.Background()
 	want, err := readAll(t, newCSV(t, tgt, CSVOptions{Name: "target.csv"}))

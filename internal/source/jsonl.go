@@ -36,8 +36,8 @@ import (
 type JSONLOptions struct {
 	// Columns declares the columns. Empty means they are learned: the keys of the first
 	// object (the first non-blank line must then be a valid object), then those of the
-	// objects read with it (the first buffer, up to learnLines lines), in order of
-	// appearance, so that keys that some rows leave out are columns too.
+	// valid objects in the next 256 KiB (up to 10,000 lines), in order of appearance,
+	// so that keys that some rows leave out are columns too.
 	Columns []string
 	// Name is used in positions and errors ("bank.jsonl line 12").
 	Name string
@@ -118,6 +118,8 @@ func NewJSONLReader(r io.Reader, opts JSONLOptions) (*JSONLReader, error) {
 	if err := j.scanObject(line, add); err != nil {
 		return nil, fmt.Errorf("%s: %s (the first object defines the columns; declare them to read this file)", j.pos.String(), err)
 	}
+	line = bytes.Clone(line) // learnAhead's Peek may move the buffer under it
+	j.rawLine = line
 	j.learned = 1 + j.learnAhead(add)
 	j.setColumns(order)
 	if err := j.parse(line); err != nil {
@@ -127,27 +129,44 @@ func NewJSONLReader(r io.Reader, opts JSONLOptions) (*JSONLReader, error) {
 	return j, nil
 }
 
-// learnLines is how many lines after the first the columns are learned from, at most
-// (those already in the buffer).
-const learnLines = 10000
+// learnLines and learnBytes bound what the columns are learned from after the first
+// line: whole lines within the first learnBytes after it (or the read buffer, if
+// smaller). The amount does not depend on how the input arrives (a file, gzip, HTTP),
+// so neither do the columns.
+const (
+	learnLines = 10000
+	learnBytes = 256 << 10
+)
 
-// learnAhead calls add with the keys of the objects on the whole lines already read
-// into the buffer after the current one (up to learnLines), without consuming them,
-// and returns how many lines it looked at. Lines that do not parse are skipped here
-// (they are RowErrors when read).
+// learnAhead calls add with the keys of the objects on the lines after the current one
+// (see learnLines), without consuming them, and returns how many lines it looked at. A
+// line that does not parse adds nothing (it is a RowError when read).
 func (j *JSONLReader) learnAhead(add func(key []byte)) int {
-	ahead, _ := j.br.Peek(j.br.Buffered())
+	ahead, err := j.br.Peek(min(j.br.Size(), learnBytes))
+	atEOF := errors.Is(err, io.EOF)
+	var keys []string
 	n := 0
-	for n < learnLines {
+	for n < learnLines && len(ahead) > 0 {
 		i := bytes.IndexByte(ahead, '\n')
-		if i < 0 {
-			break // a line not wholly read yet
+		if i < 0 && !atEOF {
+			break // a line cut by the window
 		}
-		line := bytes.TrimFunc(ahead[:i], func(r rune) bool { return r < utf8.RuneSelf && isJSONSpace(byte(r)) })
-		ahead = ahead[i+1:]
+		line := ahead
+		if i >= 0 {
+			line, ahead = ahead[:i], ahead[i+1:]
+		} else {
+			ahead = nil // the last line of the input
+		}
 		n++
-		if len(line) > 0 {
-			_ = j.scanObject(line, add)
+		line = bytes.TrimFunc(line, func(r rune) bool { return r < utf8.RuneSelf && isJSONSpace(byte(r)) })
+		if len(line) == 0 {
+			continue
+		}
+		keys = keys[:0]
+		if j.scanObject(line, func(key []byte) { keys = append(keys, string(key)) }) == nil {
+			for _, k := range keys {
+				add([]byte(k))
+			}
 		}
 	}
 	return n

@@ -2,9 +2,11 @@ package source
 
 import (
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 )
@@ -84,6 +86,23 @@ func TestJSONLLearnedColumns(t *testing.T) {
 	for _, e := range got {
 		if e.err != "" {
 			t.Fatalf("declared columns: %+v", e)
+		}
+	}
+}
+
+// The columns learned do not depend on how the input arrives: a reader that returns one
+// byte at a time (as a gzip stream or an HTTP body may return little) learns what a
+// file does, the last line without a line break included; a line that does not parse
+// adds none of its keys.
+func TestJSONLLearnedColumnsWhateverTheReads(t *testing.T) {
+	data := `{"id":"1"}` + "\n" + `{"id":"2","typo":3}junk` + "\n" + `{"id":"3","amount":5}` + "\n" + `{"id":"4","late":1}`
+	for _, r := range []io.Reader{strings.NewReader(data), iotest.OneByteReader(strings.NewReader(data)), iotest.HalfReader(strings.NewReader(data))} {
+		jr, err := NewJSONLReader(r, JSONLOptions{Name: "t.jsonl"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := jr.Columns(), []string{"id", "amount", "late"}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("%T: columns %q, want %q", r, got, want)
 		}
 	}
 }

@@ -91,9 +91,36 @@ func discrepancyBytes(d diff.Discrepancy) int64 {
 	return int64(n)
 }
 
+// maxRuns is how many run files are merged at once: past it, they are merged into one
+// run first (each open run holds a file and a read buffer).
+const maxRuns = 128
+
 // spill writes what is held, sorted, as a run file.
 func (c *collector) spill() error {
 	diff.SortDiscrepancies(c.ds)
+	if err := c.writeRun(slices.Values(c.ds)); err != nil {
+		return err
+	}
+	clear(c.ds)
+	c.ds, c.held = c.ds[:0], 0
+	if len(c.runs) < maxRuns {
+		return nil
+	}
+	// Merge the runs so far into one (a stable merge of stable runs stays stable).
+	runs := c.runs
+	c.runs = nil
+	err := c.writeRun(c.merge(runs, nil))
+	if err == nil {
+		err = c.err
+	}
+	for _, path := range runs {
+		_ = os.Remove(path)
+	}
+	return err
+}
+
+// writeRun writes ds, in order, as the next run file.
+func (c *collector) writeRun(ds iter.Seq[diff.Discrepancy]) error {
 	f, err := os.CreateTemp(c.dir, "clearhouse-discrepancies-*")
 	if err != nil {
 		return fmt.Errorf("output: keeping discrepancies on disk: %w", err)
@@ -101,8 +128,8 @@ func (c *collector) spill() error {
 	c.runs = append(c.runs, f.Name())
 	bw := bufio.NewWriterSize(f, 256<<10)
 	enc := gob.NewEncoder(bw)
-	for i := range c.ds {
-		if err = enc.Encode(&c.ds[i]); err != nil {
+	for d := range ds {
+		if err = enc.Encode(&d); err != nil {
 			break
 		}
 	}
@@ -115,8 +142,6 @@ func (c *collector) spill() error {
 	if err != nil {
 		return fmt.Errorf("output: keeping discrepancies on disk: %w", err)
 	}
-	clear(c.ds)
-	c.ds, c.held = c.ds[:0], 0
 	return nil
 }
 
@@ -134,15 +159,21 @@ func (c *collector) discrepancies() []diff.Discrepancy {
 }
 
 // sorted yields every discrepancy in output order: the runs and what is held, merged.
-// A failure to read a run back ends it; err says so.
+// A failure to read a run back ends it; c.err says so.
 func (c *collector) sorted() iter.Seq[diff.Discrepancy] {
 	held := c.discrepancies()
 	if len(c.runs) == 0 {
 		return slices.Values(held)
 	}
+	return c.merge(c.runs, held)
+}
+
+// merge yields the discrepancies of the run files and then of held (sorted, arrived
+// last), in output order.
+func (c *collector) merge(runs []string, held []diff.Discrepancy) iter.Seq[diff.Discrepancy] {
 	return func(yield func(diff.Discrepancy) bool) {
 		var m runMerge
-		for i, path := range c.runs {
+		for i, path := range runs {
 			f, err := os.Open(path)
 			if err != nil {
 				c.err = fmt.Errorf("output: reading discrepancies back: %w", err)
@@ -162,7 +193,7 @@ func (c *collector) sorted() iter.Seq[diff.Discrepancy] {
 			})
 		}
 		next := 0
-		m.add(len(c.runs), func() (diff.Discrepancy, bool) {
+		m.add(len(runs), func() (diff.Discrepancy, bool) {
 			if next == len(held) {
 				return diff.Discrepancy{}, false
 			}

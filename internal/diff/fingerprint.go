@@ -272,9 +272,10 @@ func (e *encoder) usePlainLines(lr LineReader) bool {
 
 const maxLineFields = 64
 
-// encodePlain is encodeLine for a line of a LineReader (NextLine), which has one field
-// per column and no quoting: it finds the key and the typed fields without splitting
-// the rest. false (dst unchanged) when encode must see the row's cells.
+// encodePlain is encodeLine for a line of a LineReader (NextLine(lf.need)), which has
+// one field per column and none of the fields it needs quoted: it finds the key and the
+// typed fields without splitting the rest. false (dst unchanged) when encode must see
+// the row's cells.
 func (e *encoder) encodePlain(dst []byte, line []byte) ([]byte, bool) {
 	lf := e.lines
 	var ends [maxLineFields]int32

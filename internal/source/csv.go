@@ -339,11 +339,7 @@ func (c *CSVReader) tailFields(b []byte) (int, bool) {
 func (c *CSVReader) LineCells() []diff.Cell {
 	if cut := c.cut; cut.ok {
 		c.cut = cutLine{}
-		if bytes.IndexByte(c.rawRec, c.quote) < 0 {
-			c.splitFast(c.rawRec)
-		} else {
-			_, _, _ = c.parseRecord(cut.line, c.rawRec, cut.copied) // it parsed before: one line, no error
-		}
+		_, _, _ = c.parseRecord(cut.line, c.rawRec, cut.copied) // checked by oneLine: no error
 	}
 	return c.raw[:c.fileCols]
 }

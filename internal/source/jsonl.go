@@ -109,13 +109,13 @@ func NewJSONLReader(r io.Reader, opts JSONLOptions) (*JSONLReader, error) {
 	// keys in order of first appearance
 	var order []string
 	seen := make(map[string]bool)
-	add := func(key []byte) {
-		if !seen[string(key)] {
-			seen[string(key)] = true
-			order = append(order, string(key))
+	add := func(key string) {
+		if !seen[key] {
+			seen[key] = true
+			order = append(order, key)
 		}
 	}
-	if err := j.scanObject(line, add); err != nil {
+	if err := j.scanObject(line, func(key []byte) { add(string(key)) }); err != nil {
 		return nil, fmt.Errorf("%s: %s (the first object defines the columns; declare them to read this file)", j.pos.String(), err)
 	}
 	line = bytes.Clone(line) // learnAhead's Peek may move the buffer under it
@@ -141,7 +141,7 @@ const (
 // learnAhead calls add with the keys of the objects on the lines after the current one
 // (see learnLines), without consuming them, and returns how many lines it looked at. A
 // line that does not parse adds nothing (it is a RowError when read).
-func (j *JSONLReader) learnAhead(add func(key []byte)) int {
+func (j *JSONLReader) learnAhead(add func(key string)) int {
 	ahead, err := j.br.Peek(min(j.br.Size(), learnBytes))
 	atEOF := errors.Is(err, io.EOF)
 	var keys []string
@@ -165,7 +165,7 @@ func (j *JSONLReader) learnAhead(add func(key []byte)) int {
 		keys = keys[:0]
 		if j.scanObject(line, func(key []byte) { keys = append(keys, string(key)) }) == nil {
 			for _, k := range keys {
-				add([]byte(k))
+				add(k)
 			}
 		}
 	}

@@ -296,18 +296,59 @@ func TestValues(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 
-	// Without declared columns: the members of the first row, keys added.
+	// Without declared columns: the members of the first rows ("extra" is in the second
+	// only), keys added.
 	r2, err := kafkasource.Open(ctx, kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "values", Name: "v"}, kafkasource.Options{Keys: []string{"payment.ref"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = r2.Close() }()
-	if cols, want := r2.Columns(), []string{"id", "amount", "memo", "nested", "ok", "payment", "payment.ref"}; !slices.Equal(cols, want) {
+	if cols, want := r2.Columns(), []string{"id", "amount", "memo", "nested", "ok", "payment", "extra", "payment.ref"}; !slices.Equal(cols, want) {
 		t.Errorf("columns %q, want %q", cols, want)
 	}
 	rows := readAll(t, r2)
-	if len(rows) != 7 || rows[0].pos != "v partition 0 offset 0" || !reflect.DeepEqual(rows[0].cells[5:], []diff.Cell{T(`{"ref":"R1"}`), T("R1")}) {
+	if len(rows) != 7 || rows[0].pos != "v partition 0 offset 0" || !reflect.DeepEqual(rows[0].cells[5:], []diff.Cell{T(`{"ref":"R1"}`), N, T("R1")}) ||
+		!reflect.DeepEqual(rows[1].cells[6], T("1")) {
 		t.Errorf("rows %+v", rows)
+	}
+}
+
+// Columns learned from the first rows; a member first seen past them makes its row a
+// RowError naming it, never a value dropped unseen.
+func TestLearnedColumnsLateMember(t *testing.T) {
+	c := newCluster(t)
+	pr := producer(t, c, true)
+	createTopic(t, pr, "late", 1)
+	var recs []*kgo.Record
+	for i := range 1100 {
+		v := fmt.Sprintf(`{"id":"%d","a":"x"}`, i)
+		switch i {
+		case 5:
+			v = `{"id":"5","a":"x","b":"optional"}`
+		case 1050:
+			v = `{"id":"1050","a":"x","late":"!"}`
+		}
+		recs = append(recs, &kgo.Record{Topic: "late", Partition: 0, Value: []byte(v)})
+	}
+	produce(t, pr, recs...)
+	r, err := kafkasource.Open(t.Context(), kafkasource.Config{Brokers: c.ListenAddrs(), Topic: "late", Name: "late"}, kafkasource.Options{Keys: []string{"id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	if cols, want := r.Columns(), []string{"id", "a", "b"}; !slices.Equal(cols, want) {
+		t.Fatalf("columns %q, want %q", cols, want)
+	}
+	rows := readAll(t, r)
+	var bad []row
+	for _, rw := range rows {
+		if rw.err != "" {
+			bad = append(bad, rw)
+		}
+	}
+	want := []row{{pos: "late partition 0 offset 1050", err: `member "late" is not a column: the columns were learned from the first 1000 rows; declare the columns to read it`}}
+	if len(rows) != 1100 || !reflect.DeepEqual(bad, want) {
+		t.Fatalf("%d rows, errors %+v", len(rows), bad)
 	}
 }
 

@@ -17,8 +17,11 @@ import (
 
 // Options say what to read of the topic.
 type Options struct {
-	// Columns are field paths into the row, in this order. Empty: the members of the
-	// first row.
+	// Columns are field paths into the row, in this order. Empty: learned, the members
+	// of the first rows (up to learnRows rows or learnBytes of values), in order of
+	// appearance; a later row with a member that is not a column is then a RowError
+	// naming it, so that no value is left out unseen. Declared columns ignore other
+	// members.
 	Columns []string
 	// Keys are the key columns' field paths; those missing from Columns are added.
 	Keys []string
@@ -57,6 +60,8 @@ type Reader struct {
 	next    int
 	pending []*kgo.Record // records read ahead to learn the columns
 	cols    []string
+	learned int             // rows the columns were learned from (0: declared)
+	colSet  map[string]bool // with learned: the columns
 	paths   [][]string // columns split at dots, for lookup
 	cells   []diff.Cell
 	rec     *kgo.Record // last record returned (or the one a RowError is about)
@@ -133,7 +138,8 @@ func OpenReader(ctx context.Context, cfg Config, opts Options) (*Reader, error) 
 func (r *Reader) setColumns() error {
 	cols := slices.Clone(r.opts.Columns)
 	if len(cols) == 0 {
-		for {
+		size := 0
+		for r.learned < learnRows && size < learnBytes {
 			rec, err := r.nextRecord()
 			if err == io.EOF {
 				break
@@ -145,6 +151,7 @@ func (r *Reader) setColumns() error {
 			if rec.Value == nil {
 				continue
 			}
+			size += len(rec.Value)
 			row, ok, _ := rowObject(rec.Value, r.opts.ValuePath)
 			if ok {
 				for _, m := range row {
@@ -152,7 +159,7 @@ func (r *Reader) setColumns() error {
 						cols = append(cols, m.key)
 					}
 				}
-				break
+				r.learned++
 			}
 		}
 	}
@@ -162,6 +169,12 @@ func (r *Reader) setColumns() error {
 		}
 	}
 	r.cols = cols
+	if r.learned > 0 {
+		r.colSet = make(map[string]bool, len(cols))
+		for _, c := range cols {
+			r.colSet[c] = true
+		}
+	}
 	r.paths = make([][]string, len(cols))
 	for i, c := range cols {
 		r.paths[i] = splitPath(c)
@@ -169,6 +182,12 @@ func (r *Reader) setColumns() error {
 	r.cells = make([]diff.Cell, len(cols))
 	return nil
 }
+
+// learnRows and learnBytes bound the rows the columns are learned from.
+const (
+	learnRows  = 1000
+	learnBytes = 256 << 10
+)
 
 // Columns returns the column names (field paths).
 func (r *Reader) Columns() []string { return r.cols }
@@ -260,6 +279,12 @@ func (r *Reader) decode(rec *kgo.Record) (recordKind, error) {
 	if !ok {
 		r.stats.Deletes++
 		return kindDelete, nil
+	}
+	for _, m := range row {
+		if r.colSet != nil && !r.colSet[m.key] {
+			return 0, &source.RowError{Position: r.Position(), Reason: fmt.Sprintf(
+				"member %q is not a column: the columns were learned from the first %d rows; declare the columns to read it", m.key, r.learned)}
+		}
 	}
 	for i, p := range r.paths {
 		raw, found := lookup(row, p)

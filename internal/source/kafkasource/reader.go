@@ -62,7 +62,7 @@ type Reader struct {
 	cols    []string
 	learned int             // rows the columns were learned from (0: declared)
 	colSet  map[string]bool // with learned: the columns
-	paths   [][]string // columns split at dots, for lookup
+	paths   [][]string      // columns split at dots, for lookup
 	cells   []diff.Cell
 	rec     *kgo.Record // last record returned (or the one a RowError is about)
 	pos     string

@@ -98,7 +98,7 @@ RSS_LIMIT_MIB=$((BUDGET_MIB + 64))
 
 if [[ $BUILD == 1 ]]; then
 	say "building $CH"
-	(cd "$ROOT" && go build -o "$CH" ./cmd/clearhouse) || die "go build failed"
+	(cd "$ROOT" && go build -pgo="$ROOT/hack/pgo/clearhouse.pgo" -o "$CH" ./cmd/clearhouse) || die "go build failed"
 fi
 [[ -x $CH ]] || die "$CH is missing (make build)"
 

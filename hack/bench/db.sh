@@ -96,7 +96,7 @@ PG_VERSION=$("${PSQL[@]}" -At -d postgres -c 'SHOW server_version')
 
 if [[ $BUILD == 1 ]]; then
 	say "building $CH"
-	(cd "$ROOT" && go build -o "$CH" ./cmd/clearhouse) || die "go build failed"
+	(cd "$ROOT" && go build -pgo="$ROOT/hack/pgo/clearhouse.pgo" -o "$CH" ./cmd/clearhouse) || die "go build failed"
 fi
 
 # ---- data -------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ type collector struct {
 	ds         []diff.Discrepancy
 	perKind    map[diff.Kind]*lastFirst
 	n          int64 // discrepancies received
+	sortedDS   bool  // ds holds what is kept, sorted (discrepancies)
 	dir        string
 	spillBytes int64
 	held       int64 // estimated bytes of ds
@@ -51,6 +52,7 @@ func newCollector(mode collectMode, dir string) *collector {
 // Emit implements diff.Sink.
 func (c *collector) Emit(d diff.Discrepancy) error {
 	c.n++
+	c.sortedDS = false
 	switch c.mode {
 	case collectTable:
 		h := c.perKind[d.Kind]
@@ -148,6 +150,10 @@ func (c *collector) writeRun(ds iter.Seq[diff.Discrepancy]) error {
 // discrepancies returns what was kept, sorted (the table's, or every one held in
 // memory); sorted returns every one, in order, from memory and the runs.
 func (c *collector) discrepancies() []diff.Discrepancy {
+	if c.sortedDS {
+		return c.ds
+	}
+	c.sortedDS = true
 	if c.mode == collectTable {
 		c.ds = c.ds[:0]
 		for _, h := range c.perKind {

@@ -195,7 +195,11 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 	collected := newCollector(mode, r.tempDir)
 	defer collected.close()
 	defer func() {
-		if recErr := rec.finish(ctx, sum, collected.discrepancies(), err); recErr != nil {
+		var ds []diff.Discrepancy
+		if rec != nil {
+			ds = collected.discrepancies()
+		}
+		if recErr := rec.finish(ctx, sum, ds, err); recErr != nil {
 			fmt.Fprintf(stderr, "clearhouse: recording the run: %v\n", recErr)
 			if err == nil {
 				err = recErr

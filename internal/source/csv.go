@@ -250,7 +250,10 @@ func (c *CSVReader) record(n int, reason string, err error) ([]diff.Cell, error)
 
 // LineDelimiter implements diff.LineReader: lines can be split at the delimiter when
 // every field is a column, in order, and an empty field is NULL.
-func (c *CSVReader) LineDelimiter() (byte, bool) { return c.delim, c.proj == nil && !c.nullable }
+func (c *CSVReader) LineDelimiter() (byte, bool) { return c.delim, c.splittable() }
+
+// splittable reports whether a line's fields are its columns, an empty one NULL.
+func (c *CSVReader) splittable() bool { return c.proj == nil && !c.nullable }
 
 // NextLine implements diff.LineReader: a record on one line with the header's number
 // of fields, none of the first split of them quoted, is returned as its line, unsplit.
@@ -259,7 +262,7 @@ func (c *CSVReader) NextLine(split int) ([]byte, []diff.Cell, error) {
 		return nil, nil, c.err
 	}
 	line, body, copied, err := c.readLine()
-	if err == nil && c.proj == nil && !c.nullable && c.oneLine(body, split) {
+	if err == nil && c.splittable() && c.oneLine(body, split) {
 		c.rawRec = body
 		c.cut = cutLine{line: line, copied: copied, ok: true}
 		return body, nil, nil

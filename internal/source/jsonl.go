@@ -120,7 +120,7 @@ func NewJSONLReader(r io.Reader, opts JSONLOptions) (*JSONLReader, error) {
 	}
 	line = bytes.Clone(line) // learnAhead's Peek may move the buffer under it
 	j.rawLine = line
-	j.learned = 1 + j.learnAhead(add)
+	j.learned = 1 + j.learnAhead(func(key []byte) bool { return seen[string(key)] }, add)
 	j.setColumns(order)
 	if err := j.parse(line); err != nil {
 		return nil, fmt.Errorf("%s: %s", j.pos.String(), err)
@@ -138,10 +138,10 @@ const (
 	learnBytes = 256 << 10
 )
 
-// learnAhead calls add with the keys of the objects on the lines after the current one
-// (see learnLines), without consuming them, and returns how many lines it looked at. A
-// line that does not parse adds nothing (it is a RowError when read).
-func (j *JSONLReader) learnAhead(add func(key string)) int {
+// learnAhead calls add with the keys not yet known of the objects on the lines after the
+// current one (see learnLines), without consuming them, and returns how many lines it
+// looked at. A line that does not parse adds nothing (it is a RowError when read).
+func (j *JSONLReader) learnAhead(known func(key []byte) bool, add func(key string)) int {
 	ahead, err := j.br.Peek(min(j.br.Size(), learnBytes))
 	atEOF := errors.Is(err, io.EOF)
 	var keys []string
@@ -163,7 +163,11 @@ func (j *JSONLReader) learnAhead(add func(key string)) int {
 			continue
 		}
 		keys = keys[:0]
-		if j.scanObject(line, func(key []byte) { keys = append(keys, string(key)) }) == nil {
+		if j.scanObject(line, func(key []byte) {
+			if !known(key) {
+				keys = append(keys, string(key))
+			}
+		}) == nil {
 			for _, k := range keys {
 				add(k)
 			}

@@ -14,19 +14,22 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 )
 
-// collector keeps the discrepancies the output needs until the run ends:
-//   - for the table alone, the first tableRows of each kind in output order, which is all
-//     the table can show (sample);
-//   - for json and csv, which list them all sorted, every one: sorted runs of up to
-//     spillBytes are written to files in dir (gob) and merged at the end, so memory does
-//     not grow with the number of discrepancies;
-//   - for the results store, every one in memory (it takes them as one slice).
+// collector keeps the discrepancies the outputs need until the run ends, in memory
+// that does not grow with their number:
+//   - sample: for the table, the first tableRows of each kind in output order, which is
+//     all the table can show;
+//   - all: for json, csv and the results store, which take them all sorted, every one:
+//     sorted runs of up to spillBytes are written to files in dir (gob) and merged at
+//     the end.
+//
+// It counts them all either way.
 type collector struct {
-	mode       collectMode
-	ds         []diff.Discrepancy
+	sample     bool
+	all        bool
+	ds         []diff.Discrepancy // all: what is held, not yet in a run
 	perKind    map[diff.Kind]*lastFirst
 	n          int64 // discrepancies received
-	sortedDS   bool  // ds holds what is kept, sorted (discrepancies)
+	sortedDS   bool  // ds is sorted
 	dir        string
 	spillBytes int64
 	held       int64 // estimated bytes of ds
@@ -34,27 +37,17 @@ type collector struct {
 	err        error
 }
 
-type collectMode int
-
-const (
-	collectTable collectMode = iota // what the table shows
-	collectSpill                    // all, spilled in sorted runs
-	collectAll                      // all, in memory
-)
-
-// defaultSpillBytes is how much a json or csv output holds before it writes a sorted run.
+// defaultSpillBytes is how much the collector holds before it writes a sorted run.
 const defaultSpillBytes = 64 << 20
 
-func newCollector(mode collectMode, dir string) *collector {
-	return &collector{mode: mode, perKind: map[diff.Kind]*lastFirst{}, dir: dir, spillBytes: defaultSpillBytes}
+func newCollector(sample, all bool, dir string) *collector {
+	return &collector{sample: sample, all: all, perKind: map[diff.Kind]*lastFirst{}, dir: dir, spillBytes: defaultSpillBytes}
 }
 
 // Emit implements diff.Sink.
 func (c *collector) Emit(d diff.Discrepancy) error {
 	c.n++
-	c.sortedDS = false
-	switch c.mode {
-	case collectTable:
+	if c.sample {
 		h := c.perKind[d.Kind]
 		if h == nil {
 			h = &lastFirst{}
@@ -67,18 +60,16 @@ func (c *collector) Emit(d diff.Discrepancy) error {
 			(*h)[0] = d
 			heap.Fix(h, 0)
 		}
-		return nil
-	case collectSpill:
+	}
+	if c.all {
+		c.sortedDS = false
 		c.held += discrepancyBytes(d)
 		c.ds = append(c.ds, d)
 		if c.held >= c.spillBytes {
 			return c.spill()
 		}
-		return nil
-	default:
-		c.ds = append(c.ds, d)
-		return nil
 	}
+	return nil
 }
 
 // discrepancyBytes estimates the memory a discrepancy holds.
@@ -147,31 +138,42 @@ func (c *collector) writeRun(ds iter.Seq[diff.Discrepancy]) error {
 	return nil
 }
 
-// discrepancies returns what was kept, sorted (the table's, or every one held in
-// memory); sorted returns every one, in order, from memory and the runs.
-func (c *collector) discrepancies() []diff.Discrepancy {
-	if c.sortedDS {
-		return c.ds
+// sampled returns the table's discrepancies, sorted.
+func (c *collector) sampled() []diff.Discrepancy {
+	var out []diff.Discrepancy
+	for _, h := range c.perKind {
+		out = append(out, *h...)
 	}
-	c.sortedDS = true
-	if c.mode == collectTable {
-		c.ds = c.ds[:0]
-		for _, h := range c.perKind {
-			c.ds = append(c.ds, *h...)
-		}
-	}
-	diff.SortDiscrepancies(c.ds)
-	return c.ds
+	diff.SortDiscrepancies(out)
+	return out
 }
 
 // sorted yields every discrepancy in output order: the runs and what is held, merged.
-// A failure to read a run back ends it; c.err says so.
+// It can be called more than once. A failure to read a run back ends it; c.err says so.
 func (c *collector) sorted() iter.Seq[diff.Discrepancy] {
-	held := c.discrepancies()
-	if len(c.runs) == 0 {
-		return slices.Values(held)
+	if !c.sortedDS {
+		diff.SortDiscrepancies(c.ds)
+		c.sortedDS = true
 	}
-	return c.merge(c.runs, held)
+	if len(c.runs) == 0 {
+		return slices.Values(c.ds)
+	}
+	return c.merge(c.runs, c.ds)
+}
+
+// stream is sorted for the results store: a failure to read a run back is yielded, so
+// that the store keeps nothing of an incomplete set.
+func (c *collector) stream() iter.Seq2[diff.Discrepancy, error] {
+	return func(yield func(diff.Discrepancy, error) bool) {
+		for d := range c.sorted() {
+			if !yield(d, nil) {
+				return
+			}
+		}
+		if c.err != nil {
+			yield(diff.Discrepancy{}, c.err)
+		}
+	}
 }
 
 // merge yields the discrepancies of the run files and then of held (sorted, arrived

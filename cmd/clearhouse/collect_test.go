@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
@@ -26,7 +27,7 @@ func TestCollectorKeepsWhatTheTableShows(t *testing.T) {
 			}
 			all = append(all, diff.Discrepancy{Kind: k, Key: []diff.KeyValue{{Name: "id", Value: diff.Cell{Text: fmt.Sprintf("k%06d", rng.IntN(1_000_000))}}}})
 		}
-		table, full := newCollector(collectTable, ""), newCollector(collectAll, "")
+		table, full := newCollector(true, false, ""), newCollector(false, true, t.TempDir())
 		for _, d := range all {
 			if err := table.Emit(d); err != nil {
 				t.Fatal(err)
@@ -35,11 +36,11 @@ func TestCollectorKeepsWhatTheTableShows(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		kept := table.discrepancies()
+		kept := table.sampled()
 		if len(kept) > len(kinds)*tableRows || table.n != int64(total) {
 			t.Fatalf("%d: kept %d, counted %d", total, len(kept), table.n)
 		}
-		if got, want := sample(kept, tableRows), sample(full.discrepancies(), tableRows); !reflect.DeepEqual(got, want) {
+		if got, want := sample(kept, tableRows), sample(slices.Collect(full.sorted()), tableRows); !reflect.DeepEqual(got, want) {
 			t.Fatalf("%d: the table would show\n%v\nwant\n%v", total, got, want)
 		}
 	}
@@ -52,7 +53,7 @@ func TestCollectorSpillsSortedRuns(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	kinds := []diff.Kind{diff.KindMissingInTarget, diff.KindMismatch, diff.KindInvalidRow}
 	dir := t.TempDir()
-	spill, full := newCollector(collectSpill, dir), newCollector(collectAll, "")
+	spill, full := newCollector(false, true, dir), newCollector(false, true, t.TempDir())
 	spill.spillBytes = 1 << 10
 	for i := range 5000 {
 		d := diff.Discrepancy{Kind: kinds[rng.IntN(len(kinds))],
@@ -73,15 +74,59 @@ func TestCollectorSpillsSortedRuns(t *testing.T) {
 	if len(spill.runs) < 2 || len(spill.runs) > maxRuns {
 		t.Fatalf("%d runs: the collector did not spill, or kept too many", len(spill.runs))
 	}
-	got := slices.Collect(spill.sorted())
-	if spill.err != nil {
-		t.Fatal(spill.err)
+	if len(full.runs) != 0 {
+		t.Fatalf("the reference wrote %d runs", len(full.runs))
 	}
-	if want := full.discrepancies(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("merged %d discrepancies, want %d in the same order", len(got), len(want))
+	want := slices.Collect(full.sorted())
+	// Read twice (the output, then the store), the same each time.
+	for range 2 {
+		got := slices.Collect(spill.sorted())
+		if spill.err != nil {
+			t.Fatal(spill.err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("merged %d discrepancies, want %d in the same order", len(got), len(want))
+		}
 	}
 	spill.close()
 	if left, _ := os.ReadDir(dir); len(left) > 0 {
 		t.Fatalf("left %d run files", len(left))
+	}
+}
+
+// For the results store, a run file that cannot be read back is an error the stream
+// yields after what it could read, never a shorter set that looks whole.
+func TestCollectorStreamFailsOnALostRun(t *testing.T) {
+	c := newCollector(false, true, t.TempDir())
+	c.spillBytes = 1 << 10
+	for i := range 200 {
+		if err := c.Emit(diff.Discrepancy{Kind: diff.KindMissingInTarget, Key: []diff.KeyValue{{Name: "id", Value: diff.Cell{Text: fmt.Sprintf("k%03d", i)}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(c.runs) < 2 {
+		t.Fatalf("%d runs, want the collector to have spilled", len(c.runs))
+	}
+	n := 0
+	for range c.stream() {
+		n++
+	}
+	if n != 200 {
+		t.Fatalf("streamed %d, want 200", n)
+	}
+	if err := os.Remove(c.runs[0]); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	n = 0
+	for _, e := range c.stream() {
+		if e != nil {
+			err = e
+			break
+		}
+		n++
+	}
+	if err == nil || !strings.Contains(err.Error(), "reading discrepancies back") {
+		t.Fatalf("after %d discrepancies: %v, want the lost run's error", n, err)
 	}
 }

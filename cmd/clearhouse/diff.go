@@ -185,21 +185,11 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 		return err
 	}
 	var sum diff.Summary
-	mode := collectSpill
-	switch {
-	case rec != nil:
-		mode = collectAll // the store takes them as one slice
-	case r.output == "table":
-		mode = collectTable
-	}
-	collected := newCollector(mode, r.tempDir)
+	// The table shows a sample; json, csv and the store take every discrepancy.
+	collected := newCollector(r.output == "table", rec != nil || r.output == "json" || r.output == "csv", r.tempDir)
 	defer collected.close()
 	defer func() {
-		var ds []diff.Discrepancy
-		if rec != nil {
-			ds = collected.discrepancies()
-		}
-		if recErr := rec.finish(ctx, sum, ds, err); recErr != nil {
+		if recErr := rec.finish(ctx, sum, collected.stream(), err); recErr != nil {
 			fmt.Fprintf(stderr, "clearhouse: recording the run: %v\n", recErr)
 			if err == nil {
 				err = recErr
@@ -351,7 +341,7 @@ func writeResult(stdout io.Writer, output string, lines *diff.JSONLines, spec di
 	case "csv":
 		err = writeCSV(stdout, spec, c.sorted())
 	default:
-		err = writeTable(stdout, sum, c.discrepancies(), c.n, isTerminal(stdout))
+		err = writeTable(stdout, sum, c.sampled(), c.n, isTerminal(stdout))
 	}
 	if err == nil {
 		err = c.err

@@ -296,18 +296,38 @@ func TestDiffRecordsTheRun(t *testing.T) {
 	if run.State != store.RunDiscrepant || string(stored) != string(printed) {
 		t.Errorf("stored run %s %s, printed summary %s", run.State, stored, printed)
 	}
-	ds, err := s.Discrepancies(context.Background(), run.ID, 0)
-	if err != nil {
-		t.Fatal(err)
+	storedSet := func(id string) []string {
+		t.Helper()
+		ds, err := s.Discrepancies(context.Background(), id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var set []map[string]any
+		for _, d := range ds {
+			var m map[string]any
+			_ = json.Unmarshal(d.AppendJSON(nil), &m)
+			set = append(set, m)
+		}
+		return canonical(set)
 	}
-	var storedSet []map[string]any
-	for _, d := range ds {
-		var m map[string]any
-		_ = json.Unmarshal(d.AppendJSON(nil), &m)
-		storedSet = append(storedSet, m)
+	if set := storedSet(run.ID); !slices.Equal(set, got) {
+		t.Errorf("stored %d discrepancies, printed %d", len(set), len(got))
 	}
-	if !slices.Equal(canonical(storedSet), got) {
-		t.Errorf("stored %d discrepancies, printed %d", len(storedSet), len(got))
+
+	// The table shows a few; the store still gets every one.
+	rt := r
+	rt.output = "table"
+	var table bytes.Buffer
+	var ec exitCodeError
+	if err := runDiff(context.Background(), &table, io.Discard, rt); !errors.As(err, &ec) || ec.code != 1 {
+		t.Fatalf("diff with the table: %v", err)
+	}
+	runs, _ = s.Runs(context.Background(), "demo", 0)
+	if set := storedSet(runs[0].ID); len(runs) != 2 || !slices.Equal(set, got) {
+		t.Errorf("with the table: %d runs, the newest stored %d discrepancies, want %d", len(runs), len(set), len(got))
+	}
+	if !strings.Contains(table.String(), "mismatch") || strings.Count(table.String(), "\n") > 200 {
+		t.Errorf("table output:\n%s", table.String())
 	}
 
 	// A target that cannot be read: the run is recorded as failed, with the reason.
@@ -316,7 +336,7 @@ func TestDiffRecordsTheRun(t *testing.T) {
 		t.Fatal("diff of a missing target succeeded")
 	}
 	runs, _ = s.Runs(context.Background(), "demo", 0)
-	if len(runs) != 2 || runs[0].State != store.RunFailed || !strings.Contains(runs[0].Error, "gone.csv: no such file") {
+	if len(runs) != 3 || runs[0].State != store.RunFailed || !strings.Contains(runs[0].Error, "gone.csv: no such file") {
 		t.Errorf("newest run = %+v, want failed naming gone.csv", runs[0])
 	}
 }

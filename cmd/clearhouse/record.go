@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
@@ -41,7 +42,7 @@ func startRecording(ctx context.Context, r diffRun) (*recording, error) {
 
 // finish writes the outcome of the run and closes the store. A failed comparison is
 // recorded as failed with its error, so nothing is lost.
-func (rec *recording) finish(ctx context.Context, sum diff.Summary, ds []diff.Discrepancy, runErr error) error {
+func (rec *recording) finish(ctx context.Context, sum diff.Summary, ds iter.Seq2[diff.Discrepancy, error], runErr error) error {
 	if rec == nil {
 		return nil
 	}
@@ -68,13 +69,15 @@ func (rec *recording) finish(ctx context.Context, sum diff.Summary, ds []diff.Di
 			state = store.RunTruncated
 		}
 	}
+	var werr error
 	if runErr == nil {
-		if err := rec.s.WritePartition(ctx, store.Partition{RunID: rec.id, Summary: sum, Discrepancies: ds}); err != nil {
-			return err
+		// Nothing of the partition is stored when this fails: the run is then failed.
+		if werr = rec.s.WritePartition(ctx, store.Partition{RunID: rec.id, Summary: sum, Stream: ds}); werr != nil {
+			state, msg = store.RunFailed, "recording the discrepancies: "+werr.Error()
 		}
 	}
 	_, err := rec.s.FinishRun(ctx, rec.id, state, time.Now().UTC(), msg)
-	return err
+	return errors.Join(werr, err)
 }
 
 // teeSink sends each discrepancy to two sinks.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -41,24 +42,38 @@ func OpenPostgres(ctx context.Context, uri string) (Store, error) {
 
 // postgresCopyDiscrepancies writes a partition's discrepancies with COPY, on the
 // connection (and so in the transaction) of conn.
-func postgresCopyDiscrepancies(ctx context.Context, conn *sql.Conn, runID string, partition int, ds []diff.Discrepancy) error {
-	if len(ds) == 0 {
-		return nil
+func postgresCopyDiscrepancies(ctx context.Context, conn *sql.Conn, runID string, partition int, ds iter.Seq2[diff.Discrepancy, error]) error {
+	next, stop := iter.Pull2(ds)
+	defer stop()
+	first, err, ok := next()
+	if !ok {
+		return nil // none: no COPY
+	}
+	if err != nil {
+		return err
 	}
 	return conn.Raw(func(driverConn any) error {
 		pc := driverConn.(*stdlib.Conn).Conn()
-		i := 0
+		seq := int64(0)
 		var body []byte
 		_, err := pc.CopyFrom(ctx, pgx.Identifier{"discrepancies"},
 			[]string{"run_id", "partition", "seq", "kind", "key_json", "side", "body"},
 			pgx.CopyFromFunc(func() ([]any, error) {
-				if i == len(ds) {
-					return nil, nil
+				d := first
+				if seq > 0 {
+					var err error
+					var more bool
+					d, err, more = next()
+					if !more {
+						return nil, nil
+					}
+					if err != nil {
+						return nil, err // aborts the COPY
+					}
 				}
-				d := ds[i]
 				body = d.AppendJSON(body[:0])
-				row := []any{runID, int64(partition), int64(i), string(d.Kind), keyJSON(d.Key), string(d.Side), string(body)}
-				i++
+				row := []any{runID, int64(partition), seq, string(d.Kind), keyJSON(d.Key), string(d.Side), string(body)}
+				seq++
 				return row, nil
 			}))
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,25 +47,58 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 // sqliteBatch rows per INSERT: SQLite allows 32766 parameters, 7 per row.
 const sqliteBatch = 500
 
-func sqliteInsertDiscrepancies(ctx context.Context, tx *sql.Conn, runID string, partition int, ds []diff.Discrepancy) error {
-	var body []byte
-	for start := 0; start < len(ds); start += sqliteBatch {
-		batch := ds[start:min(start+sqliteBatch, len(ds))]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO discrepancies (run_id, partition, seq, kind, key_json, side, body) VALUES `)
-		args := make([]any, 0, 7*len(batch))
-		for i, d := range batch {
-			if i > 0 {
-				q.WriteByte(',')
+func sqliteInsertDiscrepancies(ctx context.Context, tx *sql.Conn, runID string, partition int, ds iter.Seq2[diff.Discrepancy, error]) (err error) {
+	// The statement for a whole batch is prepared once: preparing it takes about as long
+	// as running it.
+	var batch *sql.Stmt
+	defer func() {
+		if batch != nil {
+			if cerr := batch.Close(); err == nil {
+				err = cerr
 			}
-			n := len(args)
-			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
-			body = d.AppendJSON(body[:0])
-			args = append(args, runID, partition, start+i, string(d.Kind), keyJSON(d.Key), string(d.Side), string(body))
 		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+	}()
+	args := make([]any, 0, 7*sqliteBatch)
+	flush := func() error {
+		var err error
+		switch n := len(args) / 7; {
+		case n == 0:
+			return nil
+		case n < sqliteBatch:
+			_, err = tx.ExecContext(ctx, sqliteInsertRows(n), args...)
+		default:
+			if batch == nil {
+				if batch, err = tx.PrepareContext(ctx, sqliteInsertRows(n)); err != nil {
+					return err
+				}
+			}
+			_, err = batch.ExecContext(ctx, args...)
+		}
+		args = args[:0]
+		return err
+	}
+	var body []byte
+	seq := 0
+	for d, err := range ds {
+		if err != nil {
 			return err
 		}
+		body = d.AppendJSON(body[:0])
+		args = append(args, runID, partition, seq, string(d.Kind), keyJSON(d.Key), string(d.Side), string(body))
+		seq++
+		if len(args) == 7*sqliteBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 	}
-	return nil
+	return flush()
+}
+
+// sqliteInsertRows is the INSERT of n discrepancies. Its parameters are anonymous (?):
+// binding $n ones looks each name up in a list, quadratic in the parameters.
+func sqliteInsertRows(n int) string {
+	const row = "(?,?,?,?,?,?,?)"
+	return `INSERT INTO discrepancies (run_id, partition, seq, kind, key_json, side, body) VALUES ` +
+		strings.Repeat(row+",", n-1) + row
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 
@@ -17,7 +18,7 @@ type dialect struct {
 	name string
 	// insertDiscrepancies writes one partition's discrepancies inside tx (batched
 	// INSERTs for SQLite, COPY for PostgreSQL).
-	insertDiscrepancies func(ctx context.Context, conn *sql.Conn, runID string, partition int, ds []diff.Discrepancy) error
+	insertDiscrepancies func(ctx context.Context, conn *sql.Conn, runID string, partition int, ds iter.Seq2[diff.Discrepancy, error]) error
 	// openCases opens a case for each (kind, key) of the run that has no unresolved
 	// case. Parameters: $1 job, $2 run id, $3 time.
 	openCases string
@@ -104,7 +105,7 @@ func (s *sqlStore) WritePartition(ctx context.Context, p Partition) error {
 			sum.DuplicateKeys, sum.InvalidRows, sum.Truncated, sum.SourceRows, sum.TargetRows, string(sum.Strategy)); err != nil {
 			return fmt.Errorf("write partition %d of run %s: %w", p.Index, p.RunID, err)
 		}
-		if err := s.d.insertDiscrepancies(ctx, tx, p.RunID, p.Index, p.Discrepancies); err != nil {
+		if err := s.d.insertDiscrepancies(ctx, tx, p.RunID, p.Index, p.each()); err != nil {
 			return fmt.Errorf("write discrepancies of partition %d of run %s: %w", p.Index, p.RunID, err)
 		}
 		return nil

@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"errors"
+	"iter"
 	"time"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
@@ -80,6 +81,24 @@ type Partition struct {
 	Index         int
 	Summary       diff.Summary
 	Discrepancies []diff.Discrepancy
+	// Stream, when set, yields the discrepancies instead of Discrepancies, for a writer
+	// that does not hold them all in memory. An error it yields fails the write, and
+	// nothing of the partition is stored.
+	Stream iter.Seq2[diff.Discrepancy, error]
+}
+
+// each yields the partition's discrepancies, from Stream or Discrepancies.
+func (p Partition) each() iter.Seq2[diff.Discrepancy, error] {
+	if p.Stream != nil {
+		return p.Stream
+	}
+	return func(yield func(diff.Discrepancy, error) bool) {
+		for _, d := range p.Discrepancies {
+			if !yield(d, nil) {
+				return
+			}
+		}
+	}
 }
 
 // CaseState is where a case is in review.

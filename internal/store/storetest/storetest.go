@@ -4,7 +4,11 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"iter"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("RunLifecycle", func(t *testing.T) { testRunLifecycle(t, open(t)) })
 	t.Run("PartitionWrittenTwiceStaysSingle", func(t *testing.T) { testIdempotentPartition(t, open(t)) })
 	t.Run("DiscrepanciesRoundTrip", func(t *testing.T) { testRoundTrip(t, open(t)) })
+	t.Run("StreamedPartition", func(t *testing.T) { testStream(t, open(t)) })
 	t.Run("CasesCarryForwardAndAutoResolve", func(t *testing.T) { testCases(t, open(t)) })
 	t.Run("ReviewerActions", func(t *testing.T) { testReview(t, open(t)) })
 	t.Run("CompletedStateFromPartitions", func(t *testing.T) { testCompleted(t, open(t)) })
@@ -197,6 +202,60 @@ func testIdempotentPartition(t *testing.T, s store.Store) {
 	}
 	if len(cases) != 2 || cases[0].Occurrences != 1 || cases[1].Occurrences != 1 {
 		t.Errorf("cases = %+v, want two with one occurrence each", cases)
+	}
+}
+
+// testStream: a partition written from a stream stores exactly what it yields (more
+// than one batch); a stream that fails part way stores nothing of the partition, and the
+// run can still take it.
+func testStream(t *testing.T, s store.Store) {
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	if err := s.StartRun(ctx, store.Run{ID: "r", Job: "j", StartedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	var want []diff.Discrepancy
+	for i := range 1234 {
+		want = append(want, missing(fmt.Sprintf("k%05d", i)))
+	}
+	stream := func(failAt int) iter.Seq2[diff.Discrepancy, error] {
+		return func(yield func(diff.Discrepancy, error) bool) {
+			for i, d := range want {
+				if i == failAt {
+					yield(diff.Discrepancy{}, errors.New("reading discrepancies back: disk gone"))
+					return
+				}
+				if !yield(d, nil) {
+					return
+				}
+			}
+		}
+	}
+	for _, failAt := range []int{0, 700} {
+		err := s.WritePartition(ctx, store.Partition{RunID: "r", Summary: summaryOf(want, 10), Stream: stream(failAt)})
+		if err == nil || !strings.Contains(err.Error(), "disk gone") {
+			t.Fatalf("a stream failing at %d: WritePartition = %v, want its error", failAt, err)
+		}
+		if ds, err := s.Discrepancies(ctx, "r", 0); err != nil || len(ds) != 0 {
+			t.Fatalf("after a stream failing at %d: %d discrepancies stored (%v), want none", failAt, len(ds), err)
+		}
+	}
+	if err := s.WritePartition(ctx, store.Partition{RunID: "r", Summary: summaryOf(want, 10), Stream: stream(-1)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.FinishRun(ctx, "r", store.RunDiscrepant, t0.Add(time.Second), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary.MissingInTarget != 1234 || r.PartitionsWritten != 1 {
+		t.Errorf("run = %+v, want 1234 missing in one partition", r)
+	}
+	got, err := s.Discrepancies(ctx, "r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("stored %d discrepancies, want the %d streamed, in order", len(got), len(want))
 	}
 }
 

@@ -344,7 +344,7 @@ func writeResult(stdout io.Writer, output string, lines *diff.JSONLines, spec di
 		err = writeTable(stdout, sum, c.sampled(), c.n, isTerminal(stdout))
 	}
 	if err == nil {
-		err = c.err
+		err = c.err()
 	}
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/connect"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource"
+	"github.com/clearhouse-dev/clearhouse/internal/spool"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
 
@@ -67,12 +68,15 @@ func executeChecksum(ctx context.Context, plan Plan, spec diff.Spec, source, tar
 	if o.progress != nil {
 		copts.Progress = func(p checksum.Progress) { o.progress(max(p.RowsSummed, p.SourceRows+p.TargetRows)) }
 	}
-	sink := &diff.Collect{}
+	// Every discrepancy goes to the store, however many the job allows: past 64 MiB they
+	// wait on disk, in sorted runs.
+	sink := spool.New(o.tempDir, 0)
+	defer sink.Close()
 	sum, err := checksum.Run(ctx, spec, srcCfg, tgtCfg, sink, copts)
 	if err != nil {
 		return sum, withCause(ctx, redact(fmt.Errorf("compare %s with %s: %w", plan.Source.Name(), plan.Target.Name(), err)))
 	}
-	if err := st.WritePartition(ctx, store.Partition{RunID: part.RunID, Index: part.Index, Summary: sum, Discrepancies: sink.Discrepancies}); err != nil {
+	if err := st.WritePartition(ctx, store.Partition{RunID: part.RunID, Index: part.Index, Summary: sum, Stream: sink.All()}); err != nil {
 		return sum, fmt.Errorf("write partition %d of run %s: %w", part.Index, part.RunID, err)
 	}
 	return sum, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clearhouse-dev/clearhouse/internal/connect"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/spool"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
 
@@ -141,12 +142,15 @@ func Execute(ctx context.Context, plan Plan, source, target connect.Credentials,
 		diffOpts = append(diffOpts, diff.WithProgressInterval(o.interval),
 			diff.WithProgress(func(diff.Progress) { o.progress(rows.Load()) }))
 	}
-	sink := &diff.Collect{}
+	// Every discrepancy goes to the store, however many the job allows: past 64 MiB they
+	// wait on disk, in sorted runs.
+	sink := spool.New(o.tempDir, 0)
+	defer sink.Close()
 	sum, err := diff.Run(ctx, spec, srcF, tgtF, sink, diffOpts...)
 	if err != nil {
 		return sum, withCause(ctx, redact(fmt.Errorf("compare %s with %s: %w", plan.Source.Name(), plan.Target.Name(), err)))
 	}
-	if err := st.WritePartition(ctx, store.Partition{RunID: part.RunID, Index: part.Index, Summary: sum, Discrepancies: sink.Discrepancies}); err != nil {
+	if err := st.WritePartition(ctx, store.Partition{RunID: part.RunID, Index: part.Index, Summary: sum, Stream: sink.All()}); err != nil {
 		return sum, fmt.Errorf("write partition %d of run %s: %w", part.Index, part.RunID, err)
 	}
 	return sum, nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"container/heap"
 	"iter"
 	"slices"
 
@@ -19,13 +18,13 @@ import (
 // It counts them all either way.
 type collector struct {
 	sample  bool
-	perKind map[diff.Kind]*lastFirst
+	perKind map[diff.Kind]*diff.FirstN
 	all     *spool.Spool // nil unless all
 	n       int64        // discrepancies received
 }
 
 func newCollector(sample, all bool, dir string) *collector {
-	c := &collector{sample: sample, perKind: map[diff.Kind]*lastFirst{}}
+	c := &collector{sample: sample, perKind: map[diff.Kind]*diff.FirstN{}}
 	if all {
 		c.all = spool.New(dir, 0)
 	}
@@ -36,18 +35,12 @@ func newCollector(sample, all bool, dir string) *collector {
 func (c *collector) Emit(d diff.Discrepancy) error {
 	c.n++
 	if c.sample {
-		h := c.perKind[d.Kind]
-		if h == nil {
-			h = &lastFirst{}
-			c.perKind[d.Kind] = h
+		f := c.perKind[d.Kind]
+		if f == nil {
+			f = diff.NewFirstN(tableRows)
+			c.perKind[d.Kind] = f
 		}
-		switch {
-		case len(*h) < tableRows:
-			heap.Push(h, d)
-		case diff.CompareDiscrepancies(d, (*h)[0]) < 0:
-			(*h)[0] = d
-			heap.Fix(h, 0)
-		}
+		f.Add(d)
 	}
 	if c.all != nil {
 		return c.all.Emit(d)
@@ -58,8 +51,8 @@ func (c *collector) Emit(d diff.Discrepancy) error {
 // sampled returns the table's discrepancies, sorted.
 func (c *collector) sampled() []diff.Discrepancy {
 	var out []diff.Discrepancy
-	for _, h := range c.perKind {
-		out = append(out, *h...)
+	for _, f := range c.perKind {
+		out = append(out, f.Sorted()...)
 	}
 	diff.SortDiscrepancies(out)
 	return out
@@ -95,19 +88,4 @@ func (c *collector) close() {
 	if c.all != nil {
 		c.all.Close()
 	}
-}
-
-// lastFirst is a heap of discrepancies whose top is the last in output order: the one
-// to drop when a discrepancy that comes before it arrives.
-type lastFirst []diff.Discrepancy
-
-func (h lastFirst) Len() int           { return len(h) }
-func (h lastFirst) Less(i, j int) bool { return diff.CompareDiscrepancies(h[i], h[j]) > 0 }
-func (h lastFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *lastFirst) Push(x any)        { *h = append(*h, x.(diff.Discrepancy)) }
-func (h *lastFirst) Pop() any {
-	old := *h
-	d := old[len(old)-1]
-	*h = slices.Delete(old, len(old)-1, len(old))
-	return d
 }

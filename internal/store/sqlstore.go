@@ -304,7 +304,12 @@ func (s *sqlStore) Discrepancies(ctx context.Context, runID string, limit int) (
 		return nil, fmt.Errorf("read discrepancies of run %s: %w", runID, err)
 	}
 	defer func() { _ = rows.Close() }()
+	// With a limit (an alert's sample), only that many are held, however many the run has.
 	var out []diff.Discrepancy
+	var first *diff.FirstN
+	if limit > 0 {
+		first = diff.NewFirstN(limit)
+	}
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
@@ -314,15 +319,19 @@ func (s *sqlStore) Discrepancies(ctx context.Context, runID string, limit int) (
 		if err := json.Unmarshal([]byte(body), &d); err != nil {
 			return nil, fmt.Errorf("decode a discrepancy of run %s: %w", runID, err)
 		}
-		out = append(out, d)
+		if first != nil {
+			first.Add(d)
+		} else {
+			out = append(out, d)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read discrepancies of run %s: %w", runID, err)
+	}
+	if first != nil {
+		return first.Sorted(), nil
 	}
 	diff.SortDiscrepancies(out)
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
 	return out, nil
 }
 

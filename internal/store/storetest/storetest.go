@@ -281,8 +281,11 @@ func testRoundTrip(t *testing.T, s store.Store) {
 	if !slices.EqualFunc(got, want, func(a, b diff.Discrepancy) bool { return string(a.AppendJSON(nil)) == string(b.AppendJSON(nil)) }) {
 		t.Errorf("round trip:\n got %v\nwant %v", got, want)
 	}
-	if got, _ := s.Discrepancies(ctx, "r", 2); len(got) != 2 {
-		t.Errorf("limit 2 returned %d", len(got))
+	for _, limit := range []int{1, 2, 4, 10} {
+		got, err := s.Discrepancies(ctx, "r", limit)
+		if w := want[:min(limit, len(want))]; err != nil || !slices.EqualFunc(got, w, func(a, b diff.Discrepancy) bool { return string(a.AppendJSON(nil)) == string(b.AppendJSON(nil)) }) {
+			t.Errorf("limit %d: got %v (%v), want the first %d in order", limit, got, err, len(w))
+		}
 	}
 	cases, err := s.Cases(ctx, store.CaseFilter{Job: "j"})
 	if err != nil {

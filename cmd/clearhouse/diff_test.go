@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -338,6 +339,28 @@ func TestDiffRecordsTheRun(t *testing.T) {
 	runs, _ = s.Runs(context.Background(), "demo", 0)
 	if len(runs) != 3 || runs[0].State != store.RunFailed || !strings.Contains(runs[0].Error, "gone.csv: no such file") {
 		t.Errorf("newest run = %+v, want failed naming gone.csv", runs[0])
+	}
+}
+
+// TestDiffStorePasswordStaysHidden: recording in a PostgreSQL store says where, without
+// the password its URI carries.
+func TestDiffStorePasswordStaysHidden(t *testing.T) {
+	pg := testdb.NewPostgres(t)
+	p := generated(t, 1000, source.FormatCSV, false, false)
+	r := diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"), tgtURI: p.file("target"),
+		memory: 256 << 20, storeURI: pg.URI(), job: "demo", output: "json"}
+	var stderr bytes.Buffer
+	var ec exitCodeError
+	if err := runDiff(context.Background(), io.Discard, &stderr, r); !errors.As(err, &ec) || ec.code != 1 {
+		t.Fatalf("diff: %v\n%s", err, stderr.String())
+	}
+	u, err := url.Parse(pg.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := u.User.Password()
+	if pw == "" || !strings.Contains(stderr.String(), "recorded as run demo-") || strings.Contains(stderr.String(), pw) {
+		t.Errorf("stderr (password %d bytes):\n%s", len(pw), stderr.String())
 	}
 }
 

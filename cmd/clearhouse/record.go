@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
 
@@ -17,7 +18,7 @@ import (
 type recording struct {
 	s     store.Store
 	id    string
-	where string
+	where string // the store's URI, redacted
 }
 
 // startRecording opens the store and starts a run when --store is set; nil otherwise.
@@ -37,7 +38,7 @@ func startRecording(ctx context.Context, r diffRun) (*recording, error) {
 		_ = s.Close()
 		return nil, err
 	}
-	return &recording{s: s, id: id, where: r.storeURI}, nil
+	return &recording{s: s, id: id, where: redact.URL(r.storeURI)}, nil
 }
 
 // finish writes the outcome of the run and closes the store. A failed comparison is

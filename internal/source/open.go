@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 )
 
 // Options configure Open.
@@ -82,7 +83,7 @@ func open(ctx context.Context, uri string, opts Options) (diff.Reader, error) {
 		var err error
 		u, err = url.Parse(uri)
 		if err != nil {
-			return nil, fmt.Errorf("invalid URL %s", RedactURL(uri))
+			return nil, fmt.Errorf("invalid URL %s", redact.URL(uri))
 		}
 	case hasScheme(uri, "file"):
 		fu, err := url.Parse(uri)
@@ -97,7 +98,7 @@ func open(ctx context.Context, uri string, opts Options) (diff.Reader, error) {
 		}
 		filePath = filepath.FromSlash(fu.Path)
 	case strings.Contains(uri, "://"):
-		return nil, fmt.Errorf("unsupported URI scheme in %s", RedactURL(uri))
+		return nil, fmt.Errorf("unsupported URI scheme in %s", redact.URL(uri))
 	default:
 		filePath = uri
 	}
@@ -261,7 +262,7 @@ func (g *gzipReadCloser) Close() error {
 }
 
 func openHTTP(ctx context.Context, u *url.URL, format Format, comp Compression, opts Options) (diff.Reader, error) {
-	safe := redacted(u)
+	safe := redact.URL(u.String())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %v", safe, stripURLError(err))
@@ -335,35 +336,4 @@ func stripURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// RedactURL returns rawURL without user info, query and fragment, for messages.
-func RedactURL(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		// Cut at the first '@', '?' and '#' the crude way.
-		s := rawURL
-		if i := strings.Index(s, "://"); i >= 0 {
-			rest := s[i+3:]
-			if j := strings.LastIndex(rest, "@"); j >= 0 {
-				rest = rest[j+1:]
-			}
-			s = s[:i+3] + rest
-		}
-		if i := strings.IndexAny(s, "?#"); i >= 0 {
-			s = s[:i]
-		}
-		return s
-	}
-	return redacted(u)
-}
-
-func redacted(u *url.URL) string {
-	c := *u
-	c.User = nil
-	c.RawQuery = ""
-	c.ForceQuery = false
-	c.Fragment = ""
-	c.RawFragment = ""
-	return c.String()
 }

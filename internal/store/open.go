@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 )
 
 // Open opens the store a URI names: sqlite:///abs/path.db, sqlite:rel/path.db or a plain
@@ -17,19 +19,7 @@ func Open(ctx context.Context, uri string) (Store, error) {
 	case strings.HasPrefix(uri, "sqlite:"):
 		return OpenSQLite(ctx, strings.TrimPrefix(uri, "sqlite:"))
 	case strings.Contains(uri, "://"):
-		return nil, fmt.Errorf("store %q: unsupported scheme (want sqlite: or postgres://)", redact(uri))
+		return nil, fmt.Errorf("store %q: unsupported scheme (want sqlite: or postgres://)", redact.URL(uri))
 	}
 	return OpenSQLite(ctx, uri)
-}
-
-// redact drops the user info of a URI, which may hold a password.
-func redact(uri string) string {
-	scheme, rest, ok := strings.Cut(uri, "://")
-	if !ok {
-		return uri
-	}
-	if at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@"); at >= 0 {
-		rest = rest[at+1:]
-	}
-	return scheme + "://" + rest
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 )
 
 // OpenPostgres opens the PostgreSQL results store at uri (postgres://user:pass@host/db)
@@ -18,16 +19,16 @@ import (
 func OpenPostgres(ctx context.Context, uri string) (Store, error) {
 	cfg, err := pgx.ParseConfig(uri)
 	if err != nil {
-		return nil, fmt.Errorf("store %s: invalid PostgreSQL URI", redact(uri))
+		return nil, fmt.Errorf("store %s: invalid PostgreSQL URI", redact.URL(uri))
 	}
 	db := stdlib.OpenDB(*cfg)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("store %s: %w", redact(uri), redactErr(err, cfg.Password))
+		return nil, fmt.Errorf("store %s: %w", redact.URL(uri), redactErr(err, cfg.Password))
 	}
 	if err := migrate(ctx, db, "postgres"); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("store %s: %w", redact(uri), redactErr(err, cfg.Password))
+		return nil, fmt.Errorf("store %s: %w", redact.URL(uri), redactErr(err, cfg.Password))
 	}
 	return &sqlStore{db: db, d: dialect{
 		name:                "postgres",

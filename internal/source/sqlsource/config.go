@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 	"net"
 	"net/url"
 	"strconv"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
-	"github.com/clearhouse-dev/clearhouse/internal/source"
 )
 
 // Driver names a database protocol.
@@ -154,7 +154,7 @@ func (r *resolved) wrap(err error, format string, args ...any) error {
 	if what != "" {
 		what += ": "
 	}
-	return redact(fmt.Errorf("%s on %s: %s%w", r.name(), r.where(), what, err), r.Password)
+	return redactPassword(fmt.Errorf("%s on %s: %s%w", r.name(), r.where(), what, err), r.Password)
 }
 
 // resolve applies the URI and defaults and validates the config. Errors never
@@ -163,7 +163,7 @@ func resolve(cfg Config) (*resolved, error) {
 	r := &resolved{Config: cfg}
 	if cfg.URI != "" {
 		if err := r.applyURI(cfg); err != nil {
-			return nil, redact(err, cfg.Password)
+			return nil, redactPassword(err, cfg.Password)
 		}
 	}
 	switch r.Driver {
@@ -258,7 +258,7 @@ func (r *resolved) checkDataset() error {
 }
 
 func (r *resolved) applyURI(cfg Config) error {
-	safe := source.RedactURL(cfg.URI)
+	safe := redact.URL(cfg.URI)
 	u, err := url.Parse(cfg.URI)
 	if err != nil {
 		return fmt.Errorf("sqlsource: invalid URI %s", safe)
@@ -432,7 +432,7 @@ func splitQualified(s string, fold bool) ([]string, error) {
 // error with the redacted message that still matches context.Canceled and
 // context.DeadlineExceeded with errors.Is, and nothing else (its chain held the
 // password).
-func redact(err error, password string) error {
+func redactPassword(err error, password string) error {
 	if err == nil || password == "" || !strings.Contains(err.Error(), password) {
 		return err
 	}

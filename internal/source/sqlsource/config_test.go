@@ -95,12 +95,12 @@ func TestCheckDataset(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	err := redact(fmt.Errorf("connecting: %w", fmt.Errorf("user hunter2: %w", context.DeadlineExceeded)), "hunter2")
+	err := redactPassword(fmt.Errorf("connecting: %w", fmt.Errorf("user hunter2: %w", context.DeadlineExceeded)), "hunter2")
 	if strings.Contains(err.Error(), "hunter2") || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("%v", err)
 	}
 	plain := errors.New("no secret here")
-	if redact(plain, "hunter2") != plain || redact(plain, "") != plain {
+	if redactPassword(plain, "hunter2") != plain || redactPassword(plain, "") != plain {
 		t.Error("an error without the password is changed")
 	}
 }

@@ -56,7 +56,7 @@ func pgConnConfig(r *resolved, readOnly bool) (*pgx.ConnConfig, error) {
 	u.RawQuery = q.Encode()
 	cc, err := pgx.ParseConfig(u.String())
 	if err != nil {
-		return nil, redact(fmt.Errorf("sqlsource: postgres connection settings for %s: %w", r.where(), err), r.Password)
+		return nil, redactPassword(fmt.Errorf("sqlsource: postgres connection settings for %s: %w", r.where(), err), r.Password)
 	}
 	for k, v := range pgSession {
 		cc.RuntimeParams[k] = v

@@ -40,7 +40,10 @@ import (
 // worker gives back without waiting for anything) or joins a partition taken earlier;
 // otherwise it spills partitions not being joined, largest first. A partition that does
 // not fit even then is partitioned again on disk with the next bits of the hash,
-// recursively, by one worker at a time. The table, keyed by the key tuple, counts the rows
+// recursively, by one worker at a time. One that more bits do not split (most of its
+// rows share a key: a placeholder key in millions of rows) is joined by streaming its
+// rows and keeping only each key's first row per side (joinCompact): memory for its
+// keys, not its rows. The table, keyed by the key tuple, counts the rows
 // of each key on each side and refers to the first row in place (duplicates are counted,
 // never kept); when a target row finds its key's source row, a key whose two rows have
 // the same value bytes is marked matched there and then, while both rows are in cache.
@@ -235,6 +238,7 @@ type hashRun struct {
 	jobs    []int           // partitions of level 0, in the order they are taken
 	next    int             // jobs[next:] are not taken yet
 	holders int             // workers holding memory for a join
+	compact int             // of them, in joinCompact (which may wait for the others)
 	busy    []int           // positions in jobs being joined
 	waiting []*joinWorker   // workers waiting for memory in acquire
 	turn    int             // ordered: position in jobs whose outcomes go out next
@@ -1026,8 +1030,9 @@ func (wk *joinWorker) repartition(ws [2]*partitioner, i int) error {
 	ps, pt := &ws[0].parts[i], &ws[1].parts[i]
 	level := ws[0].level
 	if uint(level+1)*h.bits+h.bits > 64 {
-		return fmt.Errorf("%w: %d source and %d target rows still do not fit after %d levels of partitioning", errNoMemory, ps.rows, pt.rows, level+1)
+		return wk.joinCompact(ws, i) // no hash bits left to split it with
 	}
+	rows := ps.rows + pt.rows
 	h.reparts.Add(1)
 	subs := [2]*partitioner{h.newPartitioner(level+1, fmt.Sprintf("s%d", level+1)), h.newPartitioner(level+1, fmt.Sprintf("t%d", level+1))}
 	wk.pending = append(wk.pending, subs[0], subs[1])
@@ -1049,12 +1054,203 @@ func (wk *joinWorker) repartition(ws [2]*partitioner, i int) error {
 	}
 	for _, j := range h.order(h.fanout) {
 		subs[0].parts[j].taken, subs[1].parts[j].taken = true, true // only this worker spills them
-		if err := wk.join(subs, j); err != nil {
+		var err error
+		if n := subs[0].parts[j].rows + subs[1].parts[j].rows; n > rows-rows/16 {
+			// More bits of the hash did not split it: most of its rows share a key, which
+			// no further level would separate. When its keys do not fit either (the
+			// partition has many keys besides), it is partitioned again after all.
+			if err = wk.joinCompact(subs, j); errors.Is(err, errCompactFull) {
+				err = wk.join(subs, j)
+			}
+		} else {
+			err = wk.join(subs, j)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// joinCompact joins a partition that does not fit in memory and cannot be split: its
+// rows share a few keys. The rows are streamed once, and the table keeps only what
+// deciding a key needs, its first row on each side (the others are counted), copied
+// into chunks of its own: memory for its keys, not its rows. The outcomes are those
+// joinHeld would give.
+//
+// Its rows are first written out whole, so that when its keys do not fit either
+// (errCompactFull) the partition is still there, untouched, and nothing was decided.
+func (wk *joinWorker) joinCompact(ws [2]*partitioner, i int) (err error) {
+	h := wk.h
+	t := &wk.t
+	ps, pt := &ws[0].parts[i], &ws[1].parts[i]
+	for side, p := range []*part{ps, pt} {
+		if err := ws[side].spillAll(p); err != nil {
+			return err
+		}
+	}
+	t.free(h.pool)
+	// It holds memory like a worker in joinHeld: the others wait for it rather than spill.
+	h.mu.Lock()
+	h.holders++
+	h.compact++
+	h.mu.Unlock()
+	defer func() {
+		for _, c := range t.segs {
+			h.pool.put(c)
+		}
+		t.free(h.pool)
+		h.mu.Lock()
+		h.holders--
+		h.compact--
+		h.cond.Broadcast()
+		h.mu.Unlock()
+	}()
+	if err := wk.growCompact(ps, pt); err != nil {
+		return err
+	}
+	for side, p := range []*part{ps, pt} {
+		err := wk.stream(ws[side], p, func(rec []byte) error {
+			if len(t.entries) == cap(t.entries) {
+				if err := wk.growCompact(ps, pt); err != nil {
+					return err
+				}
+			}
+			// The row goes into the table's chunks, and out again when it is only counted.
+			seg := len(t.segs) - 1
+			if seg < 0 || len(t.segs[seg])+len(rec) > cap(t.segs[seg]) {
+				var c []byte
+				for c == nil {
+					if len(rec) > h.cs {
+						if h.pool.reserve(int64(len(rec)), false) {
+							c = make([]byte, 0, len(rec))
+						}
+					} else {
+						c = h.pool.get(false)
+					}
+					if c != nil {
+						break
+					}
+					if ok, err := wk.room(int64(max(len(rec), h.cs))); err != nil {
+						return err
+					} else if !ok {
+						return wk.compactFull(ps, pt)
+					}
+				}
+				t.segs = append(t.segs, c)
+				seg++
+			}
+			off := len(t.segs[seg])
+			t.segs[seg] = append(t.segs[seg], rec...)
+			kept := t.segs[seg][off:]
+			var hash uint64
+			var key []byte
+			if recFlags(kept)&flagInvalidKey != 0 {
+				hash = recHash(kept)
+			} else {
+				key = recKey(kept)
+				hash = xxhash.Sum64(key)
+			}
+			if !t.insert(side, kept, seg, off, hash, key) {
+				t.segs[seg] = t.segs[seg][:off]
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	err = wk.decideEntries()
+	h.drop(ps)
+	h.drop(pt)
+	return err
+}
+
+// growCompact gives joinCompact's table room for twice the keys it holds (at least 16),
+// rehashing them.
+func (wk *joinWorker) growCompact(ps, pt *part) error {
+	h := wk.h
+	t := &wk.t
+	ne, ns := tableNeed(int64(max(16, 2*len(t.entries))))
+	tb := tableBytes(ne, ns)
+	for !h.pool.reserve(tb, false) {
+		if ok, err := wk.room(tb); err != nil {
+			return err
+		} else if !ok {
+			return wk.compactFull(ps, pt)
+		}
+	}
+	old := t.entries
+	reserved := t.reserved
+	t.entries = append(make([]hentry, 0, ne), old...)
+	t.slots = make([]uint32, ns)
+	t.fresh = true
+	t.reset(ns)
+	t.entries = t.entries[:len(old)]
+	for k, e := range t.entries {
+		if e.cnt[0] < 0 || e.cnt[1] < 0 {
+			continue // a row without a usable key: not in slots
+		}
+		j := (e.hash * 0x9E3779B97F4A7C15) >> t.shift
+		for t.live[j] != 0 {
+			j = (j + 1) & t.mask
+		}
+		t.live[j] = uint32(k + 1)
+	}
+	h.pool.release(reserved)
+	t.reserved = tb
+	return nil
+}
+
+// room waits until n bytes could be had from the pool: while other workers hold memory
+// (they give it back without waiting for anything), else after spilling partitions not
+// being joined. false: they never will. The caller is counted in h.compact.
+func (wk *joinWorker) room(n int64) (bool, error) {
+	h := wk.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for {
+		if h.stopped {
+			return false, errStopped
+		}
+		if h.pool.room() >= n {
+			return true, nil
+		}
+		if h.holders > h.compact {
+			h.cond.Wait()
+			continue
+		}
+		spilled, err := wk.spillPending(n)
+		if err != nil || !spilled {
+			return false, err
+		}
+	}
+}
+
+// compactFull is joinCompact's error when even a partition's keys do not fit: it names
+// the key with the most rows.
+func (wk *joinWorker) compactFull(ps, pt *part) error {
+	t := &wk.t
+	var top *hentry
+	for k := range t.entries {
+		if e := &t.entries[k]; e.cnt[0] >= 0 && e.cnt[1] >= 0 && (top == nil || e.cnt[0]+e.cnt[1] > top.cnt[0]+top.cnt[1]) {
+			top = e
+		}
+	}
+	msg := fmt.Sprintf("%d source and %d target rows (%d keys held when the memory ran out)", ps.rows, pt.rows, len(t.entries))
+	if top != nil {
+		side := 0
+		if top.cnt[0] == 0 {
+			side = 1
+		}
+		msg += fmt.Sprintf("; the key with the most rows so far is %s (%d source, %d target)",
+			wk.h.r.p.formatKey(recKey(t.rec(top.ref[side], 1))), top.cnt[0], top.cnt[1])
+	}
+	return fmt.Errorf("%w: %w: %s", errNoMemory, errCompactFull, msg)
+}
+
+// errCompactFull: joinCompact ran out of memory for a partition's keys.
+var errCompactFull = errors.New("not even one row per key fits")
 
 // stream calls fn for each record of a part in order, reading its blocks one at a time
 // and giving its chunks back once read.
@@ -1177,7 +1373,14 @@ func (wk *joinWorker) joinHeld(ws [2]*partitioner, ps, pt *part) error {
 			}
 		}
 	}
-	if h.ordered {
+	return wk.decideEntries()
+}
+
+// decideEntries decides the outcome of every key of the table, in order when outcomes
+// are ordered.
+func (wk *joinWorker) decideEntries() error {
+	t := &wk.t
+	if wk.h.ordered {
 		slices.SortStableFunc(t.entries, func(a, b hentry) int {
 			return cmp.Compare(bits.Reverse64(a.hash), bits.Reverse64(b.hash))
 		})
@@ -1337,14 +1540,16 @@ func (t *table) touch(side int, c []byte, offs []int, hs *[16]uint64, keys *[16]
 	t.sink += acc
 }
 
-// insert counts one record of a side, whose hash is h and key tuple key.
-func (t *table) insert(side int, rec []byte, seg, off int, h uint64, key []byte) {
+// insert counts one record of a side, whose hash is h and key tuple key, and reports
+// whether the table refers to it (a key's first record on a side, or a record without a
+// usable key) rather than only counting it.
+func (t *table) insert(side int, rec []byte, seg, off int, h uint64, key []byte) bool {
 	ref := uint64(seg)<<32 | uint64(off)
 	if recFlags(rec)&flagInvalidKey != 0 {
 		e := hentry{hash: h}
 		e.ref[side], e.cnt[side] = ref, -1
 		t.entries = append(t.entries, e)
-		return
+		return true
 	}
 	slots := t.live
 	j := (h * 0x9E3779B97F4A7C15) >> t.shift
@@ -1360,7 +1565,8 @@ func (t *table) insert(side int, rec []byte, seg, off int, h uint64, key []byte)
 				other = 1
 			}
 			if o := t.rec(e.ref[other], 1); string(recKey(o)) == string(key) {
-				if e.cnt[side] == 0 {
+				kept := e.cnt[side] == 0
+				if kept {
 					e.ref[side] = ref
 					// The source row is at hand: when both rows are valid and their values
 					// are the same bytes, the key is matched (emitter.decide's first test),
@@ -1370,7 +1576,7 @@ func (t *table) insert(side int, rec []byte, seg, off int, h uint64, key []byte)
 					}
 				}
 				e.cnt[side]++
-				return
+				return kept
 			}
 		}
 		j = (j + 1) & t.mask
@@ -1379,4 +1585,5 @@ func (t *table) insert(side int, rec []byte, seg, off int, h uint64, key []byte)
 	e.ref[side], e.cnt[side] = ref, 1
 	t.entries = append(t.entries, e)
 	slots[j] = uint32(len(t.entries))
+	return true
 }

@@ -118,6 +118,41 @@ func runHash(t *testing.T, cfg hashConfig, spec Spec, src, tgt [][]Cell) (Summar
 // exactly what merge finds.
 func TestHashParallelSameAsMerge(t *testing.T) {
 	src, tgt := hashRows(20000)
+	if stats := hashSameAsMerge(t, src, tgt); !stats.spilled || !stats.reparted {
+		t.Errorf("no configuration spilled (%v) or partitioned again (%v)", stats.spilled, stats.reparted)
+	}
+}
+
+// heavyKeyRows is hashRows(n) with heavy rows of one key more on each side (each with a
+// value of its own): a key no further partitioning can split.
+func heavyKeyRows(n, heavy int) (src, tgt [][]Cell) {
+	src, tgt = hashRows(n)
+	for i := range heavy {
+		r := row("h000", "0", fmt.Sprintf("%d.00", i), "heavy", "2024-01-01T00:00:00Z")
+		src = append(src, r)
+		if i%4 == 0 {
+			tgt = append(tgt, slices.Clone(r))
+		}
+	}
+	return src, tgt
+}
+
+// One key with many more rows than the memory holds: hash cannot split its partition,
+// and joins it keeping one row per key and side, with exactly merge's outcomes (one
+// duplicate_key per side for it), instead of failing.
+func TestHashManyRowsOfOneKey(t *testing.T) {
+	src, tgt := heavyKeyRows(3000, 20000)
+	if stats := hashSameAsMerge(t, src, tgt); !stats.reparted {
+		t.Error("no configuration partitioned again")
+	}
+}
+
+type sameAsMergeStats struct{ spilled, reparted bool }
+
+// hashSameAsMerge runs merge over src and tgt sorted, then hash in every configuration of
+// hashConfigs, and demands merge's summary and discrepancies of each.
+func hashSameAsMerge(t *testing.T, src, tgt [][]Cell) (stats sameAsMergeStats) {
+	t.Helper()
 	spec := hashRowsSpec()
 	ordered := func(rows [][]Cell, name string) Reader {
 		return &orderedReader{newSliceReader(name, genCols, rows), []string{"k1", "k2"}}
@@ -144,26 +179,33 @@ func TestHashParallelSameAsMerge(t *testing.T) {
 		wantSum.MissingInSource == 0 || wantSum.MissingInTarget == 0 {
 		t.Fatalf("generator lacks a kind: %+v", wantSum)
 	}
-	spilled, reparted := false, false
 	for _, cfg := range hashConfigs() {
-		sum, got, stats := runHash(t, cfg, spec, src, tgt)
+		sum, got, hs := runHash(t, cfg, spec, src, tgt)
 		sum.Strategy = wantSum.Strategy
 		if sum != wantSum {
 			t.Errorf("%s/%d: summary %+v, merge %+v", cfg.name, cfg.procs, sum, wantSum)
 		}
 		assertSame(t, fmt.Sprintf("%s/%d", cfg.name, cfg.procs), slices.Clone(want), got)
-		spilled = spilled || stats.spills > 0
-		reparted = reparted || stats.repartition > 0
+		stats.spilled = stats.spilled || hs.spills > 0
+		stats.reparted = stats.reparted || hs.repartition > 0
 	}
-	if !spilled || !reparted {
-		t.Errorf("no configuration spilled (%v) or partitioned again (%v)", spilled, reparted)
-	}
+	return stats
 }
 
 // With MaxDiscrepancies, which discrepancies come out, in which order, and every count,
 // are the same whatever the memory, the fan-out and the number of workers.
 func TestHashTruncationDeterministic(t *testing.T) {
-	src, tgt := hashRows(8000)
+	t.Run("rows", func(t *testing.T) {
+		src, tgt := hashRows(8000)
+		hashTruncationDeterministic(t, src, tgt)
+	})
+	t.Run("heavy-key", func(t *testing.T) {
+		src, tgt := heavyKeyRows(3000, 20000)
+		hashTruncationDeterministic(t, src, tgt)
+	})
+}
+
+func hashTruncationDeterministic(t *testing.T, src, tgt [][]Cell) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	rng.Shuffle(len(src), func(i, j int) { src[i], src[j] = src[j], src[i] })
 	rng.Shuffle(len(tgt), func(i, j int) { tgt[i], tgt[j] = tgt[j], tgt[i] })

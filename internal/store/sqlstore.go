@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 )
@@ -497,40 +499,69 @@ func (s *sqlStore) caseByID(ctx context.Context, id int64) (Case, error) {
 }
 
 // keyJSON is the canonical text of a key: a JSON object of the key columns in key
-// order, as the engine writes it. Cases are matched on it.
+// order, as the engine writes it. Cases are matched on it. A value that is not valid
+// UTF-8 is written {"base64":"…"}: as a JSON string it would become U+FFFD, and two
+// different keys one case.
 func keyJSON(kvs []diff.KeyValue) string {
-	b := diff.Discrepancy{Key: kvs}.AppendJSON(nil)
-	// {"kind":"","key":{...},"reason":"" ...}: take the key object.
-	start := strings.Index(string(b), `"key":`) + len(`"key":`)
-	end := start + objectEnd(b[start:])
-	return string(b[start:end])
-}
-
-// objectEnd returns the length of the JSON object at the start of b.
-func objectEnd(b []byte) int {
-	depth, inString := 0, false
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case inString && c == '\\':
-			i++
-		case c == '"':
-			inString = !inString
-		case !inString && c == '{':
-			depth++
-		case !inString && c == '}':
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
+	b := []byte{'{'}
+	for i, kv := range kvs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		name, _ := json.Marshal(kv.Name)
+		b = append(b, name...)
+		b = append(b, ':')
+		switch {
+		case kv.Value.Null:
+			b = append(b, "null"...)
+		case utf8.ValidString(kv.Value.Text):
+			v, _ := json.Marshal(kv.Value.Text)
+			b = append(b, v...)
+		default:
+			b = append(b, `{"base64":"`...)
+			b = base64.StdEncoding.AppendEncode(b, []byte(kv.Value.Text))
+			b = append(b, `"}`...)
 		}
 	}
-	return len(b)
+	return string(append(b, '}'))
 }
 
+// parseKey reads keyJSON's form back.
 func parseKey(s string) ([]diff.KeyValue, error) {
-	var d diff.Discrepancy
-	if err := json.Unmarshal([]byte(`{"key":`+s+`}`), &d); err != nil {
-		return nil, fmt.Errorf("decode case key %s: %w", s, err)
+	dec := json.NewDecoder(strings.NewReader(s))
+	var kvs []diff.KeyValue
+	bad := func(err error) ([]diff.KeyValue, error) { return nil, fmt.Errorf("decode case key %s: %w", s, err) }
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return bad(fmt.Errorf("not an object (%v)", err))
 	}
-	return d.Key, nil
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return bad(err)
+		}
+		name, _ := t.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return bad(err)
+		}
+		kv := diff.KeyValue{Name: name}
+		var b64 struct {
+			Base64 []byte `json:"base64"`
+		}
+		switch {
+		case string(raw) == "null":
+			kv.Value.Null = true
+		case len(raw) > 0 && raw[0] == '{':
+			if err := json.Unmarshal(raw, &b64); err != nil {
+				return bad(err)
+			}
+			kv.Value.Text = string(b64.Base64)
+		default:
+			if err := json.Unmarshal(raw, &kv.Value.Text); err != nil {
+				return bad(err)
+			}
+		}
+		kvs = append(kvs, kv)
+	}
+	return kvs, nil
 }

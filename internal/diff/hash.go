@@ -1143,15 +1143,11 @@ func (wk *joinWorker) joinCompact(ws [2]*partitioner, i int) (err error) {
 			off := len(t.segs[seg])
 			t.segs[seg] = append(t.segs[seg], rec...)
 			kept := t.segs[seg][off:]
-			var hash uint64
 			var key []byte
-			if recFlags(kept)&flagInvalidKey != 0 {
-				hash = recHash(kept)
-			} else {
+			if recFlags(kept)&flagInvalidKey == 0 {
 				key = recKey(kept)
-				hash = xxhash.Sum64(key)
 			}
-			if !t.insert(side, kept, seg, off, hash, key) {
+			if !t.insert(side, kept, seg, off, recHash(kept), key) {
 				t.segs[seg] = t.segs[seg][:off]
 			}
 			return nil

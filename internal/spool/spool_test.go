@@ -72,7 +72,10 @@ func TestAllFailsOnALostRun(t *testing.T) {
 		t.Fatalf("%d runs, want the spool to have spilled", len(c.runs))
 	}
 	n := 0
-	for range c.All() {
+	for _, err := range c.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
 		n++
 	}
 	if n != 200 {

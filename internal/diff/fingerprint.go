@@ -193,8 +193,12 @@ func (f *refetcher) full(side int, rec []byte) ([]byte, error) {
 	out := enc.encode(f.buf[side][:0], cells, rd)
 	f.buf[side] = out
 	if !fpOK || !bytes.Equal(fp[:], recFingerprint(rec)) || recFlags(out) != 0 || !bytes.Equal(recKey(out), recKey(rec)) {
-		return nil, fmt.Errorf("diff: %s changed during the run: the row read again at %d is not the one read first (key %s)",
-			sideName(side), loc, enc.p.formatKey(recKey(rec)))
+		what := ""
+		if n, ok := rd.(Namer); ok {
+			what = " (" + n.Name() + ")"
+		}
+		return nil, fmt.Errorf("diff: %s changed during the run%s: the row read again at %d is not the one read first (key %s)",
+			sideName(side), what, loc, enc.p.formatKey(recKey(rec)))
 	}
 	return out, nil
 }

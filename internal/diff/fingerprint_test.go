@@ -168,7 +168,7 @@ func TestFingerprintsChangedInput(t *testing.T) {
 		s := &refetchReader{sliceReader: newSliceReader("s.csv", fingerprintCols, srcRows)}
 		tg := &refetchReader{sliceReader: newSliceReader("t.csv", fingerprintCols, tgtRows), change: tc.change}
 		_, _, err := runCollect(t, spec, s, tg)
-		if err == nil || !strings.Contains(err.Error(), "target changed during the run") {
+		if err == nil || !strings.Contains(err.Error(), "target changed during the run (t.csv): the row read again at ") {
 			t.Fatalf("sensitive=%t: err = %v", sensitive, err)
 		}
 		named := false

@@ -41,6 +41,7 @@ func (r *sliceReader) Next() ([]Cell, error) {
 
 // Position names the last row returned as a file line (line 1 is a header).
 func (r *sliceReader) Position() string { return fmt.Sprintf("%s line %d", r.name, r.i+1) }
+func (r *sliceReader) Name() string     { return r.name }
 
 func (r *sliceReader) Close() error { r.closed = true; return nil }
 

@@ -76,6 +76,12 @@ type RawRecorder interface {
 	RawRecord() ([]byte, bool)
 }
 
+// Namer is a Reader that can name its input as a whole (a file), for messages about the
+// input rather than one of its rows.
+type Namer interface {
+	Name() string
+}
+
 // LineReader is a RawRecorder that can hand over a row as its line, unsplit, for the
 // hash strategy to find only the fields it needs (a CSV reader without projection or
 // NULL marker). It is used only when the engine reads it directly (not through a

@@ -204,6 +204,9 @@ func (c *CSVReader) Columns() []string { return c.cols }
 // Position names the record last returned by Next: "<name> line <n>".
 func (c *CSVReader) Position() string { return c.pos.String() }
 
+// Name implements diff.Namer: the file, as in positions.
+func (c *CSVReader) Name() string { return c.pos.name }
+
 // Close closes the underlying reader if it is an io.Closer.
 func (c *CSVReader) Close() error {
 	if c.closer != nil {

@@ -191,6 +191,9 @@ func (j *JSONLReader) Columns() []string { return j.cols }
 // Position names the line last returned by Next: "<name> line <n>".
 func (j *JSONLReader) Position() string { return j.pos.String() }
 
+// Name implements diff.Namer: the file, as in positions.
+func (j *JSONLReader) Name() string { return j.pos.name }
+
 // Close closes the underlying reader if it is an io.Closer.
 func (j *JSONLReader) Close() error {
 	if j.closer != nil {

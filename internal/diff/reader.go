@@ -39,6 +39,13 @@ type InvalidRowError interface {
 	InvalidRow() (position, reason string)
 }
 
+// RowCellser is what an InvalidRowError may also be: the row's values aligned with
+// Columns(), when the reader could tell them apart (a CSV record with too many or too
+// few fields), nil otherwise. The invalid_row outcome's key then shows them.
+type RowCellser interface {
+	RowCells() []Cell
+}
+
 // A Reader that wraps another (to add a promise, such as OrderedReader) may have an
 // Unwrap() Reader method: the engine then finds in the wrapped reader what it can do
 // besides reading (Refetcher, RawRecorder), while reading through the wrapper.

@@ -223,8 +223,7 @@ func (s *sideReader) next(ctx context.Context) ([]Cell, error) {
 	if err := s.before(ctx); err != nil {
 		return nil, err
 	}
-	cells, err := s.r.Next()
-	return cells, s.after(err)
+	return s.after(s.r.Next())
 }
 
 // nextLine is next for a LineReader: the row's line (nil cells) when it comes as one.
@@ -233,7 +232,8 @@ func (s *sideReader) nextLine(ctx context.Context, lr LineReader) ([]byte, []Cel
 		return nil, nil, err
 	}
 	line, cells, err := lr.NextLine(s.enc.lines.need)
-	return line, cells, s.after(err)
+	cells, err = s.after(cells, err)
+	return line, cells, err
 }
 
 // before does what comes before reading a row: publishing progress, checking for
@@ -263,25 +263,31 @@ func (s *sideReader) before(ctx context.Context) error {
 
 // after counts a row read with err: nil for a row (one the reader could not make into
 // cells too: the encoder makes it an invalid_row), io.EOF, or an error naming the side.
-func (s *sideReader) after(err error) error {
+func (s *sideReader) after(cells []Cell, err error) ([]Cell, error) {
 	if err != nil {
 		var bad InvalidRowError
 		if errors.As(err, &bad) {
-			// The encoder turns the row into an invalid_row outcome with this reason.
+			// The encoder turns the row into an invalid_row outcome with this reason, and
+			// its key shows the row's values when the reader could tell them apart.
 			_, s.enc.rowErr = bad.InvalidRow()
+			cells = nil
+			var rc RowCellser
+			if errors.As(err, &rc) {
+				cells = rc.RowCells()
+			}
 			s.n++
 			s.pending++
-			return nil
+			return cells, nil
 		}
 		s.shown.Store(s.n)
 		if errors.Is(err, io.EOF) {
-			return io.EOF
+			return nil, io.EOF
 		}
-		return fmt.Errorf("diff: read %s at %s: %w", sideName(s.side), s.r.Position(), err)
+		return nil, fmt.Errorf("diff: read %s at %s: %w", sideName(s.side), s.r.Position(), err)
 	}
 	s.n++
 	s.pending++
-	return nil
+	return cells, nil
 }
 
 func (r *run) startProgress() (stop func()) {

@@ -72,11 +72,10 @@ type renderFunc func(dst []byte, v parquet.Value) []byte
 // read here; row groups are read as Next reaches them. If closer is not nil, Close
 // closes it.
 func NewParquetReader(r io.ReaderAt, size int64, closer io.Closer, opts ParquetOptions) (*ParquetReader, error) {
-	f, err := parquet.OpenFile(r, size,
-		parquet.SkipPageIndex(true),
-		parquet.SkipBloomFilters(true),
-		parquet.ReadBufferSize(1<<20),
-	)
+	if err := checkParquetTail(r, size); err != nil {
+		return nil, fmt.Errorf("%s: not a readable Parquet file: %w", opts.Name, err)
+	}
+	f, err := openParquet(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a readable Parquet file: %w", opts.Name, err)
 	}
@@ -121,6 +120,41 @@ func NewParquetReader(r io.ReaderAt, size int64, closer io.Closer, opts ParquetO
 	p.cells = make([]diff.Cell, len(cols))
 	p.spans = make([]span, len(cols))
 	return p, nil
+}
+
+// checkParquetTail checks that r ends as a Parquet file does, with a footer that fits in
+// it: the library would allocate a corrupt footer length (up to 4 GiB) before failing.
+func checkParquetTail(r io.ReaderAt, size int64) error {
+	const magic = "PAR1"
+	if size < 12 {
+		return fmt.Errorf("%d bytes is too short", size)
+	}
+	var tail [8]byte
+	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	if string(tail[4:]) != magic {
+		return fmt.Errorf("it does not end with %q", magic)
+	}
+	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 {
+		return fmt.Errorf("its footer says %d bytes, more than the file holds", n)
+	}
+	return nil
+}
+
+// openParquet is parquet.OpenFile with a panic of the library (a corrupt footer) made an
+// error.
+func openParquet(r io.ReaderAt, size int64) (f *parquet.File, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			f, err = nil, fmt.Errorf("corrupt footer: %v", v)
+		}
+	}()
+	return parquet.OpenFile(r, size,
+		parquet.SkipPageIndex(true),
+		parquet.SkipBloomFilters(true),
+		parquet.ReadBufferSize(1<<20),
+	)
 }
 
 // Columns returns the column names.
@@ -187,8 +221,16 @@ func (p *ParquetReader) Next() ([]diff.Cell, error) {
 	return p.cells, nil
 }
 
-// fill reads the next batch, moving to the next row group when one ends.
-func (p *ParquetReader) fill() error {
+// fill reads the next batch, moving to the next row group when one ends. The library
+// panics on some corrupt pages: that is an error naming the row, not a crash (of the
+// manager, for a job run in it), and the reader is done.
+func (p *ParquetReader) fill() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.rows = nil // in an unknown state: not used, not even closed
+			err = fmt.Errorf("%s: corrupt Parquet data: %v", (&position{name: p.pos.name, unit: " row ", n: p.row + 1}).String(), v)
+		}
+	}()
 	for {
 		if p.rows == nil {
 			if p.group >= len(p.groups) {
@@ -304,12 +346,14 @@ func renderer(t parquet.Type) (renderFunc, error) {
 			days := int64(x[2]) - 2440588 // Julian day of 1970-01-01
 			return time.Unix(days*86400, nanos).UTC().AppendFormat(dst, time.RFC3339Nano)
 		}, nil
+	// Floats: the shortest text that reads back as the same value, never with an exponent
+	// (1000000, not 1e+06: the text other sources give, and an integer's).
 	case parquet.Float:
 		return func(dst []byte, v parquet.Value) []byte {
-			return strconv.AppendFloat(dst, float64(v.Float()), 'g', -1, 32)
+			return strconv.AppendFloat(dst, float64(v.Float()), 'f', -1, 32)
 		}, nil
 	case parquet.Double:
-		return func(dst []byte, v parquet.Value) []byte { return strconv.AppendFloat(dst, v.Double(), 'g', -1, 64) }, nil
+		return func(dst []byte, v parquet.Value) []byte { return strconv.AppendFloat(dst, v.Double(), 'f', -1, 64) }, nil
 	case parquet.ByteArray, parquet.FixedLenByteArray:
 		return func(dst []byte, v parquet.Value) []byte { return append(dst, v.ByteArray()...) }, nil
 	}

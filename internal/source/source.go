@@ -70,10 +70,7 @@ const (
 //	var ir interface{ InvalidRow() (position, reason string) }
 //	if errors.As(err, &ir) { pos, reason := ir.InvalidRow(); ... }
 //
-// and, when it wants the values as read (for the outcome's key):
-//
-//	var rc interface{ RowCells() []diff.Cell }
-//	if errors.As(err, &rc) { cells := rc.RowCells() /* may be nil */ }
+// and takes the values as read for the outcome's key through diff.RowCellser.
 type RowError struct {
 	// Position names the row, as Reader.Position does: "bank.csv line 12".
 	Position string

@@ -160,8 +160,9 @@ func recFingerprint(rec []byte) []byte {
 // worker (its encoders and buffers are not shared).
 type refetcher struct {
 	rs    [2]Refetcher
-	enc   [2]*encoder // with values
-	fps   [2]*encoder // as the side's encoder fingerprints rows: to check the row read again
+	enc   [2]*encoder                                 // with values
+	fps   [2]*encoder                                 // as the side's encoder fingerprints rows: to check the row read again
+	fetch [2]func(loc uint64) ([]Cell, []byte, error) // rs' Refetch, or a session of it
 	buf   [2][]byte
 	count *atomic.Int64 // rows read again, both sides, all workers
 }
@@ -172,6 +173,10 @@ func newRefetcher(p *plan, rs [2]Refetcher, sides [2]*encoder, count *atomic.Int
 	for i, e := range sides {
 		f.fps[i] = newEncoder(p, i)
 		f.fps[i].seeds, f.fps[i].raw = e.seeds, e.raw
+		f.fetch[i] = rs[i].Refetch
+		if s, ok := rs[i].(SessionRefetcher); ok {
+			f.fetch[i] = s.RefetchSession()
+		}
 	}
 	return f
 }
@@ -181,7 +186,7 @@ func (f *refetcher) full(side int, rec []byte) ([]byte, error) {
 	_, vals := recRaw(rec)
 	loc, _ := binary.Uvarint(vals)
 	rd := f.rs[side]
-	cells, raw, err := rd.Refetch(loc)
+	cells, raw, err := f.fetch[side](loc)
 	if err != nil {
 		return nil, fmt.Errorf("diff: %s: reading a row again (at %d): %w", sideName(side), loc, err)
 	}

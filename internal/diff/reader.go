@@ -68,6 +68,14 @@ type Refetcher interface {
 	Refetch(loc uint64) ([]Cell, []byte, error)
 }
 
+// SessionRefetcher is a Refetcher that can give a goroutine a Refetch of its own, which
+// reuses its reader and buffers from one row to the next (what it returns is valid
+// until its next call): no garbage per row read again, when many are.
+type SessionRefetcher interface {
+	Refetcher
+	RefetchSession() func(loc uint64) ([]Cell, []byte, error)
+}
+
 // RawRecorder is a Reader that can hand over the bytes a row was read from (a CSV record
 // on one line). With fingerprints, hashing those bytes is much cheaper than hashing
 // the row's values one by one.

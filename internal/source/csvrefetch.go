@@ -13,8 +13,8 @@ import (
 // reads again the few rows it must compare column by column.
 
 var (
-	_ diff.Refetcher   = (*CSVReader)(nil)
-	_ diff.RawRecorder = (*CSVReader)(nil)
+	_ diff.SessionRefetcher = (*CSVReader)(nil)
+	_ diff.RawRecorder      = (*CSVReader)(nil)
 )
 
 // rawFormat names a reader's records as bytes: two files whose records on one line
@@ -47,6 +47,24 @@ func (c *CSVReader) Locator() uint64 { return uint64(c.recOff) }
 // reads the file with ReadAt and a reader of its own, so it is safe while Next is called
 // and from several goroutines.
 func (c *CSVReader) Refetch(loc uint64) ([]diff.Cell, []byte, error) {
+	var r csvRefetch
+	return r.read(c, loc)
+}
+
+// RefetchSession implements diff.SessionRefetcher: Refetch for one goroutine, with one
+// reader and its buffers for every record it reads again.
+func (c *CSVReader) RefetchSession() func(loc uint64) ([]diff.Cell, []byte, error) {
+	var r csvRefetch
+	return func(loc uint64) ([]diff.Cell, []byte, error) { return r.read(c, loc) }
+}
+
+// csvRefetch reads records again, reusing its reader from one record to the next.
+type csvRefetch struct {
+	sec io.SectionReader
+	ch  *CSVReader
+}
+
+func (r *csvRefetch) read(c *CSVReader, loc uint64) ([]diff.Cell, []byte, error) {
 	s := c.split
 	if !c.CanRefetch() {
 		return nil, nil, errors.New("csv: cannot read records again")
@@ -55,14 +73,24 @@ func (c *CSVReader) Refetch(loc uint64) ([]diff.Cell, []byte, error) {
 	if off < s.dataStart || off >= s.size {
 		return nil, nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
 	}
-	ch := c.child(io.NewSectionReader(s.f, off, s.size-off), 0, refetchBuffer)
-	cells, err := ch.Next()
+	r.sec = *io.NewSectionReader(s.f, off, s.size-off)
+	if r.ch == nil {
+		r.ch = c.child(&r.sec, 0, refetchBuffer)
+	} else {
+		// The same reader from the start of the section, its buffers kept.
+		br, buf, raw, rawBuf, offs := r.ch.br, r.ch.buf[:0], r.ch.raw[:0], r.ch.rawBuf[:0], r.ch.offs[:0]
+		cells := r.ch.cells
+		c.initChild(r.ch, 0)
+		br.Reset(&r.sec)
+		r.ch.br, r.ch.buf, r.ch.raw, r.ch.rawBuf, r.ch.offs, r.ch.cells = br, buf, raw, rawBuf, offs, cells
+	}
+	cells, err := r.ch.Next()
 	if err == io.EOF {
 		return nil, nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: record at byte %d: %w", c.pos.name, off, err)
 	}
-	raw, _ := ch.RawRecord()
+	raw, _ := r.ch.RawRecord()
 	return cells, raw, nil
 }

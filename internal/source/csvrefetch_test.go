@@ -87,6 +87,24 @@ func TestCSVRefetch(t *testing.T) {
 			t.Errorf("Refetch(%d) = %v, want an error naming the file", bad, err)
 		}
 	}
+	// One session, which reuses its reader, reads them all the same, in any order and
+	// after an error.
+	fetch := rd.(diff.SessionRefetcher).RefetchSession()
+	for _, i := range []int{3, 0, 2, 1, 2, 3, 0, -1, 1} {
+		if i < 0 {
+			if _, _, err := fetch(1 << 40); err == nil {
+				t.Error("a session read a record past the end")
+			}
+			continue
+		}
+		cells, raw, err := fetch(locs[i])
+		if raw == nil {
+			raw = []byte("(none)")
+		}
+		if err != nil || !reflect.DeepEqual(cells, want[i]) || string(raw) != raws[i] {
+			t.Errorf("session, record %d: %+v %q %v, want %+v %q", i, cells, raw, err, want[i], raws[i])
+		}
+	}
 }
 
 // TestCSVRefetchOnlyLocalFiles: compressed files and streams cannot be read again.
@@ -257,6 +275,40 @@ func TestCSVRawRecordMultiLineAtEOF(t *testing.T) {
 		}
 		if raw, ok := c.RawRecord(); ok {
 			t.Errorf("%q: raw form %q for a record over two lines", text, raw)
+		}
+	}
+}
+
+// A session reads records longer than its buffer, quoted or not, in any order, as Next
+// read them.
+func TestCSVRefetchSessionLongRecords(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("id,note\n")
+	for i := range 20 {
+		note := strings.Repeat(fmt.Sprintf("%d", i%10), 100*(i%7)+1)
+		if i%3 == 0 {
+			note = `"` + note + `,""x""` + "\n" + note + `"`
+		}
+		fmt.Fprintf(&b, "k%02d,%s\n", i, note)
+	}
+	path := filepath.Join(t.TempDir(), "long.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rd.Close() }()
+	locs, rows, raws := readLocated(t, rd, nil)
+	fetch := rd.(diff.SessionRefetcher).RefetchSession()
+	for i := len(locs) - 1; i >= 0; i-- {
+		cells, raw, err := fetch(locs[i])
+		if raw == nil {
+			raw = []byte("(none)")
+		}
+		if err != nil || !reflect.DeepEqual(cells, rows[i]) || string(raw) != raws[i] {
+			t.Fatalf("record %d: %v, raw %d bytes (want %d)", i, err, len(raw), len(raws[i]))
 		}
 	}
 }

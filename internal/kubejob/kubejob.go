@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,6 +26,7 @@ import (
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/internal/connect"
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 	"github.com/clearhouse-dev/clearhouse/internal/runner"
 )
 
@@ -149,7 +149,7 @@ func Build(job *chv1.ReconciliationJob, run Run) (*batchv1.Job, error) {
 		return nil, errors.New("kubejob: no worker image")
 	case run.StoreURI == "" && run.StoreSecret == nil:
 		return nil, errors.New("kubejob: no results store (StoreURI or StoreSecret)")
-	case run.StoreSecret == nil && hasPassword(run.StoreURI):
+	case run.StoreSecret == nil && redact.HasPassword(run.StoreURI):
 		// It would sit in the Job's arguments, readable by anyone who can read Jobs.
 		return nil, errors.New("kubejob: the store URI carries a password; give it as StoreSecret")
 	}
@@ -258,15 +258,6 @@ func Build(job *chv1.ReconciliationJob, run Run) (*batchv1.Job, error) {
 			},
 		},
 	}, nil
-}
-
-func hasPassword(uri string) bool {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return strings.Contains(uri, "@") // unparsable: assume the worst
-	}
-	_, ok := u.User.Password()
-	return ok
 }
 
 // credentialEnv gives the worker a DataSource's user name and password from its

@@ -195,6 +195,9 @@ func TestBuildDefaults(t *testing.T) {
 		{func(_ *chv1.ReconciliationJob, r *kubejob.Run) { r.ID = "" }, "kubejob: run has no id"},
 		{func(_ *chv1.ReconciliationJob, r *kubejob.Run) { r.StoreURI = "postgres://u:pw@db/results" },
 			"kubejob: the store URI carries a password; give it as StoreSecret"},
+		{func(_ *chv1.ReconciliationJob, r *kubejob.Run) {
+			r.StoreURI = "postgres://u@db/results?password=pw&sslmode=require"
+		}, "kubejob: the store URI carries a password; give it as StoreSecret"},
 	} {
 		jj, run := job(), kubejob.Run{ID: "r1", Plan: plan, Image: "img", StoreURI: "sqlite:/x.db"}
 		tc.mutate(jj, &run)

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 
@@ -33,6 +32,7 @@ import (
 	"github.com/clearhouse-dev/clearhouse/controllers"
 	"github.com/clearhouse-dev/clearhouse/internal/alert"
 	"github.com/clearhouse-dev/clearhouse/internal/metrics"
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
 
@@ -197,7 +197,7 @@ func withDefaults(o Options) Options {
 	if o.StoreURI == "" {
 		o.StoreURI = "sqlite:" + filepath.Join(o.DataDir, "results.db")
 	}
-	if o.WorkerStoreURI == "" && !hasPassword(o.StoreURI) {
+	if o.WorkerStoreURI == "" && !redact.HasPassword(o.StoreURI) {
 		o.WorkerStoreURI = o.StoreURI // never put a password in a Job's command line
 	}
 	if o.InlineWorkers < 1 {
@@ -213,14 +213,4 @@ func withDefaults(o Options) Options {
 		o.MetricsRegistry = crmetrics.Registry
 	}
 	return o
-}
-
-// hasPassword reports whether a store URI carries a password (user:password@).
-func hasPassword(uri string) bool {
-	u, err := url.Parse(uri)
-	if err != nil || u.User == nil {
-		return false
-	}
-	_, ok := u.User.Password()
-	return ok
 }

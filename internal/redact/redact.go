@@ -31,3 +31,30 @@ func URL(raw string) string {
 	}
 	return s
 }
+
+// HasPassword reports whether a URI carries a credential: a password in its user info,
+// or a query parameter that holds one (?password=…, as PostgreSQL drivers read, a token
+// or a secret). A URI that does not parse and has an '@' is taken to carry one.
+func HasPassword(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return strings.Contains(raw, "@")
+	}
+	if _, ok := u.User.Password(); ok {
+		return true
+	}
+	if u.User == nil && strings.Contains(raw, "@") {
+		// An '@' the parser did not take for the end of user info: maybe a password with
+		// '/', '?' or '#' in it. (A path with an '@' is taken for one too: better safe.)
+		return true
+	}
+	for name := range u.Query() {
+		n := strings.ToLower(name)
+		for _, secret := range []string{"password", "passwd", "token", "secret"} {
+			if strings.Contains(n, secret) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -28,3 +28,22 @@ func TestURL(t *testing.T) {
 		}
 	}
 }
+
+func TestHasPassword(t *testing.T) {
+	for uri, want := range map[string]bool{
+		"postgres://clear:pw@db/results":                                 true,
+		"postgres://clear@db/results?password=pw&sslmode=require":        true,
+		"postgres://clear@db/results?sslpassword=pw":                     true,
+		"postgres://clear:12/ter2@db/results":                            true,
+		"postgres://clear:pw#x@db/results":                               true,
+		"https://h/f.csv?X-Amz-Security-Token=t":                         true,
+		"postgres://clear@db/results?sslmode=require&connect_timeout=10": false,
+		"postgres://db/results":                                          false,
+		"sqlite:/var/lib/clearhouse/results.db":                          false,
+		"results.db":                                                     false,
+	} {
+		if got := HasPassword(uri); got != want {
+			t.Errorf("HasPassword(%q) = %v, want %v", uri, got, want)
+		}
+	}
+}

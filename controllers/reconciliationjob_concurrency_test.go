@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/internal/runner/runnertest"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
 	"github.com/clearhouse-dev/clearhouse/internal/trigger"
 )
 
@@ -200,4 +202,52 @@ func TestDeletingAJobAbortsItsRun(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestNonceReusedStartsNothingAndSaysSo: each runNonce value starts one run. A value used
+// before (a, then b, then a again: a revert) starts none, and a Warning event says why;
+// a new value runs again.
+func TestNonceReusedStartsNothingAndSaysSo(t *testing.T) {
+	p := smallPair(t, "rj-nonce-reuse")
+	create(t, p.Source, p.Target, p.Job)
+	deleteAtEnd(t, p.Job)
+	job := getJob(t, p.Job)
+	finished := func(n int) func() error {
+		return func() error {
+			runs := storeRuns(t, job)
+			if len(runs) != n {
+				return fmt.Errorf("%d runs: %v", len(runs), runIDs(runs))
+			}
+			for _, r := range runs {
+				if r.State == store.RunRunning {
+					return fmt.Errorf("run %s still running", r.ID)
+				}
+			}
+			return nil
+		}
+	}
+	for i, nonce := range []string{"a", "b"} {
+		setNonce(t, job, nonce)
+		eventually(t, "run for nonce "+nonce, finished(i+1))
+		eventually(t, "status of nonce "+nonce, func() error {
+			if n := getJob(t, job).Status.LastRunNonce; n != nonce {
+				return fmt.Errorf("lastRunNonce %q", n)
+			}
+			return nil
+		})
+	}
+	setNonce(t, job, "a")
+	eventually(t, "the reuse said", func() error {
+		for _, e := range jobEvents(t, job) {
+			if strings.HasPrefix(e, `RunNonceReused: runNonce "a" started run `) {
+				return nil
+			}
+		}
+		return fmt.Errorf("events %v", jobEvents(t, job))
+	})
+	if runs := storeRuns(t, job); len(runs) != 2 || getJob(t, job).Status.LastRunNonce != "a" {
+		t.Fatalf("after the reuse: runs %v, lastRunNonce %q", runIDs(runs), getJob(t, job).Status.LastRunNonce)
+	}
+	setNonce(t, job, "c")
+	eventually(t, "run for nonce c", finished(3))
 }

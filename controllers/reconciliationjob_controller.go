@@ -273,6 +273,17 @@ func (r *ReconciliationJobReconciler) observe(ctx context.Context, job *chv1.Rec
 	return true, nil
 }
 
+// nonceReused reports whether a nonce's run, found in the store, is from an earlier use of
+// the value rather than this one (started by this manager before a restart, or by a former
+// leader, status not yet written): a later trigger has run since, its retries aside.
+func nonceReused(runs []store.Run, existing store.Run) bool {
+	if len(runs) == 0 {
+		return false
+	}
+	latest, _ := trigger.Attempt(runs[0].ID)
+	return latest != existing.ID
+}
+
 // startDue starts the first due trigger (a nonce outranks the schedule; a trigger due
 // at the same time as another is covered by it), or the retry of the last run when
 // nothing else is due. It consumes triggers in job.Status and returns whether a run
@@ -313,6 +324,16 @@ func (r *ReconciliationJobReconciler) startDue(ctx context.Context, job *chv1.Re
 				}
 				todo = append(todo, due{id: id, trigger: last.Trigger, consume: func() {}})
 			}
+		}
+	}
+	if len(todo) > 0 && todo[0].trigger == string(trigger.Nonce) {
+		// A value the job's nonce had before (a revert, a toggle) found its run: each value
+		// starts one run. Say so, and let a trigger due with it start its own run.
+		if existing, err := r.Store.GetRun(ctx, todo[0].id); err == nil && nonceReused(runs, existing) {
+			todo[0].consume()
+			r.event(job, corev1.EventTypeWarning, "RunNonceReused", "Start",
+				"runNonce %q started run %s before: each value starts one run; set a value not used before to run again", job.Spec.RunNonce, existing.ID)
+			todo = todo[1:]
 		}
 	}
 	if len(todo) == 0 {

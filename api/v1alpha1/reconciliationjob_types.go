@@ -309,7 +309,9 @@ type ReconciliationJobSpec struct {
 	// Suspend stops scheduled runs; a running run finishes.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
-	// RunNonce: change it to run now (a GitOps commit triggers a run).
+	// RunNonce: change it to run now (a GitOps commit triggers a run). Each value starts
+	// one run: setting a value used before (a revert) starts none, with a Warning event
+	// RunNonceReused.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	RunNonce string `json:"runNonce,omitempty"`
@@ -448,7 +450,8 @@ type ReconciliationJobStatus struct {
 	// NextScheduleTime is when the next scheduled run is due.
 	// +optional
 	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
-	// LastRunNonce is the spec.runNonce that last triggered a run.
+	// LastRunNonce is the spec.runNonce last acted on: it triggered a run, or was used
+	// before (see spec.runNonce).
 	// +optional
 	LastRunNonce string `json:"lastRunNonce,omitempty"`
 	// OpenCases is the number of discrepancy cases still open for this job.

@@ -63,7 +63,8 @@ func TestDefaultsAreApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, "window timeZone", sw.Spec.TimeZone, "UTC")
-	check(t, "window gracePeriod", sw.Spec.GracePeriod.Duration, 15*time.Minute)
+	check(t, "window gracePeriod unset", sw.Spec.GracePeriod == nil, true)
+	check(t, "window grace", sw.Spec.Grace(), 15*time.Minute)
 	check(t, "window carryForward.enabled", sw.Spec.CarryForward.Enabled, true)
 	check(t, "window carryForward.escalateAfter", sw.Spec.CarryForward.EscalateAfter.Duration, 72*time.Hour)
 	check(t, "window historyLimit", sw.Spec.HistoryLimit, int32(10))

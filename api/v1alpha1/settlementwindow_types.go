@@ -122,8 +122,9 @@ type SettlementWindowSpec struct {
 	// +optional
 	LeadTime *metav1.Duration `json:"leadTime,omitempty"`
 
-	// GracePeriod after a window's end during which late events are still awaited.
-	// +kubebuilder:default="15m0s"
+	// GracePeriod after a window's end during which late events are still awaited. Unset:
+	// 15m, or half the duration when that is shorter (see Grace); set, it must be shorter
+	// than the duration.
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="gracePeriod must not be negative"
 	// +optional
 	GracePeriod *metav1.Duration `json:"gracePeriod,omitempty"`
@@ -247,4 +248,22 @@ type SettlementWindowList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []SettlementWindow `json:"items"`
+}
+
+// DefaultGracePeriod is the grace period of a window that sets none (at most half its
+// duration).
+const DefaultGracePeriod = 15 * time.Minute
+
+// Grace is the window's grace period: GracePeriod when set, else DefaultGracePeriod or
+// half the duration, whichever is shorter. (Not a CRD default: a default of 15m would
+// make the API server reject windows of 15m or less, whose spec never set it, by the
+// rule that it be shorter than the duration.)
+func (s *SettlementWindowSpec) Grace() time.Duration {
+	if s.GracePeriod != nil {
+		return s.GracePeriod.Duration
+	}
+	if s.Duration != nil && s.Duration.Duration/2 < DefaultGracePeriod {
+		return s.Duration.Duration / 2
+	}
+	return DefaultGracePeriod
 }

@@ -10,7 +10,10 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 )
 
 // Valid base objects; each invalid case changes one thing, as a user's mistake would.
@@ -286,6 +289,27 @@ func TestInvalidResourcesAreRejected(t *testing.T) {
 		obj.SetName(fmt.Sprintf("base-%d", i))
 		if err := env.Client.Create(context.Background(), obj); err != nil {
 			t.Errorf("base %d rejected: %v", i, err)
+		}
+	}
+	// So are windows of 15 minutes or less that set no grace period (a default of 15m
+	// used to break the rule that it be shorter than the window), and they wait half.
+	for _, d := range []string{"10m", "15m"} {
+		obj := parse(t, baseWindow)
+		obj.SetNamespace("invalid")
+		obj.SetName("short-" + d)
+		if err := apply(obj.Object, edit{"spec.duration", d}); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Create(context.Background(), obj); err != nil {
+			t.Errorf("a %s window without gracePeriod rejected: %v", d, err)
+			continue
+		}
+		var sw chv1.SettlementWindow
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), &sw); err != nil {
+			t.Fatal(err)
+		}
+		if want := sw.Spec.Duration.Duration / 2; sw.Spec.GracePeriod != nil || sw.Spec.Grace() != want {
+			t.Errorf("a %s window: gracePeriod %v, grace %v; want unset and %v", d, sw.Spec.GracePeriod, sw.Spec.Grace(), want)
 		}
 	}
 }

@@ -182,7 +182,8 @@ const (
 // FileSource is a file read from a local path, http(s) or S3.
 // The credentials rule sits on the object, not on url, so that the API server's error
 // does not echo the URL, and with it the password, back into responses and audit logs.
-// +kubebuilder:validation:XValidation:rule="!self.url.matches('^[a-z0-9]+://[^/@]*:[^/@]*@')",message="url must not carry credentials; use secretRef",fieldPath=".url"
+// Any user info is refused, a token given as the user name too (https://TOKEN@host/…).
+// +kubebuilder:validation:XValidation:rule="!self.url.matches('^[a-z0-9]+://[^/?#]*@')",message="url must not carry credentials; use secretRef",fieldPath=".url"
 // +kubebuilder:validation:XValidation:rule="!has(self.csv) || !has(self.format) || self.format == 'CSV'",message="csv options are only valid with format CSV"
 type FileSource struct {
 	// URL of the file: file:///abs/path, https://host/path or s3://bucket/key.

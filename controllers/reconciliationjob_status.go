@@ -72,6 +72,11 @@ func jobReady(in jobInputs) (bool, metav1.Condition) {
 	if problems := validateJob(in); len(problems) > 0 {
 		return false, condition(chv1.ConditionReady, metav1.ConditionFalse, chv1.ReasonInvalidSpec, specProblems(problems), gen)
 	}
+	if in.job.Spec.Mode == chv1.ModeStream {
+		// Running it as Batch would pretend: say so, and do not run.
+		return false, condition(chv1.ConditionReady, metav1.ConditionFalse, chv1.ReasonNotImplemented,
+			"spec.mode: Stream is not implemented by this version of the operator; use Batch", gen)
+	}
 	if len(in.notReady) > 0 {
 		var msgs []string
 		for _, side := range []string{"source", "target"} {

@@ -113,6 +113,12 @@ func TestReadiness(t *testing.T) {
 			t.Errorf("%+v: ready %v, %s %q", tc.in, ok, c.Reason, c.Message)
 		}
 	}
+	// Stream mode is accepted by the schema but not run, rather than run as Batch.
+	stream := testJob()
+	stream.Spec.Mode = chv1.ModeStream
+	if ok, c := jobReady(jobInputs{job: stream}); ok || c.Reason != chv1.ReasonNotImplemented || !strings.Contains(c.Message, "spec.mode: Stream") {
+		t.Errorf("stream job: ready %v, %s %q", ok, c.Reason, c.Message)
+	}
 }
 
 func TestDataSourceBlocks(t *testing.T) {

@@ -278,7 +278,8 @@ type ReconciliationJobSpec struct {
 	// +optional
 	Compare []ColumnComparison `json:"compare,omitempty"`
 
-	// Mode: Batch compares snapshots; Stream compares continuously.
+	// Mode: Batch compares snapshots; Stream compares continuously (not implemented by
+	// this version: such a job is Ready=False, NotImplemented, and does not run).
 	// +kubebuilder:default=Batch
 	// +optional
 	Mode JobMode `json:"mode,omitempty"`

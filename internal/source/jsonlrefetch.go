@@ -15,8 +15,8 @@ import (
 // csvrefetch.go.
 
 var (
-	_ diff.Refetcher   = (*JSONLReader)(nil)
-	_ diff.RawRecorder = (*JSONLReader)(nil)
+	_ diff.SessionRefetcher = (*JSONLReader)(nil)
+	_ diff.RawRecorder      = (*JSONLReader)(nil)
 )
 
 // enableRefetch lets j read its lines again from f: call it right after NewJSONLReader.
@@ -38,6 +38,24 @@ func (j *JSONLReader) Locator() uint64 { return uint64(j.recOff) }
 // Refetch reads the line at byte offset loc again, with its bytes, with a reader of its
 // own (safe while Next is called, and from several goroutines).
 func (j *JSONLReader) Refetch(loc uint64) ([]diff.Cell, []byte, error) {
+	var r jsonlRefetch
+	return r.read(j, loc)
+}
+
+// RefetchSession implements diff.SessionRefetcher: Refetch for one goroutine, with one
+// reader and its buffers for every line it reads again.
+func (j *JSONLReader) RefetchSession() func(loc uint64) ([]diff.Cell, []byte, error) {
+	var r jsonlRefetch
+	return func(loc uint64) ([]diff.Cell, []byte, error) { return r.read(j, loc) }
+}
+
+// jsonlRefetch reads lines again, reusing its reader from one line to the next.
+type jsonlRefetch struct {
+	sec io.SectionReader
+	ch  *JSONLReader
+}
+
+func (r *jsonlRefetch) read(j *JSONLReader, loc uint64) ([]diff.Cell, []byte, error) {
 	if j.file == nil {
 		return nil, nil, errors.New("jsonl: cannot read lines again")
 	}
@@ -45,9 +63,16 @@ func (j *JSONLReader) Refetch(loc uint64) ([]diff.Cell, []byte, error) {
 	if off < 0 || off >= j.size {
 		return nil, nil, fmt.Errorf("%s: no line at byte %d", j.pos.name, off)
 	}
-	ch := &JSONLReader{br: bufio.NewReaderSize(io.NewSectionReader(j.file, off, j.size-off), refetchBuffer),
-		cols: j.cols, index: j.index, cells: make([]diff.Cell, len(j.cols)), pos: position{name: j.pos.name, unit: j.pos.unit},
-		learned: j.learned}
+	r.sec = *io.NewSectionReader(j.file, off, j.size-off)
+	if r.ch == nil {
+		r.ch = &JSONLReader{br: bufio.NewReaderSize(&r.sec, refetchBuffer),
+			cols: j.cols, index: j.index, cells: make([]diff.Cell, len(j.cols)), pos: position{name: j.pos.name, unit: j.pos.unit},
+			learned: j.learned}
+	} else {
+		r.ch.br.Reset(&r.sec)
+		r.ch.line, r.ch.off, r.ch.recOff, r.ch.err = 0, 0, 0, nil
+	}
+	ch := r.ch
 	line, err := ch.readLine()
 	if err != nil {
 		if err == io.EOF {

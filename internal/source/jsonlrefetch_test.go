@@ -56,6 +56,21 @@ func TestJSONLRefetch(t *testing.T) {
 	if _, _, err := rf.Refetch(uint64(len(text))); err == nil || !strings.Contains(err.Error(), "s.jsonl") {
 		t.Errorf("past the end: %v", err)
 	}
+	// One session, which reuses its reader, reads them the same in any order (a line with
+	// fewer keys after one with more: the missing ones are NULL again), and after an error.
+	fetch := rd.(diff.SessionRefetcher).RefetchSession()
+	for _, i := range []int{2, 1, 3, 0, -1, 2, 0, 1} {
+		if i < 0 {
+			if _, _, err := fetch(uint64(len(text))); err == nil {
+				t.Error("a session read a line past the end")
+			}
+			continue
+		}
+		cells, raw, err := fetch(locs[i])
+		if err != nil || !reflect.DeepEqual(cloneCells(cells), rows[i]) || string(raw) != lines[i] {
+			t.Errorf("session, line %d: %+v %q %v, want %+v %q", i, cells, raw, err, rows[i], lines[i])
+		}
+	}
 
 	gz := filepath.Join(dir, "s.jsonl.gz")
 	f, err := os.Create(gz)

@@ -250,8 +250,98 @@ func CompareDiscrepancies(a, b Discrepancy) int {
 	return cmp.Compare(a.Position, b.Position)
 }
 
-// SortDiscrepancies sorts ds by CompareDiscrepancies.
-func SortDiscrepancies(ds []Discrepancy) { slices.SortStableFunc(ds, CompareDiscrepancies) }
+// SortDiscrepancies sorts ds by CompareDiscrepancies, stably.
+//
+// Most comparisons are settled by a 16-byte prefix of each discrepancy held in one array
+// (kind, side, the start of the first key value), rather than by chasing each one's key
+// strings: sorting 300,000 took ~1 s that way. The prefix is used only when it orders as
+// CompareDiscrepancies does: known kinds and sides, and the same key columns throughout.
+func SortDiscrepancies(ds []Discrepancy) {
+	if len(ds) < 64 || !prefixOrdered(ds) {
+		slices.SortStableFunc(ds, CompareDiscrepancies)
+		return
+	}
+	type item struct {
+		p [sortPrefixLen]byte
+		i int32
+	}
+	items := make([]item, len(ds))
+	for i := range ds {
+		items[i] = item{sortPrefix(&ds[i]), int32(i)}
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if c := bytes.Compare(a.p[:], b.p[:]); c != 0 {
+			return c
+		}
+		if c := CompareDiscrepancies(ds[a.i], ds[b.i]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i) // stable
+	})
+	// Put ds in that order, in place, one cycle of the permutation at a time.
+	for i := range items {
+		if items[i].i < 0 {
+			continue
+		}
+		d, k := ds[i], i
+		for {
+			j := int(items[k].i)
+			items[k].i = -1
+			if j == i {
+				ds[k] = d
+				break
+			}
+			ds[k] = ds[j]
+			k = j
+		}
+	}
+}
+
+const sortPrefixLen = 16
+
+// sideRank orders the sides as their names do; false for a side of no known name.
+func sideRank(s Side) (byte, bool) {
+	switch s {
+	case "":
+		return 0, true
+	case SideSource:
+		return 1, true
+	case SideTarget:
+		return 2, true
+	}
+	return 0, false
+}
+
+// prefixOrdered reports whether sortPrefix orders ds as CompareDiscrepancies does: every
+// kind known (one rank each), every side known, and the same key column names in each.
+func prefixOrdered(ds []Discrepancy) bool {
+	names := ds[0].Key
+	for i := range ds {
+		d := &ds[i]
+		if _, ok := sideRank(d.Side); !ok || d.Kind.rank() > KindInvalidRow.rank() || len(d.Key) != len(names) {
+			return false
+		}
+		for k := range d.Key {
+			if d.Key[k].Name != names[k].Name {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sortPrefix is d's kind rank, side, and first key value (0 for NULL, else 1 and its
+// first bytes, zero-padded): in byte order, a prefix less than another's is a
+// discrepancy CompareDiscrepancies puts first (under prefixOrdered).
+func sortPrefix(d *Discrepancy) (p [sortPrefixLen]byte) {
+	p[0] = byte(d.Kind.rank())
+	p[1], _ = sideRank(d.Side)
+	if len(d.Key) > 0 && !d.Key[0].Value.Null {
+		p[2] = 1
+		copy(p[3:], d.Key[0].Value.Text)
+	}
+	return p
+}
 
 // Summary counts the outcomes of a run. Its JSON form is
 // {"compared":N,"matched":N,"missingInTarget":N,"missingInSource":N,"mismatched":N,

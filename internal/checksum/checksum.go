@@ -42,7 +42,9 @@
 // every row as the merge strategy does (Summary.Strategy says which ran), unless
 // Options.Strict. Cutting the key range into segments uses window functions (MySQL
 // 8.0+, MariaDB 10.2+). Between two PostgreSQL 14+ servers rows are hashed as records
-// of their typed values (hash_record_extended) and keys put in buckets by a 64-bit text
+// of their typed values (hash_record_extended, mixed again by hashint8extended: the
+// record hash is linear in its fields', so values swapped between keys of a bucket would
+// cancel out in a plain sum) and keys put in buckets by a 64-bit text
 // hash (hashtextextended), else both use the MD5 of their canonical text (the only
 // hash PostgreSQL and MySQL share). Without a unique index on the key columns each
 // bucket also counts its distinct keys (so duplicates equal on both sides are found);

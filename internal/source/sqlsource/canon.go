@@ -426,7 +426,9 @@ func keyCanon(d Driver, c colInfo, col diff.Column, loc *time.Location) (expr, v
 		e := renderedText(d, c)
 		switch {
 		case c.order == oText && c.base == "bpchar":
-			return e, notNull, nil // padded: never empty
+			// Empty as the engine reads it: padded (char(n): never empty), but an unbounded
+			// bpchar holds '' as it is.
+			return e, "(" + notNull + " AND " + length + "(" + e + ") > 0)", nil
 		case c.order == oText || c.order == oBinary:
 			return e, "(" + notNull + " AND " + length + "(" + q + ") > 0)", nil
 		case c.order == oCastText:

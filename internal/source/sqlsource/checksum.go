@@ -50,7 +50,8 @@ type csSide struct {
 	sure     string   // every compared value surely parses ("" = always)
 	unique   bool     // a unique index covers the key columns
 	// hashRecords: both sides are PostgreSQL 14+, and a row's checksum is
-	// hash_record_extended of its key text and fields (one per compared column).
+	// hash_record_extended of its key text and fields (one per compared column), mixed
+	// again with hashint8extended (the record hash is linear in the fields' hashes).
 	hashRecords bool
 	fields      []string
 }
@@ -646,7 +647,10 @@ func (p *ChecksumPlan) Sums(ctx context.Context, side int, seg Segment, buckets 
 		for i, e := range s.fields {
 			inner += fmt.Sprintf(", %s AS f%d", e, i)
 		}
-		f.rowMD5 = "hash_record_extended(ROW(" + fs + "), 0)"
+		// A record's hash is linear in its fields' hashes (h*31 + h'), so summing them
+		// would let values swapped between keys of a bucket cancel out: each row's hash
+		// is mixed again first.
+		f.rowMD5 = "hashint8extended(hash_record_extended(ROW(" + fs + "), 0), 0)"
 		stmt := "SELECT b, count(*)::text, sum(m)::text, '', sum(s)::text, " + f.distinct +
 			" FROM (SELECT " + bucket("km") + " AS b, km, " + f.rowMD5 + " AS m, s FROM (SELECT " + s.keyHashExpr("kt") + " AS km, *" +
 			" FROM (" + inner + ", " + sure + " AS s" + valid + " FROM " + s.r.from() + " WHERE " + where + " OFFSET 0) x OFFSET 0) y OFFSET 0) z GROUP BY 1"

@@ -74,8 +74,7 @@ func jobReady(in jobInputs) (bool, metav1.Condition) {
 	}
 	if in.job.Spec.Mode == chv1.ModeStream {
 		// Running it as Batch would pretend: say so, and do not run.
-		return false, condition(chv1.ConditionReady, metav1.ConditionFalse, chv1.ReasonNotImplemented,
-			"spec.mode: Stream is not implemented by this version of the operator; use Batch", gen)
+		return false, readiness(nil, gen, "spec.mode: Stream is not implemented by this version of the operator; use Batch")
 	}
 	if len(in.notReady) > 0 {
 		var msgs []string

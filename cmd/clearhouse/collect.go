@@ -75,7 +75,10 @@ func (c *collector) err() error {
 	return c.all.Err()
 }
 
-// stream is sorted for the results store, with a failure to read back yielded.
+// stream is sorted for the results store, with a failure to read back yielded. With
+// json or csv output too, a spool that went to disk is merged twice, once per writer:
+// the store is written after the output, and holding the merge between them would mean
+// holding every discrepancy.
 func (c *collector) stream() iter.Seq2[diff.Discrepancy, error] {
 	if c.all == nil {
 		return func(func(diff.Discrepancy, error) bool) {}

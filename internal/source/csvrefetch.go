@@ -77,12 +77,7 @@ func (r *csvRefetch) read(c *CSVReader, loc uint64) ([]diff.Cell, []byte, error)
 	if r.ch == nil {
 		r.ch = c.child(&r.sec, 0, refetchBuffer)
 	} else {
-		// The same reader from the start of the section, its buffers kept.
-		br, buf, raw, rawBuf, offs := r.ch.br, r.ch.buf[:0], r.ch.raw[:0], r.ch.rawBuf[:0], r.ch.offs[:0]
-		cells := r.ch.cells
-		c.initChild(r.ch, 0)
-		br.Reset(&r.sec)
-		r.ch.br, r.ch.buf, r.ch.raw, r.ch.rawBuf, r.ch.offs, r.ch.cells = br, buf, raw, rawBuf, offs, cells
+		c.rechild(r.ch, &r.sec)
 	}
 	cells, err := r.ch.Next()
 	if err == io.EOF {

@@ -84,6 +84,15 @@ func (c *CSVReader) initChild(n *CSVReader, line int64) {
 		pos: position{name: c.pos.name, unit: c.pos.unit}}
 }
 
+// rechild makes a child reader of c (from child) read r from its start, as a new child
+// would, keeping its bufio.Reader and the buffers it has grown.
+func (c *CSVReader) rechild(n *CSVReader, r io.Reader) {
+	br, buf, offs, raw, cells, rawBuf := n.br, n.buf[:0], n.offs[:0], n.raw[:0], n.cells, n.rawBuf[:0]
+	c.initChild(n, 0)
+	br.Reset(r)
+	n.br, n.buf, n.offs, n.raw, n.cells, n.rawBuf = br, buf, offs, raw, cells, rawBuf
+}
+
 // section is a sectionReader of c's dialect and columns over r, lines counted from line.
 // The halves of a split are read on two cores, each writing its readers' state per
 // record: the reader, its bufio.Reader and its cells are kept off the cache lines of

@@ -33,7 +33,6 @@ type Spool struct {
 	sorted bool               // ds is sorted
 	held   int64              // estimated bytes of ds
 	runs   []string
-	n      int64
 	err    error
 }
 
@@ -48,7 +47,6 @@ func New(dir string, limit int64) *Spool {
 
 // Emit implements diff.Sink.
 func (s *Spool) Emit(d diff.Discrepancy) error {
-	s.n++
 	s.sorted = false
 	s.held += discrepancyBytes(d)
 	s.ds = append(s.ds, d)
@@ -57,12 +55,6 @@ func (s *Spool) Emit(d diff.Discrepancy) error {
 	}
 	return nil
 }
-
-// Len is how many discrepancies the spool received.
-func (s *Spool) Len() int64 { return s.n }
-
-// Runs is how many run files the spool holds.
-func (s *Spool) Runs() int { return len(s.runs) }
 
 // discrepancyBytes estimates the memory a discrepancy holds.
 func discrepancyBytes(d diff.Discrepancy) int64 {

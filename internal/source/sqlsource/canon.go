@@ -425,14 +425,12 @@ func keyCanon(d Driver, c colInfo, col diff.Column, loc *time.Location) (expr, v
 		}
 		e := renderedText(d, c)
 		switch {
-		case c.order == oText && c.base == "bpchar":
-			// Empty as the engine reads it: padded (char(n): never empty), but an unbounded
-			// bpchar holds '' as it is.
+		case c.order == oCastText || (c.order == oText && c.base == "bpchar"):
+			// Empty as the engine reads the text. (A bpchar's is padded, so char(n) is never
+			// empty, but an unbounded bpchar holds '' as it is.)
 			return e, "(" + notNull + " AND " + length + "(" + e + ") > 0)", nil
 		case c.order == oText || c.order == oBinary:
 			return e, "(" + notNull + " AND " + length + "(" + q + ") > 0)", nil
-		case c.order == oCastText:
-			return e, "(" + notNull + " AND " + length + "(" + e + ") > 0)", nil
 		case c.order == oInteger || c.order == oDecimal || c.order == oDate || c.order == oBoolean:
 			return e, notNull, nil
 		}

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/clearhouse-dev/clearhouse/internal/connect"
 	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 	"github.com/clearhouse-dev/clearhouse/internal/runner"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
@@ -92,7 +91,7 @@ func runWorker(ctx context.Context, o workerOptions, log *slog.Logger) error {
 	}
 	st, err := store.Open(ctx, uri)
 	if err != nil {
-		return fmt.Errorf("open results store: %w", redactURIPassword(err, uri))
+		return fmt.Errorf("open results store: %w", redact.Error(err, redact.URLSecrets(uri)...))
 	}
 	defer func() { _ = st.Close() }()
 
@@ -139,17 +138,4 @@ func workerPlan(file string) (runner.Plan, error) {
 		return runner.Plan{}, fmt.Errorf("%s: not a plan (no job or keys)", from)
 	}
 	return p, nil
-}
-
-// redactURIPassword keeps the store's password out of an error that quotes its URI.
-func redactURIPassword(err error, uri string) error {
-	u, perr := url.Parse(uri)
-	if perr != nil || u.User == nil {
-		return err
-	}
-	pw, ok := u.User.Password()
-	if !ok || pw == "" || !strings.Contains(err.Error(), pw) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), pw, "<redacted>"))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource"
 )
 
@@ -49,7 +50,7 @@ func Drop(ctx context.Context, cfg sqlsource.Config, slot, publication string) (
 		_ = conn.Close(cctx)
 	}()
 	fail := func(err error, format string, args ...any) error {
-		return redact(fmt.Errorf("%s database %s: %s: %w", where, cfg.Database, fmt.Sprintf(format, args...), err), cfg.Password)
+		return redact.Error(fmt.Errorf("%s database %s: %s: %w", where, cfg.Database, fmt.Sprintf(format, args...), err), cfg.Password)
 	}
 
 	var active bool
@@ -97,7 +98,7 @@ func Find(ctx context.Context, cfg sqlsource.Config, slot, publication string) (
 		EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()),
 		EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $2)`, slot, publication).Scan(&hasSlot, &hasPublication)
 	if err != nil {
-		return false, false, redact(fmt.Errorf("%s database %s: look for slot %s and publication %s: %w",
+		return false, false, redact.Error(fmt.Errorf("%s database %s: look for slot %s and publication %s: %w",
 			where, cfg.Database, slot, publication, err), cfg.Password)
 	}
 	return hasSlot, hasPublication, nil
@@ -117,32 +118,12 @@ func connect(ctx context.Context, cfg sqlsource.Config) (*pgx.Conn, string, erro
 	}
 	cc, where, err := sqlsource.PostgresConnConfig(cfg)
 	if err != nil {
-		return nil, "", redact(err, cfg.Password)
+		return nil, "", redact.Error(err, cfg.Password)
 	}
 	cc.RuntimeParams["application_name"] = "clearhouse-capture-cleanup"
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
-		return nil, "", redact(fmt.Errorf("connect to %s database %s: %w", where, cfg.Database, err), cfg.Password)
+		return nil, "", redact.Error(fmt.Errorf("connect to %s database %s: %w", where, cfg.Database, err), cfg.Password)
 	}
 	return conn, where, nil
 }
-
-// redact removes the password from an error's text (a server may echo what it was
-// sent, and a user name equal to the password would carry it too).
-func redact(err error, password string) error {
-	if err == nil || password == "" || !strings.Contains(err.Error(), password) {
-		return err
-	}
-	return &redactedError{msg: strings.ReplaceAll(err.Error(), password, "[redacted]"), cause: err}
-}
-
-type redactedError struct {
-	msg   string
-	cause error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-
-// Unwrap keeps errors.Is/As working; the cause's text still holds the password, so
-// callers print Error(), never the cause.
-func (e *redactedError) Unwrap() error { return e.cause }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/clearhouse-dev/clearhouse/internal/capture"
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 )
 
@@ -68,7 +69,7 @@ func TestDropWrongPassword(t *testing.T) {
 	if strings.Contains(err.Error(), wrong) {
 		t.Errorf("error holds the password: %v", err)
 	}
-	if !strings.Contains(err.Error(), cfg.Host) || !strings.Contains(err.Error(), "[redacted]") {
+	if !strings.Contains(err.Error(), cfg.Host) || !strings.Contains(err.Error(), redact.Placeholder) {
 		t.Errorf("error %q does not name the server or redact the user", err)
 	}
 }

@@ -70,11 +70,19 @@ func HasPassword(raw string) bool {
 		return true
 	}
 	for name := range u.Query() {
-		n := strings.ToLower(name)
-		for _, secret := range []string{"password", "passwd", "token", "secret"} {
-			if strings.Contains(n, secret) {
-				return true
-			}
+		if secretParam(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretParam reports whether a query parameter of that name holds a credential.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, secret := range []string{"password", "passwd", "token", "secret"} {
+		if strings.Contains(n, secret) {
+			return true
 		}
 	}
 	return false

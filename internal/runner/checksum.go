@@ -8,6 +8,7 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/checksum"
 	"github.com/clearhouse-dev/clearhouse/internal/connect"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource"
 	"github.com/clearhouse-dev/clearhouse/internal/spool"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
@@ -34,12 +35,12 @@ func executeChecksum(ctx context.Context, plan Plan, spec diff.Spec, source, tar
 	if err != nil {
 		return diff.Summary{}, withCause(ctx, err)
 	}
-	redact := func(err error) error { return redactErr(redactErr(err, srcSecret), tgtSecret) }
+	hide := func(err error) error { return redact.Error(err, srcSecret, tgtSecret) }
 	if plan.CompareAll {
 		cols := func(side Side, cfg sqlsource.Config) ([]string, error) {
 			found, err := sqlsource.Discover(ctx, cfg)
 			if err != nil {
-				return nil, redact(nameSide(side, err))
+				return nil, hide(nameSide(side, err))
 			}
 			names := make([]string, len(found))
 			for i, c := range found {
@@ -74,7 +75,7 @@ func executeChecksum(ctx context.Context, plan Plan, spec diff.Spec, source, tar
 	defer sink.Close()
 	sum, err := checksum.Run(ctx, spec, srcCfg, tgtCfg, sink, copts)
 	if err != nil {
-		return sum, withCause(ctx, redact(fmt.Errorf("compare %s with %s: %w", plan.Source.Name(), plan.Target.Name(), err)))
+		return sum, withCause(ctx, hide(fmt.Errorf("compare %s with %s: %w", plan.Source.Name(), plan.Target.Name(), err)))
 	}
 	if err := st.WritePartition(ctx, store.Partition{RunID: part.RunID, Index: part.Index, Summary: sum, Stream: sink.All()}); err != nil {
 		return sum, fmt.Errorf("write partition %d of run %s: %w", part.Index, part.RunID, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/clearhouse-dev/clearhouse/internal/connect"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 	"github.com/clearhouse-dev/clearhouse/internal/spool"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
@@ -108,7 +108,7 @@ func Execute(ctx context.Context, plan Plan, source, target connect.Credentials,
 		return diff.Summary{}, withCause(ctx, err)
 	}
 	defer func() { _ = tgtRd.Close() }()
-	redact := func(err error) error { return redactErr(redactErr(err, srcSecret), tgtSecret) }
+	hide := func(err error) error { return redact.Error(err, srcSecret, tgtSecret) }
 
 	if plan.CompareAll {
 		r := rules{src: &plan.Source.DataSource, tgt: &plan.Target.DataSource}
@@ -148,7 +148,7 @@ func Execute(ctx context.Context, plan Plan, source, target connect.Credentials,
 	defer sink.Close()
 	sum, err := diff.Run(ctx, spec, srcF, tgtF, sink, diffOpts...)
 	if err != nil {
-		return sum, withCause(ctx, redact(fmt.Errorf("compare %s with %s: %w", plan.Source.Name(), plan.Target.Name(), err)))
+		return sum, withCause(ctx, hide(fmt.Errorf("compare %s with %s: %w", plan.Source.Name(), plan.Target.Name(), err)))
 	}
 	if err := st.WritePartition(ctx, store.Partition{RunID: part.RunID, Index: part.Index, Summary: sum, Stream: sink.All()}); err != nil {
 		return sum, fmt.Errorf("write partition %d of run %s: %w", part.Index, part.RunID, err)
@@ -217,7 +217,7 @@ func openSide(ctx context.Context, plan Plan, target bool, creds connect.Credent
 	}
 	rd, err := src.Open(ctx, openOptions(plan, side, target, spec, o))
 	if err != nil {
-		return nil, "", redactErr(nameSide(side, err), secret)
+		return nil, "", redact.Error(nameSide(side, err), secret)
 	}
 	return rd, secret, nil
 }
@@ -236,15 +236,6 @@ func openOptions(plan Plan, side Side, target bool, spec diff.Spec, o options) c
 		Filter:   side.Filter,
 		TempDir:  o.tempDir,
 	}
-}
-
-// redactErr replaces a password that slipped into an error's text. The drivers and
-// connect already keep it out; this is the last line of defence.
-func redactErr(err error, secret string) error {
-	if err == nil || len(secret) < 4 || !strings.Contains(err.Error(), secret) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), secret, "<redacted>"))
 }
 
 // partReader keeps the rows of one partition, caps the read rate and counts rows.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"iter"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -24,11 +23,11 @@ func OpenPostgres(ctx context.Context, uri string) (Store, error) {
 	db := stdlib.OpenDB(*cfg)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("store %s: %w", redact.URL(uri), redactErr(err, cfg.Password))
+		return nil, fmt.Errorf("store %s: %w", redact.URL(uri), redact.Error(err, cfg.Password))
 	}
 	if err := migrate(ctx, db, "postgres"); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("store %s: %w", redact.URL(uri), redactErr(err, cfg.Password))
+		return nil, fmt.Errorf("store %s: %w", redact.URL(uri), redact.Error(err, cfg.Password))
 	}
 	return &sqlStore{db: db, d: dialect{
 		name:                "postgres",
@@ -80,22 +79,3 @@ func postgresCopyDiscrepancies(ctx context.Context, conn *sql.Conn, runID string
 		return err
 	})
 }
-
-// redactErr replaces the password in an error's text, should a driver ever echo it.
-func redactErr(err error, password string) error {
-	if err == nil || password == "" {
-		return err
-	}
-	return redactedError{err: err, password: password}
-}
-
-type redactedError struct {
-	err      error
-	password string
-}
-
-func (e redactedError) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.password, "[redacted]")
-}
-
-func (e redactedError) Unwrap() error { return e.err }

@@ -1,7 +1,6 @@
 package sqlsource
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -154,7 +153,7 @@ func (r *resolved) wrap(err error, format string, args ...any) error {
 	if what != "" {
 		what += ": "
 	}
-	return redactPassword(fmt.Errorf("%s on %s: %s%w", r.name(), r.where(), what, err), r.Password)
+	return redact.Error(fmt.Errorf("%s on %s: %s%w", r.name(), r.where(), what, err), r.Password)
 }
 
 // resolve applies the URI and defaults and validates the config. Errors never
@@ -163,7 +162,7 @@ func resolve(cfg Config) (*resolved, error) {
 	r := &resolved{Config: cfg}
 	if cfg.URI != "" {
 		if err := r.applyURI(cfg); err != nil {
-			return nil, redactPassword(err, cfg.Password)
+			return nil, redact.Error(err, cfg.Password)
 		}
 	}
 	switch r.Driver {
@@ -426,30 +425,3 @@ func splitQualified(s string, fold bool) ([]string, error) {
 		i++
 	}
 }
-
-// redact removes every occurrence of password from err's message. An error whose
-// message does not contain it is returned as it is; one that does is replaced by an
-// error with the redacted message that still matches context.Canceled and
-// context.DeadlineExceeded with errors.Is, and nothing else (its chain held the
-// password).
-func redactPassword(err error, password string) error {
-	if err == nil || password == "" || !strings.Contains(err.Error(), password) {
-		return err
-	}
-	re := &redactedError{msg: strings.ReplaceAll(err.Error(), password, "********")}
-	switch {
-	case errors.Is(err, context.Canceled):
-		re.cause = context.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		re.cause = context.DeadlineExceeded
-	}
-	return re
-}
-
-type redactedError struct {
-	msg   string
-	cause error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.cause }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearhouse-dev/clearhouse/internal/redact"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
@@ -56,7 +57,7 @@ func pgConnConfig(r *resolved, readOnly bool) (*pgx.ConnConfig, error) {
 	u.RawQuery = q.Encode()
 	cc, err := pgx.ParseConfig(u.String())
 	if err != nil {
-		return nil, redactPassword(fmt.Errorf("sqlsource: postgres connection settings for %s: %w", r.where(), err), r.Password)
+		return nil, redact.Error(fmt.Errorf("sqlsource: postgres connection settings for %s: %w", r.where(), err), r.Password)
 	}
 	for k, v := range pgSession {
 		cc.RuntimeParams[k] = v

@@ -21,7 +21,7 @@ const (
 const (
 	probNotInteger  = "is not a valid integer"
 	probNotDecimal  = "is not a valid decimal"
-	probDecimalExp  = "has a decimal exponent out of range"
+	probDecimalExp  = "is out of range (its decimal point is more than 1000 places from its first or last significant digit)"
 	probDecimalLong = "has too many digits"
 )
 

@@ -75,6 +75,11 @@ func (c *jsonCanon) value(dst []byte, depth int) []byte {
 		c.fail(probNotJSON)
 		return dst
 	}
+	if (c.s[c.i] == '{' || c.s[c.i] == '[') && depth >= maxJSONDepth {
+		// A container here holds values deeper than the limit, even when it is empty.
+		c.fail(probJSONDepth)
+		return dst
+	}
 	switch ch := c.s[c.i]; {
 	case ch == '{':
 		return c.object(dst, depth)

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"encoding/binary"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -34,6 +35,7 @@ type tsParts struct {
 	offset           int // seconds east of UTC, when hasZone
 	hasTime, hasZone bool
 	fracDigits       int
+	fracRest         bool // a digit past the ninth of the fraction is not zero
 }
 
 func num2(s string, i int) (int, bool) {
@@ -80,6 +82,7 @@ func parseTSParts(s string, p *tsParts) bool {
 					return false
 				}
 				p.nsec = int(nsec)
+				p.fracRest = strings.Trim(s[i-p.fracDigits+min(p.fracDigits, 9):i], "0") != ""
 			}
 		}
 		if p.hour > 23 || p.min > 59 || p.sec > 59 {
@@ -469,7 +472,7 @@ func appendDateSlow(dst []byte, s string) ([]byte, string) {
 	if !parseTSParts(s, &p) {
 		return dst, probNotDate
 	}
-	if p.hour != 0 || p.min != 0 || p.sec != 0 || p.nsec != 0 || (p.hasZone && p.offset != 0) {
+	if p.hour != 0 || p.min != 0 || p.sec != 0 || p.nsec != 0 || p.fracRest || (p.hasZone && p.offset != 0) {
 		return dst, probDateHasTime
 	}
 	return append(dst, s[:10]...), ""

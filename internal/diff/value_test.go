@@ -26,6 +26,16 @@ func TestNormalize(t *testing.T) {
 		want string // canonical text; "" with bad set means an error
 		bad  string // substring of the error
 	}{
+		{"date with a time of day past the nanosecond", date, "2024-01-01T00:00:00.0000000001", "", "time of day"},
+		{"date with a long zero fraction", date, "2024-01-01T00:00:00.0000000000Z", "2024-01-01", ""},
+		{"json 512 nested empty arrays", js, strings.Repeat("[", 512) + strings.Repeat("]", 512), strings.Repeat("[", 512) + strings.Repeat("]", 512), ""},
+		{"json 513 nested empty arrays", js, strings.Repeat("[", 513) + strings.Repeat("]", 513), "", "nested too deeply"},
+		{"json 513 nested arrays around a value", js, strings.Repeat("[", 513) + "1" + strings.Repeat("]", 513), "", "nested too deeply"},
+		{"json 513 nested empty objects", js, strings.Repeat(`{"a":`, 512) + "{}" + strings.Repeat("}", 512), "", "nested too deeply"},
+		{"decimal 1000 zeros after the point", dec, "0." + strings.Repeat("0", 1000) + "1", "0." + strings.Repeat("0", 1000) + "1", ""},
+		{"decimal 1001 zeros after the point", dec, "0." + strings.Repeat("0", 1001) + "1", "", "more than 1000 places"},
+		{"decimal 1e-1001", dec, "1e-1001", "0." + strings.Repeat("0", 1000) + "1", ""},
+		{"decimal 1e-1002", dec, "1e-1002", "", "more than 1000 places"},
 		{"string as is", str, "  Hello ", "  Hello ", ""},
 		{"string empty", str, "", "", ""},
 		{"string trim", Column{Name: "c", Trim: true}, " \t Hello\n", "Hello", ""},
@@ -59,7 +69,7 @@ func TestNormalize(t *testing.T) {
 		{"decimal negative exponent", dec, "125E-5", "0.00125", ""},
 		{"decimal exponent big", dec, "-1.5e+3", "-1500", ""},
 		{"decimal exponent zero mantissa", dec, "0e999999", "0", ""},
-		{"decimal exponent range", dec, "1e5000", "", "exponent out of range"},
+		{"decimal exponent range", dec, "1e5000", "", "out of range"},
 		{"decimal dot", dec, ".", "", "not a valid decimal"},
 		{"decimal comma", dec, "1,5", "", "not a valid decimal"},
 		{"decimal nan", dec, "NaN", "", "not a valid decimal"},
@@ -226,5 +236,20 @@ func TestMask(t *testing.T) {
 	}
 	if c.mask("abc") == c.mask("abd") {
 		t.Fatal("different invalid values mask equally")
+	}
+}
+
+// A date whose time of day is below a nanosecond is not a date: it used to match the
+// plain date (the fraction's digits past the ninth were dropped).
+func TestDateWithSubNanosecondTime(t *testing.T) {
+	cols := []string{"id", "d"}
+	spec := Spec{Keys: []Column{{Name: "id"}}, Compare: []Column{{Name: "d", Type: TypeDate}}}
+	for _, st := range []Strategy{StrategyHash, StrategyMerge} {
+		spec.Strategy = st
+		sum, ds, err := runCollect(t, spec, newSliceReader("s", cols, [][]Cell{row("1", "2024-01-01")}),
+			newSliceReader("t", cols, [][]Cell{row("1", "2024-01-01T00:00:00.0000000001")}))
+		if err != nil || sum.Matched != 0 || len(ds) != 1 || ds[0].Kind != KindInvalidRow || ds[0].Side != SideTarget {
+			t.Errorf("%s: %+v %v %v; want one invalid_row on the target", st, sum, ds, err)
+		}
 	}
 }

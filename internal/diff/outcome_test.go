@@ -153,6 +153,11 @@ func TestCheckColumns(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, w)
 		}
 	}
+	// A side without columns (an empty JSON Lines file whose columns are learned) says so.
+	err = Spec{Keys: []Column{{Name: "id"}}}.CheckColumns([]string{"id"}, nil)
+	if w := `target: column "id" (keys[0].name): the target has no columns (an empty file read without declared columns?)`; err == nil || err.Error() != w {
+		t.Errorf("no target columns: %v, want %q", err, w)
+	}
 	// Run reports the same, wrapped.
 	_, err = Run(t.Context(), spec, newSliceReader("s", []string{"id", "amount"}, nil), newSliceReader("t", []string{"id", "amount"}, nil), &Collect{})
 	if err == nil || !strings.Contains(err.Error(), "diff: invalid spec: ") || !strings.Contains(err.Error(), `"amt"`) {

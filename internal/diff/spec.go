@@ -271,6 +271,11 @@ func (s Spec) CheckColumns(sourceColumns, targetColumns []string) error {
 				return
 			}
 		}
+		if len(cols) == 0 {
+			// A file whose columns are learned from its rows, without rows.
+			errs = append(errs, fmt.Errorf("%s: column %q (%s): the %s has no columns (an empty file read without declared columns?)", side, name, field, side))
+			return
+		}
 		errs = append(errs, fmt.Errorf("%s: column %q (%s) is not among the %s columns %v", side, name, field, side, cols))
 	}
 	for _, group := range []struct {

@@ -494,10 +494,12 @@ func trimEOL(b []byte) []byte {
 
 // moreLine appends the next physical line to c.buf; false at the end of input.
 func (c *CSVReader) moreLine() (bool, error) {
+	got := false
 	for {
 		line, err := c.br.ReadSlice('\n')
 		c.buf = append(c.buf, line...)
 		c.off += int64(len(line))
+		got = got || len(line) > 0
 		if len(line) > 0 && line[len(line)-1] == '\n' {
 			c.line++
 		}
@@ -507,7 +509,7 @@ func (c *CSVReader) moreLine() (bool, error) {
 		case bufio.ErrBufferFull:
 			continue
 		case io.EOF:
-			return len(line) > 0, nil
+			return got, nil
 		default:
 			return false, fmt.Errorf("%s: %w", c.pos.String(), err)
 		}

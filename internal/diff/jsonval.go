@@ -9,14 +9,17 @@ import (
 
 // Canonical JSON: no insignificant whitespace, object members sorted by the bytes of
 // their (unescaped) names, numbers in canonical decimal form (so 1.0, 1 and 1e0 are
-// equal), strings escaped minimally (only '"', '\\' and control characters; invalid
-// UTF-8 and lone surrogates become U+FFFD, as encoding/json does). Duplicate member names
-// and nesting deeper than maxJSONDepth are rejected.
+// equal), strings escaped minimally (only '"', '\\' and control characters). Rejected:
+// duplicate member names, nesting deeper than maxJSONDepth, and strings with invalid
+// UTF-8 or a lone surrogate escape. (encoding/json makes those U+FFFD, which would make
+// two different values equal.)
 
 const (
 	probNotJSON       = "is not valid JSON"
 	probJSONDuplicate = "is not valid JSON (duplicate object key)"
 	probJSONDepth     = "is not valid JSON (nested too deeply)"
+	probJSONUTF8      = "is not valid JSON (a string is not valid UTF-8)"
+	probJSONSurrogate = "is not valid JSON (a lone surrogate escape stands for no character)"
 	maxJSONDepth      = 512
 )
 
@@ -257,19 +260,17 @@ func (c *jsonCanon) str(dst []byte, escape bool) []byte {
 				if utf16.IsSurrogate(r) {
 					r2 := utf8.RuneError
 					if c.i+1 < len(c.s) && c.s[c.i] == '\\' && c.s[c.i+1] == 'u' {
-						save := c.i
 						c.i += 2
 						lo, ok := c.hex4()
-						if ok {
-							if d := utf16.DecodeRune(r, lo); d != utf8.RuneError {
-								r2 = d
-							} else {
-								c.i = save
-							}
-						} else {
+						if !ok {
 							c.fail(probNotJSON)
 							return dst
 						}
+						r2 = utf16.DecodeRune(r, lo)
+					}
+					if r2 == utf8.RuneError {
+						c.fail(probJSONSurrogate)
+						return dst
 					}
 					r = r2
 				}
@@ -284,10 +285,10 @@ func (c *jsonCanon) str(dst []byte, escape bool) []byte {
 		default:
 			r, size := utf8.DecodeRuneInString(c.s[c.i:])
 			if r == utf8.RuneError && size == 1 {
-				tmp = utf8.AppendRune(tmp, utf8.RuneError)
-			} else {
-				tmp = append(tmp, c.s[c.i:c.i+size]...)
+				c.fail(probJSONUTF8)
+				return dst
 			}
+			tmp = append(tmp, c.s[c.i:c.i+size]...)
 			c.i += size
 		}
 	}

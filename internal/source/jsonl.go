@@ -523,7 +523,8 @@ func (p *jsonParser) str(key bool) ([]byte, error) {
 }
 
 // decode decodes the string starting at start (after its opening quote) with
-// escapes, as encoding/json does (invalid UTF-8 becomes U+FFFD).
+// escapes. Unlike encoding/json, which makes them U+FFFD (and so two different values
+// equal), invalid UTF-8 and a lone surrogate escape are errors.
 func (p *jsonParser) decode(start int, key bool) ([]byte, error) {
 	var out []byte
 	if key {
@@ -583,12 +584,13 @@ func (p *jsonParser) decode(start int, key bool) ([]byte, error) {
 							r2 = x
 						}
 					}
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						i += 6
-						r = dec
-					} else {
-						r = utf8.RuneError
+					dec := utf16.DecodeRune(r, r2)
+					if dec == utf8.RuneError {
+						p.i = i - 6
+						return nil, p.errorf("lone surrogate escape in string: it stands for no character")
 					}
+					i += 6
+					r = dec
 				}
 				out = utf8.AppendRune(out, r)
 			default:
@@ -604,10 +606,10 @@ func (p *jsonParser) decode(start int, key bool) ([]byte, error) {
 		default:
 			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size == 1 {
-				out = utf8.AppendRune(out, utf8.RuneError)
-			} else {
-				out = append(out, b[i:i+size]...)
+				p.i = i
+				return nil, p.errorf("invalid UTF-8 in string")
 			}
+			out = append(out, b[i:i+size]...)
 			i += size
 		}
 	}

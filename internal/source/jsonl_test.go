@@ -166,3 +166,28 @@ func TestJSONLNextDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per row", a)
 	}
 }
+
+// A string with invalid UTF-8 or a lone surrogate escape makes its line invalid:
+// encoding/json would read U+FFFD, and "a\xffb" would then equal "a\xfeb".
+func TestJSONLInvalidUnicode(t *testing.T) {
+	data := "{\"a\":\"a\xffb\"}\n{\"a\":\"\\ud800\"}\n{\"a\":\"\\udc00x\"}\n{\"a\":\"\\ud800\\u0041\"}\n{\"a\xfe\":1}\n{\"a\":\"\\ud83d\\ude00 \xc3\xa9\"}\n"
+	r, err := NewJSONLReader(strings.NewReader(data), JSONLOptions{Columns: []string{"a"}, Name: "u.jsonl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 6 {
+		t.Fatalf("%d entries: %+v", len(got), got)
+	}
+	for i, want := range []string{"invalid UTF-8", "lone surrogate", "lone surrogate", "lone surrogate", "invalid UTF-8"} {
+		if !strings.Contains(got[i].err, want) {
+			t.Errorf("line %d: %+v, want an error with %q", i+1, got[i], want)
+		}
+	}
+	if got[5].err != "" || !reflect.DeepEqual(got[5].cells, []diff.Cell{T("\U0001F600 é")}) {
+		t.Errorf("line 6: %+v", got[5])
+	}
+}

@@ -45,7 +45,7 @@ func TestCSVRefetchMultilineLastRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rd.Close()
+	defer func() { _ = rd.Close() }()
 	rf := rd.(diff.Refetcher)
 	for {
 		cells, err := rd.Next()

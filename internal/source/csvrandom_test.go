@@ -139,7 +139,7 @@ func TestCSVRandomAgainstBuffers(t *testing.T) {
 			}
 			i++
 		}
-		rd.Close()
+		_ = rd.Close()
 	}
 }
 

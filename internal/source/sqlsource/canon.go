@@ -127,7 +127,7 @@ func precisionDigits(p time.Duration) (int, bool) {
 // dbText is the server's text of a column, in UTF-8: for text types, numbers and
 // dates the text this package renders; bytes as lower-case hex.
 func dbText(d Driver, c colInfo) string {
-	q := quoteIdent(d, c.Name)
+	q := valueExpr(d, c)
 	if d == Postgres {
 		switch {
 		case c.order == oBinary:
@@ -149,7 +149,7 @@ func dbText(d Driver, c colInfo) string {
 // renderedText is an SQL expression for the exact text this package renders for c, or
 // "" when only Go can render it (floats, timestamps).
 func renderedText(d Driver, c colInfo) string {
-	q := quoteIdent(d, c.Name)
+	q := valueExpr(d, c)
 	switch c.render {
 	case rText, rPGHex, rHex:
 		return dbText(d, c)
@@ -205,7 +205,7 @@ func regexpSure(d Driver, c colInfo, pattern string) string {
 
 // decimalText is the canonical decimal text of a numeric column.
 func decimalText(d Driver, c colInfo) string {
-	q := quoteIdent(d, c.Name)
+	q := valueExpr(d, c)
 	if d == Postgres {
 		if c.order == oInteger {
 			return q + "::text"
@@ -223,7 +223,7 @@ func decimalText(d Driver, c colInfo) string {
 // timestampSure is the predicate that a timestamp column's value is an instant in
 // years 1-9999 (UTC) that the engine reads the same way as the database converts it.
 func timestampSure(d Driver, c colInfo, loc *time.Location) string {
-	q := quoteIdent(d, c.Name)
+	q := valueExpr(d, c)
 	var parts []string
 	wall, _ := tsKind(d, c, loc)
 	if d == Postgres && c.render == rTimestampZ {
@@ -285,7 +285,7 @@ func zoneWindows(loc *time.Location) [][2]string {
 // timestampText is the canonical text of a timestamp column in zone z, cut to digits
 // fraction digits.
 func timestampText(d Driver, c colInfo, loc *time.Location, z tsZone, digits int) string {
-	q := quoteIdent(d, c.Name)
+	q := valueExpr(d, c)
 	n := 19
 	if digits > 0 {
 		n += 1 + digits
@@ -349,7 +349,7 @@ func canonOf(d Driver, c colInfo, col diff.Column, loc *time.Location, z tsZone)
 		case oDecimal:
 			f := canonForm{expr: decimalText(d, c), exact: true}
 			if d == Postgres {
-				q := quoteIdent(d, c.Name)
+				q := valueExpr(d, c)
 				f.sure = "(" + q + " > -1e1000 AND " + q + " < 1e1000 AND scale(" + q + ") <= 3000)"
 			}
 			return f
@@ -369,7 +369,7 @@ func canonOf(d Driver, c colInfo, col diff.Column, loc *time.Location, z tsZone)
 		if c.order != oDate {
 			return raw
 		}
-		q := quoteIdent(d, c.Name)
+		q := valueExpr(d, c)
 		if d == Postgres {
 			return canonForm{expr: q + "::text", exact: true, sure: "(" + q + " BETWEEN '0001-01-01' AND '9999-12-31')"}
 		}
@@ -392,7 +392,7 @@ func canonOf(d Driver, c colInfo, col diff.Column, loc *time.Location, z tsZone)
 		case rPGBool, rBitBool:
 			return canonForm{expr: renderedText(d, c), exact: true}
 		case rTinyBool:
-			q := quoteIdent(d, c.Name)
+			q := valueExpr(d, c)
 			return canonForm{expr: renderedText(d, c), exact: true, sure: "(" + q + " IN (0, 1))"}
 		}
 		return raw
@@ -404,7 +404,7 @@ func canonOf(d Driver, c colInfo, col diff.Column, loc *time.Location, z tsZone)
 // predicate that the row's key component is usable (not NULL, not empty, parses), or
 // an error saying why checksums cannot be used with this key.
 func keyCanon(d Driver, c colInfo, col diff.Column, loc *time.Location) (expr, valid string, err error) {
-	q := quoteIdent(d, c.Name)
+	q := valueExpr(d, c)
 	bad := func(why string) (string, string, error) {
 		return "", "", fmt.Errorf("key column %q (%s) declared %s: %s", c.Name, c.NativeType, col.Type, why)
 	}

@@ -176,7 +176,7 @@ func PrepareChecksum(ctx context.Context, source, target Config, spec diff.Spec)
 			if pgPair {
 				f := "(" + forms[i].expr + ") COLLATE \"C\""
 				if native {
-					f = quoteIdent(d, cs[i].Name)
+					f = valueExpr(d, cs[i])
 					if cs[i].order == oText {
 						f += ` COLLATE "C"`
 					}
@@ -187,7 +187,7 @@ func PrepareChecksum(ctx context.Context, source, target Config, spec diff.Spec)
 			if forms[i].exact {
 				marker = "V"
 			}
-			q := quoteIdent(d, cs[i].Name)
+			q := valueExpr(d, cs[i])
 			rowTexts[i] = append(rowTexts[i], "(CASE WHEN "+q+" IS NULL THEN 'N' ELSE "+lenPrefixed(d, marker, forms[i].expr)+" END)")
 			if forms[i].sure != "" {
 				sures[i] = append(sures[i], "("+q+" IS NULL OR "+forms[i].sure+")")

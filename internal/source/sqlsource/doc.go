@@ -30,7 +30,10 @@
 //	numeric, DECIMAL    the exact text the server sends: "10.50" for 10.5 in NUMERIC(12,2)
 //	                    (never through float64); NaN and Infinity as sent
 //	real/double, FLOAT  the shortest decimal that reads back as the same float, without
-//	                    exponent ("0.1", "1000000000000000000000"); -0 is "0"
+//	                    exponent ("0.1", "1000000000000000000000"); -0 is "0" (MySQL
+//	                    FLOAT is read as DOUBLE: its own text has six digits)
+//	money               PostgreSQL money as its exact numeric ("1234.56"), a decimal, not
+//	                    in the locale's currency format
 //	boolean             true/false: PostgreSQL boolean; MySQL TINYINT(1) and BIT(1) (0/1;
 //	                    a TINYINT(1) holding 2 stays "2"; Config.TinyIntAsInteger reads
 //	                    TINYINT(1) as a number instead)
@@ -47,6 +50,7 @@
 //	BINARY, VARBINARY
 //	text types          as stored (PostgreSQL char(n) keeps its padding; MySQL CHAR drops
 //	                    trailing spaces, as MySQL does)
+//	domains             as their base type, through domains over domains
 //	anything else       the server's text (uuid, enum, time, interval, arrays, ...)
 //
 // Values the engine cannot parse as their type (infinity, a year 0 or past 9999,
@@ -65,8 +69,10 @@
 //     Not utf8mb4_bin: it sorts supplementary characters by code point too, but it is
 //     a PAD SPACE collation ("a" = "a ", "a\t" < "a"), which breaks byte order. Integer,
 //     decimal, date and boolean columns declared as strings sort by their text the same
-//     way (that text is the one rendered); timestamp and float columns cannot, and are
-//     refused: declare their type;
+//     way (that text is the one rendered; MySQL BIT and TINYINT(1) by the text this
+//     package renders of them); timestamp and float columns cannot, and are refused:
+//     declare their type. A PostgreSQL database whose encoding is not UTF-8 sorts by its
+//     own bytes: non-ASCII keys then come out of order and the run fails;
 //   - integers and decimals (and floats) by value, dates and timestamps in time,
 //     false before true;
 //   - composite keys by the tuple, column by column;

@@ -150,7 +150,7 @@ func mysqlColumn(name, dataType, columnType string, nullable bool, r *resolved) 
 	case "decimal", "numeric":
 		c.Type, c.order = "decimal", oDecimal
 	case "float":
-		c.Type, c.order, c.render = "decimal", oFloat, rFloat32
+		c.Type, c.order, c.render, c.cast = "decimal", oFloat, rFloat32, "DOUBLE"
 	case "double", "real", "double precision":
 		c.Type, c.order, c.render = "decimal", oFloat, rFloat64
 	case "bit":

@@ -31,6 +31,16 @@ func quoteIdent(d Driver, name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
+// valueExpr is the expression a column's values are read through: the column, or its
+// cast (colInfo.cast).
+func valueExpr(d Driver, c colInfo) string {
+	q := quoteIdent(d, c.Name)
+	if c.cast == "" {
+		return q
+	}
+	return "CAST(" + q + " AS " + c.cast + ")"
+}
+
 func quoteQualified(d Driver, parts []string) string {
 	q := make([]string, len(parts))
 	for i, p := range parts {
@@ -46,7 +56,7 @@ func quoteQualified(d Driver, parts []string) string {
 // the text converted to utf8mb4, then to a binary string, which compares byte by byte
 // with no padding (utf8mb4_bin would be PAD SPACE: "a" = "a " and "a\t" < "a").
 func byteText(d Driver, c colInfo) string {
-	q := quoteIdent(d, c.Name)
+	q := valueExpr(d, c)
 	if d == MySQL {
 		return "CAST(CONVERT(" + q + " USING utf8mb4) AS BINARY)"
 	}
@@ -64,7 +74,7 @@ func orderExpr(d Driver, c colInfo, t diff.Type) (string, error) {
 	if t == "" {
 		t = c.Type
 	}
-	q := quoteIdent(d, c.Name)
+	q := valueExpr(d, c)
 	bad := func(why string) error {
 		return fmt.Errorf("key column %q (%s) cannot be ordered as the engine orders %s values: %s", c.Name, c.NativeType, t, why)
 	}
@@ -76,6 +86,11 @@ func orderExpr(d Driver, c colInfo, t diff.Type) (string, error) {
 		case oBinary:
 			return q, nil // hex text order = byte order
 		case oInteger, oDecimal, oDate, oBoolean:
+			if d == MySQL && c.render != rText {
+				// BIT and TINYINT(1): sorted by the text this package renders of them
+				// ("10" before "9", "2" before "true"), not by the server's.
+				return "CAST(" + renderedText(d, c) + " AS BINARY)", nil
+			}
 			// Their text in the database is the text this package renders.
 			return byteText(d, c), nil
 		}

@@ -132,8 +132,13 @@ func pgColumn(name, native, base string, nullable bool) colInfo {
 		c.Type, c.order = "json", oNone
 	case "bytea":
 		c.order, c.render = oBinary, rPGHex
-	case "text", "varchar", "bpchar", "name", "char":
+	case "money":
+		c.Type, c.order, c.cast = "decimal", oDecimal, "numeric"
+	case "text", "varchar", "bpchar", "name":
 		c.order = oText
+	case "char":
+		// The one-byte internal type: no collation of its own.
+		c.order = oCastText
 	}
 	return c
 }
@@ -142,7 +147,7 @@ const pgTableColumns = `
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, COALESCE(bt.typname, t.typname)::text
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN LATERAL (` + pgBaseType + `) bt ON true
 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`
 
@@ -150,8 +155,16 @@ const pgTypeNames = `
 SELECT format_type(u.o::oid, u.m), COALESCE(bt.typname, t.typname)::text
 FROM unnest($1::int8[], $2::int4[]) WITH ORDINALITY AS u(o, m, i)
 LEFT JOIN pg_type t ON t.oid = u.o::oid
-LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN LATERAL (` + pgBaseType + `) bt ON true
 ORDER BY u.i`
+
+// pgBaseType is the base type of t (LATERAL): a domain's, through domains over
+// domains; t's own for other types.
+const pgBaseType = `WITH RECURSIVE b(typname, typtype, typbasetype) AS (
+	SELECT t.typname, t.typtype, t.typbasetype
+	UNION ALL
+	SELECT p.typname, p.typtype, p.typbasetype FROM pg_type p JOIN b ON p.oid = b.typbasetype WHERE b.typtype = 'd'
+) SELECT typname FROM b WHERE typtype <> 'd' LIMIT 1`
 
 // pgColumns discovers the columns of the table (from the catalog: pg_attribute
 // resolves the name with the search_path as the query will, and gives domains' base

@@ -276,7 +276,10 @@ func (r *resolved) plan(all []colInfo) (cols []colInfo, stmt string, orderBy []s
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString(quoteIdent(r.Driver, c.Name))
+		sb.WriteString(valueExpr(r.Driver, c))
+		if c.cast != "" {
+			sb.WriteString(" AS " + quoteIdent(r.Driver, c.Name))
+		}
 	}
 	sb.WriteString(" FROM ")
 	sb.WriteString(r.from())

@@ -53,6 +53,10 @@ type colInfo struct {
 	// utc: wall-clock values are in UTC, not in the configured zone (MySQL
 	// TIMESTAMP, which the session's time_zone renders in UTC).
 	utc bool
+	// cast is the SQL type the column is read as, when the server's text of its own
+	// type loses or dresses up the value: MySQL FLOAT (six significant digits),
+	// PostgreSQL money (in the locale's currency format).
+	cast string
 }
 
 // appendCell appends the rendered text of a non-NULL raw value to dst.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -549,6 +550,34 @@ func TestDiffJSONLColumns(t *testing.T) {
 			if got.Summary[k] != v {
 				t.Errorf("%v: summary %v, want %s = %v", tc.args, got.Summary, k, v)
 			}
+		}
+	}
+}
+
+// Errors name the files: a key missing on one side says which files the sides are, and
+// a read error gives its position once.
+func TestDiffErrorsNameTheFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return "file://" + p
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte("id,a\n1,x\n2,y\n"))
+	_ = zw.Close()
+	src, upper, trunc := write("s.csv", "id,a\n1,x\n"), write("t.csv", "ID,a\n1,x\n"), write("t.csv.gz", gz.String()[:20])
+	for _, c := range []struct{ tgt, want string }{
+		{upper, `diff: invalid spec: target: column "id" (keys[0].name) is not among the target columns [ID a] (source s.csv, target t.csv)`},
+		{trunc, `diff: read target at t.csv.gz line `},
+	} {
+		var ec exitCodeError
+		err := runDiff(context.Background(), io.Discard, io.Discard, diffRun{flags: diffFlags{keys: []string{"id"}}, srcURI: src, tgtURI: c.tgt, output: "json"})
+		if errors.As(err, &ec) || err == nil || !strings.HasPrefix(err.Error(), c.want) || strings.Count(err.Error(), "t.csv.gz line") > 1 {
+			t.Errorf("%s: %v, want %q", c.tgt, err, c.want)
 		}
 	}
 }

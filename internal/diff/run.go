@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,7 +122,7 @@ func Run(ctx context.Context, spec Spec, source, target Reader, sink Sink, opts 
 	}
 	p, err := newPlan(spec, source.Columns(), target.Columns())
 	if err != nil {
-		return Summary{}, fmt.Errorf("diff: invalid spec: %w", err)
+		return Summary{}, fmt.Errorf("diff: invalid spec: %w%s", err, sideNames(source, target))
 	}
 	r := &run{
 		spec: spec,
@@ -283,7 +284,11 @@ func (s *sideReader) after(cells []Cell, err error) ([]Cell, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
-		return nil, fmt.Errorf("diff: read %s at %s: %w", sideName(s.side), s.r.Position(), err)
+		if pos := s.r.Position(); !strings.HasPrefix(err.Error(), pos) {
+			return nil, fmt.Errorf("diff: read %s at %s: %w", sideName(s.side), pos, err)
+		}
+		return nil, fmt.Errorf("diff: read %s at %w", sideName(s.side), err) // the error names the position
+
 	}
 	s.n++
 	s.pending++
@@ -316,6 +321,17 @@ func (r *run) startProgress() (stop func()) {
 		wg.Wait()
 		fn(r.progress(r.sides[0].n, r.sides[1].n))
 	}
+}
+
+// sideNames says which inputs a spec error is about, when the readers can tell
+// (" (source bank.csv, target ledger.csv)"), else "".
+func sideNames(source, target Reader) string {
+	s, okS := source.(Namer)
+	t, okT := target.(Namer)
+	if !okS || !okT || s.Name() == "" || t.Name() == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (source %s, target %s)", s.Name(), t.Name())
 }
 
 // wrapCtx turns a context error into the run's error.

@@ -207,6 +207,8 @@ type FileSource struct {
 }
 
 // CSVOptions describe a CSV dialect.
+// +kubebuilder:validation:XValidation:rule="!has(self.quote) || self.quote != (has(self.delimiter) ? self.delimiter : ',')",message="quote and delimiter must differ"
+// +kubebuilder:validation:XValidation:rule="[has(self.delimiter) ? self.delimiter : ',', has(self.quote) ? self.quote : '\"'].all(c, c.matches('^[\\x20-\\x7e\\t]$'))",message="delimiter and quote are each one printable ASCII character or a tab"
 type CSVOptions struct {
 	// Delimiter between fields.
 	// +kubebuilder:default=","
@@ -214,6 +216,12 @@ type CSVOptions struct {
 	// +kubebuilder:validation:MaxLength=1
 	// +optional
 	Delimiter string `json:"delimiter,omitempty"`
+	// Quote encloses a field that holds the delimiter, a quote (doubled) or a line
+	// break. Default '"'.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1
+	// +optional
+	Quote string `json:"quote,omitempty"`
 	// NullValue is the text that stands for NULL; an unquoted empty field is NULL when
 	// this is empty, and a quoted empty field is always the empty string.
 	// +kubebuilder:validation:MaxLength=16

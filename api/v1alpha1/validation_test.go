@@ -158,6 +158,18 @@ func TestInvalidResourcesAreRejected(t *testing.T) {
 		{"csv options on a parquet file", baseFileSource,
 			[]edit{{"spec.file.format", "Parquet"}, {"spec.file.csv", map[string]any{"delimiter": ";"}}},
 			[]string{"spec.file", "csv options are only valid with format CSV"}},
+		{"csv quote equal to the delimiter", baseFileSource,
+			[]edit{{"spec.file.csv", map[string]any{"delimiter": ";", "quote": ";"}}},
+			[]string{"spec.file.csv", "quote and delimiter must differ"}},
+		{"csv quote equal to the default delimiter", baseFileSource,
+			[]edit{{"spec.file.csv", map[string]any{"quote": ","}}},
+			[]string{"spec.file.csv", "quote and delimiter must differ"}},
+		{"csv delimiter a line break", baseFileSource,
+			[]edit{{"spec.file.csv", map[string]any{"delimiter": "\n"}}},
+			[]string{"spec.file.csv", "delimiter and quote are each one printable ASCII character or a tab"}},
+		{"csv quote not ASCII", baseFileSource,
+			[]edit{{"spec.file.csv", map[string]any{"quote": "«"}}},
+			[]string{"spec.file.csv", "delimiter and quote are each one printable ASCII character or a tab"}},
 
 		{"job without keys", baseJob,
 			[]edit{{"spec.keys", []any{}}},
@@ -292,6 +304,18 @@ func TestInvalidResourcesAreRejected(t *testing.T) {
 		obj.SetName(fmt.Sprintf("base-%d", i))
 		if err := env.Client.Create(context.Background(), obj); err != nil {
 			t.Errorf("base %d rejected: %v", i, err)
+		}
+	}
+	// So are CSV dialects of a tab or a ';' and a "'" quote.
+	for i, csv := range []map[string]any{{"delimiter": "\t"}, {"delimiter": ";", "quote": "'"}, {"quote": "'"}} {
+		obj := parse(t, baseFileSource)
+		obj.SetNamespace("invalid")
+		obj.SetName(fmt.Sprintf("csv-%d", i))
+		if err := apply(obj.Object, edit{"spec.file.csv", csv}); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Create(context.Background(), obj); err != nil {
+			t.Errorf("csv %v rejected: %v", csv, err)
 		}
 	}
 	// So are windows of 15 minutes or less that set no grace period (a default of 15m

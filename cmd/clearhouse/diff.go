@@ -30,7 +30,7 @@ const tableRows = 20
 
 func newDiffCommand() *cobra.Command {
 	var f diffFlags
-	var srcURI, tgtURI, srcFormat, tgtFormat, output, memory, delimiter, nullMarker, tempDir string
+	var srcURI, tgtURI, srcFormat, tgtFormat, output, memory, delimiter, quote, nullMarker, tempDir string
 	var srcColumns, tgtColumns []string
 	var sorted, progress, stats bool
 	var cs checksum.Options
@@ -93,6 +93,12 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 					}
 					o.Delimiter = rune(delimiter[0])
 				}
+				if quote != "" {
+					if len(quote) != 1 {
+						return o, fmt.Errorf("--quote %q: want one character", quote)
+					}
+					o.Quote = rune(quote[0])
+				}
 				return o, nil
 			}
 			so, err := opts(srcFormat, srcColumns)
@@ -149,6 +155,7 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 	fl.StringVar(&memory, "memory", "256MiB", "memory budget of the hash strategy (spills to disk beyond it)")
 	fl.StringVar(&tempDir, "temp-dir", "", "where the hash strategy spills (default: the system temp dir)")
 	fl.StringVar(&delimiter, "delimiter", "", "CSV delimiter of both inputs (default , or tab for .tsv)")
+	fl.StringVar(&quote, "quote", "", `CSV quote character of both inputs (default ")`)
 	fl.StringVar(&nullMarker, "null", "", "unquoted CSV text read as NULL (default: an empty field)")
 	fl.BoolVar(&progress, "progress", true, "show a progress bar when stderr is a terminal")
 	fl.BoolVar(&stats, "stats", false, "after the run, print one line of run statistics to stderr (strategy, rows read, hash spills and memory, wall time)")

@@ -581,3 +581,24 @@ func TestDiffErrorsNameTheFiles(t *testing.T) {
 		}
 	}
 }
+
+// --quote sets the CSV quote character of both inputs.
+func TestDiffQuote(t *testing.T) {
+	dir := t.TempDir()
+	uri := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("id,a\n1,'x,y'\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return "file://" + p
+	}
+	r := diffRun{flags: diffFlags{keys: []string{"id"}}, srcURI: uri("s.csv"), tgtURI: uri("t.csv"),
+		srcOpts: source.Options{Quote: '\''}, tgtOpts: source.Options{Quote: '\''}}
+	if sum, ds := runJSON(t, r); sum["matched"] != 1.0 || len(ds) != 0 {
+		t.Errorf("with --quote \"'\": %v %v", sum, ds)
+	}
+	r.srcOpts, r.tgtOpts = source.Options{}, source.Options{}
+	if sum, _ := runJSON(t, r); sum["invalidRows"] != 2.0 {
+		t.Errorf("without --quote: %v", sum)
+	}
+}

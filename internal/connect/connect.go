@@ -228,6 +228,9 @@ func (s *Source) FileOptions(o OpenOptions) (string, source.Options, error) {
 		if f.CSV.Delimiter != "" {
 			opts.Delimiter = []rune(f.CSV.Delimiter)[0]
 		}
+		if f.CSV.Quote != "" {
+			opts.Quote = []rune(f.CSV.Quote)[0]
+		}
 		opts.NullMarker = f.CSV.NullValue
 	}
 	if f.SortedByKey {

@@ -132,7 +132,7 @@ func fileSource(url string) *chv1.DataSource {
 		Spec: chv1.DataSourceSpec{
 			Type: chv1.DataSourceFile, KeyColumns: []string{"ref"},
 			File: &chv1.FileSource{URL: url, Format: chv1.FileCSV, SortedByKey: true,
-				CSV: &chv1.CSVOptions{Delimiter: ";", NullValue: `\N`}},
+				CSV: &chv1.CSVOptions{Delimiter: ";", Quote: "'", NullValue: `\N`}},
 		},
 	}
 }
@@ -191,7 +191,7 @@ func TestHTTPBasicAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if uri != "https://u:"+password+"@files.example/bank.csv" || opts.Name != "ops/bank" || opts.Delimiter != ';' || opts.NullMarker != `\N` {
+	if uri != "https://u:"+password+"@files.example/bank.csv" || opts.Name != "ops/bank" || opts.Delimiter != ';' || opts.Quote != '\'' || opts.NullMarker != `\N` {
 		t.Fatalf("uri %q opts %+v", uri, opts)
 	}
 }

@@ -28,10 +28,17 @@
 //     is no row: it is skipped and counted (Stats).
 //   - With a ValuePath, a value whose path is JSON null (a Debezium delete event,
 //     "after": null) is skipped and counted as a delete.
-//   - Transaction control records are skipped; only committed records are read.
-//   - A value that is not valid JSON, not a JSON object, or lacks the ValuePath is a
+//   - Transaction control records are skipped; only committed records are read. When
+//     the records just below a partition's end offset belong to an aborted
+//     transaction (the client leaves them out), the partition is done at the first
+//     record past the end: while another producer keeps its transaction open, the
+//     read waits for it (and the run's deadline ends it with an error).
+//   - A value that is not valid JSON, not a JSON object, lacks the ValuePath, or holds
+//     a string with invalid UTF-8 or a lone surrogate escape (as in JSON Lines) is a
 //     *source.RowError naming the partition and offset: the engine reports an
 //     invalid_row and reads on. It never ends the read.
+//   - Records deleted under the read (retention, DeleteRecords) fail it: the snapshot
+//     would be incomplete.
 //
 // By default every record is one row: a topic holding several versions of a key (a
 // CDC topic with updates) gives duplicate keys, which the engine reports as

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 )
@@ -48,6 +50,9 @@ func members(raw []byte) ([]member, error) {
 func rowObject(value []byte, path string) (row []member, ok bool, reason string) {
 	if !json.Valid(value) {
 		return nil, false, "value is not valid JSON: " + syntaxError(value)
+	}
+	if why := badUnicode(value); why != "" {
+		return nil, false, "value " + why
 	}
 	ms, err := members(value)
 	if err != nil {
@@ -147,6 +152,9 @@ func cellOf(raw json.RawMessage) (diff.Cell, error) {
 	case 'n':
 		return diff.Cell{Null: true}, nil
 	case '"':
+		if why := badUnicode(raw); why != "" {
+			return diff.Cell{}, errors.New(why)
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return diff.Cell{}, err
@@ -160,4 +168,51 @@ func cellOf(raw json.RawMessage) (diff.Cell, error) {
 		return diff.Cell{Text: b.String()}, nil
 	}
 	return diff.Cell{Text: string(raw)}, nil // number literal as written, true, false
+}
+
+// badUnicode says why valid JSON b holds a string that is no text: invalid UTF-8 or a
+// lone surrogate escape ("\\ud800"), which encoding/json would make U+FFFD, and two
+// different values equal (the JSON Lines reader refuses them too); "" when it holds
+// none.
+func badUnicode(b []byte) string {
+	if !utf8.Valid(b) {
+		return "has a string that is not valid UTF-8"
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] != 'u' { // json.Valid: an escape is whole
+			i++
+			continue
+		}
+		r := hex4(b[i+2:])
+		switch {
+		case utf16.IsSurrogate(r) && r < 0xdc00 && i+12 <= len(b) && b[i+6] == '\\' && b[i+7] == 'u' &&
+			utf16.DecodeRune(r, hex4(b[i+8:])) != utf8.RuneError:
+			i += 11
+		case utf16.IsSurrogate(r):
+			return "has a lone surrogate escape in a string: it stands for no character"
+		default:
+			i += 5
+		}
+	}
+	return ""
+}
+
+// hex4 is the value of the four hex digits b starts with (json.Valid checked them).
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c >= 'a':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }

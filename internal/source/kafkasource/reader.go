@@ -118,6 +118,9 @@ func OpenReader(ctx context.Context, cfg Config, opts Options) (*Reader, error) 
 			// Control records are kept so that a partition whose last offset is a
 			// commit marker is seen to be finished.
 			kgo.KeepControlRecords(),
+			// Records deleted under the read (retention, DeleteRecords) fail it: the
+			// default would move on to the new log start and lose them silently.
+			kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		)
 		if r.cl, err = kgo.NewClient(consume...); err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.describe(), err)
@@ -312,11 +315,13 @@ func (r *Reader) nextRecord() (*kgo.Record, error) {
 			rec := r.batch[r.next]
 			r.next++
 			end, reading := r.end[rec.Partition]
+			if reading && rec.Offset >= end-1 {
+				// The last record before the end, or one past it (the one before was
+				// an aborted transaction's, which a read-committed fetch leaves out).
+				r.finish(rec.Partition)
+			}
 			if !reading || rec.Offset >= end {
 				continue // written after the snapshot started
-			}
-			if rec.Offset >= end-1 {
-				r.finish(rec.Partition)
 			}
 			if rec.Attrs.IsControl() {
 				r.stats.Control++

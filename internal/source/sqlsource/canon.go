@@ -243,7 +243,8 @@ func timestampSure(d Driver, c colInfo, loc *time.Location) string {
 		}
 		parts = append(parts, q+" >= "+sqlString(los)+" AND "+q+" <= "+sqlString(his))
 		if d == MySQL {
-			parts = append(parts, "MONTH("+q+") > 0 AND DAYOFMONTH("+q+") > 0")
+			// ALLOW_INVALID_DATES stores 2020-02-31, which the engine refuses.
+			parts = append(parts, "MONTH("+q+") > 0 AND DAYOFMONTH("+q+") > 0 AND DAYOFMONTH("+q+") <= DAYOFMONTH(LAST_DAY("+q+"))")
 		}
 	}
 	if wall != nil {
@@ -350,7 +351,8 @@ func canonOf(d Driver, c colInfo, col diff.Column, loc *time.Location, z tsZone)
 			f := canonForm{expr: decimalText(d, c), exact: true}
 			if d == Postgres {
 				q := valueExpr(d, c)
-				f.sure = "(" + q + " > -1e1000 AND " + q + " < 1e1000 AND scale(" + q + ") <= 3000)"
+				// The engine reads at most 1000 digits on each side of the point.
+				f.sure = "(" + q + " > -1e1000 AND " + q + " < 1e1000 AND scale(" + q + ") <= 1000)"
 			}
 			return f
 		case oFloat:
@@ -373,7 +375,7 @@ func canonOf(d Driver, c colInfo, col diff.Column, loc *time.Location, z tsZone)
 		if d == Postgres {
 			return canonForm{expr: q + "::text", exact: true, sure: "(" + q + " BETWEEN '0001-01-01' AND '9999-12-31')"}
 		}
-		return canonForm{expr: dbText(d, c), exact: true, sure: "(" + q + " >= '0001-01-01' AND MONTH(" + q + ") > 0 AND DAYOFMONTH(" + q + ") > 0)"}
+		return canonForm{expr: dbText(d, c), exact: true, sure: "(" + q + " >= '0001-01-01' AND MONTH(" + q + ") > 0 AND DAYOFMONTH(" + q + ") > 0 AND DAYOFMONTH(" + q + ") <= DAYOFMONTH(LAST_DAY(" + q + ")))"}
 	case diff.TypeTimestamp:
 		if c.order == oText {
 			raw.sure = regexpSure(d, c, "^"+reTimestampText+"$")
@@ -448,7 +450,7 @@ func keyCanon(d Driver, c colInfo, col diff.Column, loc *time.Location) (expr, v
 			}
 		case oDecimal:
 			if d == Postgres {
-				return decimalText(d, c), "(" + notNull + " AND " + q + " > -1e1000 AND " + q + " < 1e1000 AND scale(" + q + ") <= 3000)", nil
+				return decimalText(d, c), "(" + notNull + " AND " + q + " > -1e1000 AND " + q + " < 1e1000 AND scale(" + q + ") <= 1000)", nil
 			}
 			return decimalText(d, c), notNull, nil
 		}

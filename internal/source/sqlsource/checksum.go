@@ -51,7 +51,8 @@ type csSide struct {
 	unique   bool     // a unique index covers the key columns
 	// hashRecords: both sides are PostgreSQL 14+, and a row's checksum is
 	// hash_record_extended of its key text and fields (one per compared column), mixed
-	// again with hashint8extended (the record hash is linear in the fields' hashes).
+	// again with hashtextextended of its text (the record hash is linear in the fields'
+	// hashes; hashint8extended would keep 32 of its 64 bits).
 	hashRecords bool
 	fields      []string
 }
@@ -170,7 +171,7 @@ func PrepareChecksum(ctx context.Context, source, target Config, spec diff.Spec)
 				}
 			}
 		}
-		native := pgPair && sameHash(cs, cc, [2]*time.Location{rs[0].loc, rs[1].loc})
+		native := pgPair && sameHash(cs, cc)
 		for i, s := range p.sides {
 			d := s.r.Driver
 			if pgPair {
@@ -249,29 +250,24 @@ func (r *resolved) serverVersion(ctx context.Context) (int, error) {
 
 // sameHash reports whether a compared column can go into a PostgreSQL record hash as
 // it is on both sides: their types hash two values alike exactly when the engine finds
-// them equal under the declared type (text bytes in the "C" collation, integers of any
-// width, numeric by value whatever the scale, dates, booleans, instants, wall-clock
-// times of the same zone, at the default precision). Otherwise the field is the
-// column's canonical text.
-func sameHash(cs [2]colInfo, col diff.Column, locs [2]*time.Location) bool {
+// them equal under the declared type, and two different values with all their bits
+// (text bytes in the "C" collation, 2- and 4-byte integers, dates, booleans).
+// Otherwise the field is the column's canonical text. Not as they are: bigint and
+// timestamps (PostgreSQL hashes their 64 bits folded to 32: 100 and 4294967397 hash
+// alike), numeric (its hash ignores the sign: 100 and -100 hash alike).
+func sameHash(cs [2]colInfo, col diff.Column) bool {
 	a, b := cs[0].base, cs[1].base
 	text := func(t string) bool { return t == "text" || t == "varchar" }
-	ints := func(t string) bool { return t == "int2" || t == "int4" || t == "int8" }
+	ints := func(t string) bool { return t == "int2" || t == "int4" }
 	switch col.Type {
 	case diff.TypeString, "":
 		return text(a) && text(b)
 	case diff.TypeInteger, diff.TypeDecimal:
-		return (ints(a) && ints(b)) || (a == "numeric" && b == "numeric")
+		return ints(a) && ints(b)
 	case diff.TypeDate:
 		return a == "date" && b == "date"
 	case diff.TypeBoolean:
 		return a == "bool" && b == "bool"
-	case diff.TypeTimestamp:
-		if d, ok := precisionDigits(col.Precision); !ok || d != 6 {
-			return false
-		}
-		return (a == "timestamptz" && b == "timestamptz") ||
-			(a == "timestamp" && b == "timestamp" && locs[0].String() == locs[1].String())
 	}
 	return false
 }
@@ -649,8 +645,9 @@ func (p *ChecksumPlan) Sums(ctx context.Context, side int, seg Segment, buckets 
 		}
 		// A record's hash is linear in its fields' hashes (h*31 + h'), so summing them
 		// would let values swapped between keys of a bucket cancel out: each row's hash
-		// is mixed again first.
-		f.rowMD5 = "hashint8extended(hash_record_extended(ROW(" + fs + "), 0), 0)"
+		// is mixed again first, through its text (hashint8extended would fold its 64
+		// bits to 32).
+		f.rowMD5 = "hashtextextended(hash_record_extended(ROW(" + fs + "), 0)::text, 0)"
 		stmt := "SELECT b, count(*)::text, sum(m)::text, '', sum(s)::text, " + f.distinct +
 			" FROM (SELECT " + bucket("km") + " AS b, km, " + f.rowMD5 + " AS m, s FROM (SELECT " + s.keyHashExpr("kt") + " AS km, *" +
 			" FROM (" + inner + ", " + sure + " AS s" + valid + " FROM " + s.r.from() + " WHERE " + where + " OFFSET 0) x OFFSET 0) y OFFSET 0) z GROUP BY 1"

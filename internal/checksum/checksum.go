@@ -42,12 +42,13 @@
 // every row as the merge strategy does (Summary.Strategy says which ran), unless
 // Options.Strict. Cutting the key range into segments uses window functions (MySQL
 // 8.0+, MariaDB 10.2+). Between two PostgreSQL 14+ servers rows are hashed as records
-// (hash_record_extended) of their text, 2- and 4-byte integer, date and boolean values
-// as they are and of every other value's canonical text (PostgreSQL's hashes of bigint
-// and timestamps fold 64 bits to 32, and numeric's ignores the sign), the record hash
-// mixed again by hashtextextended of its text (it is linear in its fields', so values
-// swapped between keys of a bucket would cancel out in a plain sum; hashint8extended
-// would fold it to 32 bits), and keys put in buckets by a 64-bit text
+// (hash_record_extended) of their values in forms whose hashes keep every bit: text,
+// 2- and 4-byte integers, dates and booleans as they are, bigints as their two halves,
+// numerics with their sign, timestamps as text, others as canonical text (PostgreSQL's
+// hashes of bigint and timestamps fold 64 bits to 32, and numeric's ignores the sign).
+// The record hash is mixed again, its two halves hashed apart (it is linear in its
+// fields', so values swapped between keys of a bucket would cancel out in a plain sum;
+// hashint8extended would fold it to 32 bits), and keys put in buckets by a 64-bit text
 // hash (hashtextextended), else both use the MD5 of their canonical text (the only
 // hash PostgreSQL and MySQL share). Without a unique index on the key columns each
 // bucket also counts its distinct keys (so duplicates equal on both sides are found);

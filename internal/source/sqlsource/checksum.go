@@ -50,9 +50,8 @@ type csSide struct {
 	sure     string   // every compared value surely parses ("" = always)
 	unique   bool     // a unique index covers the key columns
 	// hashRecords: both sides are PostgreSQL 14+, and a row's checksum is
-	// hash_record_extended of its key text and fields (one per compared column), mixed
-	// again with hashtextextended of its text (the record hash is linear in the fields'
-	// hashes; hashint8extended would keep 32 of its 64 bits).
+	// hash_record_extended of its key text and fields (nativeFields, or canonical text),
+	// mixed again (the record hash is linear in the fields' hashes).
 	hashRecords bool
 	fields      []string
 }
@@ -171,18 +170,14 @@ func PrepareChecksum(ctx context.Context, source, target Config, spec diff.Spec)
 				}
 			}
 		}
-		native := pgPair && sameHash(cs, cc)
+		native, isNative := nativeFields(cs, cc, [2]*time.Location{rs[0].loc, rs[1].loc})
 		for i, s := range p.sides {
 			d := s.r.Driver
-			if pgPair {
-				f := "(" + forms[i].expr + ") COLLATE \"C\""
-				if native {
-					f = valueExpr(d, cs[i])
-					if cs[i].order == oText {
-						f += ` COLLATE "C"`
-					}
-				}
-				fields[i] = append(fields[i], f)
+			switch {
+			case pgPair && isNative:
+				fields[i] = append(fields[i], native[i]...)
+			case pgPair:
+				fields[i] = append(fields[i], "("+forms[i].expr+") COLLATE \"C\"")
 			}
 			marker := "T"
 			if forms[i].exact {
@@ -248,28 +243,53 @@ func (r *resolved) serverVersion(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// sameHash reports whether a compared column can go into a PostgreSQL record hash as
-// it is on both sides: their types hash two values alike exactly when the engine finds
-// them equal under the declared type, and two different values with all their bits
-// (text bytes in the "C" collation, 2- and 4-byte integers, dates, booleans).
-// Otherwise the field is the column's canonical text. Not as they are: bigint and
-// timestamps (PostgreSQL hashes their 64 bits folded to 32: 100 and 4294967397 hash
-// alike), numeric (its hash ignores the sign: 100 and -100 hash alike).
-func sameHash(cs [2]colInfo, col diff.Column) bool {
+// nativeFields returns the fields a compared column is on each side of a PostgreSQL
+// record hash when its values can go in by type rather than as canonical text: their
+// types hash two values alike exactly when the engine finds them equal under the
+// declared type, and two different values with all their bits. Text in the "C"
+// collation, 2- and 4-byte integers, dates and booleans go in as they are. A bigint goes
+// in as its two 32-bit halves (PostgreSQL hashes its 64 bits folded to 32: 100 and
+// 4294967397 hash alike), a numeric with its sign (numeric's hash ignores the sign: 100
+// and -100 hash alike; it ignores the scale too, as the engine does). Timestamps at the
+// default precision go in as the server's text (PostgreSQL hashes them as bigints). ok
+// false: as canonical text.
+func nativeFields(cs [2]colInfo, col diff.Column, locs [2]*time.Location) (fields [2][]string, ok bool) {
 	a, b := cs[0].base, cs[1].base
 	text := func(t string) bool { return t == "text" || t == "varchar" }
-	ints := func(t string) bool { return t == "int2" || t == "int4" }
-	switch col.Type {
-	case diff.TypeString, "":
-		return text(a) && text(b)
-	case diff.TypeInteger, diff.TypeDecimal:
-		return ints(a) && ints(b)
-	case diff.TypeDate:
-		return a == "date" && b == "date"
-	case diff.TypeBoolean:
-		return a == "bool" && b == "bool"
+	small := func(t string) bool { return t == "int2" || t == "int4" }
+	ints := func(t string) bool { return small(t) || t == "int8" }
+	each := func(form func(q string) []string) ([2][]string, bool) {
+		for i := range cs {
+			fields[i] = form(valueExpr(Postgres, cs[i]))
+		}
+		return fields, true
 	}
-	return false
+	halves := func(q string) []string {
+		return []string{"(" + q + " >> 32)::int4", "((" + q + " & 4294967295) - 2147483648)::int4"}
+	}
+	if col.Type == diff.TypeTimestamp && precisionOK(col) && (a == "timestamptz" && b == "timestamptz" ||
+		a == "timestamp" && b == "timestamp" && locs[0].String() == locs[1].String()) {
+		// Their text (the session's zone is UTC): every microsecond, and cheaper than
+		// extracting them (a numeric).
+		return each(func(q string) []string { return []string{q + "::text"} })
+	}
+	switch {
+	case (col.Type == diff.TypeString || col.Type == "") && text(a) && text(b):
+		return each(func(q string) []string { return []string{q + ` COLLATE "C"`} })
+	case col.Type != diff.TypeInteger && col.Type != diff.TypeDecimal:
+	case small(a) && small(b):
+		return each(func(q string) []string { return []string{q} })
+	case ints(a) && ints(b):
+		return each(func(q string) []string { return halves(q + "::int8") })
+	case a == "numeric" && b == "numeric":
+		return each(func(q string) []string { return []string{q, "(" + q + " < 0)"} })
+	}
+	switch {
+	case col.Type == diff.TypeDate && a == "date" && b == "date",
+		col.Type == diff.TypeBoolean && a == "bool" && b == "bool":
+		return each(func(q string) []string { return []string{q} })
+	}
+	return fields, false
 }
 
 // lenPrefixed is marker || length in bytes || ':' || e.
@@ -645,11 +665,12 @@ func (p *ChecksumPlan) Sums(ctx context.Context, side int, seg Segment, buckets 
 		}
 		// A record's hash is linear in its fields' hashes (h*31 + h'), so summing them
 		// would let values swapped between keys of a bucket cancel out: each row's hash
-		// is mixed again first, through its text (hashint8extended would fold its 64
-		// bits to 32).
-		f.rowMD5 = "hashtextextended(hash_record_extended(ROW(" + fs + "), 0)::text, 0)"
+		// is mixed again first: its two halves hashed apart, the hashes xor'ed
+		// (hashint8extended would fold its 64 bits to 32).
+		f.rowMD5 = "(hashint4extended((h >> 32)::int4, 0) # hashint4extended(((h & 4294967295) - 2147483648)::int4, 1))"
 		stmt := "SELECT b, count(*)::text, sum(m)::text, '', sum(s)::text, " + f.distinct +
-			" FROM (SELECT " + bucket("km") + " AS b, km, " + f.rowMD5 + " AS m, s FROM (SELECT " + s.keyHashExpr("kt") + " AS km, *" +
+			" FROM (SELECT " + bucket("km") + " AS b, km, " + f.rowMD5 + " AS m, s FROM (SELECT " + s.keyHashExpr("kt") + " AS km, " +
+			"hash_record_extended(ROW(" + fs + "), 0) AS h, *" +
 			" FROM (" + inner + ", " + sure + " AS s" + valid + " FROM " + s.r.from() + " WHERE " + where + " OFFSET 0) x OFFSET 0) y OFFSET 0) z GROUP BY 1"
 		return s.sums(ctx, stmt, args)
 	}
@@ -896,4 +917,11 @@ func (p *ChecksumPlan) CanonicalRows(ctx context.Context, side int, seg Segment,
 		return nil, s.r.wrap(err, "reading canonical rows")
 	}
 	return out, nil
+}
+
+// precisionOK reports whether a timestamp column is compared at the default precision,
+// one microsecond (what nativeFields's microseconds keep).
+func precisionOK(col diff.Column) bool {
+	d, ok := precisionDigits(col.Precision)
+	return ok && d == 6
 }

@@ -34,6 +34,22 @@ func TestChecksumBigintHashCollision(t *testing.T) {
 	sameAsMerge(t, spec, pg, pg, "ia", "ib", checksum.Options{})
 }
 
+// Integers of different widths on the two sides go in as the same halves: equal values
+// match, negative ones and those past 32 bits included; numerics of different scales
+// match as the engine's decimals do.
+func TestChecksumNativeFormsAcrossWidths(t *testing.T) {
+	pg := testdb.NewPostgres(t)
+	spec := diff.Spec{Keys: []diff.Column{{Name: "id", Type: diff.TypeInteger}},
+		Compare: []diff.Column{{Name: "n", Type: diff.TypeInteger}, {Name: "amount", Type: diff.TypeDecimal}}}
+	pg.Exec(t, `CREATE TABLE wa (id int PRIMARY KEY, n int4, amount numeric(12,2))`,
+		`CREATE TABLE wb (id int PRIMARY KEY, n int8, amount numeric)`,
+		`INSERT INTO wa VALUES (1, 100, 10.50), (2, -5, -0.10), (3, -2147483648, 0), (4, 2147483647, 7)`,
+		`INSERT INTO wb VALUES (1, 100, 10.5), (2, -5, -0.1), (3, -2147483648, 0.000), (4, 2147483647, 7.00)`)
+	sameAsMerge(t, spec, pg, pg, "wa", "wb", checksum.Options{})
+	pg.Exec(t, `UPDATE wb SET n = 4294967396 WHERE id = 1`, `UPDATE wb SET amount = 0.1 WHERE id = 2`)
+	sameAsMerge(t, spec, pg, pg, "wa", "wb", checksum.Options{})
+}
+
 // timestamptz hashes as its int8 microseconds: two instants 2^32+1 µs apart (about
 // 71.6 minutes) with lo ^ hi equal hash alike.
 func TestChecksumTimestamptzHashCollision(t *testing.T) {

@@ -15,9 +15,27 @@ import (
 //go:embed migrations
 var migrationFiles embed.FS
 
+// migrateLock is the PostgreSQL advisory lock migrations hold ("clearhou").
+const migrateLock = 0x636c656172686f75
+
 // migrate applies, in order and each in a transaction, the migrations of a dialect
-// (migrations/<dialect>/NNNN_name.sql) that the database has not seen yet.
-func migrate(ctx context.Context, db *sql.DB, dialect string) error {
+// (migrations/<dialect>/NNNN_name.sql) that the database has not seen yet. On
+// PostgreSQL it holds an advisory lock throughout: managers and workers that start
+// together would otherwise each apply the same migration.
+func migrate(ctx context.Context, pool *sql.DB, dialect string) error {
+	db, err := pool.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() { _ = db.Close() }()
+	if dialect == "postgres" {
+		if _, err := db.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLock)); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		defer func() {
+			_, _ = db.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLock))
+		}()
+	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}

@@ -35,9 +35,15 @@ func OpenPostgres(ctx context.Context, uri string) (Store, error) {
 		openCases: `INSERT INTO cases (job, kind, key_json, state, first_seen, last_seen, first_run, last_run, occurrences)
 			SELECT $1::text, d.kind, d.key_json, 'open', $3::timestamptz, $3::timestamptz, $2::text, $2::text, 1
 			FROM (SELECT DISTINCT kind, key_json FROM discrepancies WHERE run_id = $2::text) d
-			WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.job = $1::text AND c.kind = d.kind AND c.key_json = d.key_json
+			WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.job = $1::text AND c.kind = d.kind AND ` + pgSameKey("c.key_json", "d.key_json") + `
 				AND c.state IN ('open', 'acknowledged'))`,
+		sameKey: pgSameKey,
 	}}, nil
+}
+
+// pgSameKey matches keys through the MD5 the key indexes hold (0003_key_hash_indexes).
+func pgSameKey(a, b string) string {
+	return "md5(" + a + ") = md5(" + b + ") AND " + a + " = " + b
 }
 
 // postgresCopyDiscrepancies writes a partition's discrepancies with COPY, on the

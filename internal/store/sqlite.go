@@ -41,6 +41,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 			FROM (SELECT DISTINCT kind, key_json FROM discrepancies WHERE run_id = $2) d
 			WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.job = $1 AND c.kind = d.kind AND c.key_json = d.key_json
 				AND c.state IN ('open', 'acknowledged'))`,
+		sameKey: func(a, b string) string { return a + " = " + b },
 	}}, nil
 }
 

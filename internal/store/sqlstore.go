@@ -24,6 +24,9 @@ type dialect struct {
 	// openCases opens a case for each (kind, key) of the run that has no unresolved
 	// case. Parameters: $1 job, $2 run id, $3 time.
 	openCases string
+	// sameKey is the condition that keys a and b (key_json columns) are equal, in a
+	// form the key indexes serve.
+	sameKey func(a, b string) string
 }
 
 // sqlStore implements Store over database/sql; statements use $n placeholders, which
@@ -147,8 +150,9 @@ func (s *sqlStore) FinishRun(ctx context.Context, id string, state RunState, fin
 		if err != nil {
 			return err
 		}
-		// Sum the partitions into the run.
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET
+		// Sum the partitions into the run: only while it is running, so that of two
+		// finishes at once (a run's own and an abort, or two managers') one applies.
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET
 			compared = (SELECT COALESCE(SUM(compared), 0) FROM run_partitions WHERE run_id = $1),
 			matched = (SELECT COALESCE(SUM(matched), 0) FROM run_partitions WHERE run_id = $1),
 			missing_in_target = (SELECT COALESCE(SUM(missing_in_target), 0) FROM run_partitions WHERE run_id = $1),
@@ -160,8 +164,14 @@ func (s *sqlStore) FinishRun(ctx context.Context, id string, state RunState, fin
 			source_rows = (SELECT COALESCE(SUM(source_rows), 0) FROM run_partitions WHERE run_id = $1),
 			target_rows = (SELECT COALESCE(SUM(target_rows), 0) FROM run_partitions WHERE run_id = $1),
 			state = $2, finished_at = $3, error = $4, strategy = $5
-			WHERE id = $1`, id, string(state), finishedAt, errMsg, string(strategy)); err != nil {
+			WHERE id = $1 AND state = $6`, id, string(state), finishedAt, errMsg, string(strategy), string(RunRunning))
+		if err != nil {
 			return fmt.Errorf("finish run %s: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("finish run %s: %w", id, err)
+		} else if n == 0 {
+			return nil // another finish came first: idempotent
 		}
 		if secs := finishedAt.Sub(r.StartedAt).Seconds(); secs > 0 {
 			if _, err := tx.ExecContext(ctx, `UPDATE runs SET rows_per_second = (source_rows + target_rows) / CAST($2 AS DOUBLE PRECISION) WHERE id = $1`, id, secs); err != nil {
@@ -174,7 +184,7 @@ func (s *sqlStore) FinishRun(ctx context.Context, id string, state RunState, fin
 		// Extend the unresolved cases this run found again, then open the new ones.
 		if _, err := tx.ExecContext(ctx, `UPDATE cases SET last_seen = $3, last_run = $2, occurrences = occurrences + 1
 			WHERE job = $1 AND state IN ('open', 'acknowledged') AND EXISTS (
-				SELECT 1 FROM discrepancies d WHERE d.run_id = $2 AND d.kind = cases.kind AND d.key_json = cases.key_json)`,
+				SELECT 1 FROM discrepancies d WHERE d.run_id = $2 AND d.kind = cases.kind AND `+s.d.sameKey("d.key_json", "cases.key_json")+`)`,
 			r.Job, id, finishedAt); err != nil {
 			return fmt.Errorf("carry cases forward for run %s: %w", id, err)
 		}
@@ -460,9 +470,16 @@ func (s *sqlStore) UpdateCase(ctx context.Context, id int64, u CaseUpdate) (Case
 					resolution = string(u.State)
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE cases SET state = $2, resolution = $3, resolved_at = $4 WHERE id = $1`,
-				id, string(u.State), resolution, resolvedAt); err != nil {
+			// Only from the state read: a run may resolve the case meanwhile.
+			res, err := tx.ExecContext(ctx, `UPDATE cases SET state = $2, resolution = $3, resolved_at = $4 WHERE id = $1 AND state = $5`,
+				id, string(u.State), resolution, resolvedAt, string(c.State))
+			if err != nil {
 				return fmt.Errorf("update case %d: %w", id, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("update case %d: %w", id, err)
+			} else if n == 0 {
+				return fmt.Errorf("update case %d: it changed from %s meanwhile (a run resolved it?): %w", id, c.State, ErrChanged)
 			}
 		}
 		if u.Assignee != "" {

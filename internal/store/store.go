@@ -188,3 +188,6 @@ type Store interface {
 
 // ErrNotFound: no such run or case.
 var ErrNotFound = errors.New("not found")
+
+// ErrChanged: a case changed while it was being updated; read it again.
+var ErrChanged = errors.New("changed concurrently: read it again")

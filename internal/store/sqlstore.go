@@ -110,8 +110,24 @@ func (s *sqlStore) WritePartition(ctx context.Context, p Partition) error {
 			sum.DuplicateKeys, sum.InvalidRows, sum.Truncated, sum.SourceRows, sum.TargetRows, string(sum.Strategy)); err != nil {
 			return fmt.Errorf("write partition %d of run %s: %w", p.Index, p.RunID, err)
 		}
-		if err := s.d.insertDiscrepancies(ctx, tx, p.RunID, p.Index, p.each()); err != nil {
+		var n int64
+		counted := func(yield func(diff.Discrepancy, error) bool) {
+			for d, err := range p.each() {
+				if err == nil {
+					n++
+				}
+				if !yield(d, err) {
+					return
+				}
+			}
+		}
+		if err := s.d.insertDiscrepancies(ctx, tx, p.RunID, p.Index, counted); err != nil {
 			return fmt.Errorf("write discrepancies of partition %d of run %s: %w", p.Index, p.RunID, err)
+		}
+		// A stream that ended early without an error must not make a run that looks
+		// complete: the rows stored are the rows counted, or nothing is stored.
+		if want := sum.Compared - sum.Matched; n != want {
+			return fmt.Errorf("write partition %d of run %s: %d discrepancies, but its summary counts %d: nothing stored", p.Index, p.RunID, n, want)
 		}
 		return nil
 	})

@@ -207,8 +207,8 @@ func testIdempotentPartition(t *testing.T, s store.Store) {
 }
 
 // testStream: a partition written from a stream stores exactly what it yields (more
-// than one batch); a stream that fails part way stores nothing of the partition, and the
-// run can still take it.
+// than one batch); a stream that fails part way, or yields fewer than its summary
+// counts, stores nothing of the partition, and the run can still take it.
 func testStream(t *testing.T, s store.Store) {
 	defer func() { _ = s.Close() }()
 	ctx := context.Background()
@@ -240,6 +240,22 @@ func testStream(t *testing.T, s store.Store) {
 		if ds, err := s.Discrepancies(ctx, "r", 0); err != nil || len(ds) != 0 {
 			t.Fatalf("after a stream failing at %d: %d discrepancies stored (%v), want none", failAt, len(ds), err)
 		}
+	}
+	// A stream that ends early without an error (or a summary that counts more) stores
+	// nothing either: the run must not look complete with rows missing.
+	short := func(yield func(diff.Discrepancy, error) bool) {
+		for _, d := range want[:1000] {
+			if !yield(d, nil) {
+				return
+			}
+		}
+	}
+	err := s.WritePartition(ctx, store.Partition{RunID: "r", Summary: summaryOf(want, 10), Stream: short})
+	if err == nil || !strings.Contains(err.Error(), "1000 discrepancies, but its summary counts 1234: nothing stored") {
+		t.Fatalf("a stream ending early: WritePartition = %v, want an error", err)
+	}
+	if ds, err := s.Discrepancies(ctx, "r", 0); err != nil || len(ds) != 0 {
+		t.Fatalf("after a stream ending early: %d discrepancies stored (%v), want none", len(ds), err)
 	}
 	if err := s.WritePartition(ctx, store.Partition{RunID: "r", Summary: summaryOf(want, 10), Stream: stream(-1)}); err != nil {
 		t.Fatal(err)
@@ -520,7 +536,11 @@ func testCompleted(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 		for i, sum := range tc.parts {
-			if err := s.WritePartition(ctx, store.Partition{RunID: tc.id, Index: i, Summary: sum}); err != nil {
+			var ds []diff.Discrepancy // what the summary counts: one or none
+			if sum.Compared > sum.Matched {
+				ds = []diff.Discrepancy{missing("1")}
+			}
+			if err := s.WritePartition(ctx, store.Partition{RunID: tc.id, Index: i, Summary: sum, Discrepancies: ds}); err != nil {
 				t.Fatal(err)
 			}
 		}

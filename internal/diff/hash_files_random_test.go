@@ -119,12 +119,12 @@ func rgfRun(t *testing.T, spec diff.Spec, sp, tp string, ordered []string, opts 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
+	defer func() { _ = src.Close() }()
 	tgt, err := source.Open(t.Context(), tp, source.Options{OrderedBy: ordered})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tgt.Close()
+	defer func() { _ = tgt.Close() }()
 	var c diff.Collect
 	var st diff.Stats
 	opts = append(opts, diff.WithStats(func(s diff.Stats) { st = s }))

@@ -38,10 +38,10 @@ func rgRows(seed uint64) (src, tgt [][]Cell) {
 	nk2 := 1 + rng.IntN(300)
 	key := func() (Cell, Cell) {
 		var a, b Cell
-		switch x := rng.IntN(200); {
-		case x == 0:
+		switch rng.IntN(200) {
+		case 0:
 			a = Cell{Null: true}
-		case x == 1:
+		case 1:
 			a = Cell{Text: ""}
 		default:
 			a = Cell{Text: fmt.Sprintf("k%d", rng.IntN(nk1))}

@@ -284,7 +284,9 @@ type TopicSettings struct {
 	// +kubebuilder:default=3
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
-	// Retention of messages, as a duration (168h); empty keeps the cluster default.
+	// Retention of messages, as a duration (168h). Empty: the change topic is compacted
+	// instead (cleanup.policy compact): the latest event of each key is kept, so that
+	// the topic can be read as the table it describes.
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="retention must be positive"
 	// +optional
 	Retention *metav1.Duration `json:"retention,omitempty"`

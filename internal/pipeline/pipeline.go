@@ -349,6 +349,9 @@ func (p *pipeline) connector(ds *chv1.DataSource, labels map[string]any) *unstru
 	}
 	if p.retentionMS > 0 {
 		cfg["topic.creation.default.retention.ms"] = strconv.FormatInt(p.retentionMS, 10)
+	} else {
+		// Kept as the table it describes (see topics).
+		cfg["topic.creation.default.cleanup.policy"] = "compact"
 	}
 	class := PostgresConnectorClass
 	if p.mysql {
@@ -403,6 +406,12 @@ func (p *pipeline) topics(ds *chv1.DataSource, labels map[string]any, cluster st
 			config["cleanup.policy"] = "delete"
 		} else if p.retentionMS > 0 {
 			config["retention.ms"] = p.retentionMS
+		} else {
+			// Compacted: the latest event of every key stays, so that the topic can be
+			// read as the table (kafkasource's LatestPerKey). Under the cluster's default
+			// retention the snapshot's events would go after a week, and every row not
+			// changed since would read as missing.
+			config["cleanup.policy"] = "compact"
 		}
 		if len(config) > 0 {
 			spec["config"] = config

@@ -71,7 +71,17 @@ func (r *Reader) nextLatest() ([]diff.Cell, error) {
 		}
 		kind, err := r.decode(rec)
 		if err != nil {
-			return nil, err // a bad record is reported as it is met
+			// A bad record is reported as it is met. When its record key tells whose it
+			// is, that key's older row is no longer current: compared as if it were, it
+			// would match or mismatch on a stale value.
+			if k, kerr := r.deletedKey(rec, key); kerr == nil {
+				if i, ok := l.index[k]; ok {
+					l.rows[i].gone = true
+					delete(l.index, k)
+					r.stats.Superseded++
+				}
+			}
+			return nil, err
 		}
 		if kind != kindRow {
 			k, err := r.deletedKey(rec, key)

@@ -153,7 +153,7 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 	fl.Float64Var(&f.rowsPerSecond, "rows-per-second", 0, "limit the read rate, both sides together (0: no limit)")
 	fl.StringVar(&output, "output", "table", "table, json, jsonl or csv")
 	fl.StringVar(&memory, "memory", "256MiB", "memory budget of the hash strategy (spills to disk beyond it)")
-	fl.StringVar(&tempDir, "temp-dir", "", "where the hash strategy spills (default: the system temp dir)")
+	fl.StringVar(&tempDir, "temp-dir", "", "where the hash strategy spills, and where json/csv output and --store keep discrepancies past 64 MiB (default: the system temp dir)")
 	fl.StringVar(&delimiter, "delimiter", "", "CSV delimiter of both inputs (default , or tab for .tsv)")
 	fl.StringVar(&quote, "quote", "", `CSV quote character of both inputs (default ")`)
 	fl.StringVar(&nullMarker, "null", "", "unquoted CSV text read as NULL (default: an empty field)")

@@ -100,8 +100,13 @@ func Compare(discovered []chv1.DiscoveredColumn, spec *chv1.DataSourceSpec, base
 			switch {
 			case !ok:
 				removed[c.Name] = true
-			case n.Type != c.Type || n.NativeType != c.NativeType:
-				retyped[c.Name] = Retype{Name: c.Name, From: typeName(c), To: typeName(n)}
+			case n.Type != c.Type || n.NativeType != c.NativeType || n.Nullable != c.Nullable:
+				// NOT NULL dropped lets NULLs in, which the engine keeps apart from "".
+				name := typeName
+				if n.Nullable != c.Nullable {
+					name = nullName
+				}
+				retyped[c.Name] = Retype{Name: c.Name, From: name(c), To: name(n)}
 			}
 		}
 		for _, c := range discovered {
@@ -161,6 +166,14 @@ func Compatible(declared, have chv1.ColumnType) bool {
 }
 
 // typeName is the native type when the source names one, else the column type.
+// nullName is typeName with " not null" for a column that refuses NULL.
+func nullName(c chv1.DiscoveredColumn) string {
+	if !c.Nullable {
+		return typeName(c) + " not null"
+	}
+	return typeName(c)
+}
+
 func typeName(c chv1.DiscoveredColumn) string {
 	if c.NativeType != "" {
 		return c.NativeType

@@ -53,6 +53,15 @@ func TestCompare(t *testing.T) {
 		},
 		msg: "added columns: note (character varying(20)); removed columns: amount; retyped columns: qty (integer -> text)",
 	}, {
+		name: "nullability changed",
+		discovered: []chv1.DiscoveredColumn{col("id", chv1.ColumnInteger, "bigint"), col("qty", chv1.ColumnInteger, "integer"),
+			{Name: "memo", Type: chv1.ColumnString, NativeType: "text", Nullable: true}, col("amount", chv1.ColumnDecimal, "numeric(12,2)"),
+			col("flag", chv1.ColumnBoolean, "boolean")},
+		spec:     spec,
+		baseline: append(baseline, col("flag", chv1.ColumnBoolean, "boolean")),
+		want:     probe.Drift{Retyped: []probe.Retype{{Name: "memo", From: "text not null", To: "text"}}},
+		msg:      "retyped columns: memo (text not null -> text)",
+	}, {
 		name:       "declared only: key and declared column missing, incompatible type",
 		discovered: []chv1.DiscoveredColumn{col("amount", chv1.ColumnTimestamp, "timestamp"), col("flag", chv1.ColumnString, "text")},
 		spec:       spec,

@@ -86,6 +86,7 @@ const (
 	pgInvalidAuthSpec   = "28000"
 	pgInvalidCatalog    = "3D000"
 	pgUndefinedTable    = "42P01"
+	pgNoPrivilege       = "42501"
 	myAccessDenied      = 1045
 	myDBAccessDenied    = 1044
 	myBadDB             = 1049
@@ -120,7 +121,9 @@ func classifySQL(name string, err error) *Error {
 	switch {
 	case errors.As(err, &pgErr):
 		switch pgErr.Code {
-		case pgInvalidPassword, pgInvalidAuthSpec:
+		case pgInvalidPassword, pgInvalidAuthSpec, pgNoPrivilege:
+			// Refused credentials, or ones that may not read the table (as Kafka's
+			// topic authorization).
 			e.Stage, e.Reason = StageConnect, ReasonAuthenticationFailed
 		case pgInvalidCatalog, pgUndefinedTable:
 			e.Stage, e.Reason = StageDataset, ReasonNotFound

@@ -143,6 +143,9 @@ func pgColumn(name, native, base string, nullable bool) colInfo {
 	return c
 }
 
+// pgInsufficientPrivilege is SQLSTATE 42501.
+const pgInsufficientPrivilege = "42501"
+
 const pgTableColumns = `
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, COALESCE(bt.typname, t.typname)::text
 FROM pg_attribute a
@@ -191,6 +194,16 @@ func pgColumns(ctx context.Context, conn *pgx.Conn, r *resolved) ([]colInfo, err
 		}
 		if len(cols) == 0 {
 			return nil, r.wrap(errors.New("no such table or view (or no columns, or not visible with this search_path)"), "")
+		}
+		// The catalog shows a table to any role; reading it needs SELECT (on the table
+		// or on some of its columns). Without it every run would fail.
+		var may bool
+		if err := conn.QueryRow(ctx, `SELECT has_any_column_privilege(to_regclass($1), 'SELECT')`, rel).Scan(&may); err != nil {
+			return nil, r.wrap(err, "checking the SELECT privilege")
+		}
+		if !may {
+			return nil, r.wrap(&pgconn.PgError{Severity: "ERROR", Code: pgInsufficientPrivilege,
+				Message: "permission denied for table " + rel + " (the role has no SELECT on it)"}, "")
 		}
 		return cols, nil
 	}

@@ -66,6 +66,23 @@ func (r *DataSourceReconciler) reconcilePipeline(ctx context.Context, ds *chv1.D
 	if err != nil {
 		return fail(err)
 	}
+	// Nothing is applied while one of the objects is another DataSource's (two captures
+	// with the same topic prefix and table): applying would take its KafkaTopic over,
+	// and a connector would write into its change topic.
+	for _, o := range objs {
+		cur := pipelineObject(o.GroupVersionKind())
+		err := r.Get(ctx, client.ObjectKeyFromObject(o), cur)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fail(fmt.Errorf("datasource %s/%s: read %s %s: %w", ds.Namespace, ds.Name, o.GetKind(), o.GetName(), err))
+		}
+		if ref := metav1.GetControllerOf(cur); ref != nil && ref.UID != ds.UID {
+			return fail(fmt.Errorf("datasource %s/%s: %s %s belongs to %s %s: give this capture another spec.capture.topicPrefix",
+				ds.Namespace, ds.Name, o.GetKind(), o.GetName(), ref.Kind, ref.Name))
+		}
+	}
 	for _, o := range objs {
 		if err := controllerutil.SetControllerReference(ds, o, r.Scheme()); err != nil {
 			return fail(fmt.Errorf("datasource %s/%s: own %s %s: %w", ds.Namespace, ds.Name, o.GetKind(), o.GetName(), err))

@@ -245,8 +245,15 @@ func TestNonceReusedStartsNothingAndSaysSo(t *testing.T) {
 		}
 		return fmt.Errorf("events %v", jobEvents(t, job))
 	})
-	if runs := storeRuns(t, job); len(runs) != 2 || getJob(t, job).Status.LastRunNonce != "a" {
-		t.Fatalf("after the reuse: runs %v, lastRunNonce %q", runIDs(runs), getJob(t, job).Status.LastRunNonce)
+	// The status says so too, in a patch that may come just after the event.
+	eventually(t, "lastRunNonce a", func() error {
+		if n := getJob(t, job).Status.LastRunNonce; n != "a" {
+			return fmt.Errorf("lastRunNonce %q", n)
+		}
+		return nil
+	})
+	if runs := storeRuns(t, job); len(runs) != 2 {
+		t.Fatalf("after the reuse: runs %v", runIDs(runs))
 	}
 	setNonce(t, job, "c")
 	eventually(t, "run for nonce c", finished(3))

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -33,7 +34,11 @@ func migrate(ctx context.Context, pool *sql.DB, dialect string) error {
 			return fmt.Errorf("migrate: lock: %w", err)
 		}
 		defer func() {
-			_, _ = db.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLock))
+			if _, err := db.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLock)); err != nil {
+				// A pooled session still holding the lock would block every other
+				// process's migrations: drop the connection instead.
+				_ = db.Raw(func(any) error { return driver.ErrBadConn })
+			}
 		}()
 	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {

@@ -152,3 +152,16 @@ func TestChecksumMariaCaseKeysSegments(t *testing.T) {
 		})
 	}
 }
+
+// A money key is read as numeric everywhere, the segment bounds included (they came
+// out as "$12.50" and did not fit the key column).
+func TestChecksumMoneyKeySegments(t *testing.T) {
+	pg := testdb.NewPostgres(t)
+	spec := diff.Spec{Keys: []diff.Column{{Name: "k", Type: diff.TypeDecimal}}, Compare: []diff.Column{{Name: "v"}}}
+	pg.Exec(t, `CREATE TABLE ma (k money PRIMARY KEY, v text)`, `CREATE TABLE mb (k money PRIMARY KEY, v text)`,
+		`CLUSTER ma USING ma_pkey`, `CLUSTER mb USING mb_pkey`,
+		`INSERT INTO ma SELECT (g * 12.5)::numeric::money, 'x' || g FROM generate_series(1, 200) g`,
+		`INSERT INTO mb SELECT (g * 12.5)::numeric::money, 'x' || g FROM generate_series(1, 200) g WHERE g <> 77`,
+		`UPDATE mb SET v = 'changed' WHERE k = 1250::numeric::money`, `ANALYZE ma`, `ANALYZE mb`)
+	sameAsMerge(t, spec, pg, pg, "ma", "mb", checksum.Options{SegmentRows: 16})
+}

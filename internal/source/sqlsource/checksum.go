@@ -558,9 +558,10 @@ const samplesPerSegment = 200
 func (p *ChecksumPlan) Boundaries(ctx context.Context, side int, every, estRows int64) ([][]string, error) {
 	s := p.sides[side]
 	d := s.r.Driver
-	names := make([]string, len(s.keys))
+	names, exprs := make([]string, len(s.keys)), make([]string, len(s.keys))
 	for i, k := range s.keys {
 		names[i] = quoteIdent(d, k.Name)
+		exprs[i] = valueExpr(d, k) + " AS " + names[i] // as read (money as numeric)
 	}
 	cols := strings.Join(names, ", ")
 	where, err := s.where(Segment{}, nil)
@@ -576,7 +577,7 @@ func (p *ChecksumPlan) Boundaries(ctx context.Context, side int, every, estRows 
 	if d == MySQL {
 		mod = fmt.Sprintf("MOD(ch_rn, %d) = 0", every)
 	}
-	stmt := "SELECT " + cols + " FROM (SELECT " + cols + ", ROW_NUMBER() OVER (ORDER BY " + strings.Join(s.order, ", ") +
+	stmt := "SELECT " + cols + " FROM (SELECT " + strings.Join(exprs, ", ") + ", ROW_NUMBER() OVER (ORDER BY " + strings.Join(s.order, ", ") +
 		") AS ch_rn FROM " + from + " WHERE " + where + ") s WHERE " + mod + " ORDER BY ch_rn"
 	var out [][]string
 	var buf []byte

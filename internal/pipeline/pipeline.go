@@ -323,6 +323,20 @@ func (p *pipeline) port() int32 {
 	return 5432
 }
 
+// messageKeyColumns is Debezium's message.key.columns for the table keyed by keys
+// (anchored regular expressions: "schema\.table:id,region"), or "" when a name holds
+// one of its separators.
+func messageKeyColumns(schema, table string, keys []string) string {
+	if len(keys) == 0 || strings.ContainsAny(schema+table+strings.Join(keys, ""), ",;:") {
+		return ""
+	}
+	quoted := make([]string, len(keys))
+	for i, k := range keys {
+		quoted[i] = regexp.QuoteMeta(k)
+	}
+	return regexp.QuoteMeta(schema) + `\.` + regexp.QuoteMeta(table) + ":" + strings.Join(quoted, ",")
+}
+
 // secretRef is Strimzi's KubernetesSecretConfigProvider reference to a Secret key.
 func secretRef(namespace, secret, key string) string {
 	return "${secrets:" + namespace + "/" + secret + ":" + key + "}"
@@ -346,6 +360,12 @@ func (p *pipeline) connector(ds *chv1.DataSource, labels map[string]any) *unstru
 		"value.converter.schemas.enable":            "false",
 		"topic.creation.default.partitions":         strconv.FormatInt(p.partitions, 10),
 		"topic.creation.default.replication.factor": strconv.FormatInt(p.replicas, 10),
+	}
+	if keys := messageKeyColumns(p.schema, p.table, ds.Spec.KeyColumns); keys != "" {
+		// Events keyed by the reconciliation key, whatever the table's primary key (or
+		// without one: a compacted topic refuses a record without a key), so that
+		// compaction and LatestPerKey keep the latest event per key.
+		cfg["message.key.columns"] = keys
 	}
 	if p.retentionMS > 0 {
 		cfg["topic.creation.default.retention.ms"] = strconv.FormatInt(p.retentionMS, 10)

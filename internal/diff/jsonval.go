@@ -70,10 +70,6 @@ func (c *jsonCanon) lit(dst []byte, word string) []byte {
 }
 
 func (c *jsonCanon) value(dst []byte, depth int) []byte {
-	if depth > maxJSONDepth {
-		c.fail(probJSONDepth)
-		return dst
-	}
 	if c.i >= len(c.s) {
 		c.fail(probNotJSON)
 		return dst

@@ -284,11 +284,10 @@ func (s *sideReader) after(cells []Cell, err error) ([]Cell, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
-		if pos := s.r.Position(); !strings.HasPrefix(err.Error(), pos) {
+		if pos := s.r.Position(); pos == "" || !strings.HasPrefix(err.Error(), pos+":") {
 			return nil, fmt.Errorf("diff: read %s at %s: %w", sideName(s.side), pos, err)
 		}
 		return nil, fmt.Errorf("diff: read %s at %w", sideName(s.side), err) // the error names the position
-
 	}
 	s.n++
 	s.pending++

@@ -101,7 +101,8 @@ func Compare(discovered []chv1.DiscoveredColumn, spec *chv1.DataSourceSpec, base
 			case !ok:
 				removed[c.Name] = true
 			case n.Type != c.Type || n.NativeType != c.NativeType || n.Nullable != c.Nullable:
-				// NOT NULL dropped lets NULLs in, which the engine keeps apart from "".
+				// NOT NULL dropped lets NULLs in, which the engine keeps apart from "";
+				// NOT NULL added changes what the source holds too.
 				name := typeName
 				if n.Nullable != c.Nullable {
 					name = nullName
@@ -165,7 +166,6 @@ func Compatible(declared, have chv1.ColumnType) bool {
 	return false
 }
 
-// typeName is the native type when the source names one, else the column type.
 // nullName is typeName with " not null" for a column that refuses NULL.
 func nullName(c chv1.DiscoveredColumn) string {
 	if !c.Nullable {
@@ -174,6 +174,7 @@ func nullName(c chv1.DiscoveredColumn) string {
 	return typeName(c)
 }
 
+// typeName is the native type when the source names one, else the column type.
 func typeName(c chv1.DiscoveredColumn) string {
 	if c.NativeType != "" {
 		return c.NativeType

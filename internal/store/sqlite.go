@@ -39,11 +39,14 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		openCases: `INSERT INTO cases (job, kind, key_json, state, first_seen, last_seen, first_run, last_run, occurrences)
 			SELECT $1, d.kind, d.key_json, 'open', $3, $3, $2, $2, 1
 			FROM (SELECT DISTINCT kind, key_json FROM discrepancies WHERE run_id = $2) d
-			WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.job = $1 AND c.kind = d.kind AND c.key_json = d.key_json
+			WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.job = $1 AND c.kind = d.kind AND ` + sqliteSameKey("c.key_json", "d.key_json") + `
 				AND c.state IN ('open', 'acknowledged'))`,
-		sameKey: func(a, b string) string { return a + " = " + b },
+		sameKey: sqliteSameKey,
 	}}, nil
 }
+
+// sqliteSameKey matches keys by their JSON (SQLite's indexes hold it whole).
+func sqliteSameKey(a, b string) string { return a + " = " + b }
 
 // sqliteBatch rows per INSERT: SQLite allows 32766 parameters, 7 per row.
 const sqliteBatch = 500

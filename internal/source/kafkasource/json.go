@@ -152,9 +152,6 @@ func cellOf(raw json.RawMessage) (diff.Cell, error) {
 	case 'n':
 		return diff.Cell{Null: true}, nil
 	case '"':
-		if why := badUnicode(raw); why != "" {
-			return diff.Cell{}, errors.New(why)
-		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return diff.Cell{}, err

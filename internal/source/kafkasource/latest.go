@@ -137,6 +137,11 @@ func (r *Reader) deletedKey(rec *kgo.Record, key []diff.Cell) (string, error) {
 	if len(rec.Key) == 0 {
 		return fail("is empty")
 	}
+	if json.Valid(rec.Key) {
+		if why := badUnicode(rec.Key); why != "" {
+			return fail(why)
+		}
+	}
 	switch {
 	case json.Valid(rec.Key) && bytes.TrimSpace(rec.Key)[0] == '{':
 		ms, err := members(rec.Key)

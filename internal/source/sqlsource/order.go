@@ -35,8 +35,11 @@ func quoteIdent(d Driver, name string) string {
 // cast (colInfo.cast).
 func valueExpr(d Driver, c colInfo) string {
 	q := quoteIdent(d, c.Name)
-	if c.cast == "" {
+	switch {
+	case c.cast == "":
 		return q
+	case d == MySQL && c.cast == "DOUBLE":
+		return "(" + q + " + 0E0)" // CAST(… AS DOUBLE) needs MySQL 8.0.17
 	}
 	return "CAST(" + q + " AS " + c.cast + ")"
 }

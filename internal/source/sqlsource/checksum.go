@@ -253,43 +253,53 @@ func (r *resolved) serverVersion(ctx context.Context) (int, error) {
 // and -100 hash alike; it ignores the scale too, as the engine does). Timestamps at the
 // default precision go in as the server's text (PostgreSQL hashes them as bigints). ok
 // false: as canonical text.
-func nativeFields(cs [2]colInfo, col diff.Column, locs [2]*time.Location) (fields [2][]string, ok bool) {
+func nativeFields(cs [2]colInfo, col diff.Column, locs [2]*time.Location) ([2][]string, bool) {
 	a, b := cs[0].base, cs[1].base
+	both := func(is func(string) bool) bool { return is(a) && is(b) }
 	text := func(t string) bool { return t == "text" || t == "varchar" }
 	small := func(t string) bool { return t == "int2" || t == "int4" }
 	ints := func(t string) bool { return small(t) || t == "int8" }
-	each := func(form func(q string) []string) ([2][]string, bool) {
-		for i := range cs {
-			fields[i] = form(valueExpr(Postgres, cs[i]))
+	var form func(q string) []string
+	switch col.Type {
+	case diff.TypeString, "":
+		if both(text) {
+			form = func(q string) []string { return []string{q + ` COLLATE "C"`} }
 		}
-		return fields, true
-	}
-	halves := func(q string) []string {
-		return []string{"(" + q + " >> 32)::int4", "((" + q + " & 4294967295) - 2147483648)::int4"}
-	}
-	if col.Type == diff.TypeTimestamp && precisionOK(col) && (a == "timestamptz" && b == "timestamptz" ||
-		a == "timestamp" && b == "timestamp" && locs[0].String() == locs[1].String()) {
+	case diff.TypeInteger, diff.TypeDecimal:
+		switch {
+		case both(small):
+			form = func(q string) []string { return []string{q} }
+		case both(ints):
+			form = func(q string) []string { return int8Halves(q + "::int8") }
+		case a == "numeric" && b == "numeric":
+			form = func(q string) []string { return []string{q, "(" + q + " < 0)"} }
+		}
+	case diff.TypeDate, diff.TypeBoolean:
+		if want := map[diff.Type]string{diff.TypeDate: "date", diff.TypeBoolean: "bool"}[col.Type]; a == want && b == want {
+			form = func(q string) []string { return []string{q} }
+		}
+	case diff.TypeTimestamp:
 		// Their text (the session's zone is UTC): every microsecond, and cheaper than
 		// extracting them (a numeric).
-		return each(func(q string) []string { return []string{q + "::text"} })
+		if d, ok := precisionDigits(col.Precision); ok && d == 6 &&
+			(a == "timestamptz" && b == "timestamptz" || a == "timestamp" && b == "timestamp" && locs[0].String() == locs[1].String()) {
+			form = func(q string) []string { return []string{q + "::text"} }
+		}
 	}
-	switch {
-	case (col.Type == diff.TypeString || col.Type == "") && text(a) && text(b):
-		return each(func(q string) []string { return []string{q + ` COLLATE "C"`} })
-	case col.Type != diff.TypeInteger && col.Type != diff.TypeDecimal:
-	case small(a) && small(b):
-		return each(func(q string) []string { return []string{q} })
-	case ints(a) && ints(b):
-		return each(func(q string) []string { return halves(q + "::int8") })
-	case a == "numeric" && b == "numeric":
-		return each(func(q string) []string { return []string{q, "(" + q + " < 0)"} })
+	var fields [2][]string
+	if form == nil {
+		return fields, false
 	}
-	switch {
-	case col.Type == diff.TypeDate && a == "date" && b == "date",
-		col.Type == diff.TypeBoolean && a == "bool" && b == "bool":
-		return each(func(q string) []string { return []string{q} })
+	for i := range cs {
+		fields[i] = form(valueExpr(Postgres, cs[i]))
 	}
-	return fields, false
+	return fields, true
+}
+
+// int8Halves is a bigint expression as its two 32-bit halves, each an int4 that
+// PostgreSQL hashes whole.
+func int8Halves(q string) []string {
+	return []string{"(" + q + " >> 32)::int4", "((" + q + " & 4294967295) - 2147483648)::int4"}
 }
 
 // lenPrefixed is marker || length in bytes || ':' || e.
@@ -668,7 +678,8 @@ func (p *ChecksumPlan) Sums(ctx context.Context, side int, seg Segment, buckets 
 		// would let values swapped between keys of a bucket cancel out: each row's hash
 		// is mixed again first: its two halves hashed apart, the hashes xor'ed
 		// (hashint8extended would fold its 64 bits to 32).
-		f.rowMD5 = "(hashint4extended((h >> 32)::int4, 0) # hashint4extended(((h & 4294967295) - 2147483648)::int4, 1))"
+		hv := int8Halves("h")
+		f.rowMD5 = "(hashint4extended(" + hv[0] + ", 0) # hashint4extended(" + hv[1] + ", 1))"
 		stmt := "SELECT b, count(*)::text, sum(m)::text, '', sum(s)::text, " + f.distinct +
 			" FROM (SELECT " + bucket("km") + " AS b, km, " + f.rowMD5 + " AS m, s FROM (SELECT " + s.keyHashExpr("kt") + " AS km, " +
 			"hash_record_extended(ROW(" + fs + "), 0) AS h, *" +
@@ -918,11 +929,4 @@ func (p *ChecksumPlan) CanonicalRows(ctx context.Context, side int, seg Segment,
 		return nil, s.r.wrap(err, "reading canonical rows")
 	}
 	return out, nil
-}
-
-// precisionOK reports whether a timestamp column is compared at the default precision,
-// one microsecond (what nativeFields's microseconds keep).
-func precisionOK(col diff.Column) bool {
-	d, ok := precisionDigits(col.Precision)
-	return ok && d == 6
 }

@@ -161,7 +161,7 @@ type OpenOptions struct {
 	Ordered bool
 	// Filter is a SQL boolean expression (SQL sources only).
 	Filter string
-	// HTTPClient for http(s) files; default http.DefaultClient.
+	// HTTPClient for http(s) files; default a client that refuses link-local addresses.
 	HTTPClient *http.Client
 	// TempDir for spooling; default os.TempDir.
 	TempDir string
@@ -215,7 +215,14 @@ func (s *Source) FileOptions(o OpenOptions) (string, source.Options, error) {
 	if f == nil {
 		return "", source.Options{}, fmt.Errorf("datasource %s: type %s is not a file source", s.Name, s.DataSource.Spec.Type)
 	}
-	opts := source.Options{Columns: o.Columns, Name: s.Name, HTTPClient: o.HTTPClient, TempDir: o.TempDir}
+	if err := checkFileURL(s.Name, f.URL); err != nil {
+		return "", source.Options{}, err
+	}
+	client := o.HTTPClient
+	if client == nil {
+		client = guardedClient()
+	}
+	opts := source.Options{Columns: o.Columns, Name: s.Name, HTTPClient: client, TempDir: o.TempDir}
 	switch f.Format {
 	case chv1.FileCSV:
 		opts.Format = source.FormatCSV

@@ -249,6 +249,9 @@ func (s *Source) FileOptions(o OpenOptions) (string, source.Options, error) {
 		if err != nil {
 			return "", source.Options{}, fmt.Errorf("datasource %s: url: %w", s.Name, err)
 		}
+		if u.Scheme == "http" && !loopback(u.Hostname()) {
+			return "", source.Options{}, fmt.Errorf("datasource %s: credentials would travel in clear over http:// to %s: use https://", s.Name, u.Hostname())
+		}
 		u.User = url.UserPassword(s.cred.Username, s.cred.Password)
 		uri = u.String()
 	}

@@ -63,3 +63,13 @@ func guardedClient() *http.Client {
 	}
 	return &http.Client{Transport: tr}
 }
+
+// loopback reports whether host is this machine (a test server): credentials may go to
+// it over plain http.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

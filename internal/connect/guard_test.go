@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 )
 
 // A DataSource cannot make the manager or a worker read its own secrets or state: the
@@ -59,4 +61,27 @@ func TestGuardedClientRefusesLinkLocal(t *testing.T) {
 			t.Errorf("%s: %v, want a refusal", u, err)
 		}
 	}
+}
+
+// Credentials never go over plain http, except to this machine.
+func TestNoCredentialsOverHTTP(t *testing.T) {
+	for _, c := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://files.example.com/bank.csv", false},
+		{"https://files.example.com/bank.csv", true},
+		{"http://127.0.0.1:8080/bank.csv", true},
+	} {
+		src := &Source{Name: "ns/bank", DataSource: fileDataSource(c.url), cred: &Credential{Username: "u", Password: "pw-123"}}
+		_, _, err := src.FileOptions(OpenOptions{})
+		if (err == nil) != c.ok || err != nil && (!strings.Contains(err.Error(), "use https://") || strings.Contains(err.Error(), "pw-123")) {
+			t.Errorf("%s: %v", c.url, err)
+		}
+	}
+}
+
+func fileDataSource(url string) *chv1.DataSource {
+	return &chv1.DataSource{Spec: chv1.DataSourceSpec{Type: chv1.DataSourceFile,
+		File: &chv1.FileSource{URL: url, Format: chv1.FileCSV}}}
 }

@@ -31,6 +31,24 @@ func raceRun(t *testing.T, s store.Store, id string, at time.Time, ds ...diff.Di
 	}
 }
 
+// pgStoreAndRaw opens a PostgreSQL store on a fresh database, and a plain connection
+// pool to the same database for the test's own locks and reads.
+func pgStoreAndRaw(t *testing.T) (store.Store, *sql.DB) {
+	t.Helper()
+	pg := testdb.NewPostgres(t)
+	s, err := store.OpenPostgres(context.Background(), pg.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	raw, err := sql.Open("pgx", pg.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	return s, raw
+}
+
 // waitLockWaiters waits until n backends of the database wait on a lock.
 func waitLockWaiters(t *testing.T, db *sql.DB, n int) {
 	t.Helper()
@@ -48,22 +66,12 @@ func waitLockWaiters(t *testing.T, db *sql.DB, n int) {
 	t.Fatalf("never saw %d lock waiters", n)
 }
 
-// TestPGConcurrentFinishRunCountsTwice: two FinishRun calls of one run (an inline
-// run's own finish and another replica's observe, or abort racing the finish) both see
-// the run running: the second re-applies the case updates (and overwrites the state).
+// TestPGConcurrentFinishRunAppliesOnce: two FinishRun calls of one run (an inline
+// run's own finish and another replica's observe, or abort racing the finish) both saw
+// the run running, and the second re-applied the case updates (and overwrote the state).
 func TestPGConcurrentFinishRunAppliesOnce(t *testing.T) {
 	ctx := context.Background()
-	pg := testdb.NewPostgres(t)
-	s, err := store.OpenPostgres(ctx, pg.URI())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	raw, err := sql.Open("pgx", pg.URI())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = raw.Close() })
+	s, raw := pgStoreAndRaw(t)
 
 	t0 := time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC)
 	k := diff.Discrepancy{Kind: diff.KindMissingInTarget, Key: raceKey("42")}
@@ -109,21 +117,12 @@ func TestPGConcurrentFinishRunAppliesOnce(t *testing.T) {
 	}
 }
 
-// TestPGReviewerReopensAutoResolvedCase: a reviewer acknowledging a case while a run
-// auto-resolves it reopens the resolved case (UpdateCase reads the state without a lock).
+// TestPGReviewerCannotReopenAnAutoResolvedCase: a reviewer acknowledging a case while a
+// run auto-resolves it used to reopen the resolved case (UpdateCase read the state
+// without a lock); now the acknowledge is refused with ErrChanged.
 func TestPGReviewerCannotReopenAnAutoResolvedCase(t *testing.T) {
 	ctx := context.Background()
-	pg := testdb.NewPostgres(t)
-	s, err := store.OpenPostgres(ctx, pg.URI())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	raw, err := sql.Open("pgx", pg.URI())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = raw.Close() })
+	s, raw := pgStoreAndRaw(t)
 
 	t0 := time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC)
 	raceRun(t, s, "r1", t0, diff.Discrepancy{Kind: diff.KindMissingInTarget, Key: raceKey("42")})

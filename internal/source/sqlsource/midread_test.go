@@ -18,30 +18,36 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 )
 
+// bigReadStarted fills a table of 300,000 rows and returns an ordered reader of it that
+// has returned 10 rows: its scan is under way.
+func bigReadStarted(ctx context.Context, t *testing.T, db *testdb.Database) diff.Reader {
+	t.Helper()
+	series := "SELECT g, repeat('x', 200) FROM generate_series(1, 300000) g"
+	if isMySQL(db) {
+		series = "SELECT seq, REPEAT('x', 200) FROM seq_1_to_300000"
+	}
+	db.Exec(t, "CREATE TABLE big (id int, pad varchar(200))", "INSERT INTO big "+series)
+	cfg := db.Config()
+	cfg.Table, cfg.Keys, cfg.Ordered = "big", []string{"id"}, true
+	rd, err := sqlsource.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if _, err := rd.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rd
+}
+
 // The server ending the session mid-scan must be an error, never a clean io.EOF.
 func TestServerGoneMidRead(t *testing.T) {
 	t.Parallel()
 	for _, db := range both(t) {
 		kind := db.Server.Kind
-		if isMySQL(db) {
-			db.Exec(t, "CREATE TABLE big (id int, pad varchar(200))",
-				"INSERT INTO big SELECT seq, REPEAT('x', 200) FROM seq_1_to_300000")
-		} else {
-			db.Exec(t, "CREATE TABLE big (id int, pad varchar(200))",
-				"INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 300000) g")
-		}
 		ctx := testCtx(t)
-		cfg := db.Config()
-		cfg.Table, cfg.Keys, cfg.Ordered = "big", []string{"id"}, true
-		rd, err := sqlsource.Open(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < 10; i++ {
-			if _, err := rd.Next(); err != nil {
-				t.Fatal(err)
-			}
-		}
+		rd := bigReadStarted(ctx, t, db)
 		// Kill the reading session from outside.
 		c := db.Config()
 		if isMySQL(db) {
@@ -69,6 +75,7 @@ func TestServerGoneMidRead(t *testing.T) {
 			_ = conn.Close(ctx)
 		}
 		rows := 10
+		var err error
 		for {
 			_, err = rd.Next()
 			if err != nil {
@@ -135,20 +142,8 @@ func TestWallClockGapOrder(t *testing.T) {
 func TestKillQueryMidRead(t *testing.T) {
 	t.Parallel()
 	db := testdb.NewMariaDB(t)
-	db.Exec(t, "CREATE TABLE big (id int, pad varchar(200))",
-		"INSERT INTO big SELECT seq, REPEAT('x', 200) FROM seq_1_to_300000")
 	ctx := testCtx(t)
-	cfg := db.Config()
-	cfg.Table, cfg.Keys, cfg.Ordered = "big", []string{"id"}, true
-	rd, err := sqlsource.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 10; i++ {
-		if _, err := rd.Next(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rd := bigReadStarted(ctx, t, db)
 	c := db.Config()
 	mc := mysql.NewConfig()
 	mc.User, mc.Passwd, mc.Net, mc.Addr = c.User, c.Password, "tcp", fmt.Sprintf("%s:%d", c.Host, c.Port)
@@ -163,6 +158,7 @@ func TestKillQueryMidRead(t *testing.T) {
 	}
 	_ = sdb.Close()
 	rows := 10
+	var err error
 	for {
 		_, err = rd.Next()
 		if err != nil {

@@ -48,7 +48,8 @@ func TestServerGoneMidRead(t *testing.T) {
 		kind := db.Server.Kind
 		ctx := testCtx(t)
 		rd := bigReadStarted(ctx, t, db)
-		// Kill the reading session from outside.
+		// Kill the reading session from outside (in this test's database only: other
+		// tests read a table "big" on the same server at the same time).
 		c := db.Config()
 		if isMySQL(db) {
 			mc := mysql.NewConfig()
@@ -56,7 +57,7 @@ func TestServerGoneMidRead(t *testing.T) {
 			conn, _ := mysql.NewConnector(mc)
 			sdb := sql.OpenDB(conn)
 			var id int64
-			if err := sdb.QueryRowContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT `id`, `pad` FROM `big`%'").Scan(&id); err != nil {
+			if err := sdb.QueryRowContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT `id`, `pad` FROM `big`%'", c.Database).Scan(&id); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := sdb.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
@@ -69,7 +70,7 @@ func TestServerGoneMidRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			var n int
-			if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'SELECT "id", "pad" FROM "big"%' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`).Scan(&n); err != nil || n != 1 {
+			if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT "id", "pad" FROM "big"%' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`).Scan(&n); err != nil || n != 1 {
 				t.Fatal(n, err)
 			}
 			_ = conn.Close(ctx)
@@ -150,7 +151,7 @@ func TestKillQueryMidRead(t *testing.T) {
 	conn, _ := mysql.NewConnector(mc)
 	sdb := sql.OpenDB(conn)
 	var id int64
-	if err := sdb.QueryRowContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT `id`, `pad` FROM `big`%'").Scan(&id); err != nil {
+	if err := sdb.QueryRowContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT `id`, `pad` FROM `big`%'", c.Database).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sdb.ExecContext(ctx, fmt.Sprintf("KILL QUERY %d", id)); err != nil {

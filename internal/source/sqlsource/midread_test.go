@@ -41,6 +41,27 @@ func bigReadStarted(ctx context.Context, t *testing.T, db *testdb.Database) diff
 	return rd
 }
 
+// killBigRead runs KILL <what> (CONNECTION or QUERY) on the MariaDB session reading
+// "big" in c's database (only there: other tests read a "big" on the same server).
+func killBigRead(ctx context.Context, t *testing.T, c sqlsource.Config, what string) {
+	t.Helper()
+	mc := mysql.NewConfig()
+	mc.User, mc.Passwd, mc.Net, mc.Addr = c.User, c.Password, "tcp", fmt.Sprintf("%s:%d", c.Host, c.Port)
+	conn, err := mysql.NewConnector(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdb := sql.OpenDB(conn)
+	defer func() { _ = sdb.Close() }()
+	var id int64
+	if err := sdb.QueryRowContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT `id`, `pad` FROM `big`%'", c.Database).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdb.ExecContext(ctx, fmt.Sprintf("KILL %s %d", what, id)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The server ending the session mid-scan must be an error, never a clean io.EOF.
 func TestServerGoneMidRead(t *testing.T) {
 	t.Parallel()
@@ -52,18 +73,7 @@ func TestServerGoneMidRead(t *testing.T) {
 		// tests read a table "big" on the same server at the same time).
 		c := db.Config()
 		if isMySQL(db) {
-			mc := mysql.NewConfig()
-			mc.User, mc.Passwd, mc.Net, mc.Addr = c.User, c.Password, "tcp", fmt.Sprintf("%s:%d", c.Host, c.Port)
-			conn, _ := mysql.NewConnector(mc)
-			sdb := sql.OpenDB(conn)
-			var id int64
-			if err := sdb.QueryRowContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT `id`, `pad` FROM `big`%'", c.Database).Scan(&id); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := sdb.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
-				t.Fatal(err)
-			}
-			_ = sdb.Close()
+			killBigRead(ctx, t, c, "CONNECTION")
 		} else {
 			conn, err := pgx.Connect(ctx, db.URI())
 			if err != nil {
@@ -145,19 +155,7 @@ func TestKillQueryMidRead(t *testing.T) {
 	db := testdb.NewMariaDB(t)
 	ctx := testCtx(t)
 	rd := bigReadStarted(ctx, t, db)
-	c := db.Config()
-	mc := mysql.NewConfig()
-	mc.User, mc.Passwd, mc.Net, mc.Addr = c.User, c.Password, "tcp", fmt.Sprintf("%s:%d", c.Host, c.Port)
-	conn, _ := mysql.NewConnector(mc)
-	sdb := sql.OpenDB(conn)
-	var id int64
-	if err := sdb.QueryRowContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT `id`, `pad` FROM `big`%'", c.Database).Scan(&id); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sdb.ExecContext(ctx, fmt.Sprintf("KILL QUERY %d", id)); err != nil {
-		t.Fatal(err)
-	}
-	_ = sdb.Close()
+	killBigRead(ctx, t, db.Config(), "QUERY")
 	rows := 10
 	var err error
 	for {

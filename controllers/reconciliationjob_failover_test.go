@@ -122,7 +122,7 @@ func TestFailoverNeverStartsARunTwice(t *testing.T) {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "failover"}}); err != nil {
 		t.Fatal(err)
 	}
-	p := runnertest.Generate(t, smallConfig(t), "failover")
+	p := runnertest.Generate(t, smallConfig(t), "failover", nil) // no masked value is checked
 	g := serveGated(t, filepath.Join(p.Dir, p.Manifest.Source.File))
 	p.Source.Spec.File.URL = g.URL + "/" + p.Manifest.Source.File
 	p.Source.Spec.ProbeInterval = &metav1.Duration{Duration: 24 * time.Hour}

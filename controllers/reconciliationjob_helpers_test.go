@@ -52,7 +52,7 @@ func eventually(t *testing.T, what string, check func() error) {
 func smallPair(t *testing.T, ns string) *runnertest.Pair {
 	t.Helper()
 	namespace(t, ns)
-	return runnertest.Generate(t, smallConfig(t), ns)
+	return runnertest.Generate(t, smallConfig(t), ns, mgr.Store)
 }
 
 // smallConfig is the generator's default mix of discrepancies over 200 rows.

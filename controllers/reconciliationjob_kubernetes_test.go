@@ -171,7 +171,7 @@ func TestKubernetesExecutor(t *testing.T) {
 	db := testdb.NewPostgres(t)
 	cfg := gen.DefaultConfig(t.TempDir())
 	cfg.Rows = 1000
-	p := runnertest.Generate(t, cfg, ns)
+	p := runnertest.Generate(t, cfg, ns, mgr.Store)
 	p.OnPostgres(t, db, "pg")
 	secret(t, ns, "pg", db.Server.User, db.Server.Password)
 	// Merge, so that each partition reads and keeps its share of the keys (under Auto,

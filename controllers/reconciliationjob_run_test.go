@@ -28,7 +28,7 @@ func TestJobComparesGeneratedPairOnPostgres(t *testing.T) {
 	namespace(t, ns)
 	db := testdb.NewPostgres(t)
 	cfg := gen.DefaultConfig(t.TempDir())
-	p := runnertest.Generate(t, cfg, ns)
+	p := runnertest.Generate(t, cfg, ns, mgr.Store)
 	p.OnPostgres(t, db, "pg")
 	secret(t, ns, "pg", db.Server.User, db.Server.Password)
 	p.Job.Spec.RunNonce = "commit-1"

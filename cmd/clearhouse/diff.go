@@ -22,6 +22,7 @@ import (
 
 	"github.com/clearhouse-dev/clearhouse/internal/checksum"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/runner"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
 )
 
@@ -34,7 +35,7 @@ func newDiffCommand() *cobra.Command {
 	var srcColumns, tgtColumns []string
 	var sorted, progress, stats bool
 	var cs checksum.Options
-	var storeURI, job string
+	var storeURI, job, maskKeyFile string
 	var srcSQL, tgtSQL sqlSide
 	cmd := &cobra.Command{
 		Use:   "diff --source URI --target URI --key COL [flags]",
@@ -105,6 +106,10 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 			if err != nil {
 				return err
 			}
+			mk, err := maskKey(maskKeyFile)
+			if err != nil {
+				return err
+			}
 			to, err := opts(tgtFormat, tgtColumns)
 			if err != nil {
 				return err
@@ -113,7 +118,7 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 				flags: f, srcURI: srcURI, tgtURI: tgtURI, srcOpts: so, tgtOpts: to,
 				sorted: sorted, output: output, memory: int64(budget), tempDir: tempDir,
 				progress: progress && isTerminal(cmd.ErrOrStderr()), stats: stats,
-				storeURI: storeURI, job: job, srcSQL: srcSQL, tgtSQL: tgtSQL, checksum: cs,
+				storeURI: storeURI, job: job, srcSQL: srcSQL, tgtSQL: tgtSQL, checksum: cs, maskKey: mk,
 			})
 		},
 	}
@@ -161,6 +166,7 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 	fl.BoolVar(&stats, "stats", false, "after the run, print one line of run statistics to stderr (strategy, rows read, hash spills and memory, wall time)")
 	fl.StringVar(&storeURI, "store", "", "record the run in a results store: sqlite:PATH (or a path) or postgres://…")
 	fl.StringVar(&job, "job", "cli", "job name the run is recorded under in --store")
+	fl.StringVar(&maskKeyFile, "mask-key-file", "", maskKeyHelp)
 	return cmd
 }
 
@@ -177,6 +183,7 @@ type diffRun struct {
 	storeURI, job    string
 	srcSQL, tgtSQL   sqlSide
 	checksum         checksum.Options
+	maskKey          []byte // nil: the store's (--store), else a key drawn for the run
 }
 
 func isTerminal(w io.Writer) bool {
@@ -205,6 +212,15 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 			fmt.Fprintf(stderr, "recorded as run %s in %s\n", rec.id, rec.where)
 		}
 	}()
+	if rec != nil && r.maskKey == nil {
+		// Runs recorded in a store mask with its key, so that their cases' masked keys
+		// match from run to run (jobs of the CLI have no namespace).
+		storeKey, err := rec.s.MaskKey(ctx)
+		if err != nil {
+			return err
+		}
+		r.maskKey = runner.NamespaceMaskKey(storeKey, "")
+	}
 	keys := splitList(r.flags.keys)
 	maps, err := pairs("map", r.flags.maps)
 	if err != nil {
@@ -608,6 +624,7 @@ func (r diffRun) spec(stderr io.Writer, srcCols, tgtCols []string) (diff.Spec, e
 	}
 	spec.MemoryBudget = r.memory
 	spec.TempDir = r.tempDir
+	spec.MaskKey = r.maskKey
 	if len(skipped) > 0 {
 		fmt.Fprintf(stderr, "not compared: %s\n", strings.Join(skipped, ", "))
 	}

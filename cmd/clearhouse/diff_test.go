@@ -20,6 +20,7 @@ import (
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
+	"github.com/clearhouse-dev/clearhouse/internal/runner"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
@@ -44,6 +45,9 @@ var (
 
 // generated returns (and caches for the test binary) a pair in a format, generated with
 // the same seed in every format, so the same rows sit in the same order in each.
+// genSeed is the seed of the generated pairs.
+const genSeed = 42
+
 func generated(t *testing.T, rows int, format source.Format, sorted, composite bool) *pair {
 	t.Helper()
 	name := fmt.Sprintf("%d-%s-sorted=%t-composite=%t", rows, format, sorted, composite)
@@ -54,7 +58,7 @@ func generated(t *testing.T, rows int, format source.Format, sorted, composite b
 	}
 	dir := filepath.Join(os.TempDir(), "clearhouse-difftest-"+strconv.Itoa(os.Getpid()), name)
 	cfg := gen.DefaultConfig(dir)
-	cfg.Rows, cfg.Seed, cfg.Format, cfg.Sorted, cfg.Composite = rows, 42, format, sorted, composite
+	cfg.Rows, cfg.Seed, cfg.Format, cfg.Sorted, cfg.Composite = rows, genSeed, format, sorted, composite
 	if rows > 100000 {
 		cfg.Inject = gen.AtRate(rows, 0.001)
 	}
@@ -167,6 +171,9 @@ func diffFlagsFor(composite bool, strategy string) diffFlags {
 func runJSON(t *testing.T, r diffRun) (map[string]any, []string) {
 	t.Helper()
 	r.output = "json"
+	if r.maskKey == nil {
+		r.maskKey = gen.SeedMaskKey(genSeed) // expected.json's masks
+	}
 	var out, errOut bytes.Buffer
 	err := runDiff(context.Background(), &out, &errOut, r)
 	var ec exitCodeError
@@ -277,7 +284,7 @@ func TestDiffRecordsTheRun(t *testing.T) {
 	p := generated(t, 10000, source.FormatCSV, false, false)
 	uri := "sqlite:" + filepath.Join(t.TempDir(), "results.db")
 	r := diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"), tgtURI: p.file("target"),
-		memory: 256 << 20, storeURI: uri, job: "demo"}
+		memory: 256 << 20, storeURI: uri, job: "demo", maskKey: gen.SeedMaskKey(genSeed)}
 	gotSum, got := runJSON(t, r)
 
 	s, err := store.Open(context.Background(), uri)
@@ -478,7 +485,7 @@ func TestDiffStats(t *testing.T) {
 			err := runDiff(t.Context(), &out, &errOut, diffRun{
 				flags:  diffFlagsFor(false, tc.strategy),
 				srcURI: p.file("source"), tgtURI: p.file("target"), sorted: sorted,
-				output: "json", memory: 64 << 10, tempDir: t.TempDir(), stats: tc.stats,
+				output: "json", memory: 64 << 10, tempDir: t.TempDir(), stats: tc.stats, maskKey: gen.SeedMaskKey(genSeed),
 			})
 			var ec exitCodeError
 			if err != nil && (!errors.As(err, &ec) || ec.code != 1) {
@@ -600,5 +607,48 @@ func TestDiffQuote(t *testing.T) {
 	r.srcOpts, r.tgtOpts = source.Options{}, source.Options{}
 	if sum, _ := runJSON(t, r); sum["invalidRows"] != 2.0 {
 		t.Errorf("without --quote: %v", sum)
+	}
+}
+
+// TestDiffStoreMasksWithItsKey: without a mask key, runs recorded in a store mask with
+// the store's key, the same from run to run (their cases match), not with a key drawn
+// per run nor with anything a reader of the output could guess.
+func TestDiffStoreMasksWithItsKey(t *testing.T) {
+	p := generated(t, 10000, source.FormatCSV, false, false)
+	uri := "sqlite:" + filepath.Join(t.TempDir(), "results.db")
+	var sets [2][]string
+	for i := range sets {
+		var out bytes.Buffer
+		err := runDiff(t.Context(), &out, io.Discard, diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"),
+			tgtURI: p.file("target"), memory: 256 << 20, storeURI: uri, job: "demo", output: "json"})
+		if ec := (exitCodeError{}); !errors.As(err, &ec) || ec.code != 1 {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		var got expectedSet
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		sets[i] = canonical(got.Discrepancies)
+	}
+	if !slices.Equal(sets[0], sets[1]) {
+		t.Fatal("two runs recorded in one store masked differently")
+	}
+	s, err := store.Open(t.Context(), uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	key, err := s.MaskKey(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same as a run given the store's key for jobs without a namespace.
+	_, withKey := runJSON(t, diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"), tgtURI: p.file("target"),
+		memory: 256 << 20, maskKey: runner.NamespaceMaskKey(key, "")})
+	if !slices.Equal(withKey, sets[0]) {
+		t.Error("the store's runs did not mask with runner.NamespaceMaskKey(the store's key, \"\")")
+	}
+	if slices.Equal(expectedFor(p, p), sets[0]) {
+		t.Error("the store's runs masked with the seed's key")
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +21,7 @@ func newGenCommand() *cobra.Command {
 	var format string
 	var inject []string
 	var noSensitive bool
+	var maskKeyFile string
 	var loadURI, loadSource, loadTarget string
 	var loadOpts gen.LoadOptions
 	cmd := &cobra.Command{
@@ -43,6 +46,11 @@ rows×R discrepancies over every kind; --inject KIND=N sets one kind's count (ki
 			if noSensitive {
 				cfg.Sensitive = nil
 			}
+			key, err := maskKey(maskKeyFile)
+			if err != nil {
+				return err
+			}
+			cfg.MaskKey = key
 			if len(inject) > 0 {
 				if cfg.Rate > 0 {
 					return fmt.Errorf("--inject and --rate cannot be combined")
@@ -70,6 +78,14 @@ rows×R discrepancies over every kind; --inject KIND=N sets one kind's count (ki
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d rows) and %s (%d rows) in %s: %d discrepancies expected (expected.json)\n",
 				m.Source.File, m.Source.Rows, m.Target.File, m.Target.Rows, time.Since(start).Round(time.Millisecond), len(exp.Discrepancies))
+			if key == nil && len(cfg.Sensitive) > 0 {
+				// The seed's key, no secret: written so that diff can mask as expected.json.
+				path := filepath.Join(cfg.Dir, genMaskKeyFile)
+				if err := os.WriteFile(path, append(slices.Clone(m.Config.MaskKey), '\n'), 0o600); err != nil {
+					return fmt.Errorf("write the mask key: %w", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "sensitive values in expected.json are masked with the key in %s: pass --mask-key-file %s to diff\n", path, path)
+			}
 			if loadURI == "" {
 				return nil
 			}
@@ -104,8 +120,13 @@ rows×R discrepancies over every kind; --inject KIND=N sets one kind's count (ki
 	f.BoolVar(&loadOpts.Typed, "load-typed", false, "with --load: every column of its declared SQL type (refuses a pair with unparsable values)")
 	f.BoolVar(&loadOpts.PrimaryKey, "load-primary-key", false, "with --load: the key as PRIMARY KEY (refuses a pair with duplicate, NULL or empty keys)")
 	f.BoolVar(&noSensitive, "no-sensitive", false, "do not mark the account column sensitive in expected.json")
+	f.StringVar(&maskKeyFile, "mask-key-file", "", "file holding the key expected.json masks sensitive values with (default $"+envMaskKey+
+		", else a key derived from the seed, written to DIR/"+genMaskKeyFile+")")
 	return cmd
 }
+
+// genMaskKeyFile is where gen writes the seed's mask key.
+const genMaskKeyFile = "mask.key"
 
 func setInjection(in *gen.Injections, kv string) error {
 	kind, n, ok := strings.Cut(kv, "=")

@@ -68,7 +68,14 @@ func TestWorkerBinary(t *testing.T) {
 	db, storeDB := testdb.NewPostgres(t), testdb.NewPostgres(t)
 	cfg := gen.DefaultConfig("")
 	cfg.Rows = 2000
-	p := runnertest.Generate(t, cfg, "fin")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st, err := store.Open(ctx, storeDB.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	p := runnertest.Generate(t, cfg, "fin", st)
 	p.OnPostgres(t, db, "ledger-creds")
 	plan, err := runner.PlanFor(p.Job, p.Source, p.Target)
 	if err != nil {
@@ -83,13 +90,6 @@ func TestWorkerBinary(t *testing.T) {
 	if err := os.WriteFile(planFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	st, err := store.Open(ctx, storeDB.URI())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = st.Close() }()
 	const id = "fin/ledger-vs-bank@Nonce:1"
 	if err := st.StartRun(ctx, store.Run{ID: id, Job: plan.Job, Trigger: "Nonce", Partitions: 3}); err != nil {
 		t.Fatal(err)

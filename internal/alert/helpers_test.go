@@ -42,7 +42,7 @@ func sampleAlert() Alert {
 			{Kind: diff.KindMissingInTarget, Key: key("1001")},
 			{Kind: diff.KindMismatch, Key: key("1002"), Columns: []diff.ColumnDiff{
 				{Name: "amount", Source: cell("10.00"), Target: cell("10.01")},
-				{Name: "iban", Source: cell(diff.Mask(rawIBAN)), Target: cell(diff.Mask(rawIBANTarget))},
+				{Name: "iban", Source: cell(diff.Mask(testMaskKey, rawIBAN)), Target: cell(diff.Mask(testMaskKey, rawIBANTarget))},
 				{Name: "memo", Source: cell("a <b> & c"), Target: diff.Cell{Null: true}},
 			}},
 			{Kind: diff.KindDuplicateKey, Key: key("1003"), Side: diff.SideTarget, Count: 2},
@@ -98,3 +98,6 @@ func one(t *testing.T, rs []Result) Result {
 	}
 	return rs[0]
 }
+
+// testMaskKey masks the sample's IBANs as a run would.
+var testMaskKey = []byte("clearhouse alert test mask key, 32+ bytes")

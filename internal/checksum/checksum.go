@@ -135,6 +135,10 @@ func Run(ctx context.Context, spec diff.Spec, source, target sqlsource.Config, s
 	if sink == nil {
 		return diff.Summary{}, errors.New("checksum: a sink is required")
 	}
+	if len(spec.MaskKey) == 0 {
+		// One key for the engine runs of every segment: a value masks alike in all.
+		spec.MaskKey = diff.NewMaskKey()
+	}
 	opts.SegmentRows = max(opts.SegmentRows, 0)
 	opts.Factor = min(max(opts.Factor, 0), MaxFactor)
 	if opts.Concurrency <= 0 {

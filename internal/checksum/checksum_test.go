@@ -438,6 +438,31 @@ func TestPostgresPair(t *testing.T) {
 	sqltest.Compare(t, "default options vs merge: ", sqltest.Lines(t, got2, nil), sqltest.Lines(t, mds, nil))
 }
 
+// TestMasksAlikeAcrossSegments: without a mask key, a checksum run masks a sensitive
+// value alike in every segment (each segment is an engine run of its own).
+func TestMasksAlikeAcrossSegments(t *testing.T) {
+	t.Parallel()
+	pg := testdb.NewPostgres(t)
+	pg.Exec(t,
+		`CREATE TABLE a (id int4, iban text)`,
+		`INSERT INTO a SELECT g, 'DE' || g FROM generate_series(1, 3000) g`,
+		`CREATE TABLE b AS SELECT * FROM a`,
+		`UPDATE a SET iban = 'DE00 same' WHERE id IN (10, 1500, 2990)`,
+	)
+	spec := diff.Spec{Keys: []diff.Column{{Name: "id", Type: diff.TypeInteger}}, Compare: []diff.Column{{Name: "iban", Sensitive: true}}}
+	sc, tc := pg.Config(), pg.Config()
+	sc.Table, tc.Table = "a", "b"
+	sum, got := checksumRun(t, context.Background(), spec, sc, tc, checksum.Options{SegmentRows: 500, Factor: 16})
+	if sum.Mismatched != 3 || len(got) != 3 {
+		t.Fatalf("%s, %d discrepancies", summaryJSON(sum), len(got))
+	}
+	for _, d := range got {
+		if src := d.Columns[0].Source.Text; src != got[0].Columns[0].Source.Text || !strings.HasPrefix(src, "***") || strings.Contains(src, "DE") {
+			t.Fatalf("masks of one value: %q and %q", got[0].Columns[0].Source.Text, src)
+		}
+	}
+}
+
 // TestQueriesFiltersAndPaddedChars: sides given as a query and as a filtered table
 // (PostgreSQL and MariaDB), and a PostgreSQL char(n) column (its padding is part of the
 // value the engine compares): equal rows are not read, differences are found as merge

@@ -30,9 +30,9 @@ type Demo struct {
 	SettlementPath string
 	LedgerRows     int
 	SettlementRows int
-	// Expected is the exact set of discrepancies the demo job must report, sorted
-	// like diff.SortDiscrepancies, sensitive values masked.
-	Expected []diff.Discrepancy
+	// expected is the exact set of discrepancies the demo job must report, sorted
+	// like diff.SortDiscrepancies, sensitive values in clear (Expected masks them).
+	expected []diff.Discrepancy
 	// Matched is how many keys must match (including the planted within-tolerance,
 	// other-zone and letter-case cases).
 	Matched int64
@@ -137,19 +137,36 @@ func WriteDemo(dir string) (*Demo, error) {
 	}
 	amountOff, iban := pays[caseAmountOff], pays[caseIBAN]
 	bankIBAN := bank[rowIndex(bank, iban.id)][5]
-	d.Expected = []diff.Discrepancy{
+	d.expected = []diff.Discrepancy{
 		{Kind: diff.KindMissingInTarget, Key: key(pays[caseMissingSettlement].id)},
 		{Kind: diff.KindMissingInSource, Key: key(unknownPayment)},
 		{Kind: diff.KindMismatch, Key: key(amountOff.id), Columns: []diff.ColumnDiff{
 			{Name: "amount", Source: diff.Cell{Text: "1250.00"}, Target: diff.Cell{Text: "1249.95"}}}},
 		{Kind: diff.KindMismatch, Key: key(iban.id), Columns: []diff.ColumnDiff{
-			{Name: "iban", Source: diff.Cell{Text: diff.Mask(iban.iban)}, Target: diff.Cell{Text: diff.Mask(bankIBAN)}}}},
+			{Name: "iban", Source: diff.Cell{Text: iban.iban}, Target: diff.Cell{Text: bankIBAN}}}},
 		{Kind: diff.KindDuplicateKey, Key: key(pays[caseDuplicate].id), Side: diff.SideTarget, Count: 2},
 	}
-	diff.SortDiscrepancies(d.Expected)
+	diff.SortDiscrepancies(d.expected)
 	// Every ledger payment but the missing, mismatched and duplicated ones matches.
 	d.Matched = int64(demoPayments - 4)
 	return d, nil
+}
+
+// Expected is the exact set of discrepancies the demo job must report, sorted like
+// diff.SortDiscrepancies, its sensitive values masked with maskKey (the key of the
+// demo namespace's runs: runner.NamespaceMaskKey).
+func (d *Demo) Expected(maskKey []byte) []diff.Discrepancy {
+	out := make([]diff.Discrepancy, len(d.expected))
+	for i, e := range d.expected {
+		e.Columns = slices.Clone(e.Columns)
+		for j, c := range e.Columns {
+			if c.Name == "iban" {
+				e.Columns[j].Source.Text, e.Columns[j].Target.Text = diff.Mask(maskKey, c.Source.Text), diff.Mask(maskKey, c.Target.Text)
+			}
+		}
+		out[i] = e
+	}
+	return out
 }
 
 // fakeIBAN is IBAN-shaped text (the check digits are not valid: this is demo data).

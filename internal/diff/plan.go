@@ -34,6 +34,10 @@ func newPlan(spec Spec, srcCols, tgtCols []string) (*plan, error) {
 		return nil, err
 	}
 	p := &plan{ncols: [2]int{len(srcCols), len(tgtCols)}}
+	maskKey := spec.MaskKey
+	if len(maskKey) == 0 {
+		maskKey = NewMaskKey()
+	}
 	index := func(cols []string, name string) int {
 		for i, c := range cols {
 			if c == name {
@@ -52,6 +56,7 @@ func newPlan(spec Spec, srcCols, tgtCols []string) (*plan, error) {
 			cc.srcIdx = index(srcCols, c.Name)
 			cc.tgtIdx = index(tgtCols, c.TargetName())
 			cc.keyOrdinal = i
+			cc.maskKey = maskKey
 			out[i] = cc
 		}
 		return out, nil
@@ -432,7 +437,7 @@ func (p *plan) formatKey(key []byte) string {
 		var c []byte
 		c, key = uvarintBytes(key)
 		if k.Sensitive {
-			sb.WriteString(maskText(k.canonText(c)))
+			sb.WriteString(maskText(k.maskKey, k.canonText(c)))
 		} else {
 			sb.WriteString(strconv.Quote(k.canonText(c)))
 		}

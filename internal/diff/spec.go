@@ -117,6 +117,11 @@ type Spec struct {
 	MemoryBudget int64 `json:"memoryBudget,omitempty"`
 	// TempDir is where the hash strategy spills (empty = os.TempDir()).
 	TempDir string `json:"tempDir,omitempty"`
+	// MaskKey keys the hash sensitive values are masked with (Mask): the same key gives
+	// the same masks in every run, so outcomes of several runs (or partitions of one)
+	// can be matched. At least MaskKeySize bytes; empty draws a key for the run, whose
+	// masks then compare only within it. A secret: never serialized.
+	MaskKey []byte `json:"-"`
 }
 
 // Validate checks the spec on its own (CheckColumns checks it against the readers). It
@@ -129,6 +134,9 @@ func (s Spec) Validate() error {
 	}
 	if len(s.Keys) == 0 {
 		add("keys", "at least one key column")
+	}
+	if n := len(s.MaskKey); n > 0 && n < MaskKeySize {
+		add("maskKey", "%d bytes; want at least %d (or none: a key drawn for the run)", n, MaskKeySize)
 	}
 	seenKey := map[string]string{}
 	seenTargetKey := map[string]string{}

@@ -19,7 +19,8 @@ var (
 
 func scenarioSpec() Spec {
 	return Spec{
-		Keys: []Column{{Name: "id1", Target: "k1"}, {Name: "id2", Target: "k2"}},
+		MaskKey: testMaskKey,
+		Keys:    []Column{{Name: "id1", Target: "k1"}, {Name: "id2", Target: "k2"}},
 		Compare: []Column{
 			{Name: "amount", Target: "amt", Type: TypeDecimal, AbsTolerance: "0.01"},
 			{Name: "ts", Type: TypeTimestamp},
@@ -158,7 +159,7 @@ func scenarioWant(src, tgt [][]Cell) []Discrepancy {
 		inv(SideSource, "bad", "both", `column amount: "1,5" is not a valid decimal`),
 		inv(SideTarget, "bad", "both", `column flag: "maybe" is not a valid boolean (want true/false, t/f, 1/0, yes/no)`),
 		{Kind: KindMissingInSource, Key: key2("only", "t")},
-		mis("secret", "1", cd("secret", maskText("alpha"), maskText("beta"))),
+		mis("secret", "1", cd("secret", maskText(testMaskKey, "alpha"), maskText(testMaskKey, "beta"))),
 		mis("nullv", "1", cd("name", nil, "")),
 		dup(SideSource, "dupinv", "1", 2),
 		{Kind: KindMissingInTarget, Key: key2("a\x00b", "c")},
@@ -530,19 +531,19 @@ func TestRaggedRowAndSensitiveKey(t *testing.T) {
 	cols := []string{"id", "v"}
 	src := [][]Cell{row("k1", "a"), row("k2"), row("k3", "bad")}
 	tgt := [][]Cell{row("k1", "b"), row("k3", "1")}
-	spec := Spec{Keys: []Column{{Name: "id", Sensitive: true}}, Compare: []Column{{Name: "v", Type: TypeInteger, Sensitive: true}}}
+	spec := Spec{MaskKey: testMaskKey, Keys: []Column{{Name: "id", Sensitive: true}}, Compare: []Column{{Name: "v", Type: TypeInteger, Sensitive: true}}}
 	for _, strategy := range []Strategy{StrategyMerge, StrategyHash} {
 		spec.Strategy = strategy
 		_, got, err := runCollect(t, spec, newSliceReader("s", cols, src), newSliceReader("t", cols, tgt))
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := func(s string) Cell { return Cell{Text: maskText(s)} }
+		m := func(s string) Cell { return Cell{Text: maskText(testMaskKey, s)} }
 		want := []Discrepancy{
-			{Kind: KindInvalidRow, Key: []KeyValue{{Name: "id", Value: m("k1")}}, Side: SideSource, Reason: "column v: " + maskText("a") + " is not a valid integer", Position: "s line 2"},
-			{Kind: KindInvalidRow, Key: []KeyValue{{Name: "id", Value: m("k1")}}, Side: SideTarget, Reason: "column v: " + maskText("b") + " is not a valid integer", Position: "t line 2"},
+			{Kind: KindInvalidRow, Key: []KeyValue{{Name: "id", Value: m("k1")}}, Side: SideSource, Reason: "column v: " + maskText(testMaskKey, "a") + " is not a valid integer", Position: "s line 2"},
+			{Kind: KindInvalidRow, Key: []KeyValue{{Name: "id", Value: m("k1")}}, Side: SideTarget, Reason: "column v: " + maskText(testMaskKey, "b") + " is not a valid integer", Position: "t line 2"},
 			{Kind: KindInvalidRow, Key: []KeyValue{{Name: "id", Value: m("k2")}}, Side: SideSource, Reason: "row has 1 values, expected 2", Position: "s line 3"},
-			{Kind: KindInvalidRow, Key: []KeyValue{{Name: "id", Value: m("k3")}}, Side: SideSource, Reason: "column v: " + maskText("bad") + " is not a valid integer", Position: "s line 4"},
+			{Kind: KindInvalidRow, Key: []KeyValue{{Name: "id", Value: m("k3")}}, Side: SideSource, Reason: "column v: " + maskText(testMaskKey, "bad") + " is not a valid integer", Position: "s line 4"},
 		}
 		assertSame(t, string(strategy), want, got)
 		for _, d := range got {
@@ -632,9 +633,9 @@ func TestMergeOutOfOrderMasksSensitiveKeys(t *testing.T) {
 	cols := []string{"id", "v"}
 	sr := &orderedReader{newSliceReader("src", cols, [][]Cell{row("secret-b", "1"), row("secret-a", "1")}), []string{"id"}}
 	tr := &orderedReader{newSliceReader("tgt", cols, nil), []string{"id"}}
-	spec := Spec{Keys: []Column{{Name: "id", Sensitive: true}}, Strategy: StrategyMerge}
+	spec := Spec{MaskKey: testMaskKey, Keys: []Column{{Name: "id", Sensitive: true}}, Strategy: StrategyMerge}
 	_, _, err := runCollect(t, spec, sr, tr)
-	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), maskText("secret-a")+") after key ("+maskText("secret-b")) {
+	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), maskText(testMaskKey, "secret-a")+") after key ("+maskText(testMaskKey, "secret-b")) {
 		t.Fatalf("error %v", err)
 	}
 }

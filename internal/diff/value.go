@@ -2,6 +2,7 @@ package diff
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -48,7 +49,8 @@ type column struct {
 	srcIdx     int   // index in the source reader's columns
 	tgtIdx     int   // index in the target reader's columns
 	sideName   [2]string
-	keyOrdinal int // position in Spec.Keys or Spec.Compare
+	keyOrdinal int    // position in Spec.Keys or Spec.Compare
+	maskKey    []byte // the run's mask key (sensitive columns)
 }
 
 func compileColumn(c Column) (*column, error) {
@@ -224,12 +226,15 @@ func (c *column) mask(raw string) string {
 	if canon, p := c.appendCanon(nil, raw); p == "" {
 		text = c.canonText(canon)
 	}
-	return maskText(text)
+	return maskText(c.maskKey, text)
 }
 
-func maskText(text string) string {
-	sum := sha256.Sum256([]byte(text))
-	return "***" + hex.EncodeToString(sum[:4])
+// maskText is Mask.
+func maskText(key []byte, text string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(text))
+	var sum [sha256.Size]byte
+	return "***" + hex.EncodeToString(m.Sum(sum[:0])[:4])
 }
 
 // show returns a cell as it goes into an outcome: masked when sensitive.

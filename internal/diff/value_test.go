@@ -231,16 +231,51 @@ func TestCmpDecimalOrder(t *testing.T) {
 
 func TestMask(t *testing.T) {
 	c, _ := compileColumn(Column{Name: "ssn", Type: TypeDecimal, Sensitive: true})
+	c.maskKey = testMaskKey
 	a, b := c.mask("10.50"), c.mask("10.5")
 	if a != b || !strings.HasPrefix(a, "***") || len(a) != 11 {
 		t.Fatalf("mask = %q, %q; want equal ***xxxxxxxx", a, b)
 	}
-	// sha256("10.5") starts with these 8 hex digits.
-	if want := maskText("10.5"); a != want {
+	// HMAC-SHA256 of "10.5" under testMaskKey starts with these 8 hex digits (Python's
+	// hmac module says so).
+	if want := "***a5cfdd86"; a != want {
 		t.Fatalf("mask = %q, want %q", a, want)
 	}
 	if c.mask("abc") == c.mask("abd") {
 		t.Fatal("different invalid values mask equally")
+	}
+	// Another key, other masks: a mask cannot be reversed by hashing candidate values
+	// without the key.
+	c.maskKey = []byte("another clearhouse test mask key!")
+	if got := c.mask("10.5"); got == a {
+		t.Fatalf("mask under another key = %q, the same as under testMaskKey", got)
+	}
+}
+
+// A run without a mask key draws one: its masks are not those of an empty key, and
+// two runs mask differently.
+func TestMaskKeyDrawnPerRun(t *testing.T) {
+	cols := []string{"id", "v"}
+	masks := map[string]bool{}
+	for range 2 {
+		spec := Spec{Keys: []Column{{Name: "id"}}, Compare: []Column{{Name: "v", Sensitive: true}}}
+		var got Collect
+		_, err := Run(t.Context(), spec, newSliceReader("s", cols, [][]Cell{row("1", "x")}), newSliceReader("t", cols, [][]Cell{row("1", "y")}), &got)
+		if err != nil || len(got.Discrepancies) != 1 {
+			t.Fatalf("run: %v, %v", got.Discrepancies, err)
+		}
+		m := got.Discrepancies[0].Columns[0].Source.Text
+		if m == maskText(nil, "x") || masks[m] {
+			t.Fatalf("mask %q: the empty key's, or the same as another run's", m)
+		}
+		masks[m] = true
+	}
+}
+
+func TestMaskKeyTooShort(t *testing.T) {
+	err := Spec{Keys: []Column{{Name: "id"}}, MaskKey: []byte("short")}.Validate()
+	if err == nil || err.Error() != "maskKey: 5 bytes; want at least 32 (or none: a key drawn for the run)" {
+		t.Fatalf("Validate = %v", err)
 	}
 }
 

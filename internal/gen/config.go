@@ -32,10 +32,12 @@
 // wording ("key column id is NULL", "key column id is empty",
 // `column amount: "12,5x" is not a valid decimal`, several joined by "; " in column
 // order); values of Config.Sensitive columns are masked with SEMANTICS.md's rule
-// (diff.Mask). The summary is a diff.Summary.
+// (diff.Mask, under Config.MaskKey). The summary is a diff.Summary.
 package gen
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -43,8 +45,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
 )
+
+// SeedMaskKey is the mask key of generated data when none is given: derived from the
+// seed, so the same seed gives the same expected.json. It is no secret (the data is
+// made up); real data needs a key of its own.
+func SeedMaskKey(seed uint64) []byte {
+	sum := sha256.Sum256(fmt.Appendf(nil, "clearhouse gen mask key, seed %d", seed))
+	return []byte(hex.EncodeToString(sum[:]))
+}
 
 // Config configures Generate.
 type Config struct {
@@ -74,9 +85,13 @@ type Config struct {
 	CSVDelimiter  byte   `json:"csvDelimiter,omitempty"`
 	CSVNullMarker string `json:"csvNullMarker,omitempty"`
 	// Sensitive lists compared string columns (currency, status, account, memo)
-	// whose values expected.json masks as the engine does: "***" + the first 8 hex
-	// digits of the SHA-256 of the text. DefaultConfig marks account.
+	// whose values expected.json masks as the engine does (diff.Mask with MaskKey).
+	// DefaultConfig marks account.
 	Sensitive []string `json:"sensitive,omitempty"`
+	// MaskKey is the key expected.json's masks are made with; a comparison must use it
+	// (diff.Spec.MaskKey) to return them. Empty: SeedMaskKey(Seed), set by Run. Never
+	// written to manifest.json.
+	MaskKey []byte `json:"-"`
 	// AmountTolerance is the absolute tolerance on amount the expected set assumes:
 	// decimal text with at most 3 fractional digits, at least 0.01 (default
 	// "0.01").
@@ -226,6 +241,11 @@ func (c *Config) normalize() error {
 	}
 	if c.Rows < 0 {
 		errs = append(errs, errors.New("gen: Rows must be >= 0"))
+	}
+	if len(c.MaskKey) == 0 {
+		c.MaskKey = SeedMaskKey(c.Seed)
+	} else if len(c.MaskKey) < diff.MaskKeySize {
+		errs = append(errs, fmt.Errorf("gen: MaskKey has %d bytes; want at least %d", len(c.MaskKey), diff.MaskKeySize))
 	}
 	if c.Rate < 0 || c.Rate > 1 {
 		errs = append(errs, errors.New("gen: Rate must be in [0, 1]"))

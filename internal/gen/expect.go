@@ -49,7 +49,7 @@ func (g *generator) show(col int, c diff.Cell) diff.Cell {
 	if c.Null || !slices.Contains(g.cfg.Sensitive, g.cols[col]) {
 		return c
 	}
-	return text(diff.Mask(c.Text))
+	return text(diff.Mask(g.cfg.MaskKey, c.Text))
 }
 
 func (g *generator) keyOf(r []diff.Cell) []diff.KeyValue {

@@ -243,6 +243,7 @@ func checkAgainstFiles(t *testing.T, cfg Config) {
 	if err := json.Unmarshal(mustJSON(t, mf.Spec), &spec); err != nil {
 		t.Fatal(err)
 	}
+	spec.MaskKey = m.Config.MaskKey
 	if len(spec.Compare) != 7 || spec.Compare[0].AbsTolerance != "0.01" || spec.Compare[3].TimeTolerance != 2*time.Second || spec.Compare[5].Sensitive != slices.Contains(cfg.Sensitive, "account") {
 		t.Fatalf("spec %+v", spec)
 	}
@@ -368,7 +369,7 @@ func evaluateFiles(spec diff.Spec, sides [2]sideData) ([]diff.Discrepancy, int64
 		if c.Null || !cols[k].Sensitive {
 			return c
 		}
-		return diff.Cell{Text: diff.Mask(c.Text)}
+		return diff.Cell{Text: diff.Mask(spec.MaskKey, c.Text)}
 	}
 	keyOf := func(cells []diff.Cell) []diff.KeyValue {
 		var kv []diff.KeyValue

@@ -92,13 +92,13 @@ func TestExecuteFiles(t *testing.T) {
 		t.Run(fmt.Sprintf("composite=%v,sorted=%v", tc.composite, tc.sorted), func(t *testing.T) {
 			cfg := gen.DefaultConfig("")
 			cfg.Rows, cfg.Composite, cfg.Sorted = 2000, tc.composite, tc.sorted
-			p := runnertest.Generate(t, cfg, "fin")
+			st := sqliteStore(t)
+			p := runnertest.Generate(t, cfg, "fin", st)
 			p.Source.Spec.File.SortedByKey, p.Target.Spec.File.SortedByKey = tc.sorted, tc.sorted
 			plan, err := runner.PlanFor(p.Job, p.Source, p.Target)
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := sqliteStore(t)
 			for _, count := range []int{1, 3} {
 				runPartitions(t, p, plan, nil, st, count, fmt.Sprintf("run-%d", count))
 			}
@@ -124,14 +124,14 @@ func TestExecutePostgres(t *testing.T) {
 	db, storeDB := testdb.NewPostgres(t), testdb.NewPostgres(t)
 	cfg := gen.DefaultConfig("")
 	cfg.Rows, cfg.Composite = 3000, true
-	p := runnertest.Generate(t, cfg, "fin")
-	p.OnPostgres(t, db, "pg-creds")
 	ctx := ctxFor(t)
 	st, err := store.Open(ctx, storeDB.URI())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = st.Close() }()
+	p := runnertest.Generate(t, cfg, "fin", st)
+	p.OnPostgres(t, db, "pg-creds")
 	creds := pgCreds(db)
 	planOf := func(s chv1.Strategy) runner.Plan {
 		job := p.Job.DeepCopy()
@@ -228,8 +228,8 @@ func TestExecuteFailures(t *testing.T) {
 	const password = "s3cret-Pa55w0rd-xyz"
 	cfg := gen.DefaultConfig("")
 	cfg.Rows = 100
-	p := runnertest.Generate(t, cfg, "fin")
 	st := sqliteStore(t)
+	p := runnertest.Generate(t, cfg, "fin", st)
 	ctx := ctxFor(t)
 
 	unreachable := p.Source.DeepCopy()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,24 @@ func (s *sqlStore) inTx(ctx context.Context, fn func(conn *sql.Conn) error) erro
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+func (s *sqlStore) MaskKey(ctx context.Context) ([]byte, error) {
+	// Processes opening a fresh store at once may each draw a key: the first insert
+	// wins and every one of them reads it back.
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ('mask_key', $1) ON CONFLICT (name) DO NOTHING`,
+		hex.EncodeToString(diff.NewMaskKey())); err != nil {
+		return nil, fmt.Errorf("store: mask key: %w", err)
+	}
+	var v string
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = 'mask_key'`).Scan(&v); err != nil {
+		return nil, fmt.Errorf("store: mask key: %w", err)
+	}
+	key, err := hex.DecodeString(v)
+	if err != nil || len(key) < diff.MaskKeySize {
+		return nil, errors.New("store: mask key: the settings table holds no valid mask_key")
+	}
+	return key, nil
 }
 
 func (s *sqlStore) StartRun(ctx context.Context, r Run) error {

@@ -182,6 +182,11 @@ type Store interface {
 	CountCases(ctx context.Context, f CaseFilter) (int64, error)
 	// UpdateCase applies a reviewer's action; ErrNotFound when there is no such case.
 	UpdateCase(ctx context.Context, id int64, u CaseUpdate) (Case, error)
+	// MaskKey returns the store's mask key (diff.MaskKeySize random bytes), drawing
+	// and keeping one the first time. Runs recorded here mask sensitive values with
+	// keys derived from it, so that masked keys, and so cases, stay the same from run
+	// to run; the key is as secret as the store's credentials.
+	MaskKey(ctx context.Context) ([]byte, error)
 	// Close releases the store.
 	Close() error
 }

@@ -17,6 +17,8 @@ import (
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
+	"github.com/clearhouse-dev/clearhouse/internal/runner"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 )
 
@@ -35,11 +37,20 @@ type Pair struct {
 // builds a job in namespace comparing it with the manifest's rules, spread over the job
 // and the DataSources the way users write them: amount's type and tolerance on the job,
 // value_date's type declared by the source DataSource, booked_at's type and tolerance
-// on the job, the sensitive columns declared by the target DataSource.
-func Generate(t testing.TB, cfg gen.Config, namespace string) *Pair {
+// on the job, the sensitive columns declared by the target DataSource. The expected
+// set masks sensitive values as the runs recorded in st mask them (st nil: with the
+// seed's key).
+func Generate(t testing.TB, cfg gen.Config, namespace string, st store.Store) *Pair {
 	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
+	}
+	if st != nil {
+		key, err := st.MaskKey(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.MaskKey = runner.NamespaceMaskKey(key, namespace)
 	}
 	m, exp, err := gen.RunExpected(cfg)
 	if err != nil {

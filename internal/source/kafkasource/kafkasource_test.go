@@ -118,6 +118,7 @@ func specOf(t *testing.T, m *gen.Manifest) diff.Spec {
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
+	s.MaskKey = m.Config.MaskKey // expected.json's masks
 	return s
 }
 

@@ -2,6 +2,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ReviewerActions", func(t *testing.T) { testReview(t, open(t)) })
 	t.Run("CompletedStateFromPartitions", func(t *testing.T) { testCompleted(t, open(t)) })
 	t.Run("StrategyFromPartitions", func(t *testing.T) { testStrategy(t, open(t)) })
+	t.Run("MaskKeyDrawnOnceAndKept", func(t *testing.T) { testMaskKey(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 20, 6, 30, 0, 0, time.UTC)
@@ -620,5 +623,29 @@ func testStrategy(t *testing.T, s store.Store) {
 	}
 	if got["mixed"] != store.StrategyMixed || got["checksum"] != diff.StrategyChecksum || len(got) != 8 {
 		t.Errorf("Runs: strategies %v", got)
+	}
+}
+
+// testMaskKey: the first callers (at once) draw one key, which every later call returns.
+func testMaskKey(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	keys := make([][]byte, 8)
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i := range keys {
+		wg.Go(func() { keys[i], errs[i] = s.MaskKey(ctx) })
+	}
+	wg.Wait()
+	for i := range keys {
+		if errs[i] != nil {
+			t.Fatalf("MaskKey: %v", errs[i])
+		}
+		if len(keys[i]) != diff.MaskKeySize || !bytes.Equal(keys[i], keys[0]) {
+			t.Fatalf("MaskKey call %d = %x, call 0 = %x: want one key of %d bytes", i, keys[i], keys[0], diff.MaskKeySize)
+		}
+	}
+	again, err := s.MaskKey(ctx)
+	if err != nil || !bytes.Equal(again, keys[0]) {
+		t.Fatalf("MaskKey later = %x, %v; want %x", again, err, keys[0])
 	}
 }

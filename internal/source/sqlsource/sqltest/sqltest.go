@@ -26,6 +26,7 @@ func Spec(t testing.TB, m *gen.Manifest) diff.Spec {
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
+	s.MaskKey = m.Config.MaskKey // expected.json's masks
 	return s
 }
 

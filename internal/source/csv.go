@@ -569,7 +569,8 @@ func (c *CSVReader) parseQuoted() (int, string, error) {
 				break
 			}
 			if reason == "" {
-				reason = fmt.Sprintf("field %d: unexpected %q after the closing quote", len(offs), ch)
+				// The character is not quoted: it is part of a value, which may be sensitive.
+				reason = fmt.Sprintf("field %d: unexpected character after the closing quote", len(offs))
 			}
 			for i < len(buf) && buf[i] != d && buf[i] != '\n' {
 				i++

@@ -115,7 +115,7 @@ func TestCSVRaggedRowsContinue(t *testing.T) {
 		{cells: []diff.Cell{T("1"), T("x"), T("y")}, pos: "bank.csv line 2"},
 		{cells: []diff.Cell{T("2"), T("x"), N}, pos: "bank.csv line 3", err: "expected 3 fields, got 2"},
 		{cells: []diff.Cell{T("3"), T("x"), T("y")}, pos: "bank.csv line 4", err: "expected 3 fields, got 4"},
-		{cells: []diff.Cell{T("4"), T("q"), T("y")}, pos: "bank.csv line 5", err: "field 2: unexpected 'j' after the closing quote"},
+		{cells: []diff.Cell{T("4"), T("q"), T("y")}, pos: "bank.csv line 5", err: "field 2: unexpected character after the closing quote"},
 		{cells: []diff.Cell{T("5"), T("ok"), T("fine")}, pos: "bank.csv line 6"},
 	}
 	if !reflect.DeepEqual(got, want) {

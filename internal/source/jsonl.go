@@ -373,7 +373,7 @@ func (p *jsonParser) object(fn func(key []byte, val diff.Cell)) error {
 			return errJSONEnd
 		}
 		if p.b[p.i] != ':' {
-			return p.errorf("expected ':', found %q", p.b[p.i])
+			return p.errorf("expected ':'") // what was found may be a (sensitive) value
 		}
 		p.i++
 		p.ws()
@@ -393,7 +393,7 @@ func (p *jsonParser) object(fn func(key []byte, val diff.Cell)) error {
 			p.i++
 			return p.end()
 		default:
-			return p.errorf("expected ',' or '}', found %q", p.b[p.i])
+			return p.errorf("expected ',' or '}'") // what was found may be part of a (sensitive) value
 		}
 	}
 }
@@ -401,7 +401,7 @@ func (p *jsonParser) object(fn func(key []byte, val diff.Cell)) error {
 func (p *jsonParser) end() error {
 	p.ws()
 	if p.i < len(p.b) {
-		return p.errorf("unexpected %q after the object", p.b[p.i])
+		return p.errorf("unexpected text after the object") // not quoted: it may be sensitive
 	}
 	return nil
 }
@@ -425,7 +425,7 @@ func (p *jsonParser) value() (diff.Cell, error) {
 	case c == 'f':
 		return diff.Cell{Text: "false"}, p.literal("false")
 	default:
-		return diff.Cell{}, p.errorf("unexpected %q", c)
+		return diff.Cell{}, p.errorf("invalid value") // its text is not quoted: it may be sensitive
 	}
 }
 
@@ -595,7 +595,7 @@ func (p *jsonParser) decode(start int, key bool) ([]byte, error) {
 				out = utf8.AppendRune(out, r)
 			default:
 				p.i = i - 1
-				return nil, p.errorf("invalid escape %q", e)
+				return nil, p.errorf("invalid escape") // not quoted: part of a value, maybe sensitive
 			}
 		case c < 0x20:
 			p.i = i
@@ -668,7 +668,8 @@ func (p *jsonParser) nestedValue() (diff.Cell, error) {
 				if err := json.Compact(buf, b[start:i]); err != nil {
 					buf.Truncate(mark)
 					p.i = start
-					return diff.Cell{}, p.errorf("%v", err)
+					_ = err // its message quotes a character of the value, which may be sensitive
+					return diff.Cell{}, p.errorf("invalid nested JSON value")
 				}
 				p.i = i
 				return diff.Cell{Text: bstr(buf.Bytes()[mark:])}, nil

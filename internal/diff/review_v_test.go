@@ -498,6 +498,8 @@ func TestReviewVJSON(t *testing.T) {
 		{`{"a":null}`, `{}`},
 		{`1.00000000000000000001`, `1`},
 		{`"a"`, `"A"`},
+		{`12345678901234567890`, `12345678901234567891`},
+		{`{"a":0.1}`, `{"a":0.10000000000000001}`},
 	}
 	for _, c := range differ {
 		if got, err := col.Equal(c[0], c[1]); err != nil || got {
@@ -717,6 +719,53 @@ func TestReviewVSensitiveTypedKey(t *testing.T) {
 		}
 		if n := len(ds); n != 4 {
 			t.Errorf("%s: %d outcomes: %s", st, n, b)
+		}
+	}
+}
+
+// The int64 fast path (values and tolerances of at most 18 digits) at and around the
+// bounds, against big.Rat.
+func TestReviewVSmallDecimalBounds(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	dec := func(m int64, scale int) string {
+		return new(big.Rat).SetFrac(big.NewInt(m), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)).FloatString(scale)
+	}
+	for i := range 100000 {
+		scale := r.IntN(8)
+		a := r.Int64N(2e9) - 1e9
+		tolM := r.Int64N(1000)
+		tolScale := r.IntN(8)
+		relM := r.Int64N(100)
+		relScale := 2 + r.IntN(4)
+		// b at the bound or one unit of the finest scale either side
+		var b int64
+		switch r.IntN(3) {
+		case 0:
+			b = a + r.Int64N(2001) - 1000
+		default:
+			b = a - r.Int64N(3) + 1
+		}
+		as, bs := dec(a, scale), dec(b, scale)
+		absT, relT := dec(tolM, tolScale), dec(relM, relScale)
+		if r.IntN(2) == 0 {
+			absT = ""
+		} else if r.IntN(2) == 0 {
+			relT = ""
+		}
+		col := Column{Name: "v", Type: TypeDecimal, AbsTolerance: absT, RelTolerance: relT}
+		var absR, relR *big.Rat
+		if absT != "" {
+			absR, _ = new(big.Rat).SetString(absT)
+		}
+		if relT != "" {
+			relR, _ = new(big.Rat).SetString(relT)
+		}
+		ra, _ := new(big.Rat).SetString(as)
+		rb, _ := new(big.Rat).SetString(bs)
+		want := reviewWithin(ra, rb, absR, relR)
+		got, err := col.Equal(as, bs)
+		if err != nil || got != want {
+			t.Fatalf("%d: abs=%q rel=%q Equal(%q, %q) = %v, %v; reference %v", i, absT, relT, as, bs, got, err, want)
 		}
 	}
 }

@@ -502,7 +502,8 @@ func (s *csSide) literal(i int, v string, args *[]string) (string, error) {
 		return "$" + strconv.Itoa(len(*args)) + cast
 	}
 	bad := func() (string, error) {
-		return "", fmt.Errorf("key bound %q does not fit key column %q (%s)", v, c.Name, c.NativeType)
+		// The bound is a key value from the data: not printed, the key may be sensitive.
+		return "", fmt.Errorf("a key bound (%d bytes) does not fit key column %q (%s)", len(v), c.Name, c.NativeType)
 	}
 	switch t {
 	case diff.TypeString:

@@ -65,7 +65,7 @@ func TestDefaultsAreApplied(t *testing.T) {
 	check(t, "window timeZone", sw.Spec.TimeZone, "UTC")
 	check(t, "window gracePeriod unset", sw.Spec.GracePeriod == nil, true)
 	check(t, "window grace", sw.Spec.Grace(), 15*time.Minute)
-	check(t, "window carryForward.enabled", sw.Spec.CarryForward.Enabled, true)
+	check(t, "window carryForward.enabled", sw.Spec.CarryForward.Enabled != nil && *sw.Spec.CarryForward.Enabled, true)
 	check(t, "window carryForward.escalateAfter", sw.Spec.CarryForward.EscalateAfter.Duration, 72*time.Hour)
 	check(t, "window historyLimit", sw.Spec.HistoryLimit, int32(10))
 

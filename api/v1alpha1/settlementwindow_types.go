@@ -33,6 +33,7 @@ func DefaultLeadTime(s WindowStrategy) time.Duration {
 }
 
 // JobDependency orders a job after others in a window.
+// +kubebuilder:validation:XValidation:rule="!has(self.after) || !(self.job in self.after)",message="a job cannot run after itself"
 type JobDependency struct {
 	// Job is the name of a ReconciliationJob.
 	// +kubebuilder:validation:MinLength=1
@@ -40,6 +41,7 @@ type JobDependency struct {
 	Job string `json:"job"`
 	// After lists jobs that must settle before this one runs.
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
 	// +listType=set
 	// +optional
@@ -60,15 +62,21 @@ type WindowJobs struct {
 
 // CarryForward says what happens to discrepancies a window could not resolve.
 type CarryForward struct {
-	// Enabled carries unresolved cases into the next window (T+1, T+2, ...).
+	// Enabled carries unresolved cases into the next window (T+1, T+2, ...). A pointer,
+	// so that a client that leaves it unset (a Go client included) gets the default.
 	// +kubebuilder:default=true
 	// +optional
-	Enabled bool `json:"enabled"`
+	Enabled *bool `json:"enabled,omitempty"`
 	// EscalateAfter: a case open longer than this is escalated to the module owners.
 	// +kubebuilder:default="72h0m0s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="escalateAfter must be positive"
 	// +optional
 	EscalateAfter *metav1.Duration `json:"escalateAfter,omitempty"`
+}
+
+// IsEnabled says whether unresolved cases are carried forward: Enabled, true when unset.
+func (c *CarryForward) IsEnabled() bool {
+	return c.Enabled == nil || *c.Enabled
 }
 
 // Approval requires a person to sign a window off.
@@ -91,6 +99,7 @@ type Approval struct {
 // +kubebuilder:validation:XValidation:rule="self.strategy != 'Scheduled' || !has(self.activityStart)",message="activityStart is for Daily, Limited and Emergency windows, not Scheduled"
 // +kubebuilder:validation:XValidation:rule="!has(self.leadTime) || has(self.activityStart)",message="leadTime is only valid with activityStart",fieldPath=".leadTime"
 // +kubebuilder:validation:XValidation:rule="!has(self.schedule) || self.strategy == 'Scheduled'",message="schedule is only valid with strategy Scheduled",fieldPath=".schedule"
+// +kubebuilder:validation:XValidation:rule="!has(self.duration) || self.strategy == 'Scheduled'",message="duration is only valid with strategy Scheduled (an activity window ends at activityStart)",fieldPath=".duration"
 // +kubebuilder:validation:XValidation:rule="!has(self.duration) || !has(self.gracePeriod) || duration(self.gracePeriod) < duration(self.duration)",message="gracePeriod must be shorter than duration",fieldPath=".gracePeriod"
 // +kubebuilder:validation:XValidation:rule="!has(self.approval) || !self.approval.required || (has(self.approval.approvers) && size(self.approval.approvers) > 0)",message="approval.required needs at least one approver",fieldPath=".approval"
 type SettlementWindowSpec struct {

@@ -4,6 +4,7 @@ package window
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -13,10 +14,15 @@ import (
 // like a Kubernetes CronJob.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// LoadLocation resolves an IANA time zone name; empty means UTC.
+// LoadLocation resolves an IANA time zone name; empty means UTC. "Local" (Go's name for
+// the host's zone) is refused, as a Kubernetes CronJob refuses it: a window or schedule
+// must not move with the machine the manager happens to run on.
 func LoadLocation(name string) (*time.Location, error) {
 	if name == "" {
 		return time.UTC, nil
+	}
+	if strings.EqualFold(name, "Local") {
+		return nil, fmt.Errorf("time zone %q is the manager host's zone; use an explicit IANA time zone such as UTC or Europe/Berlin", name)
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {

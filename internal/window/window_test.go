@@ -77,3 +77,17 @@ func TestStagesErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadLocationRefusesLocal: "Local" is not an IANA zone but Go's name for the
+// manager's own zone, so windows (and schedules) would move with the host the manager
+// runs on. Refused, as a Kubernetes CronJob refuses it.
+func TestLoadLocationRefusesLocal(t *testing.T) {
+	for _, name := range []string{"Local", "local"} {
+		if _, err := LoadLocation(name); err == nil || !strings.Contains(err.Error(), "explicit IANA time zone") {
+			t.Errorf("LoadLocation(%q) = %v, want an error asking for an explicit IANA time zone", name, err)
+		}
+	}
+	if _, err := ParseSchedule("0 22 * * *", "Local"); err == nil {
+		t.Errorf(`ParseSchedule(..., "Local") accepted`)
+	}
+}

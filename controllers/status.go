@@ -62,17 +62,17 @@ func unknownUntilImplemented(typ string, gen int64) metav1.Condition {
 	return condition(typ, metav1.ConditionUnknown, chv1.ReasonNotImplemented, "not evaluated yet by this version of the operator", gen)
 }
 
-// scheduleProblems checks a cron schedule in its time zone, or the time zone alone when
-// there is no schedule, naming the field at fault.
+// scheduleProblems checks the time zone, then the cron schedule (if any) in it, naming
+// the field at fault.
 func scheduleProblems(schedule, timeZone string) []string {
+	// The zone first: a bad zone is the timeZone field's fault, not the schedule's.
+	if _, err := window.LoadLocation(timeZone); err != nil {
+		return []string{fmt.Sprintf("spec.timeZone: %v", err)}
+	}
 	if schedule != "" {
 		if _, err := window.ParseSchedule(schedule, timeZone); err != nil {
 			return []string{fmt.Sprintf("spec.schedule: %v", err)}
 		}
-		return nil
-	}
-	if _, err := window.LoadLocation(timeZone); err != nil {
-		return []string{fmt.Sprintf("spec.timeZone: %v", err)}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -54,9 +55,11 @@ type Options struct {
 // diff.Reader (a diff.OrderedReader when opts.OrderedBy is set).
 //
 // An http(s) body is streamed for CSV and JSON Lines; a Parquet file, which needs
-// random access, is spooled to a temporary file removed by Close. A response other
-// than 2xx is an error naming the URL without user info, query or fragment (which
-// may carry credentials). ctx bounds the request and the reading of the body.
+// random access, is spooled to a temporary file removed by Close. A gzip file sent with
+// Content-Encoding: gzip (and so decompressed by the transport) is read as it arrives.
+// A response other than 2xx is an error naming the URL without user info, query or
+// fragment (which may carry credentials). ctx bounds the request and the reading of the
+// body.
 func Open(ctx context.Context, uri string, opts Options) (diff.Reader, error) {
 	r, err := open(ctx, uri, opts)
 	if err != nil {
@@ -280,6 +283,15 @@ func openHTTP(ctx context.Context, u *url.URL, format Format, comp Compression, 
 		return nil, fmt.Errorf("GET %s: %s", safe, resp.Status)
 	}
 	body := &httpBody{rc: resp.Body, url: safe}
+	if resp.Uncompressed && comp == CompressionGzip {
+		// The server sent the .gz file with Content-Encoding: gzip (object storage
+		// metadata set on upload) and the transport has already decompressed it: read
+		// it as it is, unless it is gzip still (compressed twice).
+		body.br = bufio.NewReader(resp.Body)
+		if b, err := body.br.Peek(2); err != nil || b[0] != 0x1f || b[1] != 0x8b {
+			comp = CompressionNone
+		}
+	}
 	if format != FormatParquet {
 		return openStream(body, format, comp, opts)
 	}
@@ -316,11 +328,20 @@ func (f closerFunc) Close() error { return f() }
 // httpBody keeps URLs (which may hold credentials) out of read errors.
 type httpBody struct {
 	rc  io.ReadCloser
+	br  *bufio.Reader // when not nil, rc read through it
 	url string
 }
 
 func (b *httpBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
+	var (
+		n   int
+		err error
+	)
+	if b.br != nil {
+		n, err = b.br.Read(p)
+	} else {
+		n, err = b.rc.Read(p)
+	}
 	if err != nil && err != io.EOF {
 		err = fmt.Errorf("reading %s: %v", b.url, stripURLError(err))
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
@@ -33,6 +34,8 @@ import (
 //     shortest text that reads back to the same float; BOOLEAN as true/false;
 //   - UUID as 8-4-4-4-12 lowercase hex; FLOAT16 as a float;
 //   - strings, enums, JSON and un-annotated byte arrays as their bytes.
+//
+// INTERVAL is not supported (an error unless Columns leaves it out).
 type ParquetOptions struct {
 	// Columns selects and orders the columns (each must be a top-level field).
 	// Empty means every top-level field.
@@ -97,6 +100,7 @@ func NewParquetReader(r io.ReaderAt, size int64, closer io.Closer, opts ParquetO
 		p.out[i] = -1
 	}
 	p.render = make([]renderFunc, len(cols))
+	fileLogical := topLevelLogicalTypes(f.Metadata().Schema)
 	for i, name := range cols {
 		if !slices.Contains(fields, name) {
 			return nil, fmt.Errorf("%s: column %q is not in the Parquet schema (fields: %q)", opts.Name, name, fields)
@@ -106,7 +110,7 @@ func NewParquetReader(r io.ReaderAt, size int64, closer io.Closer, opts ParquetO
 			return nil, fmt.Errorf("%s: column %q is a nested or repeated Parquet field, which is not supported; declare the columns to leave it out", opts.Name, name)
 		}
 		p.out[leaf.ColumnIndex] = i
-		p.render[i], err = renderer(leaf.Node.Type())
+		p.render[i], err = renderer(leaf.Node.Type(), fileLogical[name])
 		if err != nil {
 			return nil, fmt.Errorf("%s: column %q: %w", opts.Name, name, err)
 		}
@@ -203,7 +207,11 @@ func (p *ParquetReader) Next() ([]diff.Cell, error) {
 	}
 	for _, v := range row {
 		k := p.out[v.Column()]
-		if k < 0 || v.IsNull() {
+		if k < 0 {
+			continue
+		}
+		if v.IsNull() {
+			p.spans[k] = span{-2, -2}
 			continue
 		}
 		start := len(buf)
@@ -212,6 +220,12 @@ func (p *ParquetReader) Next() ([]diff.Cell, error) {
 	}
 	p.buf = buf
 	for k, s := range p.spans {
+		if s.start == -1 {
+			// A column chunk with fewer values than the others (a corrupt file): the
+			// row has no value, not even a NULL, for this column.
+			p.err = fmt.Errorf("%s: corrupt Parquet data: column %q has no value for this row", p.pos.String(), p.cols[k])
+			return nil, p.err
+		}
 		if s.start < 0 {
 			p.cells[k] = diff.Cell{Null: true}
 		} else {
@@ -256,10 +270,43 @@ func (p *ParquetReader) fill() (err error) {
 	}
 }
 
-func renderer(t parquet.Type) (renderFunc, error) {
+// topLevelLogicalTypes returns the logical type annotations of top-level fields that
+// the library leaves out when it reads a file's schema (FLOAT16), by field name.
+func topLevelLogicalTypes(elems []format.SchemaElement) map[string]format.LogicalTypeValue {
+	m := make(map[string]format.LogicalTypeValue)
+	if len(elems) == 0 {
+		return m
+	}
+	// Walk the tree (depth first, each group followed by its children).
+	var stack []int32 // children left at each depth below the root
+	stack = append(stack, elems[0].NumChildren.V)
+	for i := 1; i < len(elems) && len(stack) > 0; i++ {
+		e := &elems[i]
+		if _, ok := e.LogicalType.Value.(*format.Float16Type); ok && len(stack) == 1 {
+			m[e.Name] = e.LogicalType.Value
+		}
+		stack[len(stack)-1]--
+		if n := e.NumChildren.V; e.NumChildren.Valid && n > 0 {
+			stack = append(stack, n)
+		}
+		for len(stack) > 0 && stack[len(stack)-1] <= 0 {
+			stack = stack[:len(stack)-1]
+		}
+	}
+	return m
+}
+
+// renderer returns how to render values of type t; fileLT is the field's logical type
+// as the file says it when the library's type has lost it (FLOAT16), or nil.
+func renderer(t parquet.Type, fileLT format.LogicalTypeValue) (renderFunc, error) {
 	kind := t.Kind()
-	var lt format.LogicalTypeValue
-	if l := t.LogicalType(); l != nil {
+	if ct := t.ConvertedType(); ct != nil && *ct == deprecated.Interval {
+		// Three little-endian counts (months, days, milliseconds): no text of its own,
+		// and its bytes are not text.
+		return nil, fmt.Errorf("INTERVAL is not supported; declare the columns to leave it out")
+	}
+	lt := fileLT
+	if l := t.LogicalType(); l != nil && l.Value != nil {
 		lt = l.Value
 	}
 	switch l := lt.(type) {
@@ -329,7 +376,7 @@ func renderer(t parquet.Type) (renderFunc, error) {
 			if len(b) != 2 {
 				return append(dst, b...)
 			}
-			return strconv.AppendFloat(dst, float64(float16(binary.LittleEndian.Uint16(b))), 'g', -1, 32)
+			return strconv.AppendFloat(dst, float64(float16(binary.LittleEndian.Uint16(b))), 'f', -1, 32)
 		}, nil
 	}
 	switch kind {

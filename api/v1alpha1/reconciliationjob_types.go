@@ -257,6 +257,8 @@ type Alerts struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.startingDeadlineSeconds) || has(self.schedule)",message="startingDeadlineSeconds needs schedule",fieldPath=".startingDeadlineSeconds"
 // +kubebuilder:validation:XValidation:rule="self.source.dataSource != self.target.dataSource || (has(self.source.filter) && has(self.target.filter) && self.source.filter != self.target.filter)",message="source and target are the same DataSource; give them different filters to compare two slices of it"
 // +kubebuilder:validation:XValidation:rule="self.mode == 'Batch' || self.strategy in ['Auto', 'Merge']",message="mode Stream supports strategy Auto or Merge only"
+// +kubebuilder:validation:XValidation:rule="self.keys.all(k, self.keys.exists_one(j, (has(j.target) && size(j.target) > 0 ? j.target : j.source) == (has(k.target) && size(k.target) > 0 ? k.target : k.source)))",message="each key must map to a different target column",fieldPath=".keys"
+// +kubebuilder:validation:XValidation:rule="!has(self.compare) || self.compare.all(c, !self.keys.exists(k, k.source == c.source || (has(k.target) && size(k.target) > 0 ? k.target : k.source) == (has(c.target) && size(c.target) > 0 ? c.target : c.source)))",message="a key column cannot also be a compared column",fieldPath=".compare"
 type ReconciliationJobSpec struct {
 	// Source side (the system of record considered right).
 	Source JobSide `json:"source"`

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -62,17 +63,24 @@ func unknownUntilImplemented(typ string, gen int64) metav1.Condition {
 	return condition(typ, metav1.ConditionUnknown, chv1.ReasonNotImplemented, "not evaluated yet by this version of the operator", gen)
 }
 
-// scheduleProblems checks the time zone, then the cron schedule (if any) in it, naming
-// the field at fault.
+// scheduleProblems checks a cron schedule in its time zone, or the time zone alone when
+// there is no schedule, naming the field at fault. A schedule that parses but never fires
+// (February 30th) is a problem too: it would never run, silently.
 func scheduleProblems(schedule, timeZone string) []string {
-	// The zone first: a bad zone is the timeZone field's fault, not the schedule's.
 	if _, err := window.LoadLocation(timeZone); err != nil {
 		return []string{fmt.Sprintf("spec.timeZone: %v", err)}
 	}
-	if schedule != "" {
-		if _, err := window.ParseSchedule(schedule, timeZone); err != nil {
-			return []string{fmt.Sprintf("spec.schedule: %v", err)}
-		}
+	if schedule == "" {
+		return nil
+	}
+	s, err := window.ParseSchedule(schedule, timeZone)
+	if err != nil {
+		return []string{fmt.Sprintf("spec.schedule: %v", err)}
+	}
+	// From a fixed instant, so that validity does not depend on the clock; the cron
+	// library looks five years ahead, which covers February 29th.
+	if s.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return []string{fmt.Sprintf("spec.schedule: cron expression %q never fires", schedule)}
 	}
 	return nil
 }

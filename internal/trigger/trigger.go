@@ -89,7 +89,9 @@ func Decide(s Spec, st State, now time.Time) (Decision, error) {
 	if err != nil {
 		return d, err
 	}
-	d.Next = sched.Next(now).UTC()
+	if next := sched.Next(now); !next.IsZero() {
+		d.Next = next.UTC()
+	}
 
 	earliest := st.LastScheduleTime
 	if earliest.IsZero() {
@@ -115,7 +117,9 @@ func Decide(s Spec, st State, now time.Time) (Decision, error) {
 // it passes over, and whether that count hit MaxMissed.
 func latestBetween(s *window.Schedule, after, now time.Time) (latest time.Time, missed int, tooMany bool) {
 	n := 0
-	for t := s.Next(after); !t.After(now); t = s.Next(t) {
+	// The zero time is the cron library's "no activation" (February 30th): it is never
+	// after now, and must end the walk rather than loop on it.
+	for t := s.Next(after); !t.IsZero() && !t.After(now); t = s.Next(t) {
 		latest = t
 		n++
 		if n > MaxMissed {
@@ -133,9 +137,9 @@ func latestBetween(s *window.Schedule, after, now time.Time) (latest time.Time, 
 func latestBefore(s *window.Schedule, now time.Time) time.Time {
 	for w := time.Minute; ; w *= 2 {
 		from := now.Add(-w)
-		if t := s.Next(from); !t.After(now) {
+		if t := s.Next(from); !t.IsZero() && !t.After(now) {
 			latest := t
-			for t = s.Next(t); !t.After(now); t = s.Next(t) {
+			for t = s.Next(t); !t.IsZero() && !t.After(now); t = s.Next(t) {
 				latest = t
 			}
 			return latest

@@ -89,7 +89,7 @@ Sample: 3 of 10 discrepancies (sensitive values are masked).
 
 KIND               KEY      DETAIL
 missing_in_target  id=1001
-mismatch           id=1002  amount: 10.00 vs 10.01; iban: ***123af073 vs ***febbe7cd; memo: a <b> & c vs NULL
+mismatch           id=1002  amount: 10.00 vs 10.01; iban: ***123af07300a373b2 vs ***febbe7cd92e9d445; memo: a <b> & c vs NULL
 duplicate_key      id=1003  2 rows on the target side
 `
 

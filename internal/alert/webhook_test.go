@@ -87,7 +87,7 @@ const wantWebhookBody = `{
     {"kind": "missing_in_target", "key": {"id": "1001"}},
     {"kind": "mismatch", "key": {"id": "1002"}, "columns": [
       {"name": "amount", "source": "10.00", "target": "10.01"},
-      {"name": "iban", "source": "***123af073", "target": "***febbe7cd"},
+      {"name": "iban", "source": "***123af07300a373b2", "target": "***febbe7cd92e9d445"},
       {"name": "memo", "source": "a \u003cb\u003e \u0026 c", "target": null}
     ]},
     {"kind": "duplicate_key", "key": {"id": "1003"}, "side": "target", "count": 2}

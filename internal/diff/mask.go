@@ -7,7 +7,7 @@ import "crypto/rand"
 // or missing key would allow (an amount or an account number has few possible values).
 const MaskKeySize = 32
 
-// Mask renders a sensitive value as SEMANTICS.md says: "***" and the first 8 hex
+// Mask renders a sensitive value as SEMANTICS.md says: "***" and the first 16 hex
 // digits of the HMAC-SHA256 of text under key, where text should be the value's
 // canonical text (for a value that does not parse, its text as read). The same key
 // gives the same mask for the same value, run after run. NULL is not masked: a caller

@@ -9,13 +9,13 @@ import (
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 )
 
-// TestReviewJScheduleProblemsNameTheirField: a bad time zone is reported on
+// TestScheduleProblemsNameTheirField: a bad time zone is reported on
 // spec.timeZone (not spec.schedule) even when the job has a schedule, and a schedule
 // that parses but never fires (February 30th) is InvalidSpec on spec.schedule. Found:
 // the time zone's error was filed under spec.schedule, and a never-firing schedule hung
 // the reconciler (trigger.Decide looped forever), so the job never got a status at all.
-func TestReviewJScheduleProblemsNameTheirField(t *testing.T) {
-	namespace(t, "review-j-schedule")
+func TestScheduleProblemsNameTheirField(t *testing.T) {
+	namespace(t, "rjcheck-schedule")
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, schedule, zone, want string
@@ -24,7 +24,7 @@ func TestReviewJScheduleProblemsNameTheirField(t *testing.T) {
 		{"never-fires", "0 0 30 2 *", "Europe/Paris", `spec.schedule: cron expression "0 0 30 2 *" never fires`},
 	} {
 		job := &chv1.ReconciliationJob{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "review-j-schedule", Name: tc.name},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "rjcheck-schedule", Name: tc.name},
 			Spec: chv1.ReconciliationJobSpec{
 				Source:   chv1.JobSide{DataSource: "ledger"},
 				Target:   chv1.JobSide{DataSource: "bank"},

@@ -5,12 +5,12 @@ import (
 	"time"
 )
 
-// TestReviewJScheduleThatNeverFires: a cron expression that parses but has no
+// TestScheduleThatNeverFires: a cron expression that parses but has no
 // activation ("0 0 30 2 *", February 30th) must not hang the reconciler: Decide returns
 // at once with nothing due and no next time. Found: Decide looped forever (the cron
 // library answers "no activation" with the zero time, which is never after now), holding
 // one of the controller's workers for good.
-func TestReviewJScheduleThatNeverFires(t *testing.T) {
+func TestScheduleThatNeverFires(t *testing.T) {
 	for _, st := range []State{
 		{Created: utc("2026-01-01T00:00:00Z")},
 		{Created: utc("2020-01-01T00:00:00Z"), LastScheduleTime: utc("2020-01-01T00:00:00Z")},

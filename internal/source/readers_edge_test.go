@@ -21,7 +21,7 @@ import (
 
 // A .jsonl.gz object served with Content-Encoding: gzip (S3 or GCS metadata set on
 // upload) is decompressed by Go's transport: the body is then not gzip any more.
-func TestReviewHTTPGzipContentEncoding(t *testing.T) {
+func TestHTTPGzipContentEncoding(t *testing.T) {
 	data := gz(t, `{"id":"1","v":"a"}`+"\n"+`{"id":"2","v":null}`+"\n")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-ndjson")
@@ -52,7 +52,7 @@ func TestReviewHTTPGzipContentEncoding(t *testing.T) {
 
 // A server that drops the connection mid-body must fail the read, whether it said
 // the length or sent chunks; so must a truncated gzip stream.
-func TestReviewHTTPDropAndTruncatedGzip(t *testing.T) {
+func TestHTTPDropAndTruncatedGzip(t *testing.T) {
 	var body strings.Builder
 	for i := range 2000 {
 		body.WriteString(`{"id":"` + strconv.Itoa(i) + `"}` + "\n")
@@ -106,7 +106,7 @@ func TestReviewHTTPDropAndTruncatedGzip(t *testing.T) {
 
 // JSON Lines edge cases, each line checked with its position and, for a local file,
 // read again by its locator to the same cells.
-func TestReviewJSONLEdges(t *testing.T) {
+func TestSONLEdges(t *testing.T) {
 	long := strings.Repeat("x", 300<<10) // longer than the read buffer
 	text := "\uFEFF" + `{"id":"1","v":12345678901234567890123}` + "\r\n" +
 		"\r\n" +
@@ -169,19 +169,19 @@ func TestReviewJSONLEdges(t *testing.T) {
 	}
 }
 
-type reviewLogicalType struct {
+type refLogicalType struct {
 	parquet.Type
 	lt format.LogicalType
 }
 
-func (l reviewLogicalType) LogicalType() *format.LogicalType { return &l.lt }
+func (l refLogicalType) LogicalType() *format.LogicalType { return &l.lt }
 
 // FLOAT16 (pyarrow writes it for float16 columns) is promised as a float, but the
 // library does not know the annotation when reading: the cell was the value's two raw
 // bytes.
-func TestReviewParquetFloat16(t *testing.T) {
+func TestParquetFloat16(t *testing.T) {
 	schema := parquet.NewSchema("r", parquet.Group{
-		"h":  parquet.Leaf(reviewLogicalType{Type: parquet.FixedLenByteArrayType(2), lt: format.LogicalType{Value: &format.Float16Type{}}}),
+		"h":  parquet.Leaf(refLogicalType{Type: parquet.FixedLenByteArrayType(2), lt: format.LogicalType{Value: &format.Float16Type{}}}),
 		"id": parquet.String(),
 	})
 	var buf bytes.Buffer
@@ -221,7 +221,7 @@ func TestReviewParquetFloat16(t *testing.T) {
 	}
 }
 
-func TestReviewTopLevelLogicalTypes(t *testing.T) {
+func TestTopLevelLogicalTypes(t *testing.T) {
 	f16 := format.LogicalType{Value: &format.Float16Type{}}
 	el := func(name string, children int32, lt format.LogicalType) format.SchemaElement {
 		e := format.SchemaElement{Name: name, LogicalType: lt}
@@ -246,7 +246,7 @@ func TestReviewTopLevelLogicalTypes(t *testing.T) {
 // writer): the library's rows then lack the short column's values, which were read as
 // NULL, for a REQUIRED column, and the run went on with values that are not in the
 // file. It must fail the run, naming the row and the column.
-func TestReviewParquetRaggedColumnChunks(t *testing.T) {
+func TestParquetRaggedColumnChunks(t *testing.T) {
 	schema := parquet.NewSchema("r", parquet.Group{"a": parquet.Int(32), "b": parquet.Int(32)})
 	var buf bytes.Buffer
 	w := parquet.NewWriter(&buf, schema)
@@ -281,17 +281,17 @@ func TestReviewParquetRaggedColumnChunks(t *testing.T) {
 	}
 }
 
-type reviewIntervalRow struct {
+type refIntervalRow struct {
 	ID string   `parquet:"id"`
 	IV [12]byte `parquet:"iv,interval"`
 }
 
 // INTERVAL was read as its 12 raw bytes (NULs and all) as if they were text: it is
 // refused, naming the column, unless the declared columns leave it out.
-func TestReviewParquetIntervalRefused(t *testing.T) {
+func TestParquetIntervalRefused(t *testing.T) {
 	var buf bytes.Buffer
-	w := parquet.NewGenericWriter[reviewIntervalRow](&buf)
-	if _, err := w.Write([]reviewIntervalRow{{ID: "a", IV: [12]byte{1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0}}}); err != nil {
+	w := parquet.NewGenericWriter[refIntervalRow](&buf)
+	if _, err := w.Write([]refIntervalRow{{ID: "a", IV: [12]byte{1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {

@@ -9,14 +9,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
-// TestReviewJDuplicateColumnMappingsAreRejected: a job that maps two keys onto the same
+// TestDuplicateColumnMappingsAreRejected: a job that maps two keys onto the same
 // target column, or compares a key column, is a mistake the API server can see; it must
 // reject it naming the field, not accept it and leave the job Ready=False for someone to
 // notice later. (Two compared columns onto one target column are left to the
 // controller's Ready=False: a CEL rule over 512 compared columns exceeds the API
 // server's cost budget.)
-func TestReviewJDuplicateColumnMappingsAreRejected(t *testing.T) {
-	createNamespace(t, "review-j-dup")
+func TestDuplicateColumnMappingsAreRejected(t *testing.T) {
+	createNamespace(t, "rjcheck-dup")
 	cases := []struct {
 		name  string
 		edits []edit
@@ -38,7 +38,7 @@ func TestReviewJDuplicateColumnMappingsAreRejected(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := parse(t, baseJob)
-			obj.SetNamespace("review-j-dup")
+			obj.SetNamespace("rjcheck-dup")
 			obj.SetName(fmt.Sprintf("case-%d", i))
 			for _, e := range tc.edits {
 				if err := apply(obj.Object, e); err != nil {
@@ -62,7 +62,7 @@ func TestReviewJDuplicateColumnMappingsAreRejected(t *testing.T) {
 	// A mapping that only looks similar is valid: a key and a compared column with
 	// distinct targets, a compared column renamed onto a free name.
 	obj := parse(t, baseJob)
-	obj.SetNamespace("review-j-dup")
+	obj.SetNamespace("rjcheck-dup")
 	obj.SetName("valid")
 	for _, e := range []edit{{"spec.keys", []any{map[string]any{"source": "id", "target": "ref"}, map[string]any{"source": "day"}}},
 		{"spec.compare[1].target", "booked"}} {

@@ -17,10 +17,10 @@ import (
 // client and no carryForward must get the documented default (carry forward on), as one
 // created from YAML does. A plain bool serialised enabled:false and switched it off.
 func TestWindowCarryForwardDefaultFromGoClient(t *testing.T) {
-	createNamespace(t, "review-s-carry")
+	createNamespace(t, "swcheck-carry")
 	ctx := context.Background()
 	sw := &chv1.SettlementWindow{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "review-s-carry", Name: "typed"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "swcheck-carry", Name: "typed"},
 		Spec: chv1.SettlementWindowSpec{
 			Strategy: chv1.WindowScheduled,
 			Schedule: "0 22 * * *",
@@ -58,7 +58,7 @@ func TestWindowCarryForwardDefaultFromGoClient(t *testing.T) {
 // TestWindowInvalidSpecsRejected: mistakes in a SettlementWindow the API server must
 // reject, naming the field, rather than accept and ignore or fail later.
 func TestWindowInvalidSpecsRejected(t *testing.T) {
-	createNamespace(t, "review-s-invalid")
+	createNamespace(t, "swcheck-invalid")
 	for i, tc := range []struct {
 		name  string
 		base  string
@@ -79,7 +79,7 @@ func TestWindowInvalidSpecsRejected(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := parse(t, tc.base)
-			obj.SetNamespace("review-s-invalid")
+			obj.SetNamespace("swcheck-invalid")
 			obj.SetName(fmt.Sprintf("case-%d", i))
 			for _, e := range tc.edits {
 				if err := apply(obj.Object, e); err != nil {

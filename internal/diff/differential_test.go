@@ -16,9 +16,9 @@ import (
 // Differential tests of the value semantics against independent references written
 // with the standard library (math/big.Rat, time, encoding/json).
 
-// reviewDecText renders a random decimal spelling: sign, leading zeros, fraction,
+// refDecText renders a random decimal spelling: sign, leading zeros, fraction,
 // exponent, surrounding white space. ref is its exact value.
-func reviewDecText(r *rand.Rand) (text string, ref *big.Rat) {
+func refDecText(r *rand.Rand) (text string, ref *big.Rat) {
 	var b strings.Builder
 	switch r.IntN(4) {
 	case 0:
@@ -47,7 +47,7 @@ func reviewDecText(r *rand.Rand) (text string, ref *big.Rat) {
 	}
 	if r.IntN(4) == 0 {
 		b.WriteString([]string{"e", "E", "e+", "e-"}[r.IntN(4)])
-		b.WriteString(fmt.Sprint(r.IntN(30)))
+		fmt.Fprint(&b, r.IntN(30))
 	}
 	core := b.String()
 	ref, ok := new(big.Rat).SetString(core)
@@ -57,7 +57,7 @@ func reviewDecText(r *rand.Rand) (text string, ref *big.Rat) {
 	return []string{"", " ", "\t", " \n"}[r.IntN(4)] + core + []string{"", " ", "\r\n"}[r.IntN(3)], ref
 }
 
-func reviewWithin(a, b *big.Rat, abs, rel *big.Rat) bool {
+func refWithin(a, b *big.Rat, abs, rel *big.Rat) bool {
 	if a.Cmp(b) == 0 {
 		return true
 	}
@@ -78,16 +78,16 @@ func reviewWithin(a, b *big.Rat, abs, rel *big.Rat) bool {
 	return false
 }
 
-func TestReviewVDecimalDifferential(t *testing.T) {
+func TestDecimalDifferential(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	tols := []string{"", "0", "0.01", "1", "0.000000000000000000001", "123456789012345678901234.5"}
 	for i := range 40000 {
-		a, ra := reviewDecText(r)
+		a, ra := refDecText(r)
 		var b string
 		var rb *big.Rat
 		switch r.IntN(3) {
 		case 0:
-			b, rb = reviewDecText(r)
+			b, rb = refDecText(r)
 		case 1: // near a: a + small delta
 			delta := new(big.Rat).SetFrac64(int64(r.IntN(200)-100), 10000)
 			rb = new(big.Rat).Add(ra, delta)
@@ -108,7 +108,7 @@ func TestReviewVDecimalDifferential(t *testing.T) {
 		if relT != "" {
 			relR, _ = new(big.Rat).SetString(relT)
 		}
-		want := reviewWithin(ra, rb, absR, relR)
+		want := refWithin(ra, rb, absR, relR)
 		got, err := col.Equal(a, b)
 		if err != nil {
 			t.Fatalf("%d: Equal(%q, %q): %v", i, a, b, err)
@@ -132,7 +132,7 @@ func TestReviewVDecimalDifferential(t *testing.T) {
 }
 
 // Bounds are inclusive, and exact: tol + 1e-30 away is outside.
-func TestReviewVToleranceBounds(t *testing.T) {
+func TestToleranceBounds(t *testing.T) {
 	cases := []struct {
 		abs, rel, a, b string
 		want           bool
@@ -171,7 +171,7 @@ func TestReviewVToleranceBounds(t *testing.T) {
 	}
 }
 
-func TestReviewVIntegers(t *testing.T) {
+func TestIntegers(t *testing.T) {
 	col := Column{Name: "n", Type: TypeInteger}
 	for _, c := range []struct {
 		a, b string
@@ -204,8 +204,8 @@ func TestReviewVIntegers(t *testing.T) {
 	}
 }
 
-// reviewTimeRef parses what SEMANTICS.md documents with package time.
-func reviewTimeRef(s string, loc *time.Location, prec time.Duration) (time.Time, bool) {
+// refTimeRef parses what SEMANTICS.md documents with package time.
+func refTimeRef(s string, loc *time.Location, prec time.Duration) (time.Time, bool) {
 	s = strings.TrimSpace(s)
 	if len(s) < 10 {
 		return time.Time{}, false
@@ -272,7 +272,7 @@ func reviewTimeRef(s string, loc *time.Location, prec time.Duration) (time.Time,
 	return t.Truncate(prec), true
 }
 
-func TestReviewVTimestampDifferential(t *testing.T) {
+func TestTimestampDifferential(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	precs := []time.Duration{0, time.Nanosecond, time.Microsecond, time.Millisecond, 10 * time.Millisecond, time.Second, time.Minute, time.Hour}
 	gen := func() string {
@@ -329,8 +329,8 @@ func TestReviewVTimestampDifferential(t *testing.T) {
 		if rl == nil {
 			rl = time.UTC
 		}
-		ta, oka := reviewTimeRef(a, rl, p)
-		tb, okb := reviewTimeRef(b, rl, p)
+		ta, oka := refTimeRef(a, rl, p)
+		tb, okb := refTimeRef(b, rl, p)
 		got, err := col.Equal(a, b)
 		if (err == nil) != (oka && okb) {
 			t.Fatalf("%d: Equal(%q, %q) err=%v, reference valid %v %v", i, a, b, err, oka, okb)
@@ -349,7 +349,7 @@ func TestReviewVTimestampDifferential(t *testing.T) {
 	}
 }
 
-func TestReviewVTimeEdges(t *testing.T) {
+func TestTimeEdges(t *testing.T) {
 	col := Column{Name: "ts", Type: TypeTimestamp, TimeTolerance: time.Second}
 	for _, c := range []struct {
 		a, b string
@@ -391,7 +391,7 @@ func TestReviewVTimeEdges(t *testing.T) {
 	}
 }
 
-func TestReviewVBooleansStrings(t *testing.T) {
+func TestBooleansStrings(t *testing.T) {
 	b := Column{Name: "b", Type: TypeBoolean}
 	for _, s := range []string{"true", "TRUE", "t", "T", "1", "yes", "YES", " Yes "} {
 		if n, err := b.Normalize(s); err != nil || n != "true" {
@@ -436,9 +436,9 @@ func TestReviewVBooleansStrings(t *testing.T) {
 	}
 }
 
-// reviewCanonJSON is an independent canonical form: decode with UseNumber, re-encode with
+// refCanonJSON is an independent canonical form: decode with UseNumber, re-encode with
 // sorted keys and numbers as exact rationals.
-func reviewCanonJSON(s string) (string, bool) {
+func refCanonJSON(s string) (string, bool) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	var v any
@@ -466,7 +466,7 @@ func reviewCanonJSON(s string) (string, bool) {
 	return string(b), true
 }
 
-func TestReviewVJSON(t *testing.T) {
+func TestJSON(t *testing.T) {
 	col := Column{Name: "j", Type: TypeJSON}
 	same := [][2]string{
 		{`{"a":1,"b":2}`, `{"b":2,"a":1}`},
@@ -485,8 +485,8 @@ func TestReviewVJSON(t *testing.T) {
 		if err != nil || !got {
 			t.Errorf("JSON Equal(%q, %q) = %v, %v", c[0], c[1], got, err)
 		}
-		ra, _ := reviewCanonJSON(c[0])
-		rb, _ := reviewCanonJSON(c[1])
+		ra, _ := refCanonJSON(c[0])
+		rb, _ := refCanonJSON(c[1])
 		if ra != rb {
 			t.Errorf("reference disagrees on %q %q", c[0], c[1])
 		}
@@ -540,8 +540,8 @@ func TestReviewVJSON(t *testing.T) {
 	}
 	for i := range 20000 {
 		a, b := gen(0), gen(0)
-		ra, _ := reviewCanonJSON(a)
-		rb, _ := reviewCanonJSON(b)
+		ra, _ := refCanonJSON(a)
+		rb, _ := refCanonJSON(b)
 		got, err := col.Equal(a, b)
 		if err != nil || got != (ra == rb) {
 			t.Fatalf("%d: JSON Equal(%s, %s) = %v, %v; reference %v", i, a, b, got, err, ra == rb)
@@ -549,8 +549,8 @@ func TestReviewVJSON(t *testing.T) {
 	}
 }
 
-// reviewRun runs the engine over two in-memory sides with both strategies.
-func reviewRun(t *testing.T, spec Spec, cols []string, src, tgt [][]Cell) map[Strategy][]Discrepancy {
+// refRun runs the engine over two in-memory sides with both strategies.
+func refRun(t *testing.T, spec Spec, cols []string, src, tgt [][]Cell) map[Strategy][]Discrepancy {
 	t.Helper()
 	out := map[Strategy][]Discrepancy{}
 	for _, st := range []Strategy{StrategyHash, StrategyMerge} {
@@ -568,18 +568,18 @@ func reviewRun(t *testing.T, spec Spec, cols []string, src, tgt [][]Cell) map[St
 }
 
 // The engine's verdicts over many rows (fast paths included) agree with the reference.
-func TestReviewVRunDecimalDifferential(t *testing.T) {
+func TestRunDecimalDifferential(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	var src, tgt [][]Cell
 	want := map[string]bool{}
 	absR, _ := new(big.Rat).SetString("0.01")
 	relR, _ := new(big.Rat).SetString("0.001")
 	for i := range 5000 {
-		a, ra := reviewDecText(r)
+		a, ra := refDecText(r)
 		var b string
 		var rb *big.Rat
 		if r.IntN(2) == 0 {
-			b, rb = reviewDecText(r)
+			b, rb = refDecText(r)
 		} else {
 			rb = new(big.Rat).Add(ra, new(big.Rat).SetFrac64(int64(r.IntN(3)-1), 100))
 			if r.IntN(2) == 0 {
@@ -591,13 +591,13 @@ func TestReviewVRunDecimalDifferential(t *testing.T) {
 		id := fmt.Sprintf("%06d", i)
 		src = append(src, row(id, a))
 		tgt = append(tgt, row(id, b))
-		if !reviewWithin(ra, rb, absR, relR) {
+		if !refWithin(ra, rb, absR, relR) {
 			want[id] = true
 		}
 	}
 	idx := func(id string) int { n, _ := strconv.Atoi(id); return n }
 	spec := Spec{Keys: []Column{{Name: "id"}}, Compare: []Column{{Name: "v", Type: TypeDecimal, AbsTolerance: "0.01", RelTolerance: "0.001"}}}
-	for st, ds := range reviewRun(t, spec, []string{"id", "v"}, src, tgt) {
+	for st, ds := range refRun(t, spec, []string{"id", "v"}, src, tgt) {
 		got := map[string]bool{}
 		for _, d := range ds {
 			if d.Kind != KindMismatch {
@@ -620,12 +620,12 @@ func TestReviewVRunDecimalDifferential(t *testing.T) {
 
 // NULL vs "" in every type: NULL equals only NULL; "" is a string value, and unparsable
 // for typed columns.
-func TestReviewVNullVersusEmpty(t *testing.T) {
+func TestNullVersusEmpty(t *testing.T) {
 	for _, typ := range []Type{TypeString, TypeInteger, TypeDecimal, TypeTimestamp, TypeDate, TypeBoolean, TypeJSON} {
 		spec := Spec{Keys: []Column{{Name: "id"}}, Compare: []Column{{Name: "v", Type: typ}}}
 		src := [][]Cell{row("1", nil), row("2", nil), row("3", "")}
 		tgt := [][]Cell{row("1", nil), row("2", ""), row("3", "")}
-		for st, ds := range reviewRun(t, spec, []string{"id", "v"}, src, tgt) {
+		for st, ds := range refRun(t, spec, []string{"id", "v"}, src, tgt) {
 			kinds := map[string]string{}
 			for _, d := range ds {
 				kinds[d.Key[0].Value.Text] += string(d.Kind) + "/" + string(d.Side) + " "
@@ -647,14 +647,14 @@ func TestReviewVNullVersusEmpty(t *testing.T) {
 }
 
 // Composite keys whose values contain separator-like characters are not confused.
-func TestReviewVCompositeKeySeparators(t *testing.T) {
+func TestCompositeKeySeparators(t *testing.T) {
 	spec := Spec{Keys: []Column{{Name: "a"}, {Name: "b"}}, Compare: []Column{{Name: "v"}}}
 	cols := []string{"a", "b", "v"}
 	src := [][]Cell{row("x\x00", "y", "1"), row("x", "\x00y", "2"), row("x|", "y", "3"), row("x", "|y", "4"), row("x\x1f", "y", "5"), row("x", "\x1fy", "6")}
 	tgt := [][]Cell{row("x\x00", "y", "1"), row("x", "\x00y", "2"), row("x|", "y", "3"), row("x", "|y", "4"), row("x\x1f", "y", "5"), row("x", "\x1fy", "6")}
 	sortRows(src, 0, 1)
 	sortRows(tgt, 0, 1)
-	for st, ds := range reviewRun(t, spec, cols, src, tgt) {
+	for st, ds := range refRun(t, spec, cols, src, tgt) {
 		if len(ds) != 0 {
 			t.Errorf("%s: %+v", st, ds)
 		}
@@ -662,7 +662,7 @@ func TestReviewVCompositeKeySeparators(t *testing.T) {
 }
 
 // Sensitive values never appear in clear in any outcome.
-func TestReviewVSensitiveOutcomes(t *testing.T) {
+func TestSensitiveOutcomes(t *testing.T) {
 	secret := "SECRET-4711"
 	spec := Spec{
 		Keys:    []Column{{Name: "id", Sensitive: true}},
@@ -686,7 +686,7 @@ func TestReviewVSensitiveOutcomes(t *testing.T) {
 	}
 	sortRows(src, 0)
 	sortRows(tgt, 0)
-	for st, ds := range reviewRun(t, spec, cols, src, tgt) {
+	for st, ds := range refRun(t, spec, cols, src, tgt) {
 		var buf bytes.Buffer
 		for _, d := range ds {
 			b, _ := json.Marshal(d)
@@ -704,7 +704,7 @@ func TestReviewVSensitiveOutcomes(t *testing.T) {
 
 // A typed sensitive key that does not parse, and a sensitive timestamp that does not,
 // are masked in the reason and the key.
-func TestReviewVSensitiveTypedKey(t *testing.T) {
+func TestSensitiveTypedKey(t *testing.T) {
 	spec := Spec{
 		Keys:    []Column{{Name: "id", Type: TypeInteger, Sensitive: true}},
 		Compare: []Column{{Name: "ts", Type: TypeTimestamp, Sensitive: true}, {Name: "j", Type: TypeJSON, Sensitive: true}},
@@ -712,7 +712,7 @@ func TestReviewVSensitiveTypedKey(t *testing.T) {
 	cols := []string{"id", "ts", "j"}
 	src := [][]Cell{row("1", "2024-01-01T00:00:00Z", `{"SECRET":1}`), row("2", "SECRET", "1"), row("3", "1", `{"SECRET":1,"SECRET":2}`), row("SECRET", "1", "1")}
 	tgt := [][]Cell{row("1", "2024-01-01T00:00:01Z", `{"SECRET":2}`)}
-	for st, ds := range reviewRun(t, spec, cols, src, tgt) {
+	for st, ds := range refRun(t, spec, cols, src, tgt) {
 		b, _ := json.Marshal(ds)
 		if strings.Contains(string(b), "SECRET") || strings.Contains(string(b), "2024") {
 			t.Errorf("%s: sensitive value in clear: %s", st, b)
@@ -725,7 +725,7 @@ func TestReviewVSensitiveTypedKey(t *testing.T) {
 
 // The int64 fast path (values and tolerances of at most 18 digits) at and around the
 // bounds, against big.Rat.
-func TestReviewVSmallDecimalBounds(t *testing.T) {
+func TestSmallDecimalBounds(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	dec := func(m int64, scale int) string {
 		return new(big.Rat).SetFrac(big.NewInt(m), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)).FloatString(scale)
@@ -762,7 +762,7 @@ func TestReviewVSmallDecimalBounds(t *testing.T) {
 		}
 		ra, _ := new(big.Rat).SetString(as)
 		rb, _ := new(big.Rat).SetString(bs)
-		want := reviewWithin(ra, rb, absR, relR)
+		want := refWithin(ra, rb, absR, relR)
 		got, err := col.Equal(as, bs)
 		if err != nil || got != want {
 			t.Fatalf("%d: abs=%q rel=%q Equal(%q, %q) = %v, %v; reference %v", i, absT, relT, as, bs, got, err, want)

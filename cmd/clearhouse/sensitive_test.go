@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// reviewVRun runs the diff command in-process and returns stdout, stderr and the error.
-func reviewVRun(t *testing.T, args ...string) (string, string, error) {
+// runDiffCommand runs the diff command in-process and returns stdout, stderr and the error.
+func runDiffCommand(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	cmd, _ := newRootCommand()
 	var out, errOut bytes.Buffer
@@ -22,7 +22,7 @@ func reviewVRun(t *testing.T, args ...string) (string, string, error) {
 	return out.String(), errOut.String(), err
 }
 
-func reviewVWrite(t *testing.T, dir, name, data string) string {
+func writeSensitiveInput(t *testing.T, dir, name, data string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
@@ -33,11 +33,11 @@ func reviewVWrite(t *testing.T, dir, name, data string) string {
 
 // Sensitive columns (a key and compared columns) are masked in every output format and
 // strategy, in every outcome kind, in errors and in the --stats line.
-func TestReviewVSensitiveCLI(t *testing.T) {
+func TestSensitiveCLI(t *testing.T) {
 	dir := t.TempDir()
 	// acct (key), amount (decimal) and card are sensitive; every value holding SECRET,
 	// and the amounts 12.5/13.5, must never appear.
-	src := reviewVWrite(t, dir, "s.csv", "acct,amount,card,note\n"+
+	src := writeSensitiveInput(t, dir, "s.csv", "acct,amount,card,note\n"+
 		"SECRETa1,12.5,SECRETc1,n\n"+ // mismatch amount + card
 		"SECRETa2,SECRETamt,SECRETc2,n\n"+ // invalid decimal
 		"SECRETa3,1,SECRETc3,n\n"+ // duplicate key
@@ -46,7 +46,7 @@ func TestReviewVSensitiveCLI(t *testing.T) {
 		",1,SECRETc5,n\n"+ // empty key
 		"SECRETa6,1,SECRETc6\n"+ // too few fields
 		"SECRETa7,1,\"SECRETc7\"x,n\n") // malformed quote
-	tgt := reviewVWrite(t, dir, "t.csv", "acct,amount,card,note\n"+
+	tgt := writeSensitiveInput(t, dir, "t.csv", "acct,amount,card,note\n"+
 		"SECRETa1,13.5,SECRETd1,n\n"+
 		"SECRETa2,1,SECRETc2,n\n"+
 		"SECRETa3,1,SECRETc3,n\n"+
@@ -54,7 +54,7 @@ func TestReviewVSensitiveCLI(t *testing.T) {
 		"SECRETa7,1,SECRETc7,n\n")
 	for _, strategy := range []string{"hash", "merge"} {
 		for _, output := range []string{"table", "json", "jsonl", "csv"} {
-			out, errOut, err := reviewVRun(t, "--source", src, "--target", tgt, "--key", "acct",
+			out, errOut, err := runDiffCommand(t, "--source", src, "--target", tgt, "--key", "acct",
 				"--type", "amount=decimal", "--sensitive", "acct", "--sensitive", "amount", "--sensitive", "card",
 				"--strategy", strategy, "--output", output, "--stats")
 			all := out + "\n" + errOut
@@ -74,12 +74,12 @@ func TestReviewVSensitiveCLI(t *testing.T) {
 }
 
 // An out-of-order source under merge fails (exit 2) naming the keys masked.
-func TestReviewVSensitiveMergeOrderError(t *testing.T) {
+func TestSensitiveMergeOrderError(t *testing.T) {
 	dir := t.TempDir()
-	src := reviewVWrite(t, dir, "s.csv", "acct,v\nSECRETb,1\nSECRETa,1\n")
-	tgt := reviewVWrite(t, dir, "t.csv", "acct,v\nSECRETa,1\nSECRETb,1\n")
+	src := writeSensitiveInput(t, dir, "s.csv", "acct,v\nSECRETb,1\nSECRETa,1\n")
+	tgt := writeSensitiveInput(t, dir, "t.csv", "acct,v\nSECRETa,1\nSECRETb,1\n")
 	for _, output := range []string{"table", "json"} {
-		out, errOut, err := reviewVRun(t, "--source", src, "--target", tgt, "--key", "acct", "--sensitive", "acct",
+		out, errOut, err := runDiffCommand(t, "--source", src, "--target", tgt, "--key", "acct", "--sensitive", "acct",
 			"--strategy", "merge", "--output", output)
 		if err == nil {
 			t.Fatalf("no error:\n%s", out)
@@ -96,7 +96,7 @@ func TestReviewVSensitiveMergeOrderError(t *testing.T) {
 
 // A malformed row's reason does not quote any part of a sensitive value, in CSV and JSON
 // Lines: the character after a closing quote, or after a backslash, is the value's.
-func TestReviewVSensitiveMalformedRowReason(t *testing.T) {
+func TestSensitiveMalformedRowReason(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct{ name, src, tgt string }{
 		{"s.csv", "acct,card\nk1,\"1234\"5678\n", "acct,card\nk1,12345678\n"},
@@ -106,9 +106,9 @@ func TestReviewVSensitiveMalformedRowReason(t *testing.T) {
 		{"s.jsonl", `{"acct":"k0","card":"1"}` + "\n" + `{"acct":"k1","card":12Z4}` + "\n", `{"acct":"k1","card":"1234"}` + "\n"},
 	} {
 		ext := filepath.Ext(c.name)
-		src := reviewVWrite(t, dir, "s"+ext, c.src)
-		tgt := reviewVWrite(t, dir, "t"+ext, c.tgt)
-		out, errOut, err := reviewVRun(t, "--source", src, "--target", tgt, "--key", "acct", "--sensitive", "card", "--output", "jsonl")
+		src := writeSensitiveInput(t, dir, "s"+ext, c.src)
+		tgt := writeSensitiveInput(t, dir, "t"+ext, c.tgt)
+		out, errOut, err := runDiffCommand(t, "--source", src, "--target", tgt, "--key", "acct", "--sensitive", "card", "--output", "jsonl")
 		all := out + errOut
 		if err != nil {
 			all += err.Error()

@@ -10,13 +10,13 @@ import (
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 )
 
-// TestReviewSWindowTimeZoneNamed: a bad time zone on a scheduled window is reported
+// TestWindowTimeZoneNamed: a bad time zone on a scheduled window is reported
 // against spec.timeZone (not spec.schedule, which is fine), and "Local" is refused.
-func TestReviewSWindowTimeZoneNamed(t *testing.T) {
-	namespace(t, "review-s-tz")
+func TestWindowTimeZoneNamed(t *testing.T) {
+	namespace(t, "swcheck-tz")
 	ctx := context.Background()
 	sw := &chv1.SettlementWindow{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "review-s-tz", Name: "eod"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "swcheck-tz", Name: "eod"},
 		Spec: chv1.SettlementWindowSpec{
 			Strategy: chv1.WindowScheduled,
 			Schedule: "0 22 * * *",
@@ -40,14 +40,14 @@ func TestReviewSWindowTimeZoneNamed(t *testing.T) {
 	})
 }
 
-// TestReviewSWindowJobDeleted: deleting a job the order names makes the window report it
+// TestWindowJobDeleted: deleting a job the order names makes the window report it
 // at once (the window watches jobs), and re-creating it clears the problem.
-func TestReviewSWindowJobDeleted(t *testing.T) {
-	namespace(t, "review-s-del")
+func TestWindowJobDeleted(t *testing.T) {
+	namespace(t, "swcheck-del")
 	ctx := context.Background()
 	job := func(name string) *chv1.ReconciliationJob {
 		return &chv1.ReconciliationJob{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "review-s-del", Name: name, Labels: map[string]string{"settle": "eod"}},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "swcheck-del", Name: name, Labels: map[string]string{"settle": "eod"}},
 			Spec: chv1.ReconciliationJobSpec{
 				Source: chv1.JobSide{DataSource: "ledger"},
 				Target: chv1.JobSide{DataSource: "bank"},
@@ -61,7 +61,7 @@ func TestReviewSWindowJobDeleted(t *testing.T) {
 		}
 	}
 	sw := &chv1.SettlementWindow{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "review-s-del", Name: "eod"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "swcheck-del", Name: "eod"},
 		Spec: chv1.SettlementWindowSpec{
 			Strategy: chv1.WindowScheduled,
 			Schedule: "0 22 * * *",

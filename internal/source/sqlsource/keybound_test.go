@@ -10,7 +10,7 @@ import (
 // A checksum key bound that does not fit its column fails the run, and the error does
 // not print the bound: it is a key value read from the data, and the key column may be
 // sensitive (the error goes to stderr with exit code 2, where nothing masks it).
-func TestReviewVKeyBoundErrorDoesNotPrintValue(t *testing.T) {
+func TestKeyBoundErrorDoesNotPrintValue(t *testing.T) {
 	for _, drv := range []Driver{Postgres, MySQL} {
 		for _, typ := range []diff.Type{diff.TypeInteger, diff.TypeDate, diff.TypeTimestamp} {
 			s := &csSide{

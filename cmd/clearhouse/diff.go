@@ -81,6 +81,9 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 			if err != nil {
 				return fmt.Errorf("--memory %q: want a size such as 256MiB", memory)
 			}
+			if budget == 0 {
+				return fmt.Errorf("--memory %q: want a size above zero such as 256MiB", memory)
+			}
 			switch output {
 			case "table", "json", "jsonl", "csv":
 			default:
@@ -255,16 +258,37 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 		}
 		return r.sorted
 	}
-	src, err := openSide(ctx, "source", r.srcURI, r.srcOpts, r.srcSQL, keys, keyTypes, wantOrder(r.srcURI), "CLEARHOUSE_SOURCE_PASSWORD")
+	// Files are opened unordered first: an empty JSON Lines file has no columns to
+	// check the order against until it is given the other side's (below).
+	src, err := openSide(ctx, "source", r.srcURI, r.srcOpts, r.srcSQL, keys, keyTypes, wantOrder(r.srcURI) && isSQL(r.srcURI), "CLEARHOUSE_SOURCE_PASSWORD")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = src.Close() }()
-	tgt, err := openSide(ctx, "target", r.tgtURI, r.tgtOpts, r.tgtSQL, tgtKeys, keyTypes, wantOrder(r.tgtURI), "CLEARHOUSE_TARGET_PASSWORD")
+	tgt, err := openSide(ctx, "target", r.tgtURI, r.tgtOpts, r.tgtSQL, tgtKeys, keyTypes, wantOrder(r.tgtURI) && isSQL(r.tgtURI), "CLEARHOUSE_TARGET_PASSWORD")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tgt.Close() }()
+	// A file without columns (an empty JSON Lines file, columns not declared) has no
+	// rows: it is read again with the other side's columns, so every row of the other
+	// side is missing on it rather than the comparison failing.
+	reverse := make(map[string]string, len(maps))
+	for s, t := range maps {
+		reverse[t] = s
+	}
+	if src, err = withColumnsOf(ctx, "source", r.srcURI, r.srcOpts, src, tgt.Columns(), reverse); err != nil {
+		return err
+	}
+	if tgt, err = withColumnsOf(ctx, "target", r.tgtURI, r.tgtOpts, tgt, src.Columns(), maps); err != nil {
+		return err
+	}
+	if src, err = orderFile("source", r.srcURI, src, keys, wantOrder(r.srcURI)); err != nil {
+		return err
+	}
+	if tgt, err = orderFile("target", r.tgtURI, tgt, tgtKeys, wantOrder(r.tgtURI)); err != nil {
+		return err
+	}
 
 	spec, err := r.spec(stderr, src.Columns(), tgt.Columns())
 	if err != nil {
@@ -289,6 +313,39 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 		fmt.Fprintln(stderr, statsLine(*stats))
 	}
 	return err
+}
+
+// withColumnsOf returns r, a side opened from uri, or when r is a file with no
+// columns (and none declared), the file opened again declaring other's columns (the
+// other side's, renamed through rename). r is closed when replaced.
+func withColumnsOf(ctx context.Context, side, uri string, opts source.Options, r diff.Reader, other []string, rename map[string]string) (diff.Reader, error) {
+	if isSQL(uri) || len(r.Columns()) > 0 || len(opts.Columns) > 0 || len(other) == 0 {
+		return r, nil
+	}
+	for _, c := range other {
+		if n, ok := rename[c]; ok {
+			c = n
+		}
+		opts.Columns = append(opts.Columns, c)
+	}
+	again, err := source.Open(ctx, uri, opts)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", side, err)
+	}
+	_ = r.Close()
+	return again, nil
+}
+
+// orderFile wraps a file side with the promise that it is sorted by keys (--sorted).
+func orderFile(side, uri string, r diff.Reader, keys []string, ordered bool) (diff.Reader, error) {
+	if isSQL(uri) || !ordered {
+		return r, nil
+	}
+	o, err := source.Ordered(r, keys)
+	if err != nil {
+		return r, fmt.Errorf("%s: %s: %w", side, r.Position(), err)
+	}
+	return o, nil
 }
 
 // barProgress shows the engine's progress on bar: rows read while reading, then, for

@@ -115,6 +115,8 @@ func buildSpec(f diffFlags, srcCols, tgtCols []string) (spec diff.Spec, skipped 
 			if tgt[target(c)] {
 				compare = append(compare, c)
 				mapped[target(c)] = true
+			} else if t, ok := maps[c]; ok && len(tgtCols) > 0 {
+				return spec, nil, fmt.Errorf("--map %s=%s: the target has no column %q (columns: %s)", c, t, t, strings.Join(tgtCols, ", "))
 			} else {
 				skipped = append(skipped, c+" (source only)")
 			}

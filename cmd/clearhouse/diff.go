@@ -273,6 +273,12 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 	// A file without columns (an empty JSON Lines file, columns not declared) has no
 	// rows: it is read again with the other side's columns, so every row of the other
 	// side is missing on it rather than the comparison failing.
+	// Both files empty: any columns will do; those the flags name are declared.
+	if len(src.Columns()) == 0 && len(tgt.Columns()) == 0 {
+		if src, err = withColumnsOf(ctx, "source", r.srcURI, r.srcOpts, src, namedColumns(r.flags), nil); err != nil {
+			return err
+		}
+	}
 	reverse := make(map[string]string, len(maps))
 	for s, t := range maps {
 		reverse[t] = s
@@ -334,6 +340,31 @@ func withColumnsOf(ctx context.Context, side, uri string, opts source.Options, r
 	}
 	_ = r.Close()
 	return again, nil
+}
+
+// namedColumns lists the source columns the flags name: keys, compared columns and
+// the columns of every rule, each once.
+func namedColumns(f diffFlags) []string {
+	var out []string
+	add := func(cols ...string) {
+		for _, c := range cols {
+			if c != "" && !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	add(splitList(f.keys)...)
+	add(splitList(f.compare)...)
+	for _, vs := range [][]string{f.maps, f.types, f.tolerances, f.relTolerances, f.timeTols} {
+		for _, v := range vs {
+			c, _, _ := strings.Cut(v, "=")
+			add(c)
+		}
+	}
+	add(f.trim...)
+	add(f.ignoreCase...)
+	add(f.sensitive...)
+	return out
 }
 
 // orderFile wraps a file side with the promise that it is sorted by keys (--sorted).

@@ -213,3 +213,22 @@ func TestReviewGHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// A generated JSON Lines pair of 0 rows is two empty files: no discrepancies, exit 0,
+// with the comparison of manifest.json (rules naming columns) and with --sorted.
+func TestReviewGBothJSONLSidesEmpty(t *testing.T) {
+	dir := t.TempDir()
+	cfg := gen.DefaultConfig(dir)
+	cfg.Rows, cfg.Format, cfg.Inject = 0, source.FormatJSONL, gen.Injections{}
+	if err := gen.Generate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, strategy := range []string{"hash", "merge"} {
+		out, _, err := runDiffCmd(t, "--source", filepath.Join(dir, "source.jsonl"), "--target", filepath.Join(dir, "target.jsonl"),
+			"--key", "id", "--tolerance", "amount=0.01", "--time-tolerance", "booked_at=2s", "--type", "value_date=date",
+			"--sensitive", "account", "--strategy", strategy, "--sorted", "--output", "json")
+		if exitCode(err) != 0 || !strings.Contains(out, `"compared":0`) {
+			t.Errorf("%s: exit %d (%v), output %s; want exit 0 and nothing compared", strategy, exitCode(err), err, out)
+		}
+	}
+}

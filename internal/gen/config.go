@@ -247,7 +247,7 @@ func (c *Config) normalize() error {
 	} else if len(c.MaskKey) < diff.MaskKeySize {
 		errs = append(errs, fmt.Errorf("gen: MaskKey has %d bytes; want at least %d", len(c.MaskKey), diff.MaskKeySize))
 	}
-	if c.Rate < 0 || c.Rate > 1 {
+	if !(c.Rate >= 0 && c.Rate <= 1) { // NaN too
 		errs = append(errs, errors.New("gen: Rate must be in [0, 1]"))
 	} else if c.Rate > 0 {
 		c.Inject = AtRate(c.Rows, c.Rate)

@@ -81,8 +81,8 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 			if err != nil {
 				return fmt.Errorf("--memory %q: want a size such as 256MiB", memory)
 			}
-			if budget == 0 {
-				return fmt.Errorf("--memory %q: want a size above zero such as 256MiB", memory)
+			if budget < diff.MinMemoryBudget {
+				return fmt.Errorf("--memory %q: want at least %s, such as 256MiB", memory, humanize.IBytes(diff.MinMemoryBudget))
 			}
 			switch output {
 			case "table", "json", "jsonl", "csv":

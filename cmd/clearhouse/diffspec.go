@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 )
 
@@ -64,7 +66,7 @@ var typeNames = map[string]diff.Type{
 // --compare, every non-key source column whose (mapped) target column exists is
 // compared; skipped names which columns exist on one side only, for a note to the user.
 func buildSpec(f diffFlags, srcCols, tgtCols []string) (spec diff.Spec, skipped []string, err error) {
-	if len(f.keys) == 0 {
+	if len(splitList(f.keys)) == 0 {
 		return spec, nil, fmt.Errorf("--key: at least one key column is required")
 	}
 	maps, err := pairs("map", f.maps)
@@ -87,6 +89,24 @@ func buildSpec(f diffFlags, srcCols, tgtCols []string) (spec diff.Spec, skipped 
 	if err != nil {
 		return spec, nil, err
 	}
+	for flag, m := range map[string]map[string]string{"tolerance": abs, "tolerance-relative": rel} {
+		for _, col := range keysOf(m) {
+			if d, err := decimal.NewFromString(strings.TrimSpace(m[col])); err != nil || d.Sign() < 0 {
+				return spec, nil, fmt.Errorf("--%s %s=%s: want a decimal number >= 0 such as 0.01", flag, col, m[col])
+			}
+		}
+	}
+	switch diff.Strategy(strings.ToLower(f.strategy)) {
+	case "", diff.StrategyAuto, diff.StrategyMerge, diff.StrategyHash, diff.StrategyChecksum:
+	default:
+		return spec, nil, fmt.Errorf("--strategy %q: want auto, merge, hash or checksum", f.strategy)
+	}
+	if f.maxDiscrep < 0 {
+		return spec, nil, fmt.Errorf("--max-discrepancies %d: want 0 (no limit) or more", f.maxDiscrep)
+	}
+	if !(f.rowsPerSecond >= 0) {
+		return spec, nil, fmt.Errorf("--rows-per-second %v: want 0 (no limit) or more", f.rowsPerSecond)
+	}
 	loc := time.UTC
 	if f.timeZone != "" {
 		if loc, err = time.LoadLocation(f.timeZone); err != nil {
@@ -100,6 +120,11 @@ func buildSpec(f diffFlags, srcCols, tgtCols []string) (spec diff.Spec, skipped 
 		return col
 	}
 	keys := splitList(f.keys)
+	for i, k := range keys {
+		if slices.Contains(keys[:i], k) {
+			return spec, nil, fmt.Errorf("--key %s: given twice", k)
+		}
+	}
 	compare := splitList(f.compare)
 	if len(compare) == 0 {
 		tgt := make(map[string]bool, len(tgtCols))

@@ -232,3 +232,39 @@ func TestReviewGBothJSONLSidesEmpty(t *testing.T) {
 		}
 	}
 }
+
+// Every malformed flag exits 2 with a message naming the flag and the value given.
+func TestReviewGMalformedFlagsNamed(t *testing.T) {
+	src, tgt := reviewGPair(t)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--map", "a=b=c"}, []string{"--map", "a"}},
+		{[]string{"--compare", "nosuch"}, []string{"nosuch"}},
+		{[]string{"--type", "amount=money"}, []string{"--type", "money"}},
+		{[]string{"--tolerance", "amount=abc"}, []string{"--tolerance", "amount=abc"}},
+		{[]string{"--tolerance", "amount=-1"}, []string{"--tolerance", "amount=-1"}},
+		{[]string{"--tolerance-relative", "amount=x"}, []string{"--tolerance-relative", "amount=x"}},
+		{[]string{"--time-tolerance", "amount=5"}, []string{"--time-tolerance", "amount=5"}},
+		{[]string{"--memory", "1KiB"}, []string{"--memory", "1KiB"}},
+		{[]string{"--memory", "lots"}, []string{"--memory", "lots"}},
+		{[]string{"--max-discrepancies", "-1"}, []string{"--max-discrepancies", "-1"}},
+		{[]string{"--rows-per-second", "-5"}, []string{"--rows-per-second", "-5"}},
+		{[]string{"--key", "id"}, []string{"--key", "id"}},
+		{[]string{"--source-format", "xml"}, []string{"xml"}},
+		{[]string{"--strategy", "bogus"}, []string{"--strategy", "bogus"}},
+		{[]string{"--output", "yaml"}, []string{"--output", "yaml"}},
+	} {
+		_, _, err := runDiffCmd(t, append([]string{"--source", src, "--target", tgt, "--key", "id"}, tc.args...)...)
+		if exitCode(err) != 2 {
+			t.Errorf("%v: exit %d (%v), want 2", tc.args, exitCode(err), err)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q does not name %q", tc.args, err, w)
+			}
+		}
+	}
+}

@@ -209,13 +209,17 @@ func buildSpec(f diffFlags, srcCols, tgtCols []string) (spec diff.Spec, skipped 
 		spec.Compare = append(spec.Compare, c)
 	}
 	// A rule on a column that is neither a key nor compared is a typo, not a no-op.
-	for flag, cols := range map[string][]string{
-		"map": keysOf(maps), "type": keysOf(types), "tolerance": keysOf(abs), "tolerance-relative": keysOf(rel),
-		"time-tolerance": keysOf(timeTol), "trim": f.trim, "ignore-case": f.ignoreCase, "sensitive": f.sensitive,
+	// In flag order, so that the same command always names the same flag.
+	for _, r := range []struct {
+		flag string
+		cols []string
+	}{
+		{"map", keysOf(maps)}, {"type", keysOf(types)}, {"tolerance", keysOf(abs)}, {"tolerance-relative", keysOf(rel)},
+		{"time-tolerance", keysOf(timeTol)}, {"trim", f.trim}, {"ignore-case", f.ignoreCase}, {"sensitive", f.sensitive},
 	} {
-		for _, c := range cols {
+		for _, c := range r.cols {
 			if !used[c] {
-				return spec, nil, fmt.Errorf("--%s %s: %s is neither a key nor a compared column", flag, c, c)
+				return spec, nil, fmt.Errorf("--%s %s: %s is neither a key nor a compared column", r.flag, c, c)
 			}
 		}
 	}

@@ -268,3 +268,15 @@ func TestReviewGMalformedFlagsNamed(t *testing.T) {
 		}
 	}
 }
+
+// The same command names the same flag at fault every time (the rule flags were
+// checked in map order: a run said --sensitive, the next --type).
+func TestReviewGUnusedRuleErrorIsStable(t *testing.T) {
+	f := diffFlags{keys: []string{"id"}, types: []string{"x=date"}, sensitive: []string{"y"}, trim: []string{"z"}, timeTols: []string{"w=2s"}}
+	for range 50 {
+		_, _, err := buildSpec(f, []string{"id", "a"}, []string{"id", "a"})
+		if err == nil || err.Error() != "--type x: x is neither a key nor a compared column" {
+			t.Fatalf("error %v, want always the --type one", err)
+		}
+	}
+}

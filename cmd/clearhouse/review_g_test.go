@@ -182,6 +182,10 @@ func TestReviewGHTTPS(t *testing.T) {
 		body += fmt.Sprintf("%05d,%d.00\n", i, i)
 	}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/500.csv" {
+			http.Error(w, "boom", http.StatusInternalServerError)
+			return
+		}
 		if r.URL.Path == "/broken.csv" {
 			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 			_, _ = w.Write([]byte(body[:len(body)/2]))
@@ -204,6 +208,10 @@ func TestReviewGHTTPS(t *testing.T) {
 	_, _, err := runDiffCmd(t, "--source", srv.URL+"/ok.csv", "--target", srv.URL+"/ok.csv", "--key", "id", "--output", "json")
 	if exitCode(err) != 0 {
 		t.Errorf("https pair: exit %d (%v), want 0", exitCode(err), err)
+	}
+	_, _, err = runDiffCmd(t, "--source", srv.URL+"/500.csv", "--target", srv.URL+"/ok.csv", "--key", "id", "--output", "json")
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "500") {
+		t.Errorf("HTTP 500: exit %d (%v), want 2 naming the status", exitCode(err), err)
 	}
 	for _, strategy := range []string{"hash", "merge"} {
 		_, _, err = runDiffCmd(t, "--source", srv.URL+"/broken.csv", "--target", srv.URL+"/ok.csv", "--key", "id",

@@ -10,7 +10,7 @@ import (
 // A NaN rate is not a rate in [0, 1]: Generate refuses it up front, naming Rate,
 // instead of writing the default mix and failing late on manifest.json
 // ("json: unsupported value: NaN") with a half-written directory.
-func TestReviewGRateNaNRefused(t *testing.T) {
+func TestRateNaNRefused(t *testing.T) {
 	dir := t.TempDir()
 	cfg := DefaultConfig(dir)
 	cfg.Rate = math.NaN()

@@ -45,7 +45,7 @@ func exitCode(err error) int {
 // return expected.json (every row missing on the empty side), for every strategy,
 // not fail with "neither a key nor a compared column" or "ordered-by column ... is
 // not a column of the file (columns: [])".
-func TestReviewGEmptyJSONLSideFindsTheGeneratedSet(t *testing.T) {
+func TestEmptyJSONLSideFindsTheGeneratedSet(t *testing.T) {
 	for _, kind := range []string{"missingInTarget", "missingInSource"} {
 		for _, sorted := range []bool{false, true} {
 			dir := t.TempDir()
@@ -84,7 +84,7 @@ func TestReviewGEmptyJSONLSideFindsTheGeneratedSet(t *testing.T) {
 	}
 }
 
-func reviewGPair(t *testing.T) (string, string) {
+func smallCSVPair(t *testing.T) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	src, tgt := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
@@ -99,8 +99,8 @@ func reviewGPair(t *testing.T) (string, string) {
 
 // --memory 0 is not a budget: it must be refused (exit 2, naming the flag), not run
 // silently with the default budget.
-func TestReviewGMemoryZeroRefused(t *testing.T) {
-	src, tgt := reviewGPair(t)
+func TestMemoryZeroRefused(t *testing.T) {
+	src, tgt := smallCSVPair(t)
 	for _, m := range []string{"0", "0B"} {
 		_, _, err := runDiffCmd(t, "--source", src, "--target", tgt, "--key", "id", "--memory", m, "--output", "json")
 		if exitCode(err) != 2 || !strings.Contains(err.Error(), "--memory") {
@@ -111,8 +111,8 @@ func TestReviewGMemoryZeroRefused(t *testing.T) {
 
 // --map SRC=TGT with a TGT the target lacks must name that mapping and the missing
 // target column, not claim SRC "is neither a key nor a compared column".
-func TestReviewGMapToMissingTargetColumn(t *testing.T) {
-	src, tgt := reviewGPair(t)
+func TestMapToMissingTargetColumn(t *testing.T) {
+	src, tgt := smallCSVPair(t)
 	_, _, err := runDiffCmd(t, "--source", src, "--target", tgt, "--key", "id", "--map", "amount=nosuch")
 	if exitCode(err) != 2 || !strings.Contains(err.Error(), `--map amount=nosuch`) || !strings.Contains(err.Error(), "nosuch") ||
 		strings.Contains(err.Error(), "neither a key nor a compared column") {
@@ -121,7 +121,7 @@ func TestReviewGMapToMissingTargetColumn(t *testing.T) {
 }
 
 // Exit 1 when the only discrepancies are invalid rows, or only duplicate keys.
-func TestReviewGExitOneForInvalidOrDuplicateOnly(t *testing.T) {
+func TestExitOneForInvalidOrDuplicateOnly(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -149,7 +149,7 @@ func TestReviewGExitOneForInvalidOrDuplicateOnly(t *testing.T) {
 
 // --output json stays one valid JSON document when --max-discrepancies cuts the run
 // short, and says so.
-func TestReviewGJSONTruncatedIsOneDocument(t *testing.T) {
+func TestJSONTruncatedIsOneDocument(t *testing.T) {
 	p := generated(t, 1000, source.FormatCSV, false, false)
 	out, _, err := runDiffCmd(t, "--source", p.file("source"), "--target", p.file("target"), "--key", "id",
 		"--tolerance", "amount=0.01", "--time-tolerance", "booked_at=2s", "--type", "value_date=date",
@@ -176,7 +176,7 @@ func TestReviewGJSONTruncatedIsOneDocument(t *testing.T) {
 // https: a TLS source is read (trusting the server's certificate through the
 // default transport, as SSL_CERT_FILE would for the binary), and a server that dies
 // mid-body is an error (exit 2), never a silent partial comparison.
-func TestReviewGHTTPS(t *testing.T) {
+func TestHTTPS(t *testing.T) {
 	body := "id,amount\n"
 	for i := range 2000 {
 		body += fmt.Sprintf("%05d,%d.00\n", i, i)
@@ -224,7 +224,7 @@ func TestReviewGHTTPS(t *testing.T) {
 
 // A generated JSON Lines pair of 0 rows is two empty files: no discrepancies, exit 0,
 // with the comparison of manifest.json (rules naming columns) and with --sorted.
-func TestReviewGBothJSONLSidesEmpty(t *testing.T) {
+func TestBothJSONLSidesEmpty(t *testing.T) {
 	dir := t.TempDir()
 	cfg := gen.DefaultConfig(dir)
 	cfg.Rows, cfg.Format, cfg.Inject = 0, source.FormatJSONL, gen.Injections{}
@@ -242,8 +242,8 @@ func TestReviewGBothJSONLSidesEmpty(t *testing.T) {
 }
 
 // Every malformed flag exits 2 with a message naming the flag and the value given.
-func TestReviewGMalformedFlagsNamed(t *testing.T) {
-	src, tgt := reviewGPair(t)
+func TestMalformedFlagsNamed(t *testing.T) {
+	src, tgt := smallCSVPair(t)
 	for _, tc := range []struct {
 		args []string
 		want []string
@@ -279,7 +279,7 @@ func TestReviewGMalformedFlagsNamed(t *testing.T) {
 
 // The same command names the same flag at fault every time (the rule flags were
 // checked in map order: a run said --sensitive, the next --type).
-func TestReviewGUnusedRuleErrorIsStable(t *testing.T) {
+func TestUnusedRuleErrorIsStable(t *testing.T) {
 	f := diffFlags{keys: []string{"id"}, types: []string{"x=date"}, sensitive: []string{"y"}, trim: []string{"z"}, timeTols: []string{"w=2s"}}
 	for range 50 {
 		_, _, err := buildSpec(f, []string{"id", "a"}, []string{"id", "a"})

@@ -32,6 +32,7 @@ import (
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/window"
 )
 
 // DefaultMaxDiscrepancies applies when a job built in Go leaves limits.maxDiscrepancies
@@ -277,8 +278,8 @@ func fileTimeZone(source, target *chv1.DataSource) (string, error) {
 			continue
 		}
 		z := zone(ds)
-		if _, err := time.LoadLocation(z); err != nil {
-			return "", fmt.Errorf("datasource %s/%s: spec.timeZone: unknown time zone %q", ds.Namespace, ds.Name, z)
+		if _, err := window.LoadLocation(z); err != nil {
+			return "", fmt.Errorf("datasource %s/%s: spec.timeZone: %w", ds.Namespace, ds.Name, err)
 		}
 		if tz != "" && z != tz {
 			return "", fmt.Errorf("datasource %s/%s: spec.timeZone: %q differs from %q of datasource %s; two files must share a time zone", ds.Namespace, ds.Name, z, tz, from)

@@ -257,6 +257,13 @@ func TestPlanForErrors(t *testing.T) {
 			src.Spec.TimeZone, tgt.Spec.TimeZone = "Europe/Zurich", "UTC"
 		}, `spec.source.filter: datasource fin/ledger is of type File; filters apply to PostgreSQL and MySQL sources only
 datasource fin/bank: spec.timeZone: "UTC" differs from "Europe/Zurich" of datasource fin/ledger; two files must share a time zone`},
+		{"a file in the manager host's zone", func(j *chv1.ReconciliationJob, src, tgt *chv1.DataSource) {
+			j.Spec.Source.Filter = ""
+			for _, ds := range []*chv1.DataSource{src, tgt} {
+				ds.Spec.PostgreSQL, ds.Spec.Type, ds.Spec.File = nil, chv1.DataSourceFile, &chv1.FileSource{URL: "file:///x.csv"}
+				ds.Spec.TimeZone = "Local"
+			}
+		}, `datasource fin/ledger: spec.timeZone: time zone "Local" is the manager host's zone; use an explicit IANA time zone such as UTC or Europe/Berlin`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			job := baseJob()

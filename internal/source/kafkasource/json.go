@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -75,6 +76,10 @@ func rowObject(value []byte, path string) (row []member, ok bool, reason string)
 	return row, true, ""
 }
 
+// quotedChar is the character encoding/json quotes in a syntax error ("invalid
+// character 'x' ...", 'x' as Go quotes a rune).
+var quotedChar = regexp.MustCompile(`^invalid character '(?:\\.|[^'\\])+'`)
+
 // syntaxError describes why b is not valid JSON.
 func syntaxError(b []byte) string {
 	var v any
@@ -82,7 +87,8 @@ func syntaxError(b []byte) string {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &se):
-		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+		// Without the character: it is part of a value, which may be sensitive.
+		return fmt.Sprintf("%s (at byte %d)", quotedChar.ReplaceAllString(se.Error(), "invalid character"), se.Offset)
 	case err != nil:
 		return err.Error()
 	}

@@ -285,10 +285,10 @@ func TestValues(t *testing.T) {
 		{cells: []diff.Cell{T("1"), T("10.50"), N, T(`{"a":[1,2.0,{"b":"x y"}]}`), T("true"), T("R1"), N}, pos: "values partition 0 offset 0"},
 		{cells: []diff.Cell{T("2é🙂\n\"q\""), T("-0.0e-3"), N, N, N, N, N}, pos: "values partition 0 offset 1"},
 		{cells: []diff.Cell{T("3"), T("12,5x"), T(""), T("[]"), T("false"), T("dotted"), N}, pos: "values partition 0 offset 3"},
-		{pos: "values partition 0 offset 4", err: "value is not valid JSON: invalid character 'b' looking for beginning of object key string (at byte 12)"},
+		{pos: "values partition 0 offset 4", err: "value is not valid JSON: invalid character looking for beginning of object key string (at byte 12)"},
 		{pos: "values partition 0 offset 5", err: "value is an array, not a JSON object"},
 		{cells: []diff.Cell{T("5b"), N, N, N, N, T(`{"deep":[1]}`), N}, pos: "values partition 0 offset 6"},
-		{pos: "values partition 0 offset 7", err: "value is not valid JSON: invalid character 't' after top-level value (at byte 12)"},
+		{pos: "values partition 0 offset 7", err: "value is not valid JSON: invalid character after top-level value (at byte 12)"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got\n%+v\nwant\n%+v", got, want)
@@ -637,7 +637,7 @@ func TestLatestPerKey(t *testing.T) {
 		{pos: "cdc partition 0 offset 4", cells: []diff.Cell{T("3"), T("3.30")}},
 		{pos: "cdc partition 0 offset 6", cells: []diff.Cell{T("1"), T("1.11")}},
 		{pos: "cdc partition 0 offset 7", err: "delete not applied: the record key has no field id (key columns id)"},
-		{pos: "cdc partition 0 offset 8", err: "value is not valid JSON: invalid character 'o' in literal null (expecting 'u') (at byte 2)"},
+		{pos: "cdc partition 0 offset 8", err: "value is not valid JSON: invalid character in literal null (expecting 'u') (at byte 2)"},
 		{pos: "cdc partition 0 offset 9", cells: []diff.Cell{N, T("0")}},
 		{pos: "cdc partition 1 offset 3", cells: []diff.Cell{T("4"), T("4.44")}},
 		{pos: "cdc partition 1 offset 6", err: "delete not applied: the record key is empty (key columns id)"},

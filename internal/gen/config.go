@@ -307,7 +307,7 @@ func (c *Config) normalize() error {
 		}
 	}
 	if n := c.Inject.BaseTotal(); n > c.Rows {
-		errs = append(errs, fmt.Errorf("gen: the base injections pick %d keys but there are only %d rows", n, c.Rows))
+		errs = append(errs, fmt.Errorf("gen: the base injections pick %d keys but there are only %d rows (more rows, or fewer injections: --rate or --inject)", n, c.Rows))
 	}
 	return errors.Join(errs...)
 }

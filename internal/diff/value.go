@@ -226,7 +226,14 @@ func (c *column) mask(raw string) string {
 	if canon, p := c.appendCanon(nil, raw); p == "" {
 		text = c.canonText(canon)
 	}
-	return maskText(c.maskKey, text)
+	key := c.maskKey
+	if len(key) == 0 {
+		// A column compiled outside a run (Column.Normalize, Column.Equal) has no run
+		// key: an empty one would make the mask computable by anyone, so a fresh key
+		// (the mask then links to nothing).
+		key = NewMaskKey()
+	}
+	return maskText(key, text)
 }
 
 // maskBytes is how much of the HMAC a mask shows: 64 bits, so that distinct values

@@ -69,13 +69,24 @@ func migrate(ctx context.Context, pool *sql.DB, dialect string) error {
 		if err != nil {
 			return err
 		}
+		// The version is claimed first, inside the transaction: on SQLite (no advisory
+		// lock) that write waits for another process applying the same migration, and
+		// finds it applied; checking schema_migrations above alone would apply it twice.
+		res, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES ($1) ON CONFLICT (version) DO NOTHING`, version)
+		if err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("record migration %s: %w", name, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			_ = tx.Rollback()
+			if err != nil {
+				return fmt.Errorf("record migration %s: %w", name, err)
+			}
+			continue // applied by another process meanwhile
+		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			_ = tx.Rollback()
 			return fmt.Errorf("apply migration %s: %w", name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version); err != nil {
-			_ = tx.Rollback()
-			return fmt.Errorf("record migration %s: %w", name, err)
 		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("commit migration %s: %w", name, err)

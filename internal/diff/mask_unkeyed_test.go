@@ -32,3 +32,29 @@ func TestColumnErrorsMaskUnderASecretKey(t *testing.T) {
 		}
 	}
 }
+
+// TestOutOfOrderKeysMaskedUnderTheRunKey: merge's out-of-order error names sensitive
+// keys by their masks under the run's key (Spec.MaskKey), never in clear nor under a
+// key anybody can compute, and those masks are the ones the run's outcomes use.
+func TestOutOfOrderKeysMaskedUnderTheRunKey(t *testing.T) {
+	cols := []string{"id", "v"}
+	key := []byte("a review mask key, at least 32 bytes long")
+	sr := &orderedReader{newSliceReader("src", cols, [][]Cell{row("ACCT-1", "1"), row("ACCT-3", "1"), row("ACCT-2", "1")}), []string{"id"}}
+	tr := &orderedReader{newSliceReader("tgt", cols, [][]Cell{row("ACCT-1", "1")}), []string{"id"}}
+	spec := Spec{Keys: []Column{{Name: "id", Sensitive: true}}, Compare: []Column{{Name: "v"}}, Strategy: StrategyMerge, MaskKey: key}
+	_, _, err := runCollect(t, spec, sr, tr)
+	if err == nil {
+		t.Fatal("no error for out-of-order input")
+	}
+	if strings.Contains(err.Error(), "ACCT-") {
+		t.Fatalf("clear key in %v", err)
+	}
+	for _, v := range []string{"ACCT-2", "ACCT-3"} {
+		if !strings.Contains(err.Error(), Mask(key, v)) {
+			t.Errorf("%v does not name %s by its mask under the run key %s", err, v, Mask(key, v))
+		}
+		if strings.Contains(err.Error(), Mask(nil, v)) {
+			t.Errorf("%v masks under an empty key", err)
+		}
+	}
+}

@@ -89,16 +89,17 @@ func Execute(ctx context.Context, plan Plan, source, target connect.Credentials,
 	if err != nil {
 		return diff.Summary{}, err
 	}
-	if len(spec.MaskKey) == 0 {
-		// Every partition, inline or in a worker pod, masks with the same key.
-		if spec.MaskKey, err = maskKeyOf(ctx, st, plan.Job); err != nil {
-			return diff.Summary{}, err
-		}
-	}
 	if plan.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, plan.Timeout, fmt.Errorf("run timed out after %s (spec.limits.timeout)", plan.Timeout))
 		defer cancel()
+	}
+	if len(spec.MaskKey) == 0 {
+		// Every partition, inline or in a worker pod, masks with the same key. Asked
+		// within the run's timeout: a store that does not answer fails the run.
+		if spec.MaskKey, err = maskKeyOf(ctx, st, plan.Job); err != nil {
+			return diff.Summary{}, withCause(ctx, err)
+		}
 	}
 	if plan.Checksum {
 		return executeChecksum(ctx, plan, spec, source, target, part, st, o)

@@ -217,12 +217,13 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 	}()
 	if rec != nil && r.maskKey == nil {
 		// Runs recorded in a store mask with its key, so that their cases' masked keys
-		// match from run to run (jobs of the CLI have no namespace).
+		// match from run to run, and the operator's when --job names one of its jobs
+		// (namespace/name; a name without a namespace is in namespace "").
 		storeKey, err := rec.s.MaskKey(ctx)
 		if err != nil {
 			return err
 		}
-		r.maskKey = runner.NamespaceMaskKey(storeKey, "")
+		r.maskKey = runner.JobMaskKey(storeKey, r.job)
 	}
 	keys := splitList(r.flags.keys)
 	maps, err := pairs("map", r.flags.maps)

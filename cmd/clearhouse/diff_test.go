@@ -652,3 +652,36 @@ func TestDiffStoreMasksWithItsKey(t *testing.T) {
 		t.Error("the store's runs masked with the seed's key")
 	}
 }
+
+// TestDiffStoreJobInANamespaceMasksAsTheOperator: a CLI run recorded under an operator
+// job's name (--job namespace/name) masks with the key of the job's namespace, as the
+// operator's runs of that job do; otherwise every case with a sensitive key would be
+// resolved by the CLI run and opened again under other masks.
+func TestDiffStoreJobInANamespaceMasksAsTheOperator(t *testing.T) {
+	p := generated(t, 10000, source.FormatCSV, false, false)
+	uri := "sqlite:" + filepath.Join(t.TempDir(), "results.db")
+	var out bytes.Buffer
+	err := runDiff(t.Context(), &out, io.Discard, diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"),
+		tgtURI: p.file("target"), memory: 256 << 20, storeURI: uri, job: "fin/ledger-vs-bank", output: "json"})
+	if ec := (exitCodeError{}); !errors.As(err, &ec) || ec.code != 1 {
+		t.Fatalf("diff: %v", err)
+	}
+	var got expectedSet
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(t.Context(), uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	key, err := s.MaskKey(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, operator := runJSON(t, diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"), tgtURI: p.file("target"),
+		memory: 256 << 20, maskKey: runner.NamespaceMaskKey(key, "fin")})
+	if !slices.Equal(canonical(got.Discrepancies), operator) {
+		t.Error("a CLI run recorded as fin/ledger-vs-bank did not mask with namespace fin's key")
+	}
+}

@@ -25,6 +25,17 @@ func maskKeyOf(ctx context.Context, st store.Store, job string) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	ns, _, _ := strings.Cut(job, "/")
-	return NamespaceMaskKey(key, ns), nil
+	return JobMaskKey(key, job), nil
+}
+
+// JobMaskKey is the mask key of a job's runs recorded in a store whose key is
+// storeKey: NamespaceMaskKey of the job's namespace (job is namespace/name; a job
+// name without a namespace, as the CLI's, is in namespace ""). The operator and
+// `clearhouse diff --store --job` agree on it, so a job's cases match whoever ran it.
+func JobMaskKey(storeKey []byte, job string) []byte {
+	ns, _, ok := strings.Cut(job, "/")
+	if !ok {
+		ns = ""
+	}
+	return NamespaceMaskKey(storeKey, ns)
 }

@@ -15,7 +15,7 @@ const maskKeyHelp = "file holding the key sensitive values are masked with (HMAC
 	envMaskKey + ", else a key drawn for the run. Make one with: head -c 32 /dev/urandom | base64 > FILE"
 
 // maskKey reads the mask key from the file named by --mask-key-file, else from
-// $CLEARHOUSE_MASK_KEY; nil when neither is set. Surrounding white space (a final
+// $CLEARHOUSE_MASK_KEY; nil when neither is set (or the variable is empty). Surrounding white space (a final
 // newline) is not part of the key.
 func maskKey(file string) ([]byte, error) {
 	var text, from string
@@ -27,9 +27,9 @@ func maskKey(file string) ([]byte, error) {
 		}
 		text, from = string(b), "--mask-key-file "+file
 	default:
-		v, ok := os.LookupEnv(envMaskKey)
-		if !ok {
-			return nil, nil
+		v := os.Getenv(envMaskKey)
+		if strings.TrimSpace(v) == "" {
+			return nil, nil // unset, or exported empty: no key
 		}
 		text, from = v, "$"+envMaskKey
 	}

@@ -94,7 +94,12 @@ func TestMaskKeyErrors(t *testing.T) {
 			t.Errorf("maskKey(%q) with $%s=%q: %v, want %q", tc.file, envMaskKey, tc.env, err, tc.want)
 		}
 	}
-	t.Setenv(envMaskKey, "")
+	for _, v := range []string{"", " \n"} {
+		t.Setenv(envMaskKey, v) // exported empty: as if unset
+		if k, err := maskKey(""); k != nil || err != nil {
+			t.Errorf("$%s=%q: %q, %v; want nil (a key drawn for the run)", envMaskKey, v, k, err)
+		}
+	}
 	_ = os.Unsetenv(envMaskKey)
 	if k, err := maskKey(""); k != nil || err != nil {
 		t.Errorf("no key given: %q, %v; want nil (a key drawn for the run)", k, err)

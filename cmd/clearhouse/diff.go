@@ -315,7 +315,7 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 
 	sink, lines := outputSink(stdout, r.output, rec != nil, collected)
 	sum, err = diff.Run(ctx, spec, src, tgt, sink, opts...)
-	err = finishRun(stdout, r.output, bar, lines, spec, sum, collected, err)
+	err = finishRun(stdout, stderr, r.output, bar, lines, spec, sum, collected, err)
 	if stats != nil {
 		fmt.Fprintln(stderr, statsLine(*stats))
 	}
@@ -425,7 +425,8 @@ func outputSink(stdout io.Writer, output string, keep bool, collected *collector
 }
 
 // finishRun ends the progress bar and writes the result of a run that ended with err.
-func finishRun(stdout io.Writer, output string, bar *progressbar.ProgressBar, lines *diff.JSONLines, spec diff.Spec, sum diff.Summary, collected *collector, err error) error {
+// The CSV output has no summary: that it was cut short goes to stderr.
+func finishRun(stdout, stderr io.Writer, output string, bar *progressbar.ProgressBar, lines *diff.JSONLines, spec diff.Spec, sum diff.Summary, collected *collector, err error) error {
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -434,6 +435,9 @@ func finishRun(stdout io.Writer, output string, bar *progressbar.ProgressBar, li
 			_ = lines.Flush()
 		}
 		return err
+	}
+	if output == "csv" && sum.Truncated {
+		fmt.Fprintf(stderr, "clearhouse: stopped early at --max-discrepancies %d: the CSV lists only the discrepancies found before\n", spec.MaxDiscrepancies)
 	}
 	return writeResult(stdout, output, lines, spec, sum, collected)
 }
@@ -696,7 +700,7 @@ func runChecksum(ctx context.Context, stdout, stderr io.Writer, r diffRun, stric
 	start := time.Now()
 	*sum, err = checksum.Run(ctx, spec, src, tgt, sink, opts)
 	elapsed := time.Since(start)
-	err = finishRun(stdout, r.output, bar, lines, spec, *sum, collected, err)
+	err = finishRun(stdout, stderr, r.output, bar, lines, spec, *sum, collected, err)
 	if r.stats {
 		// The databases do the work: only the counts and the wall time are known here.
 		fmt.Fprintln(stderr, statsLine(diff.Stats{Strategy: sum.Strategy, SourceRows: sum.SourceRows, TargetRows: sum.TargetRows, Elapsed: elapsed}))

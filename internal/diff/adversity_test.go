@@ -3,6 +3,7 @@ package diff_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -433,6 +434,48 @@ func TestAdversityLowBitCollisions(t *testing.T) {
 		}
 		if sum.Matched != 1500-90 || sum.Mismatched != 30 || sum.MissingInSource != 30 || sum.MissingInTarget != 30 || len(ds) != 90 {
 			t.Fatalf("got %+v", sum)
+		}
+	}
+}
+
+// failingReader returns its rows, then err.
+type failingReader struct {
+	rows [][]diff.Cell
+	i    int
+	err  error
+}
+
+func (r *failingReader) Columns() []string { return []string{"id", "amount", "name"} }
+func (r *failingReader) Next() ([]diff.Cell, error) {
+	if r.i >= len(r.rows) {
+		return nil, r.err
+	}
+	r.i++
+	return r.rows[r.i-1], nil
+}
+func (r *failingReader) Position() string { return fmt.Sprintf("row %d", r.i) }
+func (r *failingReader) Close() error     { return nil }
+
+// A side whose reader fails with an error that wraps context.Canceled (its own
+// connection's context, say) while the run's context is live: the run fails, never
+// compares what was read so far as if it were everything.
+func TestAdversityReaderCanceledErrorFailsRun(t *testing.T) {
+	mk := func(n int, err error) *failingReader {
+		r := &failingReader{err: err}
+		for i := range n {
+			r.rows = append(r.rows, []diff.Cell{{Text: fmt.Sprintf("k%03d", i)}, {Text: "1"}, {Text: "x"}})
+		}
+		return r
+	}
+	readErr := fmt.Errorf("source: fetching page 2: %w", context.Canceled)
+	for _, strategy := range []diff.Strategy{diff.StrategyHash, diff.StrategyMerge} {
+		spec := advSpec()
+		spec.Strategy = strategy
+		spec.MaskKey = []byte("clearhouse test mask key, 32 bytes")
+		var c diff.Collect
+		sum, err := diff.Run(t.Context(), spec, mk(10, readErr), mk(10, io.EOF), &c)
+		if err == nil {
+			t.Errorf("%s: no error; summary %+v", strategy, sum)
 		}
 	}
 }

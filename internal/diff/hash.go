@@ -530,13 +530,17 @@ func (r *run) hash(ctx context.Context) (err error) {
 	}()
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	var errs [2]error
+	// The first side to fail says why; the other then stops on the cancel. A first
+	// error that wraps context.Canceled while ctx is live (a reader's own context) is
+	// still a failure: the rows read so far are not the whole side.
+	var first error
+	var once sync.Once
 	for side := 0; side < 2; side++ {
 		wg.Add(1)
 		go func(s *sideReader, w *partitioner) {
 			defer wg.Done()
 			if err := s.partition(rctx, w); err != nil {
-				errs[s.side] = err
+				once.Do(func() { first = err })
 				cancel()
 			}
 		}(r.sides[side], ws[side])
@@ -546,10 +550,8 @@ func (r *run) hash(ctx context.Context) (err error) {
 	if err := ctx.Err(); err != nil {
 		return wrapCtx(err)
 	}
-	for _, e := range errs {
-		if e != nil && !errors.Is(e, context.Canceled) {
-			return e
-		}
+	if first != nil {
+		return first
 	}
 
 	// Join phase.

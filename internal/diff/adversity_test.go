@@ -479,3 +479,54 @@ func TestAdversityReaderCanceledErrorFailsRun(t *testing.T) {
 		}
 	}
 }
+
+// Keys longer than a chunk (1 KiB at the smallest budget), many of them, under spilling.
+func TestAdversityKeysLongerThanChunk(t *testing.T) {
+	var s, tg strings.Builder
+	s.WriteString("id,amount,name\n")
+	tg.WriteString("id,amount,name\n")
+	const n = 400
+	for i := range n {
+		k := fmt.Sprintf("%05d%s", i, strings.Repeat("K", 3000+i))
+		if i%10 != 1 {
+			fmt.Fprintf(&s, "%s,%d,x\n", k, i)
+		}
+		v := i
+		if i%10 == 2 {
+			v++
+		}
+		if i%10 != 3 {
+			fmt.Fprintf(&tg, "%s,%d,x\r\n", k, v)
+		}
+	}
+	spec := advSpec()
+	spec.MemoryBudget = diff.MinMemoryBudget
+	for _, opts := range [][]diff.Option{nil, {diff.WithoutFingerprints()}} {
+		sum, ds, err := advRun(t, spec, s.String(), tg.String(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Matched != n-3*n/10 || sum.Mismatched != n/10 || sum.MissingInSource != n/10 || sum.MissingInTarget != n/10 || len(ds) != 3*n/10 {
+			t.Fatalf("got %+v", sum)
+		}
+	}
+}
+
+// Last records without a line end, with a lone CR, with CRLF: read again right.
+func TestAdversityLastLineEnds(t *testing.T) {
+	for _, tc := range []struct{ src, tgt string }{
+		{"id,amount,name\r\na,1,x", "id,amount,name\na,2,x\r\n"},
+		{"id,amount,name\na,1,x\r", "id,amount,name\na,2,x"},
+		{"id,amount,name\na,1,\"x\"\r", "id,amount,name\na,2,x\n"},
+	} {
+		for _, opts := range [][]diff.Option{nil, {diff.WithoutFingerprints()}} {
+			sum, ds, err := advRun(t, advSpec(), tc.src, tc.tgt, opts...)
+			if err != nil {
+				t.Fatalf("%q: %v", tc, err)
+			}
+			if sum.Mismatched != 1 || len(ds) != 1 || len(ds[0].Columns) != 1 || ds[0].Columns[0].Name != "amount" {
+				t.Fatalf("%q: %+v %v", tc, sum, ds)
+			}
+		}
+	}
+}

@@ -1,26 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// runDiffCommand runs the diff command in-process and returns stdout, stderr and the error.
-func runDiffCommand(t *testing.T, args ...string) (string, string, error) {
-	t.Helper()
-	cmd, _ := newRootCommand()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(append([]string{"diff", "--progress=false"}, args...))
-	cmd.SetContext(context.Background())
-	err := cmd.Execute()
-	return out.String(), errOut.String(), err
-}
 
 func writeSensitiveInput(t *testing.T, dir, name, data string) string {
 	t.Helper()
@@ -54,7 +39,7 @@ func TestSensitiveCLI(t *testing.T) {
 		"SECRETa7,1,SECRETc7,n\n")
 	for _, strategy := range []string{"hash", "merge"} {
 		for _, output := range []string{"table", "json", "jsonl", "csv"} {
-			out, errOut, err := runDiffCommand(t, "--source", src, "--target", tgt, "--key", "acct",
+			out, errOut, err := runDiffCmd(t, "--source", src, "--target", tgt, "--key", "acct",
 				"--type", "amount=decimal", "--sensitive", "acct", "--sensitive", "amount", "--sensitive", "card",
 				"--strategy", strategy, "--output", output, "--stats")
 			all := out + "\n" + errOut
@@ -79,7 +64,7 @@ func TestSensitiveMergeOrderError(t *testing.T) {
 	src := writeSensitiveInput(t, dir, "s.csv", "acct,v\nSECRETb,1\nSECRETa,1\n")
 	tgt := writeSensitiveInput(t, dir, "t.csv", "acct,v\nSECRETa,1\nSECRETb,1\n")
 	for _, output := range []string{"table", "json"} {
-		out, errOut, err := runDiffCommand(t, "--source", src, "--target", tgt, "--key", "acct", "--sensitive", "acct",
+		out, errOut, err := runDiffCmd(t, "--source", src, "--target", tgt, "--key", "acct", "--sensitive", "acct",
 			"--strategy", "merge", "--output", output)
 		if err == nil {
 			t.Fatalf("no error:\n%s", out)
@@ -108,7 +93,7 @@ func TestSensitiveMalformedRowReason(t *testing.T) {
 		ext := filepath.Ext(c.name)
 		src := writeSensitiveInput(t, dir, "s"+ext, c.src)
 		tgt := writeSensitiveInput(t, dir, "t"+ext, c.tgt)
-		out, errOut, err := runDiffCommand(t, "--source", src, "--target", tgt, "--key", "acct", "--sensitive", "card", "--output", "jsonl")
+		out, errOut, err := runDiffCmd(t, "--source", src, "--target", tgt, "--key", "acct", "--sensitive", "card", "--output", "jsonl")
 		all := out + errOut
 		if err != nil {
 			all += err.Error()

@@ -18,24 +18,8 @@ import (
 // advRun runs a hash diff of two CSV files written from the given contents.
 func advRun(t *testing.T, spec diff.Spec, srcText, tgtText string, opts ...diff.Option) (diff.Summary, []diff.Discrepancy, error) {
 	t.Helper()
-	dir := t.TempDir()
-	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
-	if err := os.WriteFile(sp, []byte(srcText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tp, []byte(tgtText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := source.Open(t.Context(), sp, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	tgt, err := source.Open(t.Context(), tp, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgt.Close()
+	sp, tp := advWrite(t, srcText, tgtText)
+	src, tgt := advOpen(t, sp, tp)
 	if spec.Strategy == "" {
 		spec.Strategy = diff.StrategyHash
 	}
@@ -46,6 +30,34 @@ func advRun(t *testing.T, spec diff.Spec, srcText, tgtText string, opts ...diff.
 	sum, err := diff.Run(t.Context(), spec, src, tgt, &c, opts...)
 	diff.SortDiscrepancies(c.Discrepancies)
 	return sum, c.Discrepancies, err
+}
+
+// advWrite writes the two CSV texts to files and returns their paths.
+func advWrite(t *testing.T, srcText, tgtText string) (sp, tp string) {
+	t.Helper()
+	dir := t.TempDir()
+	sp, tp = filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
+	for _, f := range []struct{ path, text string }{{sp, srcText}, {tp, tgtText}} {
+		if err := os.WriteFile(f.path, []byte(f.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sp, tp
+}
+
+// advOpen opens both files, closed when the test ends.
+func advOpen(t *testing.T, sp, tp string) (src, tgt diff.Reader) {
+	t.Helper()
+	rds := make([]diff.Reader, 2)
+	for i, p := range []string{sp, tp} {
+		rd, err := source.Open(t.Context(), p, source.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rd.Close() })
+		rds[i] = rd
+	}
+	return rds[0], rds[1]
 }
 
 func advSpec() diff.Spec {
@@ -161,8 +173,6 @@ func TestAdversityUnwritableTempDir(t *testing.T) {
 // The source file changes between the read and the reading again (same size): the run
 // fails saying so, or compares what it read first; it never mis-compares.
 func TestAdversityFileRewrittenDuringRun(t *testing.T) {
-	dir := t.TempDir()
-	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
 	var s, tg strings.Builder
 	s.WriteString("id,amount,name\n")
 	tg.WriteString("id,amount,name\n")
@@ -170,26 +180,20 @@ func TestAdversityFileRewrittenDuringRun(t *testing.T) {
 		fmt.Fprintf(&s, "k%03d,1,aaaa\n", i)
 		fmt.Fprintf(&tg, "k%03d,1,%s\n", i, map[bool]string{true: "bbbb", false: "aaaa"}[i == 7])
 	}
-	os.WriteFile(sp, []byte(s.String()), 0o644)
-	os.WriteFile(tp, []byte(tg.String()), 0o644)
-	src, err := source.Open(t.Context(), sp, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	tgt, err := source.Open(t.Context(), tp, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgt.Close()
+	sp, tp := advWrite(t, s.String(), tg.String())
+	src, tgt := advOpen(t, sp, tp)
 	spec := advSpec()
 	spec.Strategy = diff.StrategyHash
 	spec.MaskKey = []byte("clearhouse test mask key, 32 bytes")
 	var c diff.Collect
 	// Rewrite the target (same length, k007's row now equal to the source's) once read.
 	rewrite := strings.Replace(tg.String(), "k007,1,bbbb", "k007,1,aaaa", 1)
-	w := &eofHook{Reader: tgt, at: func() { os.WriteFile(tp, []byte(rewrite), 0o644) }}
-	_, err = diff.Run(context.Background(), spec, src, w, &c)
+	w := &eofHook{Reader: tgt, at: func() {
+		if err := os.WriteFile(tp, []byte(rewrite), 0o644); err != nil {
+			t.Error(err)
+		}
+	}}
+	_, err := diff.Run(context.Background(), spec, src, w, &c)
 	if !w.fired {
 		t.Fatal("the target was not read through Next")
 	}
@@ -272,19 +276,13 @@ func TestAdversityCancelLeavesNothing(t *testing.T) {
 	spec.TempDir = dir
 	spec.Strategy = diff.StrategyHash
 	spec.MaskKey = []byte("clearhouse test mask key, 32 bytes")
-	fd := t.TempDir()
-	sp, tp := filepath.Join(fd, "s.csv"), filepath.Join(fd, "t.csv")
-	os.WriteFile(sp, []byte(s), 0o644)
-	os.WriteFile(tp, []byte(tg), 0o644)
+	sp, tp := advWrite(t, s, tg)
 	for _, phase := range []int64{1000, 40000} {
-		src, _ := source.Open(t.Context(), sp, source.Options{})
-		tgt, _ := source.Open(t.Context(), tp, source.Options{})
+		src, tgt := advOpen(t, sp, tp)
 		ctx, cancel := context.WithCancel(t.Context())
 		h := &countHook{Reader: tgt, n: phase, at: cancel}
 		sum, err := diff.Run(ctx, spec, src, h, &diff.Collect{})
 		cancel()
-		src.Close()
-		tgt.Close()
 		if err == nil {
 			t.Fatalf("phase %d: no error, summary %+v", phase, sum)
 		}
@@ -379,19 +377,17 @@ func TestAdversityLongQuotedRecords(t *testing.T) {
 
 // The target truncated once read, with a row to read again: the run fails.
 func TestAdversityFileTruncatedDuringRun(t *testing.T) {
-	dir := t.TempDir()
-	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
 	s, tg := advBig(200, func(i int) bool { return i == 150 })
-	os.WriteFile(sp, []byte(s), 0o644)
-	os.WriteFile(tp, []byte(tg), 0o644)
-	src, _ := source.Open(t.Context(), sp, source.Options{})
-	defer src.Close()
-	tgt, _ := source.Open(t.Context(), tp, source.Options{})
-	defer tgt.Close()
+	sp, tp := advWrite(t, s, tg)
+	src, tgt := advOpen(t, sp, tp)
 	spec := advSpec()
 	spec.Strategy = diff.StrategyHash
 	spec.MaskKey = []byte("clearhouse test mask key, 32 bytes")
-	w := &eofHook{Reader: tgt, at: func() { os.Truncate(tp, 100) }}
+	w := &eofHook{Reader: tgt, at: func() {
+		if err := os.Truncate(tp, 100); err != nil {
+			t.Error(err)
+		}
+	}}
 	var c diff.Collect
 	sum, err := diff.Run(t.Context(), spec, src, w, &c)
 	if err == nil {

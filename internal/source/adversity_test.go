@@ -16,7 +16,7 @@ func TestAdversityEmptyFileHasNoHeader(t *testing.T) {
 		}
 		r, err := Open(t.Context(), p, Options{})
 		if err == nil {
-			r.Close()
+			_ = r.Close()
 			t.Fatalf("%q: no error", data)
 		}
 		if !strings.Contains(err.Error(), "e.csv") {

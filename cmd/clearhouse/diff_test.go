@@ -618,30 +618,12 @@ func TestDiffStoreMasksWithItsKey(t *testing.T) {
 	uri := "sqlite:" + filepath.Join(t.TempDir(), "results.db")
 	var sets [2][]string
 	for i := range sets {
-		var out bytes.Buffer
-		err := runDiff(t.Context(), &out, io.Discard, diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"),
-			tgtURI: p.file("target"), memory: 256 << 20, storeURI: uri, job: "demo", output: "json"})
-		if ec := (exitCodeError{}); !errors.As(err, &ec) || ec.code != 1 {
-			t.Fatalf("run %d: %v", i, err)
-		}
-		var got expectedSet
-		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-			t.Fatal(err)
-		}
-		sets[i] = canonical(got.Discrepancies)
+		sets[i] = runStored(t, p, uri, "demo")
 	}
 	if !slices.Equal(sets[0], sets[1]) {
 		t.Fatal("two runs recorded in one store masked differently")
 	}
-	s, err := store.Open(t.Context(), uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
-	key, err := s.MaskKey(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := storeMaskKey(t, uri)
 	// The same as a run given the store's key for jobs without a namespace.
 	_, withKey := runJSON(t, diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"), tgtURI: p.file("target"),
 		memory: 256 << 20, maskKey: runner.NamespaceMaskKey(key, "")})
@@ -660,16 +642,35 @@ func TestDiffStoreMasksWithItsKey(t *testing.T) {
 func TestDiffStoreJobInANamespaceMasksAsTheOperator(t *testing.T) {
 	p := generated(t, 10000, source.FormatCSV, false, false)
 	uri := "sqlite:" + filepath.Join(t.TempDir(), "results.db")
+	got := runStored(t, p, uri, "fin/ledger-vs-bank")
+	key := storeMaskKey(t, uri)
+	_, operator := runJSON(t, diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"), tgtURI: p.file("target"),
+		memory: 256 << 20, maskKey: runner.NamespaceMaskKey(key, "fin")})
+	if !slices.Equal(got, operator) {
+		t.Error("a CLI run recorded as fin/ledger-vs-bank did not mask with namespace fin's key")
+	}
+}
+
+// runStored runs hash on p without a mask key, recorded in the store at uri as job,
+// and returns its discrepancies (canonical).
+func runStored(t *testing.T, p *pair, uri, job string) []string {
+	t.Helper()
 	var out bytes.Buffer
 	err := runDiff(t.Context(), &out, io.Discard, diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"),
-		tgtURI: p.file("target"), memory: 256 << 20, storeURI: uri, job: "fin/ledger-vs-bank", output: "json"})
+		tgtURI: p.file("target"), memory: 256 << 20, storeURI: uri, job: job, output: "json"})
 	if ec := (exitCodeError{}); !errors.As(err, &ec) || ec.code != 1 {
-		t.Fatalf("diff: %v", err)
+		t.Fatalf("diff recorded as %s: %v", job, err)
 	}
 	var got expectedSet
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
+	return canonical(got.Discrepancies)
+}
+
+// storeMaskKey is the mask key of the store at uri.
+func storeMaskKey(t *testing.T, uri string) []byte {
+	t.Helper()
 	s, err := store.Open(t.Context(), uri)
 	if err != nil {
 		t.Fatal(err)
@@ -679,9 +680,5 @@ func TestDiffStoreJobInANamespaceMasksAsTheOperator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, operator := runJSON(t, diffRun{flags: diffFlagsFor(false, "hash"), srcURI: p.file("source"), tgtURI: p.file("target"),
-		memory: 256 << 20, maskKey: runner.NamespaceMaskKey(key, "fin")})
-	if !slices.Equal(canonical(got.Discrepancies), operator) {
-		t.Error("a CLI run recorded as fin/ledger-vs-bank did not mask with namespace fin's key")
-	}
+	return key
 }

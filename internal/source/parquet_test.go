@@ -173,15 +173,7 @@ func TestParquetFloatsWithoutExponent(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "f.parquet")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(context.Background(), path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = r.Close() }()
+	r := openWritten(t, "f.parquet", buf.Bytes())
 	got, err := readAll(t, r)
 	if err != nil {
 		t.Fatal(err)
@@ -261,4 +253,19 @@ func TestParquetCorruptIsAnError(t *testing.T) {
 	if err := read(bomb); err == nil || !strings.Contains(err.Error(), "footer says 4294967280 bytes") {
 		t.Errorf("footer length past the end: %v", err)
 	}
+}
+
+// openWritten writes data to a file named name and opens it, closed when the test ends.
+func openWritten(t *testing.T, name string, data []byte) diff.Reader {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
 }

@@ -260,15 +260,7 @@ func TestParquetRaggedColumnChunks(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "g.parquet")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(context.Background(), path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = r.Close() }()
+	r := openWritten(t, "g.parquet", buf.Bytes())
 	got, err := readAll(t, r)
 	if err == nil || err.Error() != `g.parquet row 2: corrupt Parquet data: column "b" has no value for this row` {
 		t.Fatalf("%+v, %v", got, err)

@@ -2,8 +2,6 @@ package v1alpha1_test
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -59,12 +57,7 @@ func TestWindowCarryForwardDefaultFromGoClient(t *testing.T) {
 // reject, naming the field, rather than accept and ignore or fail later.
 func TestWindowInvalidSpecsRejected(t *testing.T) {
 	createNamespace(t, "swcheck-invalid")
-	for i, tc := range []struct {
-		name  string
-		base  string
-		edits []edit
-		want  []string
-	}{
+	checkRejected(t, "swcheck-invalid", []invalidCase{
 		// duration is the length of a recurring window; an activity window ends at
 		// activityStart, so a duration on it was silently ignored.
 		{"duration on an activity window", baseActivityWindow,
@@ -76,25 +69,5 @@ func TestWindowInvalidSpecsRejected(t *testing.T) {
 		{"job runs after itself", baseWindow,
 			[]edit{{"spec.jobs.order", []any{map[string]any{"job": "gl", "after": []any{"ledger", "gl"}}}}},
 			[]string{"spec.jobs.order[0]", "a job cannot run after itself"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			obj := parse(t, tc.base)
-			obj.SetNamespace("swcheck-invalid")
-			obj.SetName(fmt.Sprintf("case-%d", i))
-			for _, e := range tc.edits {
-				if err := apply(obj.Object, e); err != nil {
-					t.Fatal(err)
-				}
-			}
-			err := env.Client.Create(context.Background(), obj)
-			if err == nil {
-				t.Fatalf("the API server accepted it; want a rejection mentioning %q", tc.want)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("message lacks %q:\n%v", w, err)
-				}
-			}
-		})
-	}
+	})
 }

@@ -95,13 +95,7 @@ var deleteField = struct{}{}
 
 func TestInvalidResourcesAreRejected(t *testing.T) {
 	createNamespace(t, "invalid")
-	cases := []struct {
-		name  string
-		base  string
-		edits []edit
-		// want are substrings of the API server's message: the field and what is wrong.
-		want []string
-	}{
+	cases := []invalidCase{
 		{"datasource block does not match type", baseDataSource,
 			[]edit{{"spec.type", "MySQL"}},
 			[]string{"spec: Invalid value", "type is MySQL but the matching block spec.mysql is not set"}},
@@ -268,34 +262,7 @@ func TestInvalidResourcesAreRejected(t *testing.T) {
 	if len(cases) < 20 {
 		t.Fatalf("only %d invalid cases", len(cases))
 	}
-	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			obj := parse(t, tc.base)
-			obj.SetNamespace("invalid")
-			obj.SetName(fmt.Sprintf("case-%d", i))
-			for _, e := range tc.edits {
-				if err := apply(obj.Object, e); err != nil {
-					t.Fatal(err)
-				}
-			}
-			err := env.Client.Create(context.Background(), obj)
-			if err == nil {
-				t.Fatalf("the API server accepted it; want a rejection mentioning %q", tc.want)
-			}
-			t.Logf("rejected: %v", err)
-			if !apierrors.IsInvalid(err) {
-				t.Fatalf("rejected, but not as invalid: %v", err)
-			}
-			if strings.Contains(err.Error(), "s3cret") {
-				t.Errorf("message echoes a password: %v", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("message lacks %q:\n%v", w, err)
-				}
-			}
-		})
-	}
+	checkRejected(t, "invalid", cases)
 	// The bases themselves are valid: a mistake table is only meaningful if the
 	// unchanged objects pass.
 	for i, base := range []string{baseDataSource, baseFileSource, baseJob, baseWindow, baseActivityWindow, baseModule} {
@@ -391,4 +358,47 @@ func apply(obj map[string]any, e edit) error {
 		cur = list[idx].(map[string]any)
 	}
 	return nil
+}
+
+// invalidCase is a base object with edits the API server must reject.
+type invalidCase struct {
+	name  string
+	base  string
+	edits []edit
+	// want are substrings of the API server's message: the field and what is wrong.
+	want []string
+}
+
+// checkRejected creates each case in namespace ns: the API server must reject it as
+// invalid, its message naming every want and echoing no password.
+func checkRejected(t *testing.T, ns string, cases []invalidCase) {
+	t.Helper()
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := parse(t, tc.base)
+			obj.SetNamespace(ns)
+			obj.SetName(fmt.Sprintf("case-%d", i))
+			for _, e := range tc.edits {
+				if err := apply(obj.Object, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := env.Client.Create(context.Background(), obj)
+			if err == nil {
+				t.Fatalf("the API server accepted it; want a rejection mentioning %q", tc.want)
+			}
+			t.Logf("rejected: %v", err)
+			if !apierrors.IsInvalid(err) {
+				t.Fatalf("rejected, but not as invalid: %v", err)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("message echoes a password: %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("message lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
 }

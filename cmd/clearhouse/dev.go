@@ -60,7 +60,7 @@ start resumes it and runs the job again; --fresh starts from nothing.`,
 	fl.StringVar(&f.dir, "dir", "", "directory of the dev environment's state (default <root>/.clearhouse)")
 	fl.StringVar(&f.root, "root", "", "repository root holding config/crd/bases (default: found from the current directory)")
 	fl.StringVar(&f.assets, "assets", "", "directory of kube-apiserver, etcd and kubectl (default $KUBEBUILDER_ASSETS, else <root>/bin/k8s)")
-	fl.StringVar(&f.shared, "shared", "", "fixtures folder with the Strimzi and Prometheus Operator CRDs (default $CLEARHOUSE_SHARED, else <root>/../shared)")
+	fl.StringVar(&f.shared, "shared", "", "folder whose fixtures/crds holds the Strimzi and Prometheus Operator CRDs (default $CLEARHOUSE_SHARED, else <root>/../shared)")
 	fl.BoolVar(&f.fresh, "fresh", false, "start from nothing: remove the cluster's data, the results store and the demo files first")
 	fl.BoolVar(&f.exitAfterRun, "exit-after-run", false, "stop everything once the demo run is printed")
 	fl.BoolVar(&f.noWait, "no-wait", false, "apply the demo resources without waiting for the run")

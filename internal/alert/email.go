@@ -40,7 +40,8 @@ const DefaultSMTPPort = 587
 //   - with a secretRef it authenticates (PLAIN, else LOGIN), but only over TLS or to a
 //     relay on a loopback address (a local relay or a test server): credentials are never
 //     sent in clear over a network;
-//   - answers 4xx are retried, 5xx are final.
+//   - answers 4xx are retried, 5xx are final; a recipient refused with 5xx fails the
+//     attempt, but the message still goes to the recipients accepted.
 func (n *Notifier) sendEmail(ctx context.Context, channel string, ch *chv1.EmailChannel, msg *message) error {
 	host := ch.SMTP.Host
 	port := int(ch.SMTP.Port)
@@ -121,10 +122,28 @@ func (n *Notifier) sendEmail(ctx context.Context, channel string, ch *chv1.Email
 	if err := c.Mail(ch.From); err != nil {
 		return fail("MAIL FROM", err)
 	}
+	// A recipient refused for good (5xx: no such mailbox) does not keep the alert from
+	// the others: it goes to those accepted and the attempt still fails, naming the
+	// refused one (final, so the others do not get it twice). A temporary refusal (4xx)
+	// fails the attempt before DATA, so its retry sends to everyone once.
+	var refused error
+	accepted := 0
 	for _, to := range ch.To {
 		if err := c.Rcpt(to); err != nil {
-			return fail("RCPT TO "+to, err)
+			err = fail("RCPT TO "+to, err)
+			var p permanent
+			if !errors.As(err, &p) {
+				return err
+			}
+			if refused == nil {
+				refused = err
+			}
+			continue
 		}
+		accepted++
+	}
+	if accepted == 0 {
+		return refused
 	}
 	w, err := c.Data()
 	if err != nil {
@@ -138,7 +157,7 @@ func (n *Notifier) sendEmail(ctx context.Context, channel string, ch *chv1.Email
 	}
 	// The relay accepted the message at the end of DATA; a failed QUIT loses nothing.
 	_ = c.Quit()
-	return nil
+	return refused
 }
 
 func contains(list []string, s string) bool {

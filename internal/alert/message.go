@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
@@ -95,7 +96,10 @@ func (n *Notifier) message(a Alert) *message {
 	if sampleSize <= 0 {
 		sampleSize = DefaultSampleSize
 	}
-	sample := append([]diff.Discrepancy{}, a.Sample[:min(len(a.Sample), sampleSize)]...)
+	sample := make([]diff.Discrepancy, 0, min(len(a.Sample), sampleSize))
+	for _, d := range a.Sample[:min(len(a.Sample), sampleSize)] {
+		sample = append(sample, bounded(d))
+	}
 	total := Discrepancies(r.Counts)
 
 	inspect := WebhookInspect{Command: fmt.Sprintf("kubectl get reconciliationjob %s -n %s -o yaml", a.Job, a.Namespace)}
@@ -108,7 +112,7 @@ func (n *Notifier) message(a Alert) *message {
 	run := WebhookRun{
 		ID: r.ID, Trigger: r.Trigger, Window: r.Window, Result: r.Result,
 		StartTime: stamp(r.StartTime.Time), Counts: r.Counts, Discrepancies: total,
-		RowsPerSecond: r.RowsPerSecond, Message: oneLine(r.Message),
+		RowsPerSecond: r.RowsPerSecond, Message: clip(oneLine(r.Message), maxMessage),
 	}
 	var took time.Duration
 	if r.CompletionTime != nil {
@@ -220,18 +224,52 @@ func detail(d diff.Discrepancy) string {
 	return ""
 }
 
-// maxCell bounds a value in the table, so one long text does not drown the rest.
-const maxCell = 64
+// maxCell bounds a value (and a position) in the sample and the table, so one long
+// text does not drown the rest; maxReason bounds an invalid row's reason, maxMessage
+// the run's message. Bounded, an alert stays a few KiB whatever the data: a receiver
+// answering 413 to a large body (a 4xx, not retried) would lose it.
+const (
+	maxCell    = 64
+	maxReason  = 256
+	maxMessage = 1024
+)
+
+// clip cuts s to at most n runes, the last one "…" when cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// bounded returns a copy of d with its texts clipped (the caller's d is unchanged).
+func bounded(d diff.Discrepancy) diff.Discrepancy {
+	cell := func(c diff.Cell) diff.Cell {
+		c.Text = clip(c.Text, maxCell)
+		return c
+	}
+	key := make([]diff.KeyValue, len(d.Key))
+	for i, kv := range d.Key {
+		key[i] = diff.KeyValue{Name: kv.Name, Value: cell(kv.Value)}
+	}
+	d.Key = key
+	if d.Columns != nil {
+		cols := make([]diff.ColumnDiff, len(d.Columns))
+		for i, c := range d.Columns {
+			cols[i] = diff.ColumnDiff{Name: c.Name, Source: cell(c.Source), Target: cell(c.Target)}
+		}
+		d.Columns = cols
+	}
+	d.Reason = clip(d.Reason, maxReason)
+	d.Position = clip(d.Position, maxCell)
+	return d
+}
 
 func cellText(c diff.Cell) string {
 	if c.Null {
 		return "NULL"
 	}
-	s := oneLine(c.Text)
-	if r := []rune(s); len(r) > maxCell {
-		s = string(r[:maxCell-1]) + "…"
-	}
-	return s
+	return clip(oneLine(c.Text), maxCell)
 }
 
 // oneLine replaces control characters (line breaks, tabs) with spaces, so a value

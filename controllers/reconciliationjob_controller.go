@@ -169,6 +169,13 @@ func (r *ReconciliationJobReconciler) Reconcile(ctx context.Context, req reconci
 			}
 		}
 		r.Metrics.Restore(job.Namespace, job.Name, reported)
+		if a := job.Spec.Alerts; a != nil {
+			names := make([]string, len(a.Channels))
+			for i, ch := range a.Channels {
+				names[i] = ch.Name
+			}
+			r.Metrics.Channels(job.Namespace, job.Name, names)
+		}
 	}
 	in.alerts = r.reportFinished(ctx, &job, runs)
 	if len(in.alerts) > 0 || r.recount(req.NamespacedName, now) {

@@ -200,7 +200,8 @@ func (m *Metrics) setGauges(job prometheus.Labels, run chv1.RunSummary, last, su
 // an earlier process recorded (newest first; running ones are skipped): after a
 // manager restart the last run's discrepancies and timestamps are served at once, not
 // only once the next run ends, so an alert on the age of the last successful run does
-// not go quiet. Counters are left alone, and later calls for the job do nothing.
+// not go quiet. Counters are left alone (clearhouse_run_failures_total is created at 0,
+// so that increase() sees the first failure), and later calls for the job do nothing.
 func (m *Metrics) Restore(namespace, name string, runs []chv1.RunSummary) {
 	key := namespace + "/" + name
 	m.mu.Lock()
@@ -213,6 +214,10 @@ func (m *Metrics) Restore(namespace, name string, runs []chv1.RunSummary) {
 		return
 	}
 	job := prometheus.Labels{LabelNamespace: namespace, LabelJob: name}
+	// The failure counter exists at 0 from the first visit, before any failure: a
+	// series born at 1 is invisible to increase() and rate(), so a rule on failures
+	// would miss the first one of every job after each restart.
+	m.runFailures.With(job)
 	last, success, discrepancies := true, true, true
 	for _, r := range runs {
 		if r.Result == chv1.RunRunning || r.Result == "" || r.CompletionTime == nil {
@@ -259,12 +264,26 @@ func (m *Metrics) SetOpenCases(namespace, name string, open int64) {
 
 // RecordAlert counts one alert delivery to channel: clearhouse_alerts_sent_total when
 // err is nil, else clearhouse_alert_delivery_failures_total.
+// Both counters of the channel exist from then on (one at 0), so that increase() sees
+// the first change of the other.
 func (m *Metrics) RecordAlert(namespace, name, channel string, err error) {
+	sent := m.alertsSent.WithLabelValues(namespace, name, channel)
+	failed := m.alertFailures.WithLabelValues(namespace, name, channel)
 	if err != nil {
-		m.alertFailures.WithLabelValues(namespace, name, channel).Inc()
+		failed.Inc()
 		return
 	}
-	m.alertsSent.WithLabelValues(namespace, name, channel).Inc()
+	sent.Inc()
+}
+
+// Channels creates, at 0, both alert counters of each of the job's channels that has
+// none yet, so that the first delivery (or failed delivery) to a channel shows in
+// increase() and rate(). Call it with the job's alert channels on each visit.
+func (m *Metrics) Channels(namespace, name string, channels []string) {
+	for _, ch := range channels {
+		m.alertsSent.WithLabelValues(namespace, name, ch)
+		m.alertFailures.WithLabelValues(namespace, name, ch)
+	}
 }
 
 // Forget deletes every series of the job namespace/name (call it when the job is

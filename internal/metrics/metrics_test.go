@@ -81,8 +81,10 @@ func TestScrapeAfterRuns(t *testing.T) {
 # HELP clearhouse_alert_delivery_failures_total Alerts that could not be delivered after every retry, by channel.
 # TYPE clearhouse_alert_delivery_failures_total counter
 clearhouse_alert_delivery_failures_total{channel="ops-mail",namespace="pay",reconciliationjob="ledger"} 1
+clearhouse_alert_delivery_failures_total{channel="ops-slack",namespace="pay",reconciliationjob="ledger"} 0
 # HELP clearhouse_alerts_sent_total Alerts delivered, by channel.
 # TYPE clearhouse_alerts_sent_total counter
+clearhouse_alerts_sent_total{channel="ops-mail",namespace="pay",reconciliationjob="ledger"} 0
 clearhouse_alerts_sent_total{channel="ops-slack",namespace="pay",reconciliationjob="ledger"} 1
 # HELP clearhouse_discrepancies Discrepancies found by the last completed run (Balanced, Discrepant or Truncated), by kind.
 # TYPE clearhouse_discrepancies gauge

@@ -17,7 +17,7 @@ import (
 // accepts: the webhook sample's values are bounded like the email table's, and so are
 // the invalid-row reason and the run message. Unbounded, ten 1 MiB values make a
 // 10 MiB POST that Slack and most gateways answer 413 — a 4xx, final: the alert is lost.
-func TestReviewALWebhookBoundsLargeValues(t *testing.T) {
+func TestWebhookBoundsLargeValues(t *testing.T) {
 	h := newHook(t, http.StatusOK)
 	n := newNotifier(map[string]string{"slack/url": h.url()}, &waits{})
 	big := strings.Repeat("x", 1<<20)
@@ -79,7 +79,7 @@ func TestReviewALWebhookBoundsLargeValues(t *testing.T) {
 // A list of recipients with one address the relay refuses for good (550: a colleague
 // who left) must not keep the alert from everyone else: the others get it, and the
 // result still fails, naming the refused address, so the event and the metric say so.
-func TestReviewALEmailOneRefusedRecipientDoesNotBlockTheOthers(t *testing.T) {
+func TestEmailOneRefusedRecipientDoesNotBlockTheOthers(t *testing.T) {
 	r := alerttest.NewRelay(t, "127.0.0.1", nil, false)
 	n := newNotifier(nil, &waits{})
 	res := one(t, n.Send(context.Background(), emailChannel(r, false, "nobody@bank.example", "ops@bank.example"), sampleAlert()))

@@ -8,12 +8,12 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// TestReviewALServiceMonitorSelectsTheMetricsService: a ServiceMonitor's selector picks
+// TestServiceMonitorSelectsTheMetricsService: a ServiceMonitor's selector picks
 // Services by their labels. The chart's must match the metrics Service's own labels,
 // or Prometheus has no target and every clearhouse_* series (and every alert rule on
 // them) is silently absent. Same for the kustomize ServiceMonitor (config/prometheus)
 // against config/default's Service.
-func TestReviewALServiceMonitorSelectsTheMetricsService(t *testing.T) {
+func TestServiceMonitorSelectsTheMetricsService(t *testing.T) {
 	helm := os.Getenv("HELM")
 	if helm == "" {
 		t.Fatal("HELM is not set: run through `make test`, which installs Helm into bin/")

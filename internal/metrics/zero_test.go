@@ -18,7 +18,7 @@ import (
 // failure of every job after each manager restart (upgrade, failover) unless the
 // failure counter exists at 0 as soon as the job is known: Restore is the first call
 // for every job a process reconciles, with or without earlier runs.
-func TestReviewALFailureCounterExistsBeforeTheFirstFailure(t *testing.T) {
+func TestFailureCounterExistsBeforeTheFirstFailure(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m, err := New(reg)
 	if err != nil {
@@ -42,7 +42,7 @@ clearhouse_run_failures_total{namespace="pay",reconciliationjob="ledger"} 0
 // The same for alert deliveries: a rule on increase(clearhouse_alert_delivery_failures_total[1h])
 // must see the first failed delivery to a channel. Both counters of a channel exist at
 // 0 once the channel is known (Channels, from the job's spec) or has been used.
-func TestReviewALAlertCountersExistAtZero(t *testing.T) {
+func TestAlertCountersExistAtZero(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m, err := New(reg)
 	if err != nil {
@@ -66,7 +66,7 @@ clearhouse_alerts_sent_total{channel="ops-slack",namespace="pay",reconciliationj
 	}
 }
 
-func TestReviewALChannelsCreatesAlertCounters(t *testing.T) {
+func TestChannelsCreatesAlertCounters(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m, err := New(reg)
 	if err != nil {

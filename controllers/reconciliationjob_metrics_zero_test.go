@@ -13,14 +13,14 @@ import (
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 )
 
-// TestReviewALCountersAtZeroBeforeTheFirstFailure: as soon as the manager knows a job
+// TestCountersAtZeroBeforeTheFirstFailure: as soon as the manager knows a job
 // (before any run), its failure counter and the alert counters of each of its channels
 // are served at 0, so that a rule like increase(clearhouse_run_failures_total[1h]) > 0
 // or increase(clearhouse_alert_delivery_failures_total[1h]) > 0 sees the first failure
 // (a series born at 1 shows no increase). When the job is deleted, every series of it
 // goes.
-func TestReviewALCountersAtZeroBeforeTheFirstFailure(t *testing.T) {
-	p := smallPair(t, "rj-review-al")
+func TestCountersAtZeroBeforeTheFirstFailure(t *testing.T) {
+	p := smallPair(t, "rj-metrics-zero")
 	p.Job.Spec.Alerts = &chv1.Alerts{Channels: []chv1.AlertChannel{
 		{Name: "pager", Webhook: &chv1.WebhookChannel{URLSecretRef: chv1.SecretKeyRef{Name: "hooks", Key: "pager"}}},
 	}}
@@ -29,7 +29,7 @@ func TestReviewALCountersAtZeroBeforeTheFirstFailure(t *testing.T) {
 	eventually(t, "first status", func() error {
 		return cond(getJob(t, p.Job), chv1.JobBalanced, metav1.ConditionUnknown, chv1.ReasonNeverRun, "")
 	})
-	labels := `namespace="rj-review-al",reconciliationjob="` + p.Job.Name + `"`
+	labels := `namespace="rj-metrics-zero",reconciliationjob="` + p.Job.Name + `"`
 	scrape(t, map[string]float64{
 		`clearhouse_run_failures_total{` + labels + `}`:                            0,
 		`clearhouse_alerts_sent_total{channel="pager",` + labels + `}`:             0,

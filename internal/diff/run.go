@@ -342,11 +342,17 @@ func wrapCtx(err error) error {
 }
 
 // shown returns the rows read so far, for progress: both halves' of a split merge while
-// it runs.
+// it runs, and no fewer after it (the in-step merge it falls back to counts from zero:
+// progress counts never go down).
 func (r *run) shown() Progress {
-	if sp := r.split; sp != nil && sp.active.Load() {
+	src, tgt := r.sides[0].shown.Load(), r.sides[1].shown.Load()
+	if sp := r.split; sp != nil {
 		h := &sp.halves
-		return r.progress(h[0][0].shown.Load()+h[1][0].shown.Load(), h[0][1].shown.Load()+h[1][1].shown.Load())
+		hs, ht := h[0][0].shown.Load()+h[1][0].shown.Load(), h[0][1].shown.Load()+h[1][1].shown.Load()
+		if sp.active.Load() {
+			return r.progress(hs, ht)
+		}
+		src, tgt = max(src, hs), max(tgt, ht)
 	}
-	return r.progress(r.sides[0].shown.Load(), r.sides[1].shown.Load())
+	return r.progress(src, tgt)
 }

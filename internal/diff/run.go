@@ -209,6 +209,7 @@ type sideReader struct {
 	lim     *rate.Limiter
 	every   int64
 	n       int64        // rows read (owned by the reading goroutine)
+	eof     bool         // the reader has ended
 	shown   atomic.Int64 // rows read, published for progress
 	tokens  int
 	pending int64
@@ -282,6 +283,7 @@ func (s *sideReader) after(cells []Cell, err error) ([]Cell, error) {
 		}
 		s.shown.Store(s.n)
 		if errors.Is(err, io.EOF) {
+			s.eof = true
 			return nil, io.EOF
 		}
 		if pos := s.r.Position(); pos == "" || !strings.HasPrefix(err.Error(), pos+":") {

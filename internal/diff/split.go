@@ -179,11 +179,23 @@ func keyAt(rs RangeSplitter, enc *encoder, buf []byte, off int64) (key []byte, s
 	return buf, 0, 0, false, false
 }
 
-// bufSink keeps a half's outcomes, up to a shared bound.
+// bufSink keeps a half's outcomes, up to a shared bound, and where the half was when it
+// found each one (for the summary of a run whose sink fails: see splitStopped).
 type bufSink struct {
 	out   []Discrepancy
+	at    []splitAt
+	x     *emitter
+	sides [2]*sideReader
 	used  *atomic.Int64
 	limit int64
+}
+
+// splitAt is where a half was when it found an outcome: its matched keys and, per side,
+// its rows read and whether its section had ended.
+type splitAt struct {
+	matched int64
+	n       [2]int64
+	eof     [2]bool
 }
 
 func (b *bufSink) Emit(d Discrepancy) error {
@@ -198,7 +210,32 @@ func (b *bufSink) Emit(d Discrepancy) error {
 		return errSplitFull
 	}
 	b.out = append(b.out, d)
+	at := splitAt{matched: b.x.sum.Matched}
+	for side, sr := range b.sides {
+		at.n[side], at.eof[side] = sr.n, sr.eof
+	}
+	b.at = append(b.at, at)
 	return nil
+}
+
+// splitStopped makes the summary the in-step merge's when the sink failed on outcome at
+// of half h, every outcome before it emitted: the keys matched and the rows read by
+// then. In step, a side whose first half had ended had read one more row: the second
+// half's first (it starts with a usable key: mergeSplit checked).
+func (r *run) splitStopped(sp *splitRun, ms [2]*merger, h int, at splitAt) {
+	for side := range 2 {
+		n := at.n[side]
+		switch {
+		case h == 1:
+			n += sp.halves[0][side].n
+		case at.eof[side] && ms[1].sides[side].has:
+			n++
+		}
+		r.sides[side].n = n
+		r.sides[side].shown.Store(n)
+	}
+	r.x.sum.Compared += at.matched
+	r.x.sum.Matched += at.matched
 }
 
 // mergeSplit runs the planned split. done is false when the in-step merge must run.
@@ -218,8 +255,9 @@ func (r *run) mergeSplit(parent context.Context, sp *splitRun) (done bool, err e
 		limit = min(limit, b/2)
 	}
 	for h := range sp.halves {
-		sinks[h] = &bufSink{used: &used, limit: limit}
+		sinks[h] = &bufSink{used: &used, limit: limit, sides: sp.halves[h]}
 		xs[h] = &emitter{p: r.p, sink: sinks[h]}
+		sinks[h].x = xs[h]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -260,7 +298,7 @@ func (r *run) mergeSplit(parent context.Context, sp *splitRun) (done bool, err e
 	sp.active.Store(false)
 	r.x.sum.Split = true
 	for h := range 2 {
-		for _, d := range sinks[h].out {
+		for i, d := range sinks[h].out {
 			if h == 1 && d.Position != "" {
 				side := 0
 				if d.Side == SideTarget {
@@ -269,6 +307,7 @@ func (r *run) mergeSplit(parent context.Context, sp *splitRun) (done bool, err e
 				d.Position = sp.split[side].Rebase(sp.halves[0][side].r, d.Position)
 			}
 			if err := r.x.emit(d); err != nil {
+				r.splitStopped(sp, ms, h, sinks[h].at[i])
 				return true, err
 			}
 		}

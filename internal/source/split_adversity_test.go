@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -314,5 +315,69 @@ func TestSplitFallbackProgressNeverGoesDown(t *testing.T) {
 	}
 	if last := seen[len(seen)-1]; last.SourceRows != sum.SourceRows || last.TargetRows != sum.TargetRows {
 		t.Fatalf("final progress %+v, summary rows %d %d", last, sum.SourceRows, sum.TargetRows)
+	}
+}
+
+// failingSink fails at its n-th discrepancy (a results store that fails mid-run).
+type failingSink struct{ n int }
+
+func (s *failingSink) Emit(diff.Discrepancy) error {
+	if s.n--; s.n == 0 {
+		return errors.New("store: disk full")
+	}
+	return nil
+}
+
+// TestSplitSinkErrorSummary: a sink that fails mid-run stops the run; the summary the
+// run returns with the error (rows read, matched, compared up to the failing outcome;
+// --stats and the final progress show it) must be the in-step merge's, not the whole
+// files' that the halves read. Discrepancies are around the split, so the sink fails in
+// either half and right where the first half's sections end.
+func TestSplitSinkErrorSummary(t *testing.T) {
+	src, tgt := splitFiles(t, func(side, i int, _ string) string {
+		row := fmt.Sprintf("K%07d,%d.%02d,n%d\n", i, i%1000, i%100, i%7)
+		if d := i - splitRows/2; d > -40 && d < 40 {
+			switch {
+			case side == 0 && i%3 == 0, side == 1 && i%3 == 1:
+				return ""
+			case side == 1:
+				return fmt.Sprintf("K%07d,%d.%02d,n%d\n", i, i%1000+1, i%100, i%7)
+			}
+		}
+		return row
+	})
+	ctx := context.Background()
+	run := func(fail int, opts ...diff.Option) (diff.Summary, string) {
+		rd := openPair(ctx, t, src, tgt)
+		spec := diff.Spec{
+			Keys:     []diff.Column{{Name: "id"}},
+			Compare:  []diff.Column{{Name: "amount", Type: diff.TypeDecimal}, {Name: "note"}},
+			Strategy: diff.StrategyMerge,
+		}
+		var last diff.Progress
+		opts = append(opts, diff.WithProgress(func(p diff.Progress) { last = p }))
+		sum, err := diff.Run(ctx, spec, rd[0], rd[1], &failingSink{n: fail}, opts...)
+		if last.SourceRows != sum.SourceRows || last.TargetRows != sum.TargetRows {
+			t.Fatalf("fail at %d: final progress %+v, summary %+v", fail, last, sum)
+		}
+		if err == nil {
+			return sum, ""
+		}
+		return sum, err.Error()
+	}
+	all, _ := run(-1, diff.WithoutRangeSplit())
+	if all.Discrepancies() < 40 {
+		t.Fatalf("%+v", all)
+	}
+	for fail := 1; fail <= int(all.Discrepancies()); fail++ {
+		got, gotErr := run(fail)
+		want, wantErr := run(fail, diff.WithoutRangeSplit())
+		if !got.Split {
+			t.Fatalf("fail at %d: not split", fail)
+		}
+		got.Split = false
+		if got != want || gotErr != wantErr {
+			t.Fatalf("fail at %d:\n got %+v %q\nwant %+v %q", fail, got, gotErr, want, wantErr)
+		}
 	}
 }

@@ -156,7 +156,7 @@ Exit status: 0 no discrepancies, 1 discrepancies found, 2 error.`,
 	fl.Int64Var(&cs.SegmentRows, "segment-rows", 0, "checksum: rows per key-range segment (0: 1M when both tables are stored in key order, else one segment)")
 	fl.IntVar(&cs.Factor, "bisection-factor", 0, "checksum: buckets each segment is summed in; a differing bucket (segment-rows/factor rows) is read and merged (0: about 100 rows a bucket)")
 	fl.IntVar(&cs.Concurrency, "concurrency", checksum.DefaultConcurrency, "checksum: segments checked at once (each uses up to two connections per database)")
-	fl.BoolVar(&sorted, "sorted", false, "both inputs are sorted by the key (byte order): lets auto choose merge")
+	fl.BoolVar(&sorted, "sorted", false, "both inputs are sorted by the key (byte order; integer and decimal keys by value): lets auto choose merge")
 	fl.Int64Var(&f.maxDiscrep, "max-discrepancies", 0, "stop after N discrepancies (0: no limit)")
 	fl.Float64Var(&f.rowsPerSecond, "rows-per-second", 0, "limit the read rate, both sides together (0: no limit)")
 	fl.StringVar(&output, "output", "table", "table, json, jsonl or csv")

@@ -381,3 +381,40 @@ func TestSplitSinkErrorSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitOutOfOrderSecondHalfNamesAbsoluteLine: a row out of key order only in the
+// second half of the target is the in-step merge's error, naming the row by its line in
+// the whole file (not in the second section).
+func TestSplitOutOfOrderSecondHalfNamesAbsoluteLine(t *testing.T) {
+	const at = 4 * splitRows / 5
+	src, tgt := splitFiles(t, func(side, i int, row string) string {
+		if side == 1 && i == at {
+			return "K0000005,1.00,late\n"
+		}
+		return row
+	})
+	res := checkSplit(t, src, tgt, limits{}, false)
+	dropped := (at-1)/907 + 1 // target rows i%907 == 0 before the late row
+	want := fmt.Sprintf(`diff: merge: target is not in key order: the row at target.csv line %d has key ("K0000005") after key ("K%07d")`, 1+at-dropped+1, at-1)
+	if res.err != want {
+		t.Fatalf("error\n got %q\nwant %q", res.err, want)
+	}
+}
+
+// TestSplitNullKeyRowsAtSplit: rows without a usable key (NULL, empty, ragged) before
+// and after every row around the middle of both files, so whichever key the split
+// takes, such rows sit right before it on both sides: they are the first halves' (the
+// split is exact), with their lines in the whole file.
+func TestSplitNullKeyRowsAtSplit(t *testing.T) {
+	src, tgt := splitFiles(t, func(side, i int, row string) string {
+		if d := i - splitRows/2; d > -100 && d < 100 && row != "" {
+			bad := []string{",1.00,nullkey\n", "\"\",1.00,emptykey\n", "ragged\n"}[(i+side)%3]
+			return bad + row + bad
+		}
+		return row
+	})
+	res := checkSplit(t, src, tgt, limits{}, true)
+	if res.sum.InvalidRows < 700 {
+		t.Fatalf("%+v", res.sum)
+	}
+}

@@ -36,11 +36,13 @@ type advCase struct {
 	crlf       int // one line in crlf ends in CRLF (0: none)
 	quoteMod   int // one row in quoteMod has a multi-line quoted note
 	ooo        int // 0 none, 1 source, 2 target: one row out of key order late in the file
+	noHeader   bool // columns declared instead of a header
+	project    bool // both sides read with declared columns in another order (a projection)
 }
 
 func (c advCase) String() string {
-	return fmt.Sprintf("key %s fold %v delim %q null %q reorder %v sensitive %v bom %v noEOL %v crlf %d quote %d ooo %d",
-		c.keyType, c.fold, c.delim[:], c.null, c.reorder, c.sensitive, c.bom, c.noFinalEOL, c.crlf, c.quoteMod, c.ooo)
+	return fmt.Sprintf("key %s fold %v delim %q null %q reorder %v sensitive %v bom %v noEOL %v crlf %d quote %d ooo %d noHeader %v project %v",
+		c.keyType, c.fold, c.delim[:], c.null, c.reorder, c.sensitive, c.bom, c.noFinalEOL, c.crlf, c.quoteMod, c.ooo, c.noHeader, c.project)
 }
 
 func advCaseOf(seed uint64) advCase {
@@ -62,6 +64,8 @@ func advCaseOf(seed uint64) advCase {
 	c.crlf = []int{0, 0, 3, 50}[rng.IntN(4)]
 	c.quoteMod = []int{0, 9, 40}[rng.IntN(3)]
 	c.ooo = []int{0, 0, 1, 2}[rng.IntN(4)]
+	c.noHeader = rng.IntN(4) == 0
+	c.project = !c.noHeader && rng.IntN(3) == 0
 	return c
 }
 
@@ -131,7 +135,9 @@ func advGen(seed uint64, c advCase) (src, tgt string) {
 		if c.bom {
 			b[s].WriteString("\xEF\xBB\xBF")
 		}
-		b[s].WriteString(join(s, [3]string{"id", "amount", "note"}) + "\n")
+		if !c.noHeader {
+			b[s].WriteString(join(s, [3]string{"id", "amount", "note"}) + "\n")
+		}
 	}
 	note := func(i, side int) string {
 		if c.quoteMod > 0 && rng.IntN(c.quoteMod) == 0 {
@@ -209,7 +215,16 @@ func advRun(t *testing.T, c advCase, sp, tp string, opts ...diff.Option) splitRe
 	ctx := context.Background()
 	var rd [2]diff.Reader
 	for i, p := range []string{sp, tp} {
-		r, err := Open(ctx, p, Options{OrderedBy: []string{"id"}, Delimiter: rune(c.delim[i]), NullMarker: c.null})
+		o := Options{OrderedBy: []string{"id"}, Delimiter: rune(c.delim[i]), NullMarker: c.null}
+		switch {
+		case c.noHeader && i == 1 && c.reorder:
+			o.NoHeader, o.Columns = true, []string{"note", "id", "amount"}
+		case c.noHeader:
+			o.NoHeader, o.Columns = true, []string{"id", "amount", "note"}
+		case c.project:
+			o.Columns = []string{"note", "amount", "id"}
+		}
+		r, err := Open(ctx, p, o)
 		if err != nil {
 			t.Fatal(err)
 		}

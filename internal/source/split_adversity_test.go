@@ -33,9 +33,9 @@ type advCase struct {
 	sensitive  bool
 	bom        bool
 	noFinalEOL bool
-	crlf       int // one line in crlf ends in CRLF (0: none)
-	quoteMod   int // one row in quoteMod has a multi-line quoted note
-	ooo        int // 0 none, 1 source, 2 target: one row out of key order late in the file
+	crlf       int  // one line in crlf ends in CRLF (0: none)
+	quoteMod   int  // one row in quoteMod has a multi-line quoted note
+	ooo        int  // 0 none, 1 source, 2 target: one row out of key order late in the file
 	noHeader   bool // columns declared instead of a header
 	project    bool // both sides read with declared columns in another order (a projection)
 }

@@ -197,8 +197,9 @@ type FileSource struct {
 	// CSV options.
 	// +optional
 	CSV *CSVOptions `json:"csv,omitempty"`
-	// SortedByKey promises the file is sorted by the key columns (byte order), so a
-	// streaming merge can be used. The engine verifies it while reading.
+	// SortedByKey promises the file is sorted by the key columns (byte order; keys typed
+	// integer or decimal by value), so a streaming merge can be used. The engine verifies
+	// it while reading.
 	// +optional
 	SortedByKey bool `json:"sortedByKey,omitempty"`
 	// SecretRef holds credentials for http(s) basic auth or S3 access keys.

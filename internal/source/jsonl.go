@@ -31,8 +31,10 @@ import (
 //
 // When the columns are declared, keys that are not columns are ignored. When they are
 // learned, a key that is not one of them makes its line a RowError: no value is left
-// out unseen. When a key repeats, the last one wins. A line that is not a well-formed
-// JSON object is a RowError.
+// out unseen. A column's key repeated in one object makes its line a RowError: which of
+// the two values is the row's is anybody's guess (RFC 8259 leaves it open), and a
+// reconciliation must not pick one silently. A line that is not a well-formed JSON
+// object is a RowError.
 type JSONLOptions struct {
 	// Columns declares the columns. Empty means they are learned: the keys of the first
 	// object (the first non-blank line must then be a valid object), then those of the
@@ -58,6 +60,8 @@ type JSONLReader struct {
 	arena  []byte // decoded strings and compacted nested values of this row
 	nested bytes.Buffer
 	cells  []diff.Cell
+	seen   []uint32 // per column: the parse (gen) that last set it
+	gen    uint32
 	hint   []int // column of the n-th key of the previous line (-1: not a column)
 	// learned is how many lines the columns were learned from (0: declared).
 	learned int
@@ -123,7 +127,8 @@ func NewJSONLReader(r io.Reader, opts JSONLOptions) (*JSONLReader, error) {
 	j.learned = 1 + j.learnAhead(func(key []byte) bool { return seen[string(key)] }, add)
 	j.setColumns(order)
 	if err := j.parse(line); err != nil {
-		return nil, fmt.Errorf("%s: %s", j.pos.String(), err)
+		// Only a repeated key fails here (scanObject read the line): a row error.
+		j.heldE = &RowError{Position: j.pos.String(), Reason: err.Error()}
 	}
 	j.held = true
 	return j, nil
@@ -183,6 +188,7 @@ func (j *JSONLReader) setColumns(cols []string) {
 		j.index[c] = i
 	}
 	j.cells = make([]diff.Cell, len(cols))
+	j.seen = make([]uint32, len(cols))
 }
 
 // Columns returns the column names.
@@ -282,11 +288,23 @@ func (j *JSONLReader) parse(line []byte) error {
 	p := jsonParser{b: line, j: j}
 	n := 0
 	var unknown string
+	repeated := -1
+	if j.gen++; j.gen == 0 {
+		clear(j.seen)
+		j.gen = 1
+	}
+	set := func(k int, val diff.Cell) {
+		if j.seen[k] == j.gen && repeated < 0 {
+			repeated = k
+		}
+		j.seen[k] = j.gen
+		j.cells[k] = val
+	}
 	err := p.object(func(key []byte, val diff.Cell) {
 		// Lines usually repeat the previous line's key order: try that first.
 		if n < len(j.hint) {
 			if k := j.hint[n]; k >= 0 && string(key) == j.cols[k] {
-				j.cells[k] = val
+				set(k, val)
 				n++
 				return
 			}
@@ -298,7 +316,7 @@ func (j *JSONLReader) parse(line []byte) error {
 				unknown = string(key)
 			}
 		} else {
-			j.cells[k] = val
+			set(k, val)
 		}
 		if n < len(j.hint) {
 			j.hint[n] = k
@@ -307,6 +325,9 @@ func (j *JSONLReader) parse(line []byte) error {
 		}
 		n++
 	})
+	if err == nil && repeated >= 0 {
+		return fmt.Errorf("key %q appears twice in the object", j.cols[repeated])
+	}
 	if err == nil && unknown != "" {
 		return fmt.Errorf("key %q is not a column: the columns were learned from the first %d lines; declare the file's columns to read it", unknown, j.learned)
 	}

@@ -66,7 +66,7 @@ func (r *jsonlRefetch) read(j *JSONLReader, loc uint64) ([]diff.Cell, []byte, er
 	r.sec = *io.NewSectionReader(j.file, off, j.size-off)
 	if r.ch == nil {
 		r.ch = &JSONLReader{br: bufio.NewReaderSize(&r.sec, refetchBuffer),
-			cols: j.cols, index: j.index, cells: make([]diff.Cell, len(j.cols)), pos: position{name: j.pos.name, unit: j.pos.unit},
+			cols: j.cols, index: j.index, cells: make([]diff.Cell, len(j.cols)), seen: make([]uint32, len(j.cols)), pos: position{name: j.pos.name, unit: j.pos.unit},
 			learned: j.learned}
 	} else {
 		r.ch.br.Reset(&r.sec)

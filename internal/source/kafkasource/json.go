@@ -62,7 +62,10 @@ func rowObject(value []byte, path string) (row []member, ok bool, reason string)
 	if path == "" {
 		return ms, true, ""
 	}
-	raw, found := lookup(ms, splitPath(path))
+	raw, found, err := lookup(ms, splitPath(path))
+	if err != nil {
+		return nil, false, "value " + err.Error()
+	}
 	if !found {
 		return nil, false, fmt.Sprintf("value has no field %s", path)
 	}
@@ -117,17 +120,22 @@ func kindOf(raw []byte) string {
 func splitPath(p string) []string { return strings.Split(p, ".") }
 
 // lookup finds a field path in an object. At each level the longest run of path
-// parts that is a member name wins ("a.b" as one member before a then b); when a key
-// repeats, the last one counts (as in the JSON Lines reader).
-func lookup(ms []member, parts []string) (json.RawMessage, bool) {
+// parts that is a member name wins ("a.b" as one member before a then b). A member the
+// path goes through or ends at that appears twice in its object is an error: which of
+// its values counts is anybody's guess (RFC 8259 leaves it open), and a reconciliation
+// must not pick one silently.
+func lookup(ms []member, parts []string) (json.RawMessage, bool, error) {
 	for n := len(parts); n >= 1; n-- {
 		key := strings.Join(parts[:n], ".")
-		raw, ok := last(ms, key)
+		raw, ok, twice := find(ms, key)
 		if !ok {
 			continue
 		}
+		if twice {
+			return nil, false, fmt.Errorf("member %q appears twice in its object", key)
+		}
 		if n == len(parts) {
-			return raw, true
+			return raw, true, nil
 		}
 		if len(raw) == 0 || raw[0] != '{' {
 			continue
@@ -136,20 +144,26 @@ func lookup(ms []member, parts []string) (json.RawMessage, bool) {
 		if err != nil {
 			continue
 		}
-		if v, ok := lookup(sub, parts[n:]); ok {
-			return v, true
+		v, ok, err := lookup(sub, parts[n:])
+		if err != nil || ok {
+			return v, ok, err
 		}
 	}
-	return nil, false
+	return nil, false, nil
 }
 
-func last(ms []member, key string) (json.RawMessage, bool) {
-	for i := len(ms) - 1; i >= 0; i-- {
-		if ms[i].key == key {
-			return ms[i].raw, true
+// find returns the value of the member named key, and whether another member has
+// that name.
+func find(ms []member, key string) (raw json.RawMessage, ok, twice bool) {
+	for _, m := range ms {
+		if m.key == key {
+			if ok {
+				return raw, true, true
+			}
+			raw, ok = m.raw, true
 		}
 	}
-	return nil, false
+	return raw, ok, false
 }
 
 // cellOf is a JSON value as the engine reads it (see the package doc).

@@ -149,7 +149,10 @@ func (r *Reader) deletedKey(rec *kgo.Record, key []diff.Cell) (string, error) {
 			return fail("is not a JSON object")
 		}
 		for j, i := range l.keyIdx {
-			raw, ok := lookup(ms, r.paths[i])
+			raw, ok, err := lookup(ms, r.paths[i])
+			if err != nil {
+				return fail(err.Error())
+			}
 			if !ok {
 				return fail("has no field " + r.cols[i])
 			}

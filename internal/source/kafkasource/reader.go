@@ -290,7 +290,10 @@ func (r *Reader) decode(rec *kgo.Record) (recordKind, error) {
 		}
 	}
 	for i, p := range r.paths {
-		raw, found := lookup(row, p)
+		raw, found, err := lookup(row, p)
+		if err != nil {
+			return 0, &source.RowError{Position: r.Position(), Reason: fmt.Sprintf("column %s: %v", r.cols[i], err)}
+		}
 		if !found {
 			r.cells[i] = diff.Cell{Null: true}
 			continue

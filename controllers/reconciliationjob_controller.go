@@ -76,6 +76,8 @@ type ReconciliationJobReconciler struct {
 	Notifier alert.Notifier
 
 	wake *wakeups
+	// deliveries sends alerts in the background (nil: within Reconcile).
+	deliveries *deliveries
 
 	mu      sync.Mutex
 	counted map[types.NamespacedName]time.Time // when open cases were last counted
@@ -475,8 +477,9 @@ func (r *ReconciliationJobReconciler) abort(ctx context.Context, job *chv1.Recon
 }
 
 // reportFinished handles, once per run, the end of each finished run status has not
-// reported yet (no alert outcome): an event, the run's metrics and its alert. It
-// returns the alert outcome of each run it handled.
+// reported yet (no alert outcome): an event, the run's metrics and its alert, which is
+// delivered in the background when one is due (deliverAlert). It returns the alert
+// outcome of each run whose outcome is known.
 func (r *ReconciliationJobReconciler) reportFinished(ctx context.Context, job *chv1.ReconciliationJob, runs []store.Run) map[string]chv1.AlertOutcome {
 	key := client.ObjectKeyFromObject(job)
 	reported := map[string]bool{}
@@ -494,10 +497,12 @@ func (r *ReconciliationJobReconciler) reportFinished(ctx context.Context, job *c
 	mine := r.reported[key]
 	kept := map[string]chv1.AlertOutcome{}
 	out := map[string]chv1.AlertOutcome{}
+	mineNow := map[string]bool{} // reported by this manager: an outcome, or pending
 	for i, run := range runs {
 		if a, ok := mine[run.ID]; ok && i < limit {
 			kept[run.ID] = a
-			if !reported[run.ID] {
+			mineNow[run.ID] = true
+			if !reported[run.ID] && a != alertPending {
 				out[run.ID] = a // reported already; the cached status is behind
 			}
 		}
@@ -508,10 +513,7 @@ func (r *ReconciliationJobReconciler) reportFinished(ctx context.Context, job *c
 		if i == limit {
 			break
 		}
-		if run.State == store.RunRunning || reported[run.ID] {
-			continue
-		}
-		if _, ok := out[run.ID]; ok {
+		if run.State == store.RunRunning || reported[run.ID] || mineNow[run.ID] {
 			continue
 		}
 		sum := runSummary(run)
@@ -526,6 +528,13 @@ func (r *ReconciliationJobReconciler) reportFinished(ctx context.Context, job *c
 		}
 		if r.Metrics != nil {
 			r.Metrics.RecordRun(job.Namespace, job.Name, sum)
+		}
+		if r.deliveries != nil && alert.ShouldAlert(job.Spec.Alerts, sum) {
+			r.mu.Lock()
+			r.reported[key][run.ID] = alertPending
+			r.mu.Unlock()
+			r.deliverAlert(ctx, key, job.DeepCopy(), run)
+			continue
 		}
 		out[run.ID] = r.alert(ctx, job, run)
 		r.mu.Lock()
@@ -616,6 +625,10 @@ func (r *ReconciliationJobReconciler) SetupWithManager(mgr manager.Manager) erro
 	if err := mgr.Add(r.wake); err != nil {
 		return fmt.Errorf("add wake-ups: %w", err)
 	}
+	r.deliveries = newDeliveries()
+	if err := mgr.Add(r.deliveries); err != nil {
+		return fmt.Errorf("add alert deliveries: %w", err)
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &chv1.ReconciliationJob{}, jobDataSourceIndex,
 		func(o client.Object) []string {
 			j := o.(*chv1.ReconciliationJob)
@@ -627,7 +640,7 @@ func (r *ReconciliationJobReconciler) SetupWithManager(mgr manager.Manager) erro
 		For(&chv1.ReconciliationJob{}).
 		Watches(&chv1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.jobsReading)).
 		WatchesRawSource(source.Channel(r.wake.ch, &handler.TypedEnqueueRequestForObject[*chv1.ReconciliationJob]{})).
-		// Alerts and store reads wait on the network: one slow job must not hold the others.
+		// Store reads wait on the network: one slow job must not hold the others.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("reconciliationjob")
 	b = r.Kubernetes.watch(b)

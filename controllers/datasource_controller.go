@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,7 +31,8 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/probe"
 )
 
-// dataSourceSecretIndex indexes DataSources by the name of the Secret they reference.
+// dataSourceSecretIndex indexes DataSources by the names of the Secrets they reference
+// (credentials, CA certificates).
 const dataSourceSecretIndex = "spec.secretRef.name"
 
 // DataSourceReconciler probes DataSources, records their schema and drift, and applies
@@ -183,23 +185,22 @@ func reasonOf(err error) string {
 	return "Unknown"
 }
 
-// secretVersion is the resourceVersion of the Secret ds references, from the metadata
-// cache ("" when there is none or it does not exist): a new version means new
-// credentials, so a probe is due.
+// secretVersion is the resourceVersion of the Secrets ds references, from the metadata
+// cache (empty for one there is none of or that does not exist): a new version means
+// new credentials or CA certificates, so a probe is due.
 func (r *DataSourceReconciler) secretVersion(ctx context.Context, ds *chv1.DataSource) (string, error) {
-	ref := connect.SecretRef(ds)
-	if ref == nil {
-		return "", nil
-	}
-	var m metav1.PartialObjectMetadata
-	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := r.Get(ctx, types.NamespacedName{Namespace: ds.Namespace, Name: ref.Name}, &m); err != nil {
-		if apierrors.IsNotFound(err) {
-			return "", nil
+	var versions []string
+	for _, name := range connect.SecretNames(ds) {
+		var m metav1.PartialObjectMetadata
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := r.Get(ctx, types.NamespacedName{Namespace: ds.Namespace, Name: name}, &m); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return "", err
+			}
 		}
-		return "", err
+		versions = append(versions, m.ResourceVersion)
 	}
-	return m.ResourceVersion, nil
+	return strings.Join(versions, "/"), nil
 }
 
 func (r *DataSourceReconciler) recall(key types.NamespacedName) *probeMemo {
@@ -287,12 +288,7 @@ func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Clock = clock.RealClock{}
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &chv1.DataSource{}, dataSourceSecretIndex,
-		func(o client.Object) []string {
-			if ref := connect.SecretRef(o.(*chv1.DataSource)); ref != nil {
-				return []string{ref.Name}
-			}
-			return nil
-		}); err != nil {
+		func(o client.Object) []string { return connect.SecretNames(o.(*chv1.DataSource)) }); err != nil {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).For(&chv1.DataSource{}).Named("datasource").

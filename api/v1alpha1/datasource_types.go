@@ -119,6 +119,7 @@ type SQLSource struct {
 }
 
 // KafkaSource is a topic of JSON values.
+// +kubebuilder:validation:XValidation:rule="!has(self.caSecretRef) || (has(self.tls) && self.tls)",message="caSecretRef needs tls: true",fieldPath=".caSecretRef"
 type KafkaSource struct {
 	// BootstrapServers as host:port.
 	// +kubebuilder:validation:MinItems=1
@@ -134,9 +135,14 @@ type KafkaSource struct {
 	// SecretRef holds SASL credentials, when the cluster asks for them.
 	// +optional
 	SecretRef *CredentialsSecretRef `json:"secretRef,omitempty"`
-	// TLS connects with TLS.
+	// TLS connects with TLS, trusting the system's CA certificates or caSecretRef's.
 	// +optional
 	TLS bool `json:"tls,omitempty"`
+	// CASecretRef names the Secret key holding the PEM certificates of the CA that
+	// signed the brokers' certificates, for a cluster with a private CA (a Strimzi
+	// cluster's is the Secret <cluster>-cluster-ca-cert, key ca.crt). Needs tls.
+	// +optional
+	CASecretRef *SecretKeyRef `json:"caSecretRef,omitempty"`
 	// SASLMechanism used with the secretRef's credentials: SCRAM-SHA-512 (Strimzi's
 	// scram-sha-512 listeners, the default), SCRAM-SHA-256 or PLAIN.
 	// +kubebuilder:validation:Enum=SCRAM-SHA-512;SCRAM-SHA-256;PLAIN

@@ -7,6 +7,7 @@ package connect
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -50,31 +51,65 @@ func (f CredentialsFunc) Credential(ctx context.Context, ref chv1.CredentialsSec
 	return f(ctx, ref)
 }
 
-// FromCluster reads credentials from Secrets in namespace. A missing Secret or key is
-// an error naming both.
+// CAs looks up the CA certificates a caSecretRef points at (PEM). FromCluster and
+// FromEnv implement it beside Credentials; Resolve asks for it only when a DataSource
+// names a CA.
+type CAs interface {
+	CA(ctx context.Context, ref chv1.SecretKeyRef) ([]byte, error)
+}
+
+// FromCluster reads credentials and CA certificates from Secrets in namespace (the
+// result implements CAs too). A missing Secret or key is an error naming both.
 func FromCluster(c client.Reader, namespace string) Credentials {
-	return CredentialsFunc(func(ctx context.Context, ref chv1.CredentialsSecretRef) (Credential, error) {
-		var s corev1.Secret
-		if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &s); err != nil {
-			if apierrors.IsNotFound(err) {
-				return Credential{}, fmt.Errorf("secret %s/%s not found", namespace, ref.Name)
-			}
-			return Credential{}, fmt.Errorf("read secret %s/%s: %w", namespace, ref.Name, err)
+	return clusterSecrets{c: c, namespace: namespace}
+}
+
+type clusterSecrets struct {
+	c         client.Reader
+	namespace string
+}
+
+func (cs clusterSecrets) secret(ctx context.Context, name string) (*corev1.Secret, error) {
+	var s corev1.Secret
+	if err := cs.c.Get(ctx, types.NamespacedName{Namespace: cs.namespace, Name: name}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("secret %s/%s not found", cs.namespace, name)
 		}
-		userKey, passKey := Keys(ref)
-		var cred Credential
-		if v, ok := s.Data[userKey]; ok {
-			cred.Username = string(v)
-		} else {
-			return Credential{}, fmt.Errorf("secret %s/%s has no key %q", namespace, ref.Name, userKey)
-		}
-		if v, ok := s.Data[passKey]; ok {
-			cred.Password = string(v)
-		} else {
-			return Credential{}, fmt.Errorf("secret %s/%s has no key %q", namespace, ref.Name, passKey)
-		}
-		return cred, nil
-	})
+		return nil, fmt.Errorf("read secret %s/%s: %w", cs.namespace, name, err)
+	}
+	return &s, nil
+}
+
+func (cs clusterSecrets) Credential(ctx context.Context, ref chv1.CredentialsSecretRef) (Credential, error) {
+	s, err := cs.secret(ctx, ref.Name)
+	if err != nil {
+		return Credential{}, err
+	}
+	userKey, passKey := Keys(ref)
+	var cred Credential
+	if v, ok := s.Data[userKey]; ok {
+		cred.Username = string(v)
+	} else {
+		return Credential{}, fmt.Errorf("secret %s/%s has no key %q", cs.namespace, ref.Name, userKey)
+	}
+	if v, ok := s.Data[passKey]; ok {
+		cred.Password = string(v)
+	} else {
+		return Credential{}, fmt.Errorf("secret %s/%s has no key %q", cs.namespace, ref.Name, passKey)
+	}
+	return cred, nil
+}
+
+func (cs clusterSecrets) CA(ctx context.Context, ref chv1.SecretKeyRef) ([]byte, error) {
+	s, err := cs.secret(ctx, ref.Name)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := s.Data[ref.Key]
+	if !ok {
+		return nil, fmt.Errorf("secret %s/%s has no key %q", cs.namespace, ref.Name, ref.Key)
+	}
+	return v, nil
 }
 
 // Keys returns the Secret keys of the user name and password, with the API defaults
@@ -91,20 +126,31 @@ func Keys(ref chv1.CredentialsSecretRef) (usernameKey, passwordKey string) {
 }
 
 // FromEnv reads credentials from the environment variables prefix+"_USERNAME" and
-// prefix+"_PASSWORD", as a worker pod gets them from secretKeyRef env entries. Unset
-// variables are an error naming the variable (not its value).
-func FromEnv(prefix string) Credentials {
-	return CredentialsFunc(func(_ context.Context, ref chv1.CredentialsSecretRef) (Credential, error) {
-		var cred Credential
-		var ok bool
-		if cred.Username, ok = os.LookupEnv(prefix + "_USERNAME"); !ok {
-			return Credential{}, fmt.Errorf("environment variable %s_USERNAME (from secret %s) is not set", prefix, ref.Name)
-		}
-		if cred.Password, ok = os.LookupEnv(prefix + "_PASSWORD"); !ok {
-			return Credential{}, fmt.Errorf("environment variable %s_PASSWORD (from secret %s) is not set", prefix, ref.Name)
-		}
-		return cred, nil
-	})
+// prefix+"_PASSWORD", and CA certificates from prefix+"_CA", as a worker pod gets them
+// from secretKeyRef env entries (the result implements CAs too). Unset variables are
+// an error naming the variable (not its value).
+func FromEnv(prefix string) Credentials { return envSecrets(prefix) }
+
+type envSecrets string
+
+func (prefix envSecrets) Credential(_ context.Context, ref chv1.CredentialsSecretRef) (Credential, error) {
+	var cred Credential
+	var ok bool
+	if cred.Username, ok = os.LookupEnv(string(prefix) + "_USERNAME"); !ok {
+		return Credential{}, fmt.Errorf("environment variable %s_USERNAME (from secret %s) is not set", prefix, ref.Name)
+	}
+	if cred.Password, ok = os.LookupEnv(string(prefix) + "_PASSWORD"); !ok {
+		return Credential{}, fmt.Errorf("environment variable %s_PASSWORD (from secret %s) is not set", prefix, ref.Name)
+	}
+	return cred, nil
+}
+
+func (prefix envSecrets) CA(_ context.Context, ref chv1.SecretKeyRef) ([]byte, error) {
+	v, ok := os.LookupEnv(string(prefix) + "_CA")
+	if !ok {
+		return nil, fmt.Errorf("environment variable %s_CA (from secret %s) is not set", prefix, ref.Name)
+	}
+	return []byte(v), nil
 }
 
 // Source is a DataSource with its credentials resolved, ready to open.
@@ -113,7 +159,8 @@ type Source struct {
 	Name string
 	// DataSource is the spec it was resolved from.
 	DataSource *chv1.DataSource
-	cred       *Credential // nil when the source takes none
+	cred       *Credential    // nil when the source takes none
+	roots      *x509.CertPool // caSecretRef's certificates; nil: the system's
 }
 
 // SecretRef returns the secretRef a DataSource's connection uses, nil when none.
@@ -131,7 +178,29 @@ func SecretRef(ds *chv1.DataSource) *chv1.CredentialsSecretRef {
 	return nil
 }
 
-// Resolve fetches the credentials ds needs. The error names the DataSource.
+// CASecretRef returns the caSecretRef of a DataSource's connection, nil when none.
+func CASecretRef(ds *chv1.DataSource) *chv1.SecretKeyRef {
+	if ds.Spec.Kafka != nil {
+		return ds.Spec.Kafka.CASecretRef
+	}
+	return nil
+}
+
+// SecretNames returns the names of the Secrets a DataSource's connection reads
+// (credentials, CA certificates), each once.
+func SecretNames(ds *chv1.DataSource) []string {
+	var names []string
+	if ref := SecretRef(ds); ref != nil {
+		names = append(names, ref.Name)
+	}
+	if ref := CASecretRef(ds); ref != nil && (len(names) == 0 || names[0] != ref.Name) {
+		names = append(names, ref.Name)
+	}
+	return names
+}
+
+// Resolve fetches the credentials and CA certificates ds needs. The error names the
+// DataSource.
 func Resolve(ctx context.Context, ds *chv1.DataSource, creds Credentials) (*Source, error) {
 	s := &Source{Name: ds.Namespace + "/" + ds.Name, DataSource: ds}
 	if ref := SecretRef(ds); ref != nil {
@@ -143,6 +212,20 @@ func Resolve(ctx context.Context, ds *chv1.DataSource, creds Credentials) (*Sour
 			return nil, fmt.Errorf("datasource %s: %w", s.Name, err)
 		}
 		s.cred = &c
+	}
+	if ref := CASecretRef(ds); ref != nil {
+		cas, ok := creds.(CAs)
+		if !ok {
+			return nil, fmt.Errorf("datasource %s: needs the CA certificates of secret %s but they cannot be read here", s.Name, ref.Name)
+		}
+		pem, err := cas.CA(ctx, *ref)
+		if err != nil {
+			return nil, fmt.Errorf("datasource %s: caSecretRef: %w", s.Name, err)
+		}
+		s.roots = x509.NewCertPool()
+		if !s.roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("datasource %s: caSecretRef: key %q of secret %s holds no PEM certificate", s.Name, ref.Key, ref.Name)
+		}
 	}
 	return s, nil
 }

@@ -15,6 +15,7 @@ import (
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/internal/connect"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/testcert"
 	"github.com/clearhouse-dev/clearhouse/internal/testenv"
 )
 
@@ -90,6 +91,43 @@ func TestFromCluster(t *testing.T) {
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("%s: error %v, want %q", name, err, tc.want)
 		}
+	}
+
+	// A caSecretRef's certificates, from another Secret.
+	certs := testcert.New(t)
+	if err := env.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "cluster-ca-cert"},
+		Data:       map[string][]byte{"ca.crt": certs.CAPEM},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	kafka := &chv1.DataSource{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "events"},
+		Spec: chv1.DataSourceSpec{Type: chv1.DataSourceKafka, KeyColumns: []string{"id"}, Kafka: &chv1.KafkaSource{
+			BootstrapServers: []string{"kafka:9093"}, Topic: "payments", TLS: true,
+			SecretRef:   &chv1.CredentialsSecretRef{Name: "ledger-db"},
+			CASecretRef: &chv1.SecretKeyRef{Name: "cluster-ca-cert", Key: "ca.crt"},
+		}},
+	}
+	if got := connect.SecretNames(kafka); !slices.Equal(got, []string{"ledger-db", "cluster-ca-cert"}) {
+		t.Errorf("secret names %q", got)
+	}
+	if src, err = connect.Resolve(ctx, kafka, creds); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := src.KafkaConfig()
+	if err != nil || kc.TLSConfig == nil || !kc.TLSConfig.RootCAs.Equal(certs.Pool) || kc.Username != "reader" {
+		t.Fatalf("kafka config %+v, %v: want the CA's pool and the credentials", kc, err)
+	}
+	kafka.Spec.Kafka.CASecretRef.Key = "ca.pem"
+	if _, err := connect.Resolve(ctx, kafka, creds); err == nil ||
+		err.Error() != `datasource default/events: caSecretRef: secret default/cluster-ca-cert has no key "ca.pem"` {
+		t.Errorf("missing CA key: %v", err)
+	}
+	// Credentials given as a bare function cannot read a CA: said, not ignored.
+	bare := connect.CredentialsFunc(creds.Credential)
+	if _, err := connect.Resolve(ctx, kafka, bare); err == nil || !strings.Contains(err.Error(), "CA certificates of secret cluster-ca-cert") {
+		t.Errorf("credentials without CAs: %v", err)
 	}
 }
 

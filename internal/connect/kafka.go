@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
@@ -11,7 +12,7 @@ import (
 )
 
 // KafkaConfig is the kafkasource configuration of a Kafka source: its brokers and
-// topic, TLS, and SASL (SCRAM-SHA-512, Strimzi's scram-sha-512 listeners) with the
+// topic, TLS (with caSecretRef's CA when it has one), and SASL (SCRAM-SHA-512, Strimzi's scram-sha-512 listeners) with the
 // secretRef's user name and password when it has one. Probes use it with
 // kafkasource.Probe.
 func (s *Source) KafkaConfig() (kafkasource.Config, error) {
@@ -28,6 +29,9 @@ func (s *Source) KafkaConfig() (kafkasource.Config, error) {
 	}
 	if s.cred != nil {
 		cfg.Username, cfg.Password = s.cred.Username, s.cred.Password
+	}
+	if s.roots != nil {
+		cfg.TLSConfig = &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
 	}
 	return cfg, nil
 }

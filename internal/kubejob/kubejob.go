@@ -260,22 +260,24 @@ func Build(job *chv1.ReconciliationJob, run Run) (*batchv1.Job, error) {
 	}, nil
 }
 
-// credentialEnv gives the worker a DataSource's user name and password from its
-// Secret, under the names connect.FromEnv(prefix) reads.
+// credentialEnv gives the worker a DataSource's user name and password, and its CA
+// certificates, from their Secrets, under the names connect.FromEnv(prefix) reads.
 func credentialEnv(prefix string, ds *chv1.DataSource) []corev1.EnvVar {
-	ref := connect.SecretRef(ds)
-	if ref == nil {
-		return nil
-	}
-	user, pass := connect.Keys(*ref)
-	from := func(key string) *corev1.EnvVarSource {
+	from := func(secret, key string) *corev1.EnvVarSource {
 		return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name}, Key: key}}
+			LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}}
 	}
-	return []corev1.EnvVar{
-		{Name: prefix + "_USERNAME", ValueFrom: from(user)},
-		{Name: prefix + "_PASSWORD", ValueFrom: from(pass)},
+	var env []corev1.EnvVar
+	if ref := connect.SecretRef(ds); ref != nil {
+		user, pass := connect.Keys(*ref)
+		env = append(env,
+			corev1.EnvVar{Name: prefix + "_USERNAME", ValueFrom: from(ref.Name, user)},
+			corev1.EnvVar{Name: prefix + "_PASSWORD", ValueFrom: from(ref.Name, pass)})
 	}
+	if ref := connect.CASecretRef(ds); ref != nil {
+		env = append(env, corev1.EnvVar{Name: prefix + "_CA", ValueFrom: from(ref.Name, ref.Key)})
+	}
+	return env
 }
 
 // gzPrefix marks a compressed plan: plans past plainPlan bytes (long SQL queries,

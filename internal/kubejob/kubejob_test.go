@@ -273,3 +273,39 @@ func TestAPIServerAccepts(t *testing.T) {
 		t.Errorf("stored job differs: %+v", stored.Spec)
 	}
 }
+
+// TestBuildCAFromSecret: a Kafka source with a private CA gives the worker the CA's
+// certificates from their Secret key (the variable connect.FromEnv reads), beside the
+// credentials; never their contents in the pod spec.
+func TestBuildCAFromSecret(t *testing.T) {
+	j := job()
+	src, tgt := sources()
+	src.Spec.PostgreSQL, src.Spec.Type = nil, chv1.DataSourceKafka
+	src.Spec.Kafka = &chv1.KafkaSource{BootstrapServers: []string{"events-kafka-bootstrap:9093"}, Topic: "payments", TLS: true,
+		SecretRef:   &chv1.CredentialsSecretRef{Name: "kafka-reader"},
+		CASecretRef: &chv1.SecretKeyRef{Name: "events-cluster-ca-cert", Key: "ca.crt"}}
+	plan, err := runner.PlanFor(j, src, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := kubejob.Build(j, kubejob.Run{ID: "r1", Plan: plan, Image: "img", StoreURI: "postgres://results-db/results"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"CLEARHOUSE_SOURCE_USERNAME": "kafka-reader/username",
+		"CLEARHOUSE_SOURCE_PASSWORD": "kafka-reader/password",
+		"CLEARHOUSE_SOURCE_CA":       "events-cluster-ca-cert/ca.crt",
+		"CLEARHOUSE_TARGET_USERNAME": "bank-creds/username",
+		"CLEARHOUSE_TARGET_PASSWORD": "bank-creds/password",
+	}
+	gotEnv := map[string]string{}
+	for _, e := range got.Spec.Template.Spec.Containers[0].Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			gotEnv[e.Name] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	if !reflect.DeepEqual(gotEnv, want) {
+		t.Errorf("env from secrets %v, want %v", gotEnv, want)
+	}
+}

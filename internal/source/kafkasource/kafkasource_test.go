@@ -3,17 +3,11 @@ package kafkasource_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,6 +28,7 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/runner/runnertest"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
 	"github.com/clearhouse-dev/clearhouse/internal/source/kafkasource"
+	"github.com/clearhouse-dev/clearhouse/internal/testcert"
 )
 
 // newCluster starts an in-process Kafka (kfake speaks the real wire protocol).
@@ -657,9 +652,9 @@ func TestLatestPerKey(t *testing.T) {
 // TestTLS reads over TLS from a broker with a certificate of a test CA; without that
 // CA the handshake fails with an error naming the topic.
 func TestTLS(t *testing.T) {
-	serverTLS, roots := testCertificates(t)
-	c := newCluster(t, kfake.TLS(serverTLS))
-	clientTLS := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	certs := testcert.New(t)
+	c := newCluster(t, kfake.TLS(certs.Server))
+	clientTLS := &tls.Config{RootCAs: certs.Pool, MinVersion: tls.VersionTLS12}
 	pr := producer(t, c, true, kgo.DialTLSConfig(clientTLS.Clone()))
 	createTopic(t, pr, "tls", 1)
 	produce(t, pr, &kgo.Record{Topic: "tls", Value: []byte(`{"id":"1"}`)})
@@ -675,44 +670,4 @@ func TestTLS(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `kafka topic "tls"`) || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("unknown CA: error %v", err)
 	}
-}
-
-// testCertificates makes a CA and a certificate for 127.0.0.1 signed by it.
-func testCertificates(t *testing.T) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "clearhouse test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "broker"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(caCert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}, roots
 }

@@ -1,0 +1,113 @@
+package controllers_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
+	"github.com/clearhouse-dev/clearhouse/internal/store"
+	"github.com/clearhouse-dev/clearhouse/internal/trigger"
+)
+
+// TestSucceededWithoutWriting: a worker Job every pod of which succeeded while
+// no partition reached the store (workers writing elsewhere) fails the run; it is
+// never taken for a balanced one.
+func TestSucceededWithoutWriting(t *testing.T) {
+	p := smallPair(t, "rkx-nowrite")
+	p.Job.Spec.Execution = chv1.Execution{Executor: chv1.ExecutorKubernetes, Parallelism: 2}
+	job, id, bj := startKubernetesRun(t, p)
+	kubelet{t: t, job: bj, bin: clearhouseBinary(t)}.run(1) // only partition 1 writes
+	finishWorkerJob(t, bj, false)
+	done := waitRunEnded(t, job, id)
+	want := "worker Job " + bj.Name + " completed but only 1 of 2 partitions wrote their results to the store (do the workers use the manager's store?)"
+	if l := done.Status.LastRun; l.Result != chv1.RunFailed || l.Message != want {
+		t.Errorf("lastRun %+v, want Failed: %s", l, want)
+	}
+	if err := cond(done, chv1.JobBalanced, metav1.ConditionFalse, chv1.ReasonFailed, id); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestWorkerJobDeletedByHand: deleting a running run's worker Job ends the run
+// Interrupted (not balanced), and its retry gets a worker Job of its own.
+func TestWorkerJobDeletedByHand(t *testing.T) {
+	p := smallPair(t, "rkx-deleted")
+	p.Job.Spec.Execution = chv1.Execution{Executor: chv1.ExecutorKubernetes, Parallelism: 2}
+	job, id, bj := startKubernetesRun(t, p)
+	kubelet{t: t, job: bj, bin: clearhouseBinary(t)}.run(0)
+	if err := env.Client.Delete(context.Background(), bj, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	done := waitRunEnded(t, job, id)
+	if l := done.Status.LastRun; l.Result != chv1.RunInterrupted ||
+		l.Message != "no executor is running it any more (the manager restarted or its worker Job is gone)" {
+		t.Errorf("lastRun %+v, want Interrupted", l)
+	}
+	clk.Step(trigger.RetryBackoff)
+	retry := id + "-r1"
+	if kubejob.Name(retry) == bj.Name {
+		t.Fatalf("the retry's worker Job has the first attempt's name %s", bj.Name)
+	}
+	var rj batchv1.Job
+	eventually(t, "the retry's worker Job", func() error {
+		return env.Client.Get(context.Background(), types.NamespacedName{Namespace: job.Namespace, Name: kubejob.Name(retry)}, &rj)
+	})
+	if rj.Annotations[kubejob.AnnotationRun] != retry {
+		t.Errorf("retry Job annotations %v", rj.Annotations)
+	}
+}
+
+// TestReplaceRemovesWorkerJob: under concurrencyPolicy Replace a new trigger
+// deletes the running run's worker Job, aborts the run, and a late worker of the
+// replaced run cannot write into it.
+func TestReplaceRemovesWorkerJob(t *testing.T) {
+	p := smallPair(t, "rkx-replace")
+	p.Job.Spec.ConcurrencyPolicy = chv1.ConcurrencyReplace
+	p.Job.Spec.Execution = chv1.Execution{Executor: chv1.ExecutorKubernetes, Parallelism: 2}
+	job, id, bj := startKubernetesRun(t, p)
+	setNonce(t, job, "deploy-2")
+	next := trigger.RunID(string(job.UID), trigger.Trigger{Kind: trigger.Nonce, Nonce: "deploy-2"})
+	waitRunning(t, job, next)
+	eventually(t, "the replaced run's worker Job is deleted", func() error {
+		var old batchv1.Job
+		err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(bj), &old)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return errString("still there: " + old.Name)
+	})
+	var nj batchv1.Job
+	eventually(t, "the new run's worker Job", func() error {
+		return env.Client.Get(context.Background(), types.NamespacedName{Namespace: job.Namespace, Name: kubejob.Name(next)}, &nj)
+	})
+	old, err := mgr.Store.GetRun(context.Background(), id)
+	if err != nil || old.State != store.RunAborted || !strings.Contains(old.Error, next) {
+		t.Errorf("replaced run: %+v (%v), want Aborted naming %s", old, err, next)
+	}
+	// A pod of the replaced run that was still running writes nothing.
+	k := kubelet{t: t, job: bj, bin: clearhouseBinary(t)}
+	lines := make(chan string, 64)
+	cmd := k.start(context.Background(), 0, lines)
+	var out []string
+	for l := range lines {
+		out = append(out, l)
+	}
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 || !strings.Contains(strings.Join(out, "\n"), "the run is already aborted") {
+		t.Errorf("late worker of the replaced run: %v\n%s", cmd.ProcessState, strings.Join(out, "\n"))
+	}
+	if after, _ := mgr.Store.GetRun(context.Background(), id); after.PartitionsWritten != 0 {
+		t.Errorf("the replaced run holds %d partitions", after.PartitionsWritten)
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }

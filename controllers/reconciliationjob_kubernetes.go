@@ -42,7 +42,7 @@ func (k KubernetesExecutor) unavailable() string {
 	case k.Image == "":
 		return "Kubernetes is not available: the manager runs without a worker image (--worker-image)"
 	case k.StoreURI == "" && k.StoreSecret == nil:
-		return "Kubernetes is not available: the manager has no store for workers (--worker-store, or a store URI without a password)"
+		return "Kubernetes is not available: the manager has no store for workers (a PostgreSQL store: --worker-store-secret, --worker-store, or --store without a password; worker pods cannot reach the embedded SQLite store)"
 	}
 	return ""
 }

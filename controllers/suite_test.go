@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -79,6 +80,8 @@ func run(m *testing.M) int {
 		InlineWorkers: 2,
 		Clock:         clk,
 		WorkerImage:   "ghcr.io/clearhouse-dev/clearhouse:test",
+		// The tests play kubelet on this host: workers reach the manager's SQLite file.
+		WorkerStoreURI: "sqlite:" + filepath.Join(dataDir, "results.db"),
 		// Alert retries in real time, kept short: two attempts 10ms apart.
 		Alerts: alert.Notifier{Backoff: alert.Backoff{Attempts: 2, Initial: 10 * time.Millisecond}},
 		// Capture cleanup gives up after 3 failed attempts, 20ms to 80ms apart.

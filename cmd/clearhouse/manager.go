@@ -57,7 +57,7 @@ func newManagerCommand() *cobra.Command {
 	f.StringVar(&o.WorkerImage, "worker-image", "", "image of Kubernetes worker pods (clearhouse worker); empty disables the Kubernetes executor")
 	f.StringVar(&workerStoreSecret, "worker-store-secret", "", "NAME/KEY of a Secret, in each job's namespace, holding the workers' store URI with its password")
 	f.StringVar(&o.Alerts.ConsoleURL, "console-url", "", "link to a job in a console, quoted in alerts ({namespace}, {job} and {run} are replaced)")
-	f.StringVar(&o.WorkerStoreURI, "worker-store", "", "store URI given to worker pods, without a password (default --store when it has none)")
+	f.StringVar(&o.WorkerStoreURI, "worker-store", "", "store URI given to worker pods, without a password (default --store when it is PostgreSQL without one; never the embedded SQLite store, which pods cannot reach)")
 	// controller-runtime registers --kubeconfig on the standard flag set for GetConfig.
 	if kf := flag.CommandLine.Lookup("kubeconfig"); kf != nil {
 		f.AddGoFlag(kf)

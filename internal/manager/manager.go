@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -69,7 +70,7 @@ type Options struct {
 	WorkerImage string
 	// WorkerStoreURI is the store worker pods write to, passed on their command line:
 	// it must name the manager's database, reachable from the pods, and carry no
-	// password. Default: StoreURI when that has no password.
+	// password. Default: StoreURI when that is PostgreSQL without a password.
 	WorkerStoreURI string
 	// WorkerStoreSecret is the Secret key (in each job's namespace) holding the
 	// workers' store URI with its password; it wins over WorkerStoreURI.
@@ -197,8 +198,13 @@ func withDefaults(o Options) Options {
 	if o.StoreURI == "" {
 		o.StoreURI = "sqlite:" + filepath.Join(o.DataDir, "results.db")
 	}
-	if o.WorkerStoreURI == "" && !redact.HasPassword(o.StoreURI) {
-		o.WorkerStoreURI = o.StoreURI // never put a password in a Job's command line
+	if o.WorkerStoreURI == "" && isPostgres(o.StoreURI) && !redact.HasPassword(o.StoreURI) {
+		// Never a password on a Job's command line; never the embedded SQLite store, a
+		// file on the manager's volume that worker pods cannot reach (each would fail
+		// to open it, and the run with "Job has failed indexes"): without a store for
+		// workers, Kubernetes jobs report Ready=False saying why. An explicit
+		// WorkerStoreURI may still name SQLite (workers on the manager's host).
+		o.WorkerStoreURI = o.StoreURI
 	}
 	if o.InlineWorkers < 1 {
 		o.InlineWorkers = 2
@@ -213,4 +219,9 @@ func withDefaults(o Options) Options {
 		o.MetricsRegistry = crmetrics.Registry
 	}
 	return o
+}
+
+// isPostgres reports whether a store URI names PostgreSQL (store.Open).
+func isPostgres(uri string) bool {
+	return strings.HasPrefix(uri, "postgres://") || strings.HasPrefix(uri, "postgresql://")
 }

@@ -93,6 +93,7 @@ type ReconciliationJobReconciler struct {
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=reconciliationjobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=datasources,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

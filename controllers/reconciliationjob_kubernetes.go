@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
@@ -101,7 +103,11 @@ func (k KubernetesExecutor) observe(ctx context.Context, r *ReconciliationJobRec
 		return true, store.RunInterrupted, "no executor is running it any more (the manager restarted or its worker Job is gone)", nil
 	}
 	if c := jobCondition(bj, batchv1.JobFailed); c != nil {
-		return true, store.RunFailed, fmt.Sprintf("worker Job %s failed (%s): %s", bj.Name, c.Reason, c.Message), nil
+		msg := fmt.Sprintf("worker Job %s failed (%s): %s", bj.Name, c.Reason, c.Message)
+		if why := k.podFailure(ctx, r, bj, run.ID); why != "" {
+			msg += "; " + why
+		}
+		return true, store.RunFailed, msg, nil
 	}
 	if jobCondition(bj, batchv1.JobComplete) == nil {
 		return false, "", "", nil
@@ -119,6 +125,58 @@ func (k KubernetesExecutor) observe(ctx context.Context, r *ReconciliationJobRec
 			bj.Name, run.PartitionsWritten, run.Partitions), nil
 	}
 	return true, store.RunCompleted, "", nil
+}
+
+// maxPodFailure bounds what podFailure quotes of a worker's last words.
+const maxPodFailure = 1024
+
+// podFailure says why the worker Job's last failed pod failed: its container's
+// termination reason and exit code, and the last line of its termination message (the
+// tail of its log, TerminationMessageFallbackToLogsOnError: the worker ends on its
+// error, already free of credentials). The Job's own condition only says "Job has
+// failed indexes", and the pods go with the Job at its TTL. "" when no failed pod
+// says anything; a read error is not worth failing the observation for.
+func (k KubernetesExecutor) podFailure(ctx context.Context, r *ReconciliationJobReconciler, bj *batchv1.Job, id string) string {
+	var pods corev1.PodList
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(bj.Namespace),
+		client.MatchingLabels{kubejob.LabelRun: kubejob.LabelValue(id), "batch.kubernetes.io/job-name": bj.Name}); err != nil {
+		logf.FromContext(ctx).V(1).Info("list the pods of a failed worker Job", "job", bj.Name, "error", err.Error())
+		return ""
+	}
+	var (
+		last *corev1.Pod
+		term *corev1.ContainerStateTerminated
+	)
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.Annotations[kubejob.AnnotationRun] != id {
+			continue
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			t := cs.State.Terminated
+			if cs.Name != "worker" || t == nil || t.ExitCode == 0 {
+				continue
+			}
+			if term == nil || t.FinishedAt.After(term.FinishedAt.Time) {
+				last, term = p, t
+			}
+		}
+	}
+	if term == nil {
+		return ""
+	}
+	why := fmt.Sprintf("pod %s: %s (exit code %d)", last.Name, term.Reason, term.ExitCode)
+	if term.Reason == "" {
+		why = fmt.Sprintf("pod %s: exit code %d", last.Name, term.ExitCode)
+	}
+	lines := strings.Split(strings.TrimSpace(term.Message), "\n")
+	if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
+		if len(l) > maxPodFailure {
+			l = strings.ToValidUTF8(l[:maxPodFailure], "") + "…"
+		}
+		why += ": " + l
+	}
+	return why
 }
 
 func jobCondition(j *batchv1.Job, typ batchv1.JobConditionType) *batchv1.JobCondition {

@@ -2,13 +2,16 @@ package controllers_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
@@ -111,3 +114,68 @@ func TestReplaceRemovesWorkerJob(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// TestKubernetesFailedPodReason: when the worker Job fails, the run's message carries
+// why its failed pod failed (termination reason, exit code and the worker's last line,
+// as the kubelet reports it with FallbackToLogsOnError), as an Inline run's would,
+// not only the Job's "Job has failed indexes".
+func TestKubernetesFailedPodReason(t *testing.T) {
+	p := smallPair(t, "rkx-podfail")
+	p.Job.Spec.Execution = chv1.Execution{Executor: chv1.ExecutorKubernetes, Parallelism: 2}
+	job, id, bj := startKubernetesRun(t, p)
+	// Partition 1's worker finds the source file gone.
+	path := strings.TrimPrefix(p.Source.Spec.File.URL, "file://")
+	if err := os.Rename(path, path+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	k := kubelet{t: t, job: bj, bin: clearhouseBinary(t)}
+	lines := make(chan string, 64)
+	cmd := k.start(context.Background(), 1, lines)
+	var out []string
+	for l := range lines {
+		out = append(out, l)
+	}
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 {
+		t.Fatalf("worker 1: %v\n%s", cmd.ProcessState, strings.Join(out, "\n"))
+	}
+	last := out[len(out)-1]
+	if !strings.HasPrefix(last, "clearhouse: run "+id+" partition 1: ") || !strings.Contains(last, path) {
+		t.Fatalf("the worker's last line: %q", last)
+	}
+	// Play the Job controller and the kubelet: the failed pod of index 1, its
+	// termination message the tail of its log.
+	tpl := bj.Spec.Template
+	labels := map[string]string{"batch.kubernetes.io/job-name": bj.Name, "batch.kubernetes.io/job-completion-index": "1"}
+	for k, v := range tpl.Labels {
+		labels[k] = v
+	}
+	annotations := map[string]string{"batch.kubernetes.io/job-completion-index": "1"}
+	for k, v := range tpl.Annotations {
+		annotations[k] = v
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: bj.Name + "-1-x7k2p", Namespace: bj.Namespace, Labels: labels, Annotations: annotations},
+		Spec: *tpl.Spec.DeepCopy()}
+	pod.Spec.ServiceAccountName = ""
+	create(t, pod)
+	now := metav1.Now()
+	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: "worker", Image: tpl.Spec.Containers[0].Image, ImageID: "sha256:0",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error",
+			Message: strings.Join(out, "\n") + "\n", StartedAt: now, FinishedAt: now}},
+	}}}
+	if err := env.Client.Status().Update(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	setJobStatus(t, bj, func(st *batchv1.JobStatus, now metav1.Time) {
+		st.Failed, st.FailedIndexes = 3, ptr.To("1")
+		st.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonFailedIndexes, Message: "Job has failed indexes", LastTransitionTime: now, LastProbeTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonFailedIndexes, Message: "Job has failed indexes", LastTransitionTime: now, LastProbeTime: now},
+		}
+	})
+	done := waitRunEnded(t, job, id)
+	want := "worker Job " + bj.Name + " failed (FailedIndexes): Job has failed indexes; pod " + pod.Name + ": Error (exit code 2): " + last
+	if l := done.Status.LastRun; l.Result != chv1.RunFailed || l.Message != want {
+		t.Errorf("lastRun %+v\nwant Failed: %s", l, want)
+	}
+}

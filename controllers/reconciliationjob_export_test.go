@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/runner"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
 
@@ -17,6 +18,13 @@ func ObserveKubernetesRun(ctx context.Context, c client.Client, st store.Store, 
 	r := &ReconciliationJobReconciler{Client: c, APIReader: c, Store: st}
 	job := &chv1.ReconciliationJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns}}
 	return KubernetesExecutor{}.observe(ctx, r, job, run)
+}
+
+// StartKubernetesRun hands run id of job to a Kubernetes executor configured as k,
+// reading and writing through c, so that a test can give the executor a store Secret
+// the suite's manager does not have.
+func StartKubernetesRun(ctx context.Context, c client.Client, k KubernetesExecutor, job *chv1.ReconciliationJob, plan runner.Plan, id string, parts int) error {
+	return k.start(ctx, &ReconciliationJobReconciler{Client: c, APIReader: c}, job, plan, id, parts)
 }
 
 // CasesRecount is how often a job with open cases counts them again.

@@ -54,6 +54,9 @@ func (k KubernetesExecutor) start(ctx context.Context, r *ReconciliationJobRecon
 	if problem := k.unavailable(); problem != "" {
 		return errors.New(problem)
 	}
+	if err := k.checkStoreSecret(ctx, r, job.Namespace); err != nil {
+		return err
+	}
 	bj, err := kubejob.Build(job, kubejob.Run{ID: id, Plan: plan, Image: k.Image, ImagePullPolicy: k.ImagePullPolicy,
 		StoreURI: k.StoreURI, StoreSecret: k.StoreSecret, Partitions: int32(parts)})
 	if err != nil {
@@ -61,6 +64,29 @@ func (k KubernetesExecutor) start(ctx context.Context, r *ReconciliationJobRecon
 	}
 	if err := r.Create(ctx, bj); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create worker Job %s: %w", bj.Name, err)
+	}
+	return nil
+}
+
+// checkStoreSecret makes sure the workers' store Secret, read from the job's own
+// namespace, has its key: else no worker pod would ever start (the kubelet waits in
+// CreateContainerConfigError) and the run would stay Running until its timeout, then
+// fail saying only that the Job exceeded its deadline.
+func (k KubernetesExecutor) checkStoreSecret(ctx context.Context, r *ReconciliationJobReconciler, ns string) error {
+	ref := k.StoreSecret
+	if ref == nil {
+		return nil
+	}
+	var s corev1.Secret
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, &s)
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("the workers' store Secret %s/%s does not exist (--worker-store-secret: a Secret of that name must hold the store URI in each namespace where Kubernetes jobs run)", ns, ref.Name)
+	case err != nil:
+		return fmt.Errorf("read the workers' store Secret %s/%s: %w", ns, ref.Name, err)
+	}
+	if _, ok := s.Data[ref.Key]; !ok {
+		return fmt.Errorf("the workers' store Secret %s/%s has no key %q (--worker-store-secret)", ns, ref.Name, ref.Key)
 	}
 	return nil
 }

@@ -15,7 +15,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/controllers"
 	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
+	"github.com/clearhouse-dev/clearhouse/internal/runner"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 	"github.com/clearhouse-dev/clearhouse/internal/trigger"
 )
@@ -178,4 +180,59 @@ func TestKubernetesFailedPodReason(t *testing.T) {
 	if l := done.Status.LastRun; l.Result != chv1.RunFailed || l.Message != want {
 		t.Errorf("lastRun %+v\nwant Failed: %s", l, want)
 	}
+}
+
+// TestKubernetesStoreSecretMissing: with --worker-store-secret, a run in a namespace
+// where that Secret (or its key) is missing fails at once saying so, with no worker
+// Job: its pods could never start, and the run would stay Running until its timeout,
+// then fail saying only that the Job exceeded its deadline.
+func TestKubernetesStoreSecretMissing(t *testing.T) {
+	ctx := context.Background()
+	p := smallPair(t, "rkx-storesecret")
+	p.Job.Spec.Execution = chv1.Execution{Executor: chv1.ExecutorKubernetes, Parallelism: 2}
+	create(t, p.Job) // without its DataSources nor a trigger: the suite's manager runs nothing
+	deleteAtEnd(t, p.Job)
+	job := getJob(t, p.Job)
+	plan, err := runner.PlanFor(job, p.Source, p.Target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := controllers.KubernetesExecutor{Image: "ghcr.io/clearhouse-dev/clearhouse:test",
+		StoreSecret: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "results-store"}, Key: "uri"}}
+	id := string(job.UID) + "-n1"
+	noWorkerJob := func() {
+		t.Helper()
+		var bj batchv1.Job
+		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: job.Namespace, Name: kubejob.Name(id)}, &bj); !apierrors.IsNotFound(err) {
+			t.Errorf("a worker Job was created: %v", err)
+		}
+	}
+
+	err = controllers.StartKubernetesRun(ctx, env.Client, k, job, plan, id, 2)
+	if want := "the workers' store Secret rkx-storesecret/results-store does not exist (--worker-store-secret: a Secret of that name must hold the store URI in each namespace where Kubernetes jobs run)"; err == nil || err.Error() != want {
+		t.Errorf("no Secret: %v, want %s", err, want)
+	}
+	noWorkerJob()
+
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "results-store", Namespace: job.Namespace},
+		Data: map[string][]byte{"url": []byte("postgres://clearhouse:pw@db/results")}}
+	create(t, s)
+	err = controllers.StartKubernetesRun(ctx, env.Client, k, job, plan, id, 2)
+	if want := `the workers' store Secret rkx-storesecret/results-store has no key "uri" (--worker-store-secret)`; err == nil || err.Error() != want {
+		t.Errorf("no key: %v, want %s", err, want)
+	}
+	noWorkerJob()
+
+	s.Data["uri"] = s.Data["url"]
+	if err := env.Client.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := controllers.StartKubernetesRun(ctx, env.Client, k, job, plan, id, 2); err != nil {
+		t.Fatalf("with the Secret: %v", err)
+	}
+	var bj batchv1.Job
+	if err := env.Client.Get(ctx, types.NamespacedName{Namespace: job.Namespace, Name: kubejob.Name(id)}, &bj); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, &bj) })
 }

@@ -134,7 +134,8 @@ func Labels(job *chv1.ReconciliationJob, runID string) map[string]string {
 
 // Build renders the Indexed Job of run: completions = parallelism = partitions,
 // backoffLimitPerIndex (a failed partition is retried alone; a second attempt starts
-// only once the first pod is gone), maxFailedIndexes 0 (one partition out of retries
+// only once the first pod is gone; a pod disrupted by the cluster is not counted),
+// maxFailedIndexes 0 (one partition out of retries
 // fails the run at once), TTL, resources and service account from
 // spec.execution, owned by job (controller), with a locked-down pod.
 func Build(job *chv1.ReconciliationJob, run Run) (*batchv1.Job, error) {
@@ -218,12 +219,19 @@ func Build(job *chv1.ReconciliationJob, run Run) (*batchv1.Job, error) {
 			}},
 		},
 		Spec: batchv1.JobSpec{
-			CompletionMode:          ptr.To(batchv1.IndexedCompletion),
-			Completions:             ptr.To(n),
-			Parallelism:             ptr.To(n),
-			BackoffLimitPerIndex:    backoff,
-			MaxFailedIndexes:        ptr.To[int32](0),
-			PodReplacementPolicy:    ptr.To(batchv1.Failed),
+			CompletionMode:       ptr.To(batchv1.IndexedCompletion),
+			Completions:          ptr.To(n),
+			Parallelism:          ptr.To(n),
+			BackoffLimitPerIndex: backoff,
+			MaxFailedIndexes:     ptr.To[int32](0),
+			PodReplacementPolicy: ptr.To(batchv1.Failed),
+			// A pod the cluster took away (node drain, preemption, taint eviction) did not
+			// fail its partition: its replacement must not use up the partition's retries,
+			// nor fail the run at once under backoffLimitPerIndex 0.
+			PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+				Action:          batchv1.PodFailurePolicyActionIgnore,
+				OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
+			}}},
 			TTLSecondsAfterFinished: ttl,
 			ActiveDeadlineSeconds:   deadline,
 			Template: corev1.PodTemplateSpec{

@@ -108,6 +108,10 @@ func TestBuild(t *testing.T) {
 			BackoffLimitPerIndex: ptr.To[int32](4), MaxFailedIndexes: ptr.To[int32](0),
 			PodReplacementPolicy: ptr.To(batchv1.Failed), TTLSecondsAfterFinished: ptr.To[int32](600),
 			ActiveDeadlineSeconds: ptr.To[int64](5400), // spec.limits.timeout
+			PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+				Action:          batchv1.PodFailurePolicyActionIgnore,
+				OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
+			}}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"clearhouse.dev/run-id": runID}},
 				Spec: corev1.PodSpec{

@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
@@ -79,5 +82,34 @@ func TestPodMeetsRestrictedPodSecurity(t *testing.T) {
 	pod.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
 	if err := c.Create(ctx, pod, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "allowPrivilegeEscalation") {
 		t.Errorf("a weakened pod: %v", err)
+	}
+}
+
+// TestDisruptedPodsKeepTheirRetries: a worker pod evicted by a node drain, preempted
+// or removed by the taint manager (condition DisruptionTarget) is replaced without
+// counting against its partition's backoffLimitPerIndex; under backoffLimitPerIndex 0
+// it would otherwise fail the whole run though no partition failed. The API server
+// accepts the policy beside backoffLimitPerIndex (TestAPIServerAccepts creates it).
+func TestDisruptedPodsKeepTheirRetries(t *testing.T) {
+	src, tgt := sources()
+	j := job()
+	j.Spec.Execution.BackoffLimitPerIndex = ptr.To[int32](0)
+	plan, err := runner.PlanFor(j, src, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := kubejob.Build(j, kubejob.Run{ID: "r1", Plan: plan, Image: "img", StoreURI: "postgres://db/results"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+		Action:          batchv1.PodFailurePolicyActionIgnore,
+		OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
+	}}}
+	if got := built.Spec.PodFailurePolicy; !reflect.DeepEqual(got, want) {
+		t.Errorf("podFailurePolicy %+v, want %+v", got, want)
+	}
+	if p := built.Spec.Template.Spec.RestartPolicy; p != corev1.RestartPolicyNever {
+		t.Errorf("restartPolicy %s: a pod failure policy needs Never", p)
 	}
 }

@@ -140,7 +140,7 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		r.remember(req.NamespacedName, memo)
 	}
 	for _, e := range dataSourceEvents(before.Status.Conditions, ds.Status.Conditions) {
-		r.Recorder.Eventf(&ds, nil, e.Type, e.Reason, e.Action, "%s", e.Note)
+		r.Recorder.Eventf(&ds, nil, e.Type, e.Reason, e.Action, "%s", eventNote(e.Note))
 	}
 	var next ctrl.Result
 	if memo != nil {

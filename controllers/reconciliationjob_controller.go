@@ -598,8 +598,21 @@ func (r *ReconciliationJobReconciler) forget(ctx context.Context, key types.Name
 // event records an event on the job.
 func (r *ReconciliationJobReconciler) event(job *chv1.ReconciliationJob, typ, reason, action, format string, args ...any) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(job, nil, typ, reason, action, format, args...)
+		r.Recorder.Eventf(job, nil, typ, reason, action, "%s", eventNote(fmt.Sprintf(format, args...)))
 	}
+}
+
+// maxEventNote is the longest note the API server takes in an events.k8s.io Event: a
+// longer one is refused, and the event lost.
+const maxEventNote = 1024
+
+// eventNote cuts a note to what an Event holds, on a rune boundary, ending in "…".
+func eventNote(s string) string {
+	if len(s) <= maxEventNote {
+		return s
+	}
+	const more = "…"
+	return strings.ToValidUTF8(s[:maxEventNote-len(more)], "") + more
 }
 
 // SetupWithManager registers the reconciler: jobs, their DataSources, their worker

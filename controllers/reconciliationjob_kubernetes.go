@@ -154,7 +154,7 @@ func (k KubernetesExecutor) observe(ctx context.Context, r *ReconciliationJobRec
 }
 
 // maxPodFailure bounds what podFailure quotes of a worker's last words.
-const maxPodFailure = 1024
+const maxPodFailure = 512
 
 // podFailure says why the worker Job's last failed pod failed: its container's
 // termination reason and exit code, and the last line of its termination message (the

@@ -3,8 +3,10 @@ package controllers_test
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -146,35 +148,8 @@ func TestKubernetesFailedPodReason(t *testing.T) {
 	}
 	// Play the Job controller and the kubelet: the failed pod of index 1, its
 	// termination message the tail of its log.
-	tpl := bj.Spec.Template
-	labels := map[string]string{"batch.kubernetes.io/job-name": bj.Name, "batch.kubernetes.io/job-completion-index": "1"}
-	for k, v := range tpl.Labels {
-		labels[k] = v
-	}
-	annotations := map[string]string{"batch.kubernetes.io/job-completion-index": "1"}
-	for k, v := range tpl.Annotations {
-		annotations[k] = v
-	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: bj.Name + "-1-x7k2p", Namespace: bj.Namespace, Labels: labels, Annotations: annotations},
-		Spec: *tpl.Spec.DeepCopy()}
-	pod.Spec.ServiceAccountName = ""
-	create(t, pod)
-	now := metav1.Now()
-	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
-		Name: "worker", Image: tpl.Spec.Containers[0].Image, ImageID: "sha256:0",
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error",
-			Message: strings.Join(out, "\n") + "\n", StartedAt: now, FinishedAt: now}},
-	}}}
-	if err := env.Client.Status().Update(context.Background(), pod); err != nil {
-		t.Fatal(err)
-	}
-	setJobStatus(t, bj, func(st *batchv1.JobStatus, now metav1.Time) {
-		st.Failed, st.FailedIndexes = 3, ptr.To("1")
-		st.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonFailedIndexes, Message: "Job has failed indexes", LastTransitionTime: now, LastProbeTime: now},
-			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonFailedIndexes, Message: "Job has failed indexes", LastTransitionTime: now, LastProbeTime: now},
-		}
-	})
+	pod := failWorkerPod(t, bj, 1, out)
+	failWorkerJob(t, bj)
 	done := waitRunEnded(t, job, id)
 	want := "worker Job " + bj.Name + " failed (FailedIndexes): Job has failed indexes; pod " + pod.Name + ": Error (exit code 2): " + last
 	if l := done.Status.LastRun; l.Result != chv1.RunFailed || l.Message != want {
@@ -235,4 +210,77 @@ func TestKubernetesStoreSecretMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Client.Delete(ctx, &bj) })
+}
+
+// failWorkerPod plays the Job controller and the kubelet: the pod of index of bj
+// failed (exit code 2), its termination message the tail of its log (out).
+func failWorkerPod(t *testing.T, bj *batchv1.Job, index int, out []string) *corev1.Pod {
+	t.Helper()
+	tpl := bj.Spec.Template
+	idx := strconv.Itoa(index)
+	labels := map[string]string{"batch.kubernetes.io/job-name": bj.Name, "batch.kubernetes.io/job-completion-index": idx}
+	for k, v := range tpl.Labels {
+		labels[k] = v
+	}
+	annotations := map[string]string{"batch.kubernetes.io/job-completion-index": idx}
+	for k, v := range tpl.Annotations {
+		annotations[k] = v
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: bj.Name + "-" + idx + "-x7k2p", Namespace: bj.Namespace, Labels: labels, Annotations: annotations},
+		Spec: *tpl.Spec.DeepCopy()}
+	pod.Spec.ServiceAccountName = ""
+	create(t, pod)
+	now := metav1.Now()
+	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: "worker", Image: tpl.Spec.Containers[0].Image, ImageID: "sha256:0",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error",
+			Message: strings.Join(out, "\n") + "\n", StartedAt: now, FinishedAt: now}},
+	}}}
+	if err := env.Client.Status().Update(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	return pod
+}
+
+// failWorkerJob plays the Job controller: bj failed, an index out of retries.
+func failWorkerJob(t *testing.T, bj *batchv1.Job) {
+	t.Helper()
+	setJobStatus(t, bj, func(st *batchv1.JobStatus, now metav1.Time) {
+		st.Failed, st.FailedIndexes = 3, ptr.To("1")
+		st.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonFailedIndexes, Message: "Job has failed indexes", LastTransitionTime: now, LastProbeTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonFailedIndexes, Message: "Job has failed indexes", LastTransitionTime: now, LastProbeTime: now},
+		}
+	})
+}
+
+// TestRunFailedEventOfLongReason: a run that fails with a long reason (a worker's
+// long last line) still has its RunFailed event, its note cut to the 1024 bytes the
+// API server takes (it refuses a longer one, and the event was lost); the run's
+// message quotes at most 512 bytes of the line.
+func TestRunFailedEventOfLongReason(t *testing.T) {
+	p := smallPair(t, "rkx-longreason")
+	p.Job.Spec.Execution = chv1.Execution{Executor: chv1.ExecutorKubernetes, Parallelism: 2}
+	job, id, bj := startKubernetesRun(t, p)
+	line := "clearhouse: run " + id + " partition 1: " + strings.Repeat("é", 600)
+	pod := failWorkerPod(t, bj, 1, []string{"level=INFO msg=comparing", line})
+	failWorkerJob(t, bj)
+	done := waitRunEnded(t, job, id)
+	prefix := "worker Job " + bj.Name + " failed (FailedIndexes): Job has failed indexes; pod " + pod.Name + ": Error (exit code 2): "
+	msg := done.Status.LastRun.Message
+	if !strings.HasPrefix(msg, prefix) || !strings.HasSuffix(msg, "…") || !utf8.ValidString(msg) ||
+		len(strings.TrimPrefix(msg, prefix)) > 512+len("…") || !strings.HasPrefix(line, strings.TrimSuffix(strings.TrimPrefix(msg, prefix), "…")) {
+		t.Errorf("lastRun message %q", msg)
+	}
+	eventually(t, "the RunFailed event", func() error {
+		for _, e := range jobEvents(t, job) {
+			if strings.HasPrefix(e, "RunFailed: run "+id+" failed: "+prefix) {
+				if len(strings.TrimPrefix(e, "RunFailed: ")) > 1024 || !utf8.ValidString(e) {
+					return errString("note too long or cut inside a rune: " + e)
+				}
+				return nil
+			}
+		}
+		return errString("no RunFailed event")
+	})
 }

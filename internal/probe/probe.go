@@ -97,7 +97,7 @@ func probeSQL(ctx context.Context, src *connect.Source) (Result, error) {
 	for i, c := range cols {
 		res.Columns[i] = chv1.DiscoveredColumn{Name: c.Name, Type: ColumnType(c.Type), NativeType: c.NativeType, Nullable: c.Nullable}
 	}
-	n, err := sqlsource.EstimateRows(ctx, cfg)
+	n, err := sqlsource.StatisticsRows(ctx, cfg)
 	if err != nil {
 		return Result{}, classifySQL(src.Name, err)
 	}

@@ -335,7 +335,7 @@ func openPostgres(ctx context.Context, rd *Reader) error {
 	return nil
 }
 
-func estimatePostgres(ctx context.Context, r *resolved) (int64, error) {
+func estimatePostgres(ctx context.Context, r *resolved, statsOnly bool) (int64, error) {
 	conn, err := pgConnect(ctx, r, true)
 	if err != nil {
 		return 0, err
@@ -343,14 +343,20 @@ func estimatePostgres(ctx context.Context, r *resolved) (int64, error) {
 	defer closePG(conn)
 	if r.Query == "" && strings.TrimSpace(r.Filter) == "" {
 		var n *float64
-		err := conn.QueryRow(ctx, "SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1)", quoteQualified(Postgres, r.tableParts)).Scan(&n)
+		var kind *string
+		err := conn.QueryRow(ctx, "SELECT reltuples::float8, relkind::text FROM pg_class WHERE oid = to_regclass($1)", quoteQualified(Postgres, r.tableParts)).Scan(&n, &kind)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return 0, r.wrap(err, "estimating rows")
 		}
 		if err == nil && n != nil && *n >= 0 {
 			return int64(*n), nil
 		}
-		// Never analyzed (reltuples -1), or a view: ask the planner.
+		if statsOnly && err == nil && n != nil && kind != nil && (*kind == "r" || *kind == "m") {
+			// A table never analyzed (reltuples -1): the planner would assume 10 pages
+			// of rows for a small one, thousands of rows that look real. Unknown.
+			return -1, nil
+		}
+		// A view or a partitioned table (its partitions' statistics): ask the planner.
 	}
 	all, err := pgColumns(ctx, conn, r)
 	if err != nil {

@@ -356,6 +356,17 @@ func Discover(ctx context.Context, cfg Config) ([]Column, error) {
 // estimate (EXPLAIN). -1 means the database could not tell (a table never analyzed
 // on MySQL, a MySQL query over several tables).
 func EstimateRows(ctx context.Context, cfg Config) (int64, error) {
+	return estimateRows(ctx, cfg, false)
+}
+
+// StatisticsRows is EstimateRows for a status shown to people: a PostgreSQL table
+// never analyzed (reltuples -1) is -1, not the planner's guess (which assumes ten
+// pages of rows for a small table: thousands of rows that look real).
+func StatisticsRows(ctx context.Context, cfg Config) (int64, error) {
+	return estimateRows(ctx, cfg, true)
+}
+
+func estimateRows(ctx context.Context, cfg Config, statsOnly bool) (int64, error) {
 	r, err := resolve(cfg)
 	if err != nil {
 		return 0, err
@@ -365,7 +376,7 @@ func EstimateRows(ctx context.Context, cfg Config) (int64, error) {
 	}
 	switch r.Driver {
 	case Postgres:
-		return estimatePostgres(ctx, r)
+		return estimatePostgres(ctx, r, statsOnly)
 	default:
 		return estimateMySQL(ctx, r)
 	}

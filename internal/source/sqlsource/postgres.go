@@ -147,7 +147,8 @@ func pgColumn(name, native, base string, nullable bool) colInfo {
 const pgInsufficientPrivilege = "42501"
 
 const pgTableColumns = `
-SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, COALESCE(bt.typname, t.typname)::text
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, COALESCE(bt.typname, t.typname)::text,
+	has_column_privilege(a.attrelid, a.attnum, 'SELECT')
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN LATERAL (` + pgBaseType + `) bt ON true
@@ -182,12 +183,14 @@ func pgColumns(ctx context.Context, conn *pgx.Conn, r *resolved) ([]colInfo, err
 		var cols []colInfo
 		for rows.Next() {
 			var name, native, base string
-			var nullable bool
-			if err := rows.Scan(&name, &native, &nullable, &base); err != nil {
+			var nullable, readable bool
+			if err := rows.Scan(&name, &native, &nullable, &base, &readable); err != nil {
 				rows.Close()
 				return nil, r.wrap(err, "discovering columns")
 			}
-			cols = append(cols, pgColumn(name, native, base, nullable))
+			c := pgColumn(name, native, base, nullable)
+			c.unreadable = !readable
+			cols = append(cols, c)
 		}
 		if err := rows.Err(); err != nil {
 			return nil, r.wrap(err, "discovering columns")

@@ -318,8 +318,8 @@ func bstr(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-// Discover returns the columns of cfg's table or query (all of them, or those of
-// cfg.Columns in that order), without reading rows.
+// Discover returns the columns of cfg's table or query (all those the role may read,
+// or those of cfg.Columns in that order), without reading rows.
 func Discover(ctx context.Context, cfg Config) ([]Column, error) {
 	r, err := resolve(cfg)
 	if err != nil {
@@ -337,6 +337,12 @@ func Discover(ctx context.Context, cfg Config) ([]Column, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(r.Columns) == 0 {
+		// Every column means every column the role may read, on PostgreSQL as on
+		// MySQL (whose information_schema shows no other): one it may not would fail
+		// every read of it with "permission denied".
+		all = slices.DeleteFunc(all, func(c colInfo) bool { return c.unreadable })
 	}
 	r.Ordered = false
 	cols, _, _, err := r.plan(all)

@@ -57,6 +57,9 @@ type colInfo struct {
 	// type loses or dresses up the value: MySQL FLOAT (six significant digits),
 	// PostgreSQL money (in the locale's currency format).
 	cast string
+	// unreadable: the role may not SELECT the column (PostgreSQL column privileges;
+	// MySQL's information_schema leaves such columns out).
+	unreadable bool
 }
 
 // appendCell appends the rendered text of a non-NULL raw value to dst.

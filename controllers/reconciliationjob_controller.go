@@ -218,6 +218,8 @@ func (r *ReconciliationJobReconciler) dataSources(ctx context.Context, job *chv1
 		}
 		if msg, blocks := dataSourceBlocks(&ds); blocks {
 			in.notReady[side.name] = msg
+		} else if msg, gone := jobColumnsGone(job, side.name, &ds); gone {
+			in.notReady[side.name] = msg
 		}
 		out[i] = &ds
 	}

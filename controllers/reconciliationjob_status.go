@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/probe"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 )
 
@@ -64,6 +66,51 @@ func dataSourceBlocks(ds *chv1.DataSource) (string, bool) {
 		return "", false
 	}
 	return fmt.Sprintf("DataSource %q is not ready (%s: %s)", ds.Name, c.Reason, c.Message), true
+}
+
+// jobColumnsGone says whether the schema ds last discovered lacks a column the job
+// reads from it on side ("source" or "target"): a key or compared column dropped from
+// a table is drift on the DataSource (Ready stays True unless the DataSource declares
+// it), and every run would fail on it. Sources whose schema is not known in full (none
+// discovered yet, Kafka, JSON Lines: the first object only) are not checked.
+func jobColumnsGone(job *chv1.ReconciliationJob, side string, ds *chv1.DataSource) (string, bool) {
+	if len(ds.Status.Schema) == 0 || ds.Spec.Type == chv1.DataSourceKafka ||
+		(ds.Spec.File != nil && probe.FileFormat(ds.Spec.File) == chv1.FileJSONLines) {
+		return "", false
+	}
+	have := make([]string, len(ds.Status.Schema))
+	for i, c := range ds.Status.Schema {
+		have[i] = c.Name
+	}
+	var gone []string
+	check := func(src, tgt string) {
+		name := src
+		if side == "target" && tgt != "" {
+			name = tgt
+		}
+		if name != "" && !slices.Contains(have, name) && !slices.Contains(gone, name) {
+			gone = append(gone, name)
+		}
+	}
+	for _, k := range job.Spec.Keys {
+		check(k.Source, k.Target)
+	}
+	for _, c := range job.Spec.Compare {
+		check(c.Source, c.Target)
+	}
+	if len(gone) == 0 {
+		return "", false
+	}
+	noun := "column"
+	if len(gone) > 1 {
+		noun = "columns"
+	}
+	q := make([]string, len(gone))
+	for i, n := range gone {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return fmt.Sprintf("DataSource %q has no %s %s the job compares (columns: %s)",
+		ds.Name, noun, strings.Join(q, ", "), strings.Join(have, ", ")), true
 }
 
 // jobReady says whether the job may run now, and the Ready condition.

@@ -71,7 +71,7 @@ func (d Drift) Message() string {
 // type may be read from a text column. For Kafka and JSON Lines, where names are
 // field paths, a declared a.b is present when the top-level field a is.
 func Compare(discovered []chv1.DiscoveredColumn, spec *chv1.DataSourceSpec, baseline []chv1.DiscoveredColumn) Drift {
-	paths := spec.Type == chv1.DataSourceKafka || (spec.File != nil && fileFormat(spec.File) == chv1.FileJSONLines)
+	paths := spec.Type == chv1.DataSourceKafka || (spec.File != nil && FileFormat(spec.File) == chv1.FileJSONLines)
 	byName := make(map[string]chv1.DiscoveredColumn, len(discovered))
 	for _, c := range discovered {
 		byName[c.Name] = c

@@ -39,12 +39,12 @@ func probeFile(ctx context.Context, src *connect.Source) (Result, error) {
 	_ = rd.Close()
 
 	res := Result{Columns: make([]chv1.DiscoveredColumn, len(names))}
-	native := map[chv1.FileFormat]string{chv1.FileCSV: "csv field", chv1.FileJSONLines: "json field", chv1.FileParquet: "parquet field"}[fileFormat(f)]
+	native := map[chv1.FileFormat]string{chv1.FileCSV: "csv field", chv1.FileJSONLines: "json field", chv1.FileParquet: "parquet field"}[FileFormat(f)]
 	for i, n := range names {
 		res.Columns[i] = chv1.DiscoveredColumn{Name: n, Type: chv1.ColumnString, NativeType: native, Nullable: true}
 	}
 	res.Detail = fmt.Sprintf("%d columns", len(names))
-	if fileFormat(f) == chv1.FileParquet && strings.HasPrefix(f.URL, "file:///") {
+	if FileFormat(f) == chv1.FileParquet && strings.HasPrefix(f.URL, "file:///") {
 		if cols, rows, err := parquetSchema(f.URL); err == nil {
 			res.Columns, res.EstimatedRows = cols, &rows
 		}
@@ -52,8 +52,8 @@ func probeFile(ctx context.Context, src *connect.Source) (Result, error) {
 	return res, nil
 }
 
-// fileFormat is the declared format or the one the extension tells.
-func fileFormat(f *chv1.FileSource) chv1.FileFormat {
+// FileFormat is the declared format or the one the extension tells.
+func FileFormat(f *chv1.FileSource) chv1.FileFormat {
 	if f.Format != "" {
 		return f.Format
 	}

@@ -101,6 +101,11 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 
 	var obs *probeObservation
 	memo := r.recall(req.NamespacedName)
+	if memo != nil && memo.uid != ds.UID {
+		// Deleted and created again under the same name before we saw the deletion:
+		// the old object's probe is not this one's.
+		memo = nil
+	}
 	secretVersion, err := r.secretVersion(ctx, &ds)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -108,7 +113,7 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if len(validateDataSource(&ds)) == 0 && probeDue(memo, ds.Generation, secretVersion, now) {
 		res, err := probe.Run(ctx, &ds, connect.FromCluster(r.APIReader, ds.Namespace))
 		obs = &probeObservation{Result: res, Err: err, At: metav1.NewTime(now.Truncate(time.Second))}
-		m := &probeMemo{generation: ds.Generation, secretVersion: secretVersion}
+		m := &probeMemo{uid: ds.UID, generation: ds.Generation, secretVersion: secretVersion}
 		if err != nil {
 			if memo != nil && memo.generation == ds.Generation {
 				m.failures = memo.failures

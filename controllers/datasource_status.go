@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/internal/probe"
@@ -190,6 +191,8 @@ func nextProbeIn(failures int, interval time.Duration) time.Duration {
 // probeMemo is what the reconciler remembers of the last probe of a DataSource (in
 // memory: a restarted operator probes every source once).
 type probeMemo struct {
+	// uid is the DataSource's: a memo is keyed by name, which a recreated object reuses.
+	uid           types.UID
 	generation    int64
 	secretVersion string
 	failures      int

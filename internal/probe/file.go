@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,9 +18,11 @@ import (
 )
 
 // probeFile opens the file as the engine would, which reads the CSV header, the
-// Parquet footer or the first JSON object, and closes it: nothing more is read. CSV
-// and JSON Lines carry no types, so their columns are strings; a local Parquet file's
-// schema gives types, nullability and an exact row count.
+// Parquet footer or the first JSON object, and closes it: nothing more is read (a
+// Parquet file over http(s), which a reader downloads whole, has its footer read with
+// range requests when the server serves them). CSV and JSON Lines carry no types, so
+// their columns are strings; a Parquet file's schema gives types, nullability and an
+// exact row count.
 func probeFile(ctx context.Context, src *connect.Source) (Result, error) {
 	f := src.DataSource.Spec.File
 	if strings.HasPrefix(f.URL, "s3://") {
@@ -31,6 +34,15 @@ func probeFile(ctx context.Context, src *connect.Source) (Result, error) {
 	}
 	// The key check is the caller's (a missing key is drift, not an unreadable file).
 	opts.OrderedBy = nil
+	if remoteParquet(f) {
+		cols, rows, handled, err := probeHTTPParquet(ctx, opts.HTTPClient, uri, src.Name)
+		switch {
+		case err != nil:
+			return Result{}, classifyFile(src.Name, err)
+		case handled:
+			return Result{Columns: cols, EstimatedRows: &rows, Detail: fmt.Sprintf("%d columns", len(cols))}, nil
+		}
+	}
 	rd, err := source.Open(ctx, uri, opts)
 	if err != nil {
 		return Result{}, classifyFile(src.Name, fmt.Errorf("datasource %s: %w", src.Name, err))
@@ -50,6 +62,13 @@ func probeFile(ctx context.Context, src *connect.Source) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// remoteParquet says whether f is a Parquet file served over http(s), not compressed.
+func remoteParquet(f *chv1.FileSource) bool {
+	u, err := url.Parse(f.URL)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") &&
+		FileFormat(f) == chv1.FileParquet && !strings.HasSuffix(strings.ToLower(u.Path), ".gz")
 }
 
 // FileFormat is the declared format or the one the extension tells.
@@ -86,7 +105,12 @@ func parquetSchema(fileURL string) ([]chv1.DiscoveredColumn, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	pf, err := parquet.OpenFile(fh, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	return parquetSchemaAt(fh, st.Size())
+}
+
+// parquetSchemaAt reads the footer of the Parquet file in r (size bytes).
+func parquetSchemaAt(r io.ReaderAt, size int64) ([]chv1.DiscoveredColumn, int64, error) {
+	pf, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, 0, err
 	}

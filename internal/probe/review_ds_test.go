@@ -1,11 +1,21 @@
 package probe_test
 
 import (
+	"bytes"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
+	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/probe"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 )
 
@@ -50,4 +60,78 @@ func TestColumnPrivilegesLimitTheDiscoveredSchema(t *testing.T) {
 			t.Errorf("%s: columns %q, want the readable ones [id note]", db.Server.Kind, names)
 		}
 	}
+}
+
+// countingWriter counts the bytes of a response body.
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (w countingWriter) Write(b []byte) (int, error) {
+	w.n.Add(int64(len(b)))
+	return w.ResponseWriter.Write(b)
+}
+
+// A Parquet file over https: the probe used to download all of it (a reader spools the
+// whole file) every probe interval, and a file that takes longer than the probe's 30
+// seconds never became Ready. It reads the footer with range requests, and reports the
+// types and the row count as for a local file; a server that serves no ranges still
+// gets the file read whole.
+func TestHTTPParquetProbeReadsTheFooter(t *testing.T) {
+	type row struct {
+		ID   int64  `parquet:"id"`
+		Note string `parquet:"note"`
+	}
+	rows := make([]row, 200000)
+	for i := range rows {
+		rows[i] = row{ID: int64(i), Note: fmt.Sprintf("note %d %x", i, i*7919)}
+	}
+	pq := filepath.Join(t.TempDir(), "ledger.parquet")
+	if err := parquet.WriteFile(pq, rows); err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const user, pass = "bank", "Parquet-s3cret-Pa55"
+	var sent atomic.Int64
+	var noRanges atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		cw := countingWriter{w, &sent}
+		if noRanges.Load() {
+			_, _ = cw.Write(body)
+			return
+		}
+		http.ServeContent(cw, r, "ledger.parquet", time.Time{}, bytes.NewReader(body))
+	}))
+	t.Cleanup(srv.Close)
+	ds := fileDataSource(srv.URL+"/ledger.parquet", "")
+	ds.Spec.File.SecretRef = &chv1.CredentialsSecretRef{Name: "bank"}
+	want := []chv1.DiscoveredColumn{
+		{Name: "id", Type: chv1.ColumnInteger, NativeType: "int(64,true)"},
+		{Name: "note", Type: chv1.ColumnString, NativeType: "string"},
+	}
+
+	res := mustProbe(t, ds, creds(user, pass))
+	wantColumns(t, res.Columns, want)
+	wantRows(t, res, int64(len(rows)))
+	if n := sent.Load(); n > int64(len(body))/10 {
+		t.Errorf("the probe read %d bytes of a %d-byte file: want the footer only", n, len(body))
+	}
+
+	noRanges.Store(true)
+	sent.Store(0)
+	res = mustProbe(t, ds, creds(user, pass))
+	if len(res.Columns) != 2 || res.Columns[0].Name != "id" || res.Columns[1].Name != "note" {
+		t.Errorf("without ranges: columns %+v", res.Columns)
+	}
+	failure(t, ds, creds(user, "Wr0ng-parquet-Pa55"), probe.StageConnect, probe.ReasonAuthenticationFailed, "401 Unauthorized", "Wr0ng-parquet-Pa55")
+	srv.Close()
+	failure(t, ds, creds(user, pass), probe.StageConnect, probe.ReasonUnreachable, "GET http://127.0.0.1", pass)
 }

@@ -10,7 +10,8 @@ import (
 // Drift is how a discovered schema differs from what the DataSource declares and from
 // a baseline (the schema observed earlier and accepted).
 type Drift struct {
-	// Added columns are in the discovered schema but not in the baseline.
+	// Added columns are in the discovered schema but not in the baseline (one whose
+	// declared type cannot be read from it is in Retyped instead).
 	Added []chv1.DiscoveredColumn
 	// Removed columns were in the baseline, or are declared (key columns and
 	// spec.columns), and are not in the discovered schema; sorted by name.
@@ -140,6 +141,12 @@ func Compare(discovered []chv1.DiscoveredColumn, spec *chv1.DataSourceSpec, base
 			retyped[col.Name] = Retype{Name: col.Name, From: "declared " + string(declared), To: typeName(c)}
 		}
 	}
+	// A declared column added with a type its declaration cannot be read from is
+	// reported once, as retyped (the message names its type).
+	d.Added = slices.DeleteFunc(d.Added, func(c chv1.DiscoveredColumn) bool {
+		_, ok := retyped[c.Name]
+		return ok
+	})
 	for n := range removed {
 		d.Removed = append(d.Removed, n)
 	}

@@ -135,3 +135,19 @@ func TestHTTPParquetProbeReadsTheFooter(t *testing.T) {
 	srv.Close()
 	failure(t, ds, creds(user, pass), probe.StageConnect, probe.ReasonUnreachable, "GET http://127.0.0.1", pass)
 }
+
+// A declared column missing when the schema was accepted, added later with a type its
+// declaration cannot be read from: it used to be reported twice, added and retyped.
+// Each column is reported once: as retyped (the declaration it breaks names its type).
+func TestDriftReportsADeclaredColumnAddedWithAnotherTypeOnce(t *testing.T) {
+	spec := &chv1.DataSourceSpec{Type: chv1.DataSourcePostgreSQL, KeyColumns: []string{"id"},
+		Columns: []chv1.ColumnSpec{{Name: "flag", Type: chv1.ColumnInteger}}}
+	baseline := []chv1.DiscoveredColumn{col("id", chv1.ColumnInteger, "bigint")}
+	discovered := []chv1.DiscoveredColumn{col("id", chv1.ColumnInteger, "bigint"), col("flag", chv1.ColumnBoolean, "boolean"),
+		col("note", chv1.ColumnString, "text")}
+	d := probe.Compare(discovered, spec, baseline)
+	const want = "added columns: note (text); retyped columns: flag (declared Integer -> boolean)"
+	if got := d.Message(); got != want {
+		t.Errorf("drift %q, want %q", got, want)
+	}
+}

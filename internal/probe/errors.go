@@ -97,6 +97,8 @@ const (
 var (
 	reSQLState    = regexp.MustCompile(`\(SQLSTATE ([0-9A-Z]{5})\)`)
 	reMySQLNumber = regexp.MustCompile(`Error ([0-9]{4,5}) \([0-9A-Z]{5}\)`)
+	// reHTTPUnavailable is source.Open's error for a 5xx or 429 answer ("GET url: 503 ...").
+	reHTTPUnavailable = regexp.MustCompile(`GET \S+: (5[0-9][0-9]|429) `)
 )
 
 // classifySQL tells from a sqlsource error how far the probe got. sqlsource keeps the
@@ -167,7 +169,9 @@ func classifyFile(name string, err error) *Error {
 		e.Stage, e.Reason = StageConnect, ReasonAuthenticationFailed
 	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "context deadline exceeded") || strings.Contains(msg, "Client.Timeout"):
 		e.Stage, e.Reason = StageConnect, ReasonTimeout
-	case errors.As(err, &netErr) || strings.Contains(msg, "dial tcp") || strings.Contains(msg, "no such host") || strings.Contains(msg, "connection refused"):
+	case errors.As(err, &netErr) || strings.Contains(msg, "dial tcp") || strings.Contains(msg, "no such host") || strings.Contains(msg, "connection refused") ||
+		reHTTPUnavailable.MatchString(msg):
+		// A server error or a refusal to serve now (5xx, 429): the file was not reached.
 		// source.Open formats http errors with %v: only their text is left.
 		e.Stage, e.Reason = StageConnect, ReasonUnreachable
 	default:

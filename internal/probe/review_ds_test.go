@@ -151,3 +151,20 @@ func TestDriftReportsADeclaredColumnAddedWithAnotherTypeOnce(t *testing.T) {
 		t.Errorf("drift %q, want %q", got, want)
 	}
 }
+
+// A web server that answers 503 (or 502, 500, 429) did not serve the file: the file was
+// not reached. It used to be classified as reached with a schema that could not be
+// learned (Reachable=True, DiscoveryFailed), and no event told of the outage.
+func TestHTTPServerErrorIsUnreachable(t *testing.T) {
+	code := atomic.Int32{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(int(code.Load()))
+	}))
+	t.Cleanup(srv.Close)
+	for _, c := range []int{http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusInternalServerError, http.StatusTooManyRequests} {
+		code.Store(int32(c))
+		for _, name := range []string{"/ledger.csv", "/ledger.parquet"} {
+			failure(t, fileDataSource(srv.URL+name, ""), nil, probe.StageConnect, probe.ReasonUnreachable, fmt.Sprintf(": %d ", c), "")
+		}
+	}
+}

@@ -86,7 +86,9 @@ func dataSourceStatus(ds *chv1.DataSource, obs *probeObservation, pipe pipelineO
 			}
 			reachable = condition(chv1.DataSourceReachable, metav1.ConditionFalse, reason, obs.Err.Error(), gen)
 			ready = condition(chv1.ConditionReady, metav1.ConditionFalse, reason, obs.Err.Error(), gen)
-			if len(st.Schema) == 0 {
+			if discovered.Reason == chv1.ReasonNotProbed {
+				// Never reached. One reached before keeps what it learned (a schema, or
+				// that it carries none).
 				discovered = condition(chv1.DataSourceSchemaDiscovered, metav1.ConditionFalse, chv1.ReasonNotProbed, "the source has not been reached yet", gen)
 			}
 		}

@@ -45,7 +45,8 @@ func probeFile(ctx context.Context, src *connect.Source) (Result, error) {
 	}
 	rd, err := source.Open(ctx, uri, opts)
 	if err != nil {
-		return Result{}, classifyFile(src.Name, fmt.Errorf("datasource %s: %w", src.Name, err))
+		// Error names the DataSource when the reader's message does not.
+		return Result{}, classifyFile(src.Name, err)
 	}
 	names := rd.Columns()
 	_ = rd.Close()

@@ -2,12 +2,14 @@ package probe_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,5 +168,19 @@ func TestHTTPServerErrorIsUnreachable(t *testing.T) {
 		for _, name := range []string{"/ledger.csv", "/ledger.parquet"} {
 			failure(t, fileDataSource(srv.URL+name, ""), nil, probe.StageConnect, probe.ReasonUnreachable, fmt.Sprintf(": %d ", c), "")
 		}
+	}
+}
+
+// A file the reader refuses names the DataSource once: the reader's message already
+// names it, and the probe used to name it again ("datasource ns/src: ns/src: empty
+// file, no header row").
+func TestFileErrorNamesTheDataSourceOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "empty.csv")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := probe.Run(context.Background(), fileDataSource("file://"+p, ""), nil)
+	if err == nil || strings.Count(err.Error(), "ns/src") != 1 {
+		t.Errorf("error %v, want one that names ns/src once", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -364,6 +365,10 @@ func estimatePostgres(ctx context.Context, r *resolved, statsOnly bool) (int64, 
 	all, err := pgColumns(ctx, conn, r)
 	if err != nil {
 		return 0, err
+	}
+	if len(r.Columns) == 0 {
+		// The columns Discover gives: one the role may not read fails the EXPLAIN.
+		all = slices.DeleteFunc(all, func(c colInfo) bool { return c.unreadable })
 	}
 	_, stmt, _, err := r.plan(all)
 	if err != nil {

@@ -81,6 +81,7 @@ type DataSourceSpec struct {
 
 // SQLSource is a table or a query in PostgreSQL or MySQL.
 // +kubebuilder:validation:XValidation:rule="has(self.table) != has(self.query)",message="exactly one of table or query must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.caSecretRef) || (has(self.tlsMode) && self.tlsMode in ['verify-ca', 'verify-full'])",message="caSecretRef needs tlsMode verify-ca or verify-full",fieldPath=".caSecretRef"
 type SQLSource struct {
 	// Host name or address of the server.
 	// +kubebuilder:validation:MinLength=1
@@ -112,6 +113,12 @@ type SQLSource struct {
 	// +kubebuilder:default=require
 	// +optional
 	TLSMode string `json:"tlsMode,omitempty"`
+	// CASecretRef names the Secret key holding the PEM certificates of the CA that
+	// signed the server's certificate, for verify-ca and verify-full against a private
+	// CA (default: the system's CAs). A capture's Debezium connector does not use it:
+	// the Kafka Connect cluster must trust the CA itself.
+	// +optional
+	CASecretRef *SecretKeyRef `json:"caSecretRef,omitempty"`
 	// ConnectTimeout bounds connecting and each probe query.
 	// +kubebuilder:default="10s"
 	// +optional

@@ -979,6 +979,11 @@ func (in *SMTPServer) DeepCopy() *SMTPServer {
 func (in *SQLSource) DeepCopyInto(out *SQLSource) {
 	*out = *in
 	out.SecretRef = in.SecretRef
+	if in.CASecretRef != nil {
+		in, out := &in.CASecretRef, &out.CASecretRef
+		*out = new(SecretKeyRef)
+		**out = **in
+	}
 	if in.ConnectTimeout != nil {
 		in, out := &in.ConnectTimeout, &out.ConnectTimeout
 		*out = new(v1.Duration)

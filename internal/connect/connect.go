@@ -180,7 +180,12 @@ func SecretRef(ds *chv1.DataSource) *chv1.CredentialsSecretRef {
 
 // CASecretRef returns the caSecretRef of a DataSource's connection, nil when none.
 func CASecretRef(ds *chv1.DataSource) *chv1.SecretKeyRef {
-	if ds.Spec.Kafka != nil {
+	switch {
+	case ds.Spec.PostgreSQL != nil:
+		return ds.Spec.PostgreSQL.CASecretRef
+	case ds.Spec.MySQL != nil:
+		return ds.Spec.MySQL.CASecretRef
+	case ds.Spec.Kafka != nil:
 		return ds.Spec.Kafka.CASecretRef
 	}
 	return nil
@@ -289,6 +294,7 @@ func (s *Source) SQLConfig(o OpenOptions) (sqlsource.Config, error) {
 	if s.cred != nil {
 		cfg.User, cfg.Password = s.cred.Username, s.cred.Password
 	}
+	cfg.RootCAs = s.roots
 	return cfg, nil
 }
 

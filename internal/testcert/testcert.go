@@ -20,6 +20,9 @@ import (
 type Certs struct {
 	// Server is a TLS configuration that serves the certificate.
 	Server *tls.Config
+	// ServerCertPEM and ServerKeyPEM are the server's certificate and key, PEM-encoded,
+	// for servers configured with files (PostgreSQL, MariaDB).
+	ServerCertPEM, ServerKeyPEM []byte
 	// CAPEM is the CA certificate, PEM-encoded, as a Secret would hold it.
 	CAPEM []byte
 	// Pool holds the CA certificate.
@@ -29,9 +32,18 @@ type Certs struct {
 // New makes a CA and a server certificate valid for a day.
 func New(t testing.TB) Certs {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := Generate()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return c
+}
+
+// Generate is New for callers without a test (servers started once for many tests).
+func Generate() (Certs, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return Certs{}, err
 	}
 	now := time.Now()
 	ca := &x509.Certificate{
@@ -41,15 +53,15 @@ func New(t testing.TB) Certs {
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
 	if err != nil {
-		t.Fatal(err)
+		return Certs{}, err
 	}
 	caCert, err := x509.ParseCertificate(caDER)
 	if err != nil {
-		t.Fatal(err)
+		return Certs{}, err
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return Certs{}, err
 	}
 	leaf := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "server"},
@@ -59,13 +71,19 @@ func New(t testing.TB) Certs {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
 	if err != nil {
-		t.Fatal(err)
+		return Certs{}, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return Certs{}, err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
 	return Certs{
-		Server: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12},
-		CAPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		Pool:   pool,
-	}
+		Server:        &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12},
+		ServerCertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		ServerKeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		CAPEM:         pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		Pool:          pool,
+	}, nil
 }

@@ -126,9 +126,15 @@ func (s *Server) startMariaDB(ctx context.Context, server, data string) error {
 	if err != nil {
 		return err
 	}
+	certFile, keyFile, err := s.writeTLS(false, 0, 0)
+	if err != nil {
+		return err
+	}
 	args := []string{
 		"--no-defaults",
 		"--datadir=" + data,
+		"--ssl-cert=" + certFile,
+		"--ssl-key=" + keyFile,
 		"--socket=" + s.Socket,
 		"--port=" + strconv.Itoa(port),
 		"--bind-address=127.0.0.1",

@@ -148,8 +148,19 @@ func (s *Server) startPostgres(ctx context.Context, bin string, cred *syscall.Cr
 		return err
 	}
 	s.Port = port
+	var uid, gid int
+	if cred != nil {
+		uid, gid = int(cred.Uid), int(cred.Gid)
+	}
+	certFile, keyFile, err := s.writeTLS(cred != nil, uid, gid)
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"),
 		"-D", filepath.Join(s.Dir, "data"),
+		"-c", "ssl=on",
+		"-c", "ssl_cert_file="+certFile,
+		"-c", "ssl_key_file="+keyFile,
 		"-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "unix_socket_directories="+s.Dir,

@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/clearhouse-dev/clearhouse/internal/source/sqlsource"
+	"github.com/clearhouse-dev/clearhouse/internal/testcert"
 )
 
 // Kind names a database server.
@@ -77,6 +78,10 @@ type Server struct {
 	// User and Password are a superuser's, for TCP connections.
 	User     string
 	Password string
+	// CAPEM is the certificate of the private CA that signed the server's TLS
+	// certificate (for 127.0.0.1 and localhost): the server also accepts TLS, for tests
+	// of verify-ca and verify-full. URI and Config do not use it.
+	CAPEM []byte
 
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -477,4 +482,26 @@ func NewPostgres(t testing.TB) *Database {
 func NewMariaDB(t testing.TB) *Database {
 	t.Helper()
 	return Get(t, MariaDB).NewDatabase(t)
+}
+
+// writeTLS makes a CA and a server certificate, writes the certificate and key into
+// the server's directory (the key 0600, owned by uid:gid when owner), and keeps the CA.
+func (s *Server) writeTLS(owner bool, uid, gid int) (certPath, keyPath string, err error) {
+	c, err := testcert.Generate()
+	if err != nil {
+		return "", "", fmt.Errorf("testdb: TLS certificate: %w", err)
+	}
+	certPath, keyPath = filepath.Join(s.Dir, "server.crt"), filepath.Join(s.Dir, "server.key")
+	for path, data := range map[string][]byte{certPath: c.ServerCertPEM, keyPath: c.ServerKeyPEM} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return "", "", err
+		}
+		if owner {
+			if err := os.Chown(path, uid, gid); err != nil {
+				return "", "", err
+			}
+		}
+	}
+	s.CAPEM = c.CAPEM
+	return certPath, keyPath, nil
 }

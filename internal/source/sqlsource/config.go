@@ -1,6 +1,7 @@
 package sqlsource
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -73,6 +74,9 @@ type Config struct {
 	// RootCA is a PEM file with the CA certificates that verify-ca and verify-full
 	// trust (default: the system's).
 	RootCA string
+	// RootCAs are CA certificates that verify-ca and verify-full trust, given in memory
+	// (a DataSource's caSecretRef); they take precedence over RootCA.
+	RootCAs *x509.CertPool
 	// ConnectTimeout bounds establishing the connection (default 10s). Reading is
 	// bounded by the context given to Open.
 	ConnectTimeout time.Duration

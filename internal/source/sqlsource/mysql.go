@@ -24,9 +24,8 @@ func mysqlTLS(r *resolved) (*tls.Config, string, error) {
 	case TLSPrefer:
 		return nil, "preferred", nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	var roots *x509.CertPool
-	if r.RootCA != "" {
+	roots := r.RootCAs
+	if roots == nil && r.RootCA != "" {
 		pem, err := os.ReadFile(r.RootCA)
 		if err != nil {
 			return nil, "", fmt.Errorf("sqlsource: root CA: %w", err)
@@ -36,12 +35,19 @@ func mysqlTLS(r *resolved) (*tls.Config, string, error) {
 			return nil, "", fmt.Errorf("sqlsource: root CA %s holds no PEM certificate", r.RootCA)
 		}
 	}
-	switch r.TLS {
+	return clientTLS(r.TLS, r.Host, roots), "", nil
+}
+
+// clientTLS is the TLS configuration of mode require, verify-ca or verify-full, with
+// libpq's meanings, trusting roots (nil: the system's).
+func clientTLS(mode TLSMode, host string, roots *x509.CertPool) *tls.Config {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	switch mode {
 	case TLSRequire:
 		tc.InsecureSkipVerify = true
 	case TLSVerifyFull:
 		tc.RootCAs = roots
-		tc.ServerName = r.Host
+		tc.ServerName = host
 	case TLSVerifyCA:
 		// Verify the chain, not the name (libpq's verify-ca).
 		tc.InsecureSkipVerify = true
@@ -65,7 +71,7 @@ func mysqlTLS(r *resolved) (*tls.Config, string, error) {
 			return err
 		}
 	}
-	return tc, "", nil
+	return tc
 }
 
 func mysqlConfig(r *resolved) (*mysql.Config, error) {

@@ -48,7 +48,7 @@ func pgConnConfig(r *resolved, readOnly bool) (*pgx.ConnConfig, error) {
 		u.Host = net.JoinHostPort(r.Host, strconv.Itoa(r.Port))
 	}
 	q.Set("sslmode", string(r.TLS))
-	if r.RootCA != "" {
+	if r.RootCA != "" && r.RootCAs == nil {
 		q.Set("sslrootcert", r.RootCA)
 	}
 	q.Set("connect_timeout", strconv.Itoa(int(math.Ceil(r.ConnectTimeout.Seconds()))))
@@ -59,6 +59,17 @@ func pgConnConfig(r *resolved, readOnly bool) (*pgx.ConnConfig, error) {
 	cc, err := pgx.ParseConfig(u.String())
 	if err != nil {
 		return nil, redact.Error(fmt.Errorf("sqlsource: postgres connection settings for %s: %w", r.where(), err), r.Password)
+	}
+	if r.RootCAs != nil && (r.TLS == TLSVerifyCA || r.TLS == TLSVerifyFull) {
+		// Certificates given in memory: pgx reads sslrootcert from a file only.
+		host := r.Host
+		if cc.TLSConfig != nil && cc.TLSConfig.ServerName != "" {
+			host = cc.TLSConfig.ServerName
+		}
+		cc.TLSConfig = clientTLS(r.TLS, host, r.RootCAs)
+		for _, fb := range cc.Fallbacks {
+			fb.TLSConfig = clientTLS(r.TLS, host, r.RootCAs)
+		}
 	}
 	for k, v := range pgSession {
 		cc.RuntimeParams[k] = v

@@ -19,3 +19,8 @@ app.kubernetes.io/component: manager
 {{- define "clearhouse.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}{{ default (include "clearhouse.fullname" .) .Values.serviceAccount.name }}{{- else -}}{{ default "default" .Values.serviceAccount.name }}{{- end -}}
 {{- end -}}
+
+{{/* The metrics Service's name: a Service name is a DNS label (63 characters at most). */}}
+{{- define "clearhouse.metricsServiceName" -}}
+{{ include "clearhouse.fullname" . | trunc 55 | trimSuffix "-" }}-metrics
+{{- end -}}

@@ -44,6 +44,45 @@ func objects(t *testing.T, rendered string) []map[string]any {
 	return out
 }
 
+// ofKind returns the rendered objects of a kind.
+func ofKind(objs []map[string]any, kind string) []map[string]any {
+	var out []map[string]any
+	for _, o := range objs {
+		if o["kind"] == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// field walks nested maps (and the first element of a list when the key is "0").
+func field(o any, path ...string) any {
+	for _, p := range path {
+		switch v := o.(type) {
+		case map[string]any:
+			o = v[p]
+		case []any:
+			if p != "0" || len(v) == 0 {
+				return nil
+			}
+			o = v[0]
+		default:
+			return nil
+		}
+	}
+	return o
+}
+
+// deployment is the chart's one Deployment.
+func deployment(t *testing.T, objs []map[string]any) map[string]any {
+	t.Helper()
+	ds := ofKind(objs, "Deployment")
+	if len(ds) != 1 {
+		t.Fatalf("%d Deployments rendered", len(ds))
+	}
+	return ds[0]
+}
+
 // TestHelmLongReleaseNameIsValid: Helm accepts release names of up to 53 characters,
 // and every object the chart renders for one must still be valid: a Service name is a
 // DNS label of at most 63 characters, so a suffix must not push it past that.
@@ -54,5 +93,35 @@ func TestHelmLongReleaseNameIsValid(t *testing.T) {
 	accepted := dryRun(t, []byte(rendered))
 	if want := len(objects(t, rendered)); len(accepted) != want {
 		t.Errorf("%d objects accepted, want %d:\n%s", len(accepted), want, strings.Join(accepted, "\n"))
+	}
+}
+
+// args is the manager container's arguments.
+func args(t *testing.T, objs []map[string]any) []string {
+	t.Helper()
+	var out []string
+	for _, a := range field(deployment(t, objs), "spec", "template", "spec", "containers", "0", "args").([]any) {
+		out = append(out, a.(string))
+	}
+	return out
+}
+
+// TestHelmWorkersOnlyWithASharedStore: Kubernetes-executor workers write their
+// partitions to the results store, which they cannot reach when it is the manager's
+// SQLite file. Without a shared store the chart must not enable the executor (the
+// manager would otherwise hand workers the manager's sqlite: path, and every worker
+// pod would open a file in its own read-only filesystem): a Kubernetes run then fails
+// at once saying the executor is unavailable.
+func TestHelmWorkersOnlyWithASharedStore(t *testing.T) {
+	for _, a := range args(t, objects(t, template(t, "clearhouse"))) {
+		if strings.HasPrefix(a, "--worker-image") || strings.HasPrefix(a, "--worker-store") {
+			t.Errorf("SQLite store: the manager is given %s", a)
+		}
+	}
+	got := strings.Join(args(t, objects(t, template(t, "clearhouse", "store.existingSecret=clearhouse-store"))), " ")
+	for _, want := range []string{"--worker-image=ghcr.io/clearhouse-dev/clearhouse:0.1.0", "--worker-store-secret=clearhouse-store/uri"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("PostgreSQL store: the manager's args %q lack %s", got, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -123,5 +124,43 @@ func TestHelmWorkersOnlyWithASharedStore(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("PostgreSQL store: the manager's args %q lack %s", got, want)
 		}
+	}
+}
+
+// templateFails renders the chart and returns Helm's output, failing the test when
+// rendering succeeds.
+func templateFails(t *testing.T, set ...string) string {
+	t.Helper()
+	args := []string{"template", "clearhouse", "charts/clearhouse", "--namespace", "clearhouse-system"}
+	for _, s := range set {
+		args = append(args, "--set", s)
+	}
+	cmd := exec.CommandContext(t.Context(), helmBin(t), args...)
+	cmd.Dir = env.Root
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Errorf("helm template %v rendered, want a failure", set)
+	}
+	return string(out)
+}
+
+// TestHelmPersistentVolumeHasOnePod: the data volume's claim is ReadWriteOnce, and
+// with SQLite it holds the store, which one manager at a time may open. A rolling
+// update starts the new pod before stopping the old one: on another node it waits on
+// the volume for ever (Multi-Attach) and the rollout never ends; on the same node two
+// managers open the one SQLite file. So the Deployment recreates its pod, and two
+// replicas cannot share the claim.
+func TestHelmPersistentVolumeHasOnePod(t *testing.T) {
+	d := deployment(t, objects(t, template(t, "clearhouse", "store.persistence.enabled=true")))
+	if got := field(d, "spec", "strategy", "type"); got != "Recreate" {
+		t.Errorf("persistent data volume: Deployment strategy %v, want Recreate", got)
+	}
+	d = deployment(t, objects(t, template(t, "clearhouse")))
+	if got := field(d, "spec", "strategy", "type"); got == "Recreate" {
+		t.Errorf("emptyDir data volume: Deployment strategy %v, want a rolling update", got)
+	}
+	out := templateFails(t, "replicas=2", "store.existingSecret=clearhouse-store", "store.persistence.enabled=true")
+	if !strings.Contains(out, "store.persistence") {
+		t.Errorf("replicas=2 on one ReadWriteOnce claim: %s", out)
 	}
 }

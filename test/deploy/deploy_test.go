@@ -96,17 +96,24 @@ func TestHelmChartIsValid(t *testing.T) {
 		}
 	}
 	// Production values: two replicas on a PostgreSQL store from a Secret, which the
-	// workers get too; a persistent data volume.
+	// workers get too.
 	rendered = run(t, nil, helm, "template", "clearhouse", "charts/clearhouse", "--namespace", "clearhouse-system",
-		"--set", "replicas=2", "--set", "store.existingSecret=clearhouse-store", "--set", "store.persistence.enabled=true")
-	for _, want := range []string{"--worker-store-secret=clearhouse-store/uri", "secretKeyRef: {name: clearhouse-store, key: uri}", "claimName: clearhouse-data"} {
+		"--set", "replicas=2", "--set", "store.existingSecret=clearhouse-store")
+	for _, want := range []string{"--worker-store-secret=clearhouse-store/uri", "secretKeyRef: {name: clearhouse-store, key: uri}"} {
 		if !strings.Contains(rendered, want) {
 			t.Errorf("production values: output lacks %q", want)
 		}
 	}
+	dryRun(t, []byte(rendered))
+	// One replica on SQLite with a persistent data volume.
+	rendered = run(t, nil, helm, "template", "clearhouse", "charts/clearhouse", "--namespace", "clearhouse-system",
+		"--set", "store.persistence.enabled=true")
+	if !strings.Contains(rendered, "claimName: clearhouse-data") {
+		t.Error("persistent SQLite: output lacks claimName: clearhouse-data")
+	}
 	accepted = dryRun(t, []byte(rendered))
 	if !strings.Contains(strings.Join(accepted, "\n"), "persistentvolumeclaim/clearhouse-data serverside-applied (server dry run)") {
-		t.Errorf("production values: no PersistentVolumeClaim accepted:\n%s", strings.Join(accepted, "\n"))
+		t.Errorf("persistent SQLite: no PersistentVolumeClaim accepted:\n%s", strings.Join(accepted, "\n"))
 	}
 	// Two replicas on two SQLite files would each keep half the history.
 	cmd := exec.CommandContext(t.Context(), helm, "template", "clearhouse", "charts/clearhouse", "--set", "replicas=2")

@@ -164,3 +164,22 @@ func TestHelmPersistentVolumeHasOnePod(t *testing.T) {
 		t.Errorf("replicas=2 on one ReadWriteOnce claim: %s", out)
 	}
 }
+
+// TestHelmPodRunsAsANumericUserThatCanWriteTheVolume: runAsNonRoot alone makes the
+// kubelet refuse an image whose user is a name or root (the chart cannot know the
+// image's USER), and a freshly provisioned volume is owned by root, so a non-root
+// manager cannot create its SQLite file on it. The pod names its user and group, and
+// the volume is given to that group (fsGroup).
+func TestHelmPodRunsAsANumericUserThatCanWriteTheVolume(t *testing.T) {
+	rendered := template(t, "clearhouse", "store.persistence.enabled=true")
+	sc := field(deployment(t, objects(t, rendered)), "spec", "template", "spec", "securityContext")
+	for _, k := range []string{"runAsUser", "runAsGroup", "fsGroup"} {
+		if v, ok := field(sc, k).(float64); !ok || v == 0 {
+			t.Errorf("pod securityContext.%s = %v, want a non-root id", k, field(sc, k))
+		}
+	}
+	if field(sc, "runAsNonRoot") != true || field(sc, "seccompProfile", "type") != "RuntimeDefault" {
+		t.Errorf("pod securityContext %v lost runAsNonRoot or the RuntimeDefault seccomp profile", sc)
+	}
+	dryRun(t, []byte(rendered))
+}

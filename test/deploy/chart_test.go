@@ -183,3 +183,24 @@ func TestHelmPodRunsAsANumericUserThatCanWriteTheVolume(t *testing.T) {
 	}
 	dryRun(t, []byte(rendered))
 }
+
+// TestHelmMetricsReaderRole: the metrics endpoint authorizes each scrape as a GET on
+// the non-resource URL /metrics. The chart ships the ClusterRole to bind Prometheus's
+// service account to (as config/rbac does), or a ServiceMonitor's scrapes are denied.
+func TestHelmMetricsReaderRole(t *testing.T) {
+	rendered := template(t, "clearhouse", "metrics.serviceMonitor.enabled=true")
+	var names []string
+	for _, r := range ofKind(objects(t, rendered), "ClusterRole") {
+		for _, rule := range field(r, "rules").([]any) {
+			urls, _ := field(rule, "nonResourceURLs").([]any)
+			verbs, _ := field(rule, "verbs").([]any)
+			if len(urls) == 1 && urls[0] == "/metrics" && len(verbs) == 1 && verbs[0] == "get" {
+				names = append(names, field(r, "metadata", "name").(string))
+			}
+		}
+	}
+	if len(names) != 1 || names[0] != "clearhouse-metrics-reader" {
+		t.Errorf("ClusterRoles granting get on /metrics: %v, want clearhouse-metrics-reader", names)
+	}
+	dryRun(t, []byte(rendered))
+}

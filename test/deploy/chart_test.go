@@ -204,3 +204,29 @@ func TestHelmMetricsReaderRole(t *testing.T) {
 	}
 	dryRun(t, []byte(rendered))
 }
+
+// TestHelmDisruptionBudgetWithReplicas: with two replicas a node drain must not evict
+// both at once (leader and stand-by), so the chart bounds voluntary disruptions to one
+// pod; with one replica it adds no budget, which would block every drain.
+func TestHelmDisruptionBudgetWithReplicas(t *testing.T) {
+	if pdbs := ofKind(objects(t, template(t, "clearhouse")), "PodDisruptionBudget"); len(pdbs) != 0 {
+		t.Errorf("one replica: %d PodDisruptionBudgets, want none", len(pdbs))
+	}
+	rendered := template(t, "clearhouse", "replicas=2", "store.existingSecret=clearhouse-store")
+	objs := objects(t, rendered)
+	pdbs := ofKind(objs, "PodDisruptionBudget")
+	if len(pdbs) != 1 {
+		t.Fatalf("two replicas: %d PodDisruptionBudgets, want 1", len(pdbs))
+	}
+	if got := field(pdbs[0], "spec", "maxUnavailable"); got != float64(1) {
+		t.Errorf("PodDisruptionBudget maxUnavailable %v, want 1", got)
+	}
+	pods := field(deployment(t, objs), "spec", "template", "metadata", "labels").(map[string]any)
+	sel := field(pdbs[0], "spec", "selector", "matchLabels").(map[string]any)
+	for k, v := range sel {
+		if pods[k] != v {
+			t.Errorf("PodDisruptionBudget selector %v does not select the manager pods %v", sel, pods)
+		}
+	}
+	dryRun(t, []byte(rendered))
+}

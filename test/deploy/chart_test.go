@@ -230,3 +230,41 @@ func TestHelmDisruptionBudgetWithReplicas(t *testing.T) {
 	}
 	dryRun(t, []byte(rendered))
 }
+
+// TestHelmNetworkPolicy: the metrics endpoint serves a self-signed certificate that
+// Prometheus does not verify, so who may reach it must be restricted: the chart can
+// render a NetworkPolicy that admits only the metrics port, and only from the peers
+// given (none: no ingress at all). Egress (API server, sources, store) is left open.
+func TestHelmNetworkPolicy(t *testing.T) {
+	if nps := ofKind(objects(t, template(t, "clearhouse")), "NetworkPolicy"); len(nps) != 0 {
+		t.Errorf("by default: %d NetworkPolicies, want none", len(nps))
+	}
+	rendered := template(t, "clearhouse", "networkPolicy.enabled=true",
+		"networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring")
+	objs := objects(t, rendered)
+	nps := ofKind(objs, "NetworkPolicy")
+	if len(nps) != 1 {
+		t.Fatalf("networkPolicy.enabled: %d NetworkPolicies, want 1", len(nps))
+	}
+	np := nps[0]
+	pods := field(deployment(t, objs), "spec", "template", "metadata", "labels").(map[string]any)
+	for k, v := range field(np, "spec", "podSelector", "matchLabels").(map[string]any) {
+		if pods[k] != v {
+			t.Errorf("NetworkPolicy podSelector does not select the manager pods %v", pods)
+		}
+	}
+	if got := field(np, "spec", "policyTypes"); len(got.([]any)) != 1 || got.([]any)[0] != "Ingress" {
+		t.Errorf("policyTypes %v, want [Ingress]", got)
+	}
+	ingress, _ := field(np, "spec", "ingress").([]any)
+	if len(ingress) != 1 || field(ingress[0], "ports", "0", "port") != float64(8443) ||
+		field(ingress[0], "from", "0", "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name") != "monitoring" {
+		t.Errorf("ingress %v, want port 8443 from the monitoring namespace only", ingress)
+	}
+	dryRun(t, []byte(rendered))
+	// No peers: no ingress (a rule without "from" would admit everyone).
+	np = ofKind(objects(t, template(t, "clearhouse", "networkPolicy.enabled=true")), "NetworkPolicy")[0]
+	if ingress, _ := field(np, "spec", "ingress").([]any); len(ingress) != 0 {
+		t.Errorf("no metricsFrom: ingress %v, want none", ingress)
+	}
+}

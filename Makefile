@@ -30,8 +30,8 @@ help: ## Show this help.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths="$(CODE_PATHS)" \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	mkdir -p charts/clearhouse/crds charts/clearhouse/files && rm -f charts/clearhouse/crds/*.yaml
-	cp config/crd/bases/*.yaml charts/clearhouse/crds/
+	mkdir -p charts/clearhouse/files/crds && rm -f charts/clearhouse/files/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/clearhouse/files/crds/
 	cp config/rbac/role.yaml charts/clearhouse/files/manager-role.yaml
 
 .PHONY: generate

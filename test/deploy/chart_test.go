@@ -1,8 +1,10 @@
 package deploy
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -266,5 +268,77 @@ func TestHelmNetworkPolicy(t *testing.T) {
 	np = ofKind(objects(t, template(t, "clearhouse", "networkPolicy.enabled=true")), "NetworkPolicy")[0]
 	if ingress, _ := field(np, "spec", "ingress").([]any); len(ingress) != 0 {
 		t.Errorf("no metricsFrom: ingress %v, want none", ingress)
+	}
+}
+
+// TestHelmUpgradeUpdatesCRDs: Helm installs the files of a chart's crds/ directory and
+// never upgrades them, so after `helm upgrade` the API server keeps the previous
+// release's schema and silently prunes every field the new release added. The chart's
+// CRDs are upgraded with it (and kept on uninstall, with the resources in them).
+func TestHelmUpgradeUpdatesCRDs(t *testing.T) {
+	helm := helmBin(t)
+	kubectl := func(args ...string) string {
+		return run(t, nil, env.Kubectl(), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	}
+	crds := []string{"businessmodules", "datasources", "reconciliationjobs", "settlementwindows"}
+	for _, c := range crds {
+		kubectl("delete", "crd", c+".clearhouse.dev", "--wait=true")
+	}
+	t.Cleanup(func() {
+		cmd := exec.Command(helm, "uninstall", "clearhouse", "-n", "crd-upgrade", "--kubeconfig", kubeconfig)
+		_, _ = cmd.CombinedOutput()
+		cmd = exec.Command(env.Kubectl(), "--kubeconfig", kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "config/crd/bases")
+		cmd.Dir = env.Root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("restore the CRDs: %v\n%s", err, out)
+		}
+	})
+	// The previous release: the same chart, its ReconciliationJob without spec.runNonce.
+	old := t.TempDir()
+	if err := os.CopyFS(old, os.DirFS(filepath.Join(env.Root, "charts", "clearhouse"))); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(old, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.Name() != "clearhouse.dev_reconciliationjobs.yaml" {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var crd map[string]any
+		if err := yaml.Unmarshal(b, &crd); err != nil {
+			return err
+		}
+		for _, v := range field(crd, "spec", "versions").([]any) {
+			delete(field(v, "schema", "openAPIV3Schema", "properties", "spec", "properties").(map[string]any), "runNonce")
+		}
+		if b, err = yaml.Marshal(crd); err != nil {
+			return err
+		}
+		return os.WriteFile(path, b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runNonce := func() string {
+		return kubectl("get", "crd", "reconciliationjobs.clearhouse.dev", "-o",
+			"jsonpath={.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.runNonce.type}")
+	}
+	run(t, nil, helm, "install", "clearhouse", old, "-n", "crd-upgrade", "--create-namespace", "--kubeconfig", kubeconfig)
+	if got := runNonce(); got != "" {
+		t.Fatalf("previous release: spec.runNonce is in the schema (%q)", got)
+	}
+	run(t, nil, helm, "upgrade", "clearhouse", "charts/clearhouse", "-n", "crd-upgrade", "--kubeconfig", kubeconfig)
+	if got := runNonce(); got != "string" {
+		t.Errorf("after helm upgrade: spec.runNonce type %q in the ReconciliationJob CRD, want string (the CRD was not upgraded)", got)
+	}
+	run(t, nil, helm, "uninstall", "clearhouse", "-n", "crd-upgrade", "--kubeconfig", kubeconfig)
+	for _, c := range crds {
+		kubectl("get", "crd", c+".clearhouse.dev")
+	}
+	// CRDs managed apart (config/crd): the release leaves them alone.
+	if n := len(ofKind(objects(t, template(t, "clearhouse", "crds.install=false")), "CustomResourceDefinition")); n != 0 {
+		t.Errorf("crds.install=false: %d CRDs rendered", n)
 	}
 }

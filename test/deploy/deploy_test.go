@@ -83,7 +83,7 @@ func TestHelmChartIsValid(t *testing.T) {
 	}
 	run(t, nil, helm, "lint", "charts/clearhouse")
 	rendered := run(t, nil, helm, "template", "clearhouse", "charts/clearhouse",
-		"--namespace", "clearhouse-system", "--include-crds", "--set", "metrics.serviceMonitor.enabled=true")
+		"--namespace", "clearhouse-system", "--set", "metrics.serviceMonitor.enabled=true")
 	accepted := dryRun(t, []byte(rendered))
 	for _, want := range []string{
 		"customresourcedefinition.apiextensions.k8s.io/reconciliationjobs.clearhouse.dev serverside-applied (server dry run)",

@@ -19,9 +19,8 @@ type BusinessModuleReconciler struct {
 	client.Client
 }
 
-// +kubebuilder:rbac:groups=clearhouse.dev,resources=businessmodules,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=clearhouse.dev,resources=businessmodules,verbs=get;list;watch
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=businessmodules/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=clearhouse.dev,resources=businessmodules/finalizers,verbs=update
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=datasources,verbs=get;list;watch
 
 // Reconcile sets the status of one BusinessModule.

@@ -62,8 +62,9 @@ type DataSourceReconciler struct {
 	cleanups map[types.NamespacedName]*cleanupAttempts
 }
 
-// +kubebuilder:rbac:groups=clearhouse.dev,resources=datasources,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=clearhouse.dev,resources=datasources,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=datasources/status,verbs=get;update;patch
+// (finalizers: its capture finalizer, and Strimzi objects' owner references block its deletion.)
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=datasources/finalizers,verbs=update
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=businessmodules,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch

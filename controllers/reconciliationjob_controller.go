@@ -88,8 +88,9 @@ type ReconciliationJobReconciler struct {
 	reported map[types.NamespacedName]map[string]chv1.AlertOutcome
 }
 
-// +kubebuilder:rbac:groups=clearhouse.dev,resources=reconciliationjobs,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=clearhouse.dev,resources=reconciliationjobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=reconciliationjobs/status,verbs=get;update;patch
+// (finalizers: a worker Job's owner reference blocks the job's deletion, which needs update on them.)
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=reconciliationjobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=datasources,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get

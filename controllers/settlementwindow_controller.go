@@ -17,9 +17,8 @@ type SettlementWindowReconciler struct {
 	client.Client
 }
 
-// +kubebuilder:rbac:groups=clearhouse.dev,resources=settlementwindows,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=clearhouse.dev,resources=settlementwindows,verbs=get;list;watch
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=settlementwindows/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=clearhouse.dev,resources=settlementwindows/finalizers,verbs=update
 // +kubebuilder:rbac:groups=clearhouse.dev,resources=reconciliationjobs,verbs=get;list;watch
 
 // Reconcile sets the status of one SettlementWindow.

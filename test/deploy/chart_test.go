@@ -342,3 +342,49 @@ func TestHelmUpgradeUpdatesCRDs(t *testing.T) {
 		t.Errorf("crds.install=false: %d CRDs rendered", n)
 	}
 }
+
+// TestManagerRoleWritesOnlyWhatTheControllersWrite: of the four kinds, the controllers
+// write only status, and a DataSource's finalizers (a merge patch); the owners of
+// worker Jobs (ReconciliationJob) and of Strimzi objects (DataSource) need update on
+// their finalizers subresource to set blockOwnerDeletion. A manager allowed to update
+// every ReconciliationJob or SettlementWindow in the cluster could rewrite what is
+// reconciled and with which tolerances: the generated role, which the chart installs,
+// grants no more.
+func TestManagerRoleWritesOnlyWhatTheControllersWrite(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(env.Root, "charts", "clearhouse", "files", "manager-role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role map[string]any
+	if err := yaml.Unmarshal(b, &role); err != nil {
+		t.Fatal(err)
+	}
+	writes := map[string][]string{}
+	for _, rule := range field(role, "rules").([]any) {
+		if groups := field(rule, "apiGroups").([]any); len(groups) != 1 || groups[0] != "clearhouse.dev" {
+			continue
+		}
+		for _, r := range field(rule, "resources").([]any) {
+			for _, v := range field(rule, "verbs").([]any) {
+				if v != "get" && v != "list" && v != "watch" {
+					writes[r.(string)] = append(writes[r.(string)], v.(string))
+				}
+			}
+		}
+	}
+	want := map[string][]string{
+		"datasources": {"patch"}, "datasources/finalizers": {"update"}, "reconciliationjobs/finalizers": {"update"},
+		"businessmodules/status": {"patch", "update"}, "datasources/status": {"patch", "update"},
+		"reconciliationjobs/status": {"patch", "update"}, "settlementwindows/status": {"patch", "update"},
+	}
+	for r, verbs := range writes {
+		if strings.Join(verbs, ",") != strings.Join(want[r], ",") {
+			t.Errorf("the manager may %v %s, want %v", verbs, r, want[r])
+		}
+	}
+	for r := range want {
+		if writes[r] == nil {
+			t.Errorf("the manager may not %v %s", want[r], r)
+		}
+	}
+}

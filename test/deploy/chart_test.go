@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
 )
 
 // helmBin is the Helm binary the tests run.
@@ -386,5 +389,32 @@ func TestManagerRoleWritesOnlyWhatTheControllersWrite(t *testing.T) {
 		if writes[r] == nil {
 			t.Errorf("the manager may not %v %s", want[r], r)
 		}
+	}
+}
+
+// TestHelmManagerMemoryFitsItsInlineRuns: the manager runs two inline runs at once
+// (--inline-workers), each with a hash memory budget of diff.DefaultMemoryBudget. The
+// pod must request that much, or the scheduler places it where the memory is not and
+// node pressure evicts it first; and the Go runtime must know the container's limit
+// (GOMEMLIMIT), or the heap grows to twice the live data before a collection and the
+// kubelet kills the manager mid-run.
+func TestHelmManagerMemoryFitsItsInlineRuns(t *testing.T) {
+	c := field(deployment(t, objects(t, template(t, "clearhouse"))), "spec", "template", "spec", "containers", "0")
+	inline := resource.NewQuantity(2*diff.DefaultMemoryBudget, resource.BinarySI)
+	request := resource.MustParse(field(c, "resources", "requests", "memory").(string))
+	limit := resource.MustParse(field(c, "resources", "limits", "memory").(string))
+	if request.Cmp(*inline) < 0 || limit.Cmp(request) < 0 {
+		t.Errorf("memory request %s, limit %s: want a request of at least %s (two inline runs), within the limit",
+			request.String(), limit.String(), inline.String())
+	}
+	var goMemLimit any
+	envs, _ := field(c, "env").([]any)
+	for _, e := range envs {
+		if field(e, "name") == "GOMEMLIMIT" {
+			goMemLimit = field(e, "valueFrom", "resourceFieldRef")
+		}
+	}
+	if field(goMemLimit, "resource") != "limits.memory" {
+		t.Errorf("GOMEMLIMIT from %v, want the container's limits.memory", goMemLimit)
 	}
 }

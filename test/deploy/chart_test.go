@@ -418,3 +418,15 @@ func TestHelmManagerMemoryFitsItsInlineRuns(t *testing.T) {
 		t.Errorf("GOMEMLIMIT from %v, want the container's limits.memory", goMemLimit)
 	}
 }
+
+// TestHelmImagePullSecrets: a cluster that pulls from a private registry (a mirror of
+// ghcr.io) needs pull secrets on the manager pod.
+func TestHelmImagePullSecrets(t *testing.T) {
+	rendered := template(t, "clearhouse", "image.repository=registry.bank.example/mirror/clearhouse",
+		"imagePullSecrets[0].name=registry-mirror")
+	spec := field(deployment(t, objects(t, rendered)), "spec", "template", "spec")
+	if got := field(spec, "imagePullSecrets", "0", "name"); got != "registry-mirror" {
+		t.Errorf("pod imagePullSecrets %v, want registry-mirror", field(spec, "imagePullSecrets"))
+	}
+	dryRun(t, []byte(rendered))
+}

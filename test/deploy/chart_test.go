@@ -430,3 +430,22 @@ func TestHelmImagePullSecrets(t *testing.T) {
 	}
 	dryRun(t, []byte(rendered))
 }
+
+// TestHelmNoPasswordInArguments: a pod's arguments are readable by anyone who may get
+// the Deployment or the pod, and show in process listings: a store URI with its
+// password given through manager.extraArgs is refused, pointing at store.existingSecret.
+func TestHelmNoPasswordInArguments(t *testing.T) {
+	for _, arg := range []string{
+		"--store=postgres://clearhouse:s3cret@db:5432/clearhouse",
+		"--worker-store=postgres://clearhouse@db/clearhouse?sslmode=require&password=s3cret",
+		"--store=postgresql://clearhouse:s3cret@db/clearhouse",
+	} {
+		if out := templateFails(t, "manager.extraArgs[0]="+arg); !strings.Contains(out, "store.existingSecret") {
+			t.Errorf("extraArgs %s: %s", arg, out)
+		}
+	}
+	rendered := template(t, "clearhouse", "manager.extraArgs[0]=--store=postgres://clearhouse@db/clearhouse?sslmode=verify-full")
+	if !strings.Contains(rendered, "--store=postgres://clearhouse@db/clearhouse?sslmode=verify-full") {
+		t.Error("a store URI without a password is not passed")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/connect"
 	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
 	"github.com/clearhouse-dev/clearhouse/internal/runner"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
@@ -56,6 +57,15 @@ func (k KubernetesExecutor) start(ctx context.Context, r *ReconciliationJobRecon
 	}
 	if err := k.checkStoreSecret(ctx, r, job.Namespace); err != nil {
 		return err
+	}
+	// The workers read the DataSources' Secrets through env secretKeyRefs: a missing
+	// Secret or key would hold every pod in CreateContainerConfigError until the run's
+	// timeout. Resolving them here fails the run at once, naming the Secret and key.
+	creds := connect.FromCluster(r.APIReader, job.Namespace)
+	for _, ds := range []*chv1.DataSource{&plan.Source.DataSource, &plan.Target.DataSource} {
+		if _, err := connect.Resolve(ctx, ds, creds); err != nil {
+			return err
+		}
 	}
 	bj, err := kubejob.Build(job, kubejob.Run{ID: id, Plan: plan, Image: k.Image, ImagePullPolicy: k.ImagePullPolicy,
 		StoreURI: k.StoreURI, StoreSecret: k.StoreSecret, Partitions: int32(parts)})

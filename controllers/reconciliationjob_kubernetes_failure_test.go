@@ -284,3 +284,40 @@ func TestRunFailedEventOfLongReason(t *testing.T) {
 		return errString("no RunFailed event")
 	})
 }
+
+// TestKubernetesDataSourceSecretMissing: a Kubernetes run whose DataSource names a
+// Secret (credentials, or a CA) that is missing, or lacks the key, fails at once naming
+// the DataSource, the Secret and the key, and creates no worker Job: its pods would
+// wait in CreateContainerConfigError until the run's timeout.
+func TestKubernetesDataSourceSecretMissing(t *testing.T) {
+	ctx := context.Background()
+	ns := "rkx-dssecret"
+	p := smallPair(t, ns)
+	p.Job.Spec.Execution = chv1.Execution{Executor: chv1.ExecutorKubernetes}
+	create(t, p.Job) // without its DataSources nor a trigger: the suite's manager runs nothing
+	deleteAtEnd(t, p.Job)
+	job := getJob(t, p.Job)
+	k := controllers.KubernetesExecutor{Image: "ghcr.io/clearhouse-dev/clearhouse:test", StoreURI: "postgres://results-db/results"}
+	id := string(job.UID) + "-n1"
+
+	src := p.Source.DeepCopy()
+	src.Spec.File.URL = "https://files.bank.example/ledger.csv"
+	src.Spec.File.SecretRef = &chv1.CredentialsSecretRef{Name: "files"}
+	plan, err := runner.PlanFor(job, src, p.Target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = controllers.StartKubernetesRun(ctx, env.Client, k, job, plan, id, 1)
+	if want := "datasource " + ns + "/" + src.Name + ": secret " + ns + "/files not found"; err == nil || err.Error() != want {
+		t.Errorf("no Secret: %v, want %s", err, want)
+	}
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "files"}, Data: map[string][]byte{"username": []byte("u")}})
+	err = controllers.StartKubernetesRun(ctx, env.Client, k, job, plan, id, 1)
+	if want := "datasource " + ns + "/" + src.Name + `: secret ` + ns + `/files has no key "password"`; err == nil || err.Error() != want {
+		t.Errorf("no key: %v, want %s", err, want)
+	}
+	var bj batchv1.Job
+	if err := env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: kubejob.Name(id)}, &bj); !apierrors.IsNotFound(err) {
+		t.Errorf("a worker Job was created: %v", err)
+	}
+}

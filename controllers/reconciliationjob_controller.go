@@ -181,8 +181,9 @@ func (r *ReconciliationJobReconciler) Reconcile(ctx context.Context, req reconci
 			r.Metrics.Channels(job.Namespace, job.Name, names)
 		}
 	}
-	in.alerts = r.reportFinished(ctx, &job, runs)
-	if len(in.alerts) > 0 || r.recount(req.NamespacedName, now) {
+	var ended bool
+	in.alerts, ended = r.reportFinished(ctx, &job, runs)
+	if ended || len(in.alerts) > 0 || r.recount(req.NamespacedName, now) {
 		n, err := r.openCases(ctx, &job)
 		if err != nil {
 			return reconcile.Result{}, err
@@ -483,8 +484,9 @@ func (r *ReconciliationJobReconciler) abort(ctx context.Context, job *chv1.Recon
 // reportFinished handles, once per run, the end of each finished run status has not
 // reported yet (no alert outcome): an event, the run's metrics and its alert, which is
 // delivered in the background when one is due (deliverAlert). It returns the alert
-// outcome of each run whose outcome is known.
-func (r *ReconciliationJobReconciler) reportFinished(ctx context.Context, job *chv1.ReconciliationJob, runs []store.Run) map[string]chv1.AlertOutcome {
+// outcome of each run whose outcome is known, and whether it reported the end of a run
+// (its open cases are to be counted now, not when its alert's outcome is known).
+func (r *ReconciliationJobReconciler) reportFinished(ctx context.Context, job *chv1.ReconciliationJob, runs []store.Run) (map[string]chv1.AlertOutcome, bool) {
 	key := client.ObjectKeyFromObject(job)
 	reported := map[string]bool{}
 	for _, s := range job.Status.RecentRuns {
@@ -513,6 +515,7 @@ func (r *ReconciliationJobReconciler) reportFinished(ctx context.Context, job *c
 	}
 	r.reported[key] = kept
 	r.mu.Unlock()
+	ended := false
 	for i, run := range runs {
 		if i == limit {
 			break
@@ -520,6 +523,7 @@ func (r *ReconciliationJobReconciler) reportFinished(ctx context.Context, job *c
 		if run.State == store.RunRunning || reported[run.ID] || mineNow[run.ID] {
 			continue
 		}
+		ended = true
 		sum := runSummary(run)
 		switch run.State {
 		case store.RunFailed:
@@ -545,7 +549,7 @@ func (r *ReconciliationJobReconciler) reportFinished(ctx context.Context, job *c
 		r.reported[key][run.ID] = out[run.ID]
 		r.mu.Unlock()
 	}
-	return out
+	return out, ended
 }
 
 // openCases counts the job's unresolved cases.

@@ -22,9 +22,19 @@ const alertTimeout = 2 * time.Minute
 // what became of it. A channel that fails after its retries is an event and a metric;
 // the run itself is unaffected.
 func (r *ReconciliationJobReconciler) alert(ctx context.Context, job *chv1.ReconciliationJob, run store.Run) chv1.AlertOutcome {
+	results, due := r.sendAlert(ctx, job, run)
+	if !due {
+		return chv1.AlertNone
+	}
+	return r.recordAlert(job, run, results)
+}
+
+// sendAlert sends the alert of a finished run when one is due, and returns what each
+// channel answered.
+func (r *ReconciliationJobReconciler) sendAlert(ctx context.Context, job *chv1.ReconciliationJob, run store.Run) ([]alert.Result, bool) {
 	sum := runSummary(run)
 	if !alert.ShouldAlert(job.Spec.Alerts, sum) {
-		return chv1.AlertNone
+		return nil, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, alertTimeout)
 	defer cancel()
@@ -40,9 +50,14 @@ func (r *ReconciliationJobReconciler) alert(ctx context.Context, job *chv1.Recon
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "read the alert's sample of discrepancies", "run", run.ID)
 	}
-	results := n.Send(ctx, job.Spec.Alerts.Channels, alert.Alert{
+	return n.Send(ctx, job.Spec.Alerts.Channels, alert.Alert{
 		Namespace: job.Namespace, Job: job.Name, Run: sum, Threshold: job.Spec.Alerts.Threshold, Sample: sample,
-	})
+	}), true
+}
+
+// recordAlert reports what the channels answered (events, metrics) and returns the
+// alert's outcome.
+func (r *ReconciliationJobReconciler) recordAlert(job *chv1.ReconciliationJob, run store.Run, results []alert.Result) chv1.AlertOutcome {
 	outcome := chv1.AlertSent
 	for _, res := range results {
 		if r.Metrics != nil {
@@ -141,12 +156,14 @@ func (r *ReconciliationJobReconciler) deliverAlert(ctx context.Context, key type
 		}
 	}
 	started := r.deliveries.do(func(dctx context.Context) {
-		outcome := r.alert(logf.IntoContext(dctx, log), job, run)
+		results, _ := r.sendAlert(logf.IntoContext(dctx, log), job, run)
 		if dctx.Err() != nil {
+			// The channels were cut off by the shutdown, not failed: nothing is counted
+			// (no AlertFailed event, no delivery failure) and the next leader sends it.
 			settle("", false)
 			return
 		}
-		settle(outcome, true)
+		settle(r.recordAlert(job, run, results), true)
 		r.wake.now(key)
 	})
 	if !started {

@@ -2,6 +2,8 @@ package sqlsource
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,14 +63,12 @@ func pgConnConfig(r *resolved, readOnly bool) (*pgx.ConnConfig, error) {
 		return nil, redact.Error(fmt.Errorf("sqlsource: postgres connection settings for %s: %w", r.where(), err), r.Password)
 	}
 	if r.RootCAs != nil && (r.TLS == TLSVerifyCA || r.TLS == TLSVerifyFull) {
-		// Certificates given in memory: pgx reads sslrootcert from a file only.
-		host := r.Host
-		if cc.TLSConfig != nil && cc.TLSConfig.ServerName != "" {
-			host = cc.TLSConfig.ServerName
-		}
-		cc.TLSConfig = clientTLS(r.TLS, host, r.RootCAs)
+		// Certificates given in memory: pgx reads sslrootcert from a file only. Its
+		// configurations are kept (one per host of a host list, each with that host's
+		// name to verify and to send as SNI); only what they trust changes.
+		trustRoots(cc.TLSConfig, r.TLS, r.RootCAs)
 		for _, fb := range cc.Fallbacks {
-			fb.TLSConfig = clientTLS(r.TLS, host, r.RootCAs)
+			trustRoots(fb.TLSConfig, r.TLS, r.RootCAs)
 		}
 	}
 	for k, v := range pgSession {
@@ -83,6 +83,23 @@ func pgConnConfig(r *resolved, readOnly bool) (*pgx.ConnConfig, error) {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: time.Second}
 	}
 	return cc, nil
+}
+
+// trustRoots makes tc, a TLS configuration of mode verify-ca or verify-full that pgx
+// made for one host, trust roots instead of the system's CAs. Everything else of tc
+// stays: the host name verify-full checks, the SNI, client certificates.
+func trustRoots(tc *tls.Config, mode TLSMode, roots *x509.CertPool) {
+	if tc == nil {
+		return
+	}
+	switch mode {
+	case TLSVerifyFull:
+		tc.RootCAs = roots
+	case TLSVerifyCA:
+		tc.RootCAs = roots
+		tc.InsecureSkipVerify = true
+		tc.VerifyPeerCertificate = verifyChain(roots)
+	}
 }
 
 // PostgresConnConfig returns the pgx configuration a PostgreSQL source connects with

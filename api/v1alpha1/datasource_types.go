@@ -147,7 +147,9 @@ type KafkaSource struct {
 	TLS bool `json:"tls,omitempty"`
 	// CASecretRef names the Secret key holding the PEM certificates of the CA that
 	// signed the brokers' certificates, for a cluster with a private CA (a Strimzi
-	// cluster's is the Secret <cluster>-cluster-ca-cert, key ca.crt). Needs tls.
+	// cluster's is the Secret <cluster>-cluster-ca-cert, key ca.crt). The Secret is
+	// read in the DataSource's namespace: a cluster in another namespace needs a copy
+	// there, kept up to date when the CA is renewed. Needs tls.
 	// +optional
 	CASecretRef *SecretKeyRef `json:"caSecretRef,omitempty"`
 	// SASLMechanism used with the secretRef's credentials: SCRAM-SHA-512 (Strimzi's

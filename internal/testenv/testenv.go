@@ -53,8 +53,9 @@ func AssetsDir(root string) string {
 	return filepath.Join(root, "bin", "k8s")
 }
 
-// Start starts kube-apiserver and etcd and installs every CRD.
-func Start() (*Env, error) {
+// Start starts kube-apiserver and etcd and installs every CRD. Each configure function
+// may adjust the environment before it starts (say, API server flags).
+func Start(configure ...func(*envtest.Environment)) (*Env, error) {
 	root := RepoRoot()
 	assets := AssetsDir(root)
 	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
@@ -74,6 +75,9 @@ func Start() (*Env, error) {
 		},
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
+	}
+	for _, c := range configure {
+		c(env)
 	}
 	cfg, err := env.Start()
 	if err != nil {

@@ -2,9 +2,12 @@ package deploy
 
 import (
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -447,5 +450,58 @@ func TestHelmNoPasswordInArguments(t *testing.T) {
 	rendered := template(t, "clearhouse", "manager.extraArgs[0]=--store=postgres://clearhouse@db/clearhouse?sslmode=verify-full")
 	if !strings.Contains(rendered, "--store=postgres://clearhouse@db/clearhouse?sslmode=verify-full") {
 		t.Error("a store URI without a password is not passed")
+	}
+}
+
+// TestHelmRBACIsTheKustomizeRBAC: the chart binds its ServiceAccount to exactly the
+// rules of config/rbac (the generated manager role, leader election, metrics auth), and
+// its metrics-reader role is config/rbac's: test/rbac, which runs the manager under
+// config/rbac, then proves the chart's install too.
+func TestHelmRBACIsTheKustomizeRBAC(t *testing.T) {
+	objs := objects(t, template(t, "clearhouse"))
+	rules := map[string]any{} // "Kind name" -> rules
+	for _, kind := range []string{"Role", "ClusterRole"} {
+		for _, r := range ofKind(objs, kind) {
+			rules[kind+" "+field(r, "metadata", "name").(string)] = field(r, "rules")
+		}
+	}
+	kustomize := func(file string) any {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(env.Root, "config", "rbac", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o map[string]any
+		if err := yaml.Unmarshal(b, &o); err != nil {
+			t.Fatal(err)
+		}
+		return o["rules"]
+	}
+	want := map[string]string{
+		"ClusterRole clearhouse-manager":      "role.yaml",
+		"Role clearhouse-leader-election":     "leader_election_role.yaml",
+		"ClusterRole clearhouse-metrics-auth": "metrics_auth_role.yaml",
+	}
+	var bound []string
+	for _, kind := range []string{"RoleBinding", "ClusterRoleBinding"} {
+		for _, b := range ofKind(objs, kind) {
+			for _, s := range field(b, "subjects").([]any) {
+				if field(s, "kind") == "ServiceAccount" && field(s, "name") == "clearhouse" && field(s, "namespace") == "clearhouse-system" {
+					bound = append(bound, field(b, "roleRef", "kind").(string)+" "+field(b, "roleRef", "name").(string))
+				}
+			}
+		}
+	}
+	slices.Sort(bound)
+	if wantBound := slices.Sorted(maps.Keys(want)); !slices.Equal(bound, wantBound) {
+		t.Errorf("the chart binds its ServiceAccount to %v, want %v", bound, wantBound)
+	}
+	want["ClusterRole clearhouse-metrics-reader"] = "metrics_reader_role.yaml"
+	for role, file := range want {
+		if got, ok := rules[role]; !ok {
+			t.Errorf("the chart renders no %s", role)
+		} else if !reflect.DeepEqual(got, kustomize(file)) {
+			t.Errorf("%s grants %v, config/rbac/%s %v", role, got, file, kustomize(file))
+		}
 	}
 }

@@ -167,7 +167,7 @@ func checkImpersonation(cfg *rest.Config) error {
 
 // rbacFiles are the files of config/rbac that give the manager its permissions, with
 // the ServiceAccount they are bound to. The chart renders the same rules
-// (templates/rbac.yaml; TestManagerRoleIsTheChart's).
+// (test/deploy's TestHelmRBACIsTheKustomizeRBAC).
 var rbacFiles = []string{
 	"service_account.yaml",
 	"role.yaml", "role_binding.yaml",

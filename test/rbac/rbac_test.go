@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,21 +39,6 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
 	"github.com/clearhouse-dev/clearhouse/internal/trigger"
 )
-
-// TestManagerRoleIsTheChart: the rules tested here are the chart's.
-func TestManagerRoleIsTheChart(t *testing.T) {
-	config, err := readObject(env.Root + "/config/rbac/role.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	chart, err := readObject(env.Root + "/charts/clearhouse/files/manager-role.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(config.Object["rules"], chart.Object["rules"]) {
-		t.Errorf("charts/clearhouse/files/manager-role.yaml differs from config/rbac/role.yaml: run `make manifests`")
-	}
-}
 
 // condition checks that conds hold typ with status for generation gen.
 func condition(conds []metav1.Condition, gen int64, typ string, status metav1.ConditionStatus) error {

@@ -470,3 +470,93 @@ func TestSecureMetrics(t *testing.T) {
 	}
 	noneRefused(t)
 }
+
+// TestPostgresCaptureRemoved: when a DataSource's capture is removed, the manager
+// deletes the KafkaConnector and KafkaTopics it applied, drops the slot and publication
+// and removes its finalizer, under its own role.
+func TestPostgresCaptureRemoved(t *testing.T) {
+	ctx := context.Background()
+	ns := "cdc-removed"
+	namespace(t, ns)
+	db := testdb.NewPostgres(t)
+	db.Exec(t, "CREATE TABLE entries (id INT PRIMARY KEY, amount DECIMAL(10,2))")
+	bm := &chv1.BusinessModule{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "payments"},
+		Spec: chv1.BusinessModuleSpec{Owners: []chv1.Owner{{Name: "payments-team"}}, KafkaCluster: &chv1.KafkaClusterRef{Name: "events"}}}
+	ds := &chv1.DataSource{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "orders"},
+		Spec: chv1.DataSourceSpec{Type: chv1.DataSourcePostgreSQL, KeyColumns: []string{"id"}, Module: bm.Name,
+			ProbeInterval: &metav1.Duration{Duration: time.Hour},
+			PostgreSQL: &chv1.SQLSource{Host: db.Server.Host, Port: int32(db.Server.Port), Database: db.Name, Table: "entries",
+				SecretRef: chv1.CredentialsSecretRef{Name: "db"}, TLSMode: "disable"},
+			Capture: &chv1.CaptureSpec{KafkaConnect: "connect", TopicPrefix: "orders"}}}
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"},
+		Data: map[string][]byte{"username": []byte(db.Server.User), "password": []byte(db.Server.Password)}}, bm, ds)
+	want, err := pipeline.Render(ds, pipeline.Options{KafkaCluster: "events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := func() []*unstructured.Unstructured {
+		var out []*unstructured.Unstructured
+		for _, o := range want {
+			cur := &unstructured.Unstructured{}
+			cur.SetGroupVersionKind(o.GroupVersionKind())
+			cur.SetNamespace(o.GetNamespace())
+			cur.SetName(o.GetName())
+			out = append(out, cur)
+		}
+		return out
+	}
+	eventually(t, "capture applied", func() error {
+		if err := get(ds); err != nil {
+			return err
+		}
+		if !slices.Contains(ds.Finalizers, controllers.CaptureCleanupFinalizer) {
+			return fmt.Errorf("finalizers %v", ds.Finalizers)
+		}
+		for _, o := range objects() {
+			if err := get(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	slot, pub := pipeline.SlotName(ds), pipeline.PublicationName(ds)
+	db.Exec(t, "SELECT pg_create_logical_replication_slot('"+slot+"', 'pgoutput')", "CREATE PUBLICATION "+pub+" FOR TABLE entries")
+	t.Cleanup(func() {
+		db.Exec(t, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '"+slot+"'")
+	})
+
+	eventually(t, "remove capture", func() error {
+		cur := ds.DeepCopy()
+		if err := get(cur); err != nil {
+			return err
+		}
+		cur.Spec.Capture = nil
+		return env.Client.Update(ctx, cur)
+	})
+	eventually(t, "capture removed", func() error {
+		if err := get(ds); err != nil {
+			return err
+		}
+		if slices.Contains(ds.Finalizers, controllers.CaptureCleanupFinalizer) {
+			return fmt.Errorf("finalizers %v", ds.Finalizers)
+		}
+		if err := condition(ds.Status.Conditions, ds.Generation, "PipelineReady", metav1.ConditionFalse); err != nil {
+			return err
+		}
+		for _, o := range objects() {
+			if err := get(o); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("%s %s: %v, want deleted", o.GetKind(), o.GetName(), err)
+			}
+		}
+		return nil
+	})
+	if c := meta.FindStatusCondition(ds.Status.Conditions, "PipelineReady"); c.Reason != chv1.ReasonCaptureNotRequested {
+		t.Errorf("PipelineReady reason %s, want %s", c.Reason, chv1.ReasonCaptureNotRequested)
+	}
+	hasSlot, hasPub, err := capture.Find(ctx, db.Config(), slot, pub)
+	if err != nil || hasSlot || hasPub {
+		t.Errorf("after removal: slot %v, publication %v (%v), want both dropped", hasSlot, hasPub, err)
+	}
+	waitEvents(t, ns, "DataSource", ds.Name, controllers.ReasonCaptureCleanedUp)
+	noneRefused(t)
+}

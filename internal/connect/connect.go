@@ -126,8 +126,9 @@ func Keys(ref chv1.CredentialsSecretRef) (usernameKey, passwordKey string) {
 }
 
 // FromEnv reads credentials from the environment variables prefix+"_USERNAME" and
-// prefix+"_PASSWORD", and CA certificates from prefix+"_CA", as a worker pod gets them
-// from secretKeyRef env entries (the result implements CAs too). Unset variables are
+// prefix+"_PASSWORD", as a worker pod gets them from secretKeyRef env entries, and CA
+// certificates from the file prefix+"_CA_FILE" names (a worker's mounted Secret key) or
+// from prefix+"_CA" (the result implements CAs too). Unset variables are
 // an error naming the variable (not its value).
 func FromEnv(prefix string) Credentials { return envSecrets(prefix) }
 
@@ -146,9 +147,16 @@ func (prefix envSecrets) Credential(_ context.Context, ref chv1.CredentialsSecre
 }
 
 func (prefix envSecrets) CA(_ context.Context, ref chv1.SecretKeyRef) ([]byte, error) {
+	if path, ok := os.LookupEnv(string(prefix) + "_CA_FILE"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("environment variable %s_CA_FILE (key %q of secret %s): %w", prefix, ref.Key, ref.Name, err)
+		}
+		return b, nil
+	}
 	v, ok := os.LookupEnv(string(prefix) + "_CA")
 	if !ok {
-		return nil, fmt.Errorf("environment variable %s_CA (from secret %s) is not set", prefix, ref.Name)
+		return nil, fmt.Errorf("environment variable %s_CA_FILE or %s_CA (from secret %s) is not set", prefix, prefix, ref.Name)
 	}
 	return []byte(v), nil
 }

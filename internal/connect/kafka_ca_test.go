@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -65,10 +67,19 @@ func TestKafkaPrivateCA(t *testing.T) {
 	t.Setenv("KAFKA_USERNAME", user)
 	t.Setenv("KAFKA_PASSWORD", kafkaPassword)
 	if _, err := connect.Resolve(ctx, ds, connect.FromEnv("KAFKA")); err == nil ||
-		err.Error() != "datasource payments/events: caSecretRef: environment variable KAFKA_CA (from secret cluster-ca-cert) is not set" {
+		err.Error() != "datasource payments/events: caSecretRef: environment variable KAFKA_CA_FILE or KAFKA_CA (from secret cluster-ca-cert) is not set" {
 		t.Errorf("no CA in the environment: %v", err)
 	}
-	t.Setenv("KAFKA_CA", string(certs.CAPEM))
+	// As a worker pod gets it: the Secret key mounted as a file.
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	t.Setenv("KAFKA_CA_FILE", caFile)
+	if _, err := connect.Resolve(ctx, ds, connect.FromEnv("KAFKA")); err == nil ||
+		!strings.HasPrefix(err.Error(), `datasource payments/events: caSecretRef: environment variable KAFKA_CA_FILE (key "ca.crt" of secret cluster-ca-cert): open `) {
+		t.Errorf("CA file missing: %v", err)
+	}
+	if err := os.WriteFile(caFile, certs.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	src, err := connect.Resolve(ctx, ds, connect.FromEnv("KAFKA"))
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +121,10 @@ func TestKafkaPrivateCA(t *testing.T) {
 		t.Errorf("probe without the CA: %v, want a certificate error", err)
 	}
 
-	// A key that holds no certificate.
+	// A key that holds no certificate (given as a variable this time).
+	if err := os.Unsetenv("KAFKA_CA_FILE"); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("KAFKA_CA", "not a certificate: "+kafkaPassword)
 	_, err = connect.Resolve(ctx, ds, connect.FromEnv("KAFKA"))
 	if err == nil || err.Error() != `datasource payments/events: caSecretRef: key "ca.crt" of secret cluster-ca-cert holds no PEM certificate` {

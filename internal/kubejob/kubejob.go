@@ -194,8 +194,23 @@ func Build(job *chv1.ReconciliationJob, run Run) (*batchv1.Job, error) {
 	} else {
 		args = append(args, "--store", run.StoreURI)
 	}
-	env = append(env, credentialEnv(EnvSourcePrefix, &run.Plan.Source.DataSource)...)
-	env = append(env, credentialEnv(EnvTargetPrefix, &run.Plan.Target.DataSource)...)
+	volumes := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
+	for _, side := range []struct {
+		prefix, name string
+		ds           *chv1.DataSource
+	}{{EnvSourcePrefix, "source", &run.Plan.Source.DataSource}, {EnvTargetPrefix, "target", &run.Plan.Target.DataSource}} {
+		env = append(env, credentialEnv(side.prefix, side.ds)...)
+		if ref := connect.CASecretRef(side.ds); ref != nil {
+			// A file, not a variable: a CA bundle may be larger than the 128 KiB a
+			// variable may hold.
+			vol, dir := side.name+"-ca", caDir+side.name
+			volumes = append(volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: ref.Name, Items: []corev1.KeyToPath{{Key: ref.Key, Path: "ca.crt"}}}}})
+			mounts = append(mounts, corev1.VolumeMount{Name: vol, MountPath: dir, ReadOnly: true})
+			env = append(env, corev1.EnvVar{Name: side.prefix + "_CA_FILE", Value: dir + "/ca.crt"})
+		}
+	}
 
 	labels := Labels(job, run.ID)
 	podLabels := make(map[string]string, len(labels))
@@ -258,34 +273,36 @@ func Build(job *chv1.ReconciliationJob, run Run) (*batchv1.Job, error) {
 							ReadOnlyRootFilesystem:   ptr.To(true),
 							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 						},
-						VolumeMounts:             []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+						VolumeMounts:             mounts,
 						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 					}},
-					Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+					Volumes: volumes,
 				},
 			},
 		},
 	}, nil
 }
 
-// credentialEnv gives the worker a DataSource's user name and password, and its CA
-// certificates, from their Secrets, under the names connect.FromEnv(prefix) reads.
+// caDir is where a worker finds a side's CA certificates (caDir + "source" or "target",
+// file ca.crt), mounted from the caSecretRef's Secret key.
+const caDir = "/etc/clearhouse/"
+
+// credentialEnv gives the worker a DataSource's user name and password from its
+// Secret, under the names connect.FromEnv(prefix) reads.
 func credentialEnv(prefix string, ds *chv1.DataSource) []corev1.EnvVar {
-	from := func(secret, key string) *corev1.EnvVarSource {
+	ref := connect.SecretRef(ds)
+	if ref == nil {
+		return nil
+	}
+	user, pass := connect.Keys(*ref)
+	from := func(key string) *corev1.EnvVarSource {
 		return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}}
+			LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name}, Key: key}}
 	}
-	var env []corev1.EnvVar
-	if ref := connect.SecretRef(ds); ref != nil {
-		user, pass := connect.Keys(*ref)
-		env = append(env,
-			corev1.EnvVar{Name: prefix + "_USERNAME", ValueFrom: from(ref.Name, user)},
-			corev1.EnvVar{Name: prefix + "_PASSWORD", ValueFrom: from(ref.Name, pass)})
+	return []corev1.EnvVar{
+		{Name: prefix + "_USERNAME", ValueFrom: from(user)},
+		{Name: prefix + "_PASSWORD", ValueFrom: from(pass)},
 	}
-	if ref := connect.CASecretRef(ds); ref != nil {
-		env = append(env, corev1.EnvVar{Name: prefix + "_CA", ValueFrom: from(ref.Name, ref.Key)})
-	}
-	return env
 }
 
 // gzPrefix marks a compressed plan: plans past plainPlan bytes (long SQL queries,

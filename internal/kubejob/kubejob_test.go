@@ -299,17 +299,31 @@ func TestBuildCAFromSecret(t *testing.T) {
 	want := map[string]string{
 		"CLEARHOUSE_SOURCE_USERNAME": "kafka-reader/username",
 		"CLEARHOUSE_SOURCE_PASSWORD": "kafka-reader/password",
-		"CLEARHOUSE_SOURCE_CA":       "events-cluster-ca-cert/ca.crt",
+		"CLEARHOUSE_SOURCE_CA_FILE":  "= /etc/clearhouse/source/ca.crt",
 		"CLEARHOUSE_TARGET_USERNAME": "bank-creds/username",
 		"CLEARHOUSE_TARGET_PASSWORD": "bank-creds/password",
 	}
+	pod := got.Spec.Template.Spec
 	gotEnv := map[string]string{}
-	for _, e := range got.Spec.Template.Spec.Containers[0].Env {
-		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+	for _, e := range pod.Containers[0].Env {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
 			gotEnv[e.Name] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+		case strings.HasSuffix(e.Name, "_CA_FILE"):
+			gotEnv[e.Name] = "= " + e.Value
 		}
 	}
 	if !reflect.DeepEqual(gotEnv, want) {
-		t.Errorf("env from secrets %v, want %v", gotEnv, want)
+		t.Errorf("env %v, want %v", gotEnv, want)
+	}
+	// The CA is a file from the Secret key (a bundle may pass the 128 KiB a variable holds).
+	wantVol := corev1.Volume{Name: "source-ca", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: "events-cluster-ca-cert", Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}}}
+	wantMount := corev1.VolumeMount{Name: "source-ca", MountPath: "/etc/clearhouse/source", ReadOnly: true}
+	if len(pod.Volumes) != 2 || !reflect.DeepEqual(pod.Volumes[1], wantVol) {
+		t.Errorf("volumes %+v, want tmp and %+v", pod.Volumes, wantVol)
+	}
+	if m := pod.Containers[0].VolumeMounts; len(m) != 2 || !reflect.DeepEqual(m[1], wantMount) {
+		t.Errorf("mounts %+v, want tmp and %+v", m, wantMount)
 	}
 }

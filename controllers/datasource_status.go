@@ -142,10 +142,15 @@ func schemaConditions(ds *chv1.DataSource, st *chv1.DataSourceStatus, res probe.
 // missing says which columns are gone: `key column "id" is missing from the source
 // (columns: a, b)`.
 func missing(kind string, names []string, cols []chv1.DiscoveredColumn) string {
-	have := make([]string, len(cols))
-	for i, c := range cols {
-		have[i] = c.Name
+	verb := "is"
+	if len(names) > 1 {
+		verb = "are"
 	}
+	return fmt.Sprintf("%s %s %s missing from the source (columns: %s)", kind, namedColumns(names), verb, strings.Join(columnNames(cols), ", "))
+}
+
+// namedColumns is `column "a"` or `columns "a", "b"`.
+func namedColumns(names []string) string {
 	noun := "column"
 	if len(names) > 1 {
 		noun = "columns"
@@ -154,11 +159,16 @@ func missing(kind string, names []string, cols []chv1.DiscoveredColumn) string {
 	for i, n := range names {
 		q[i] = fmt.Sprintf("%q", n)
 	}
-	verb := "is"
-	if len(names) > 1 {
-		verb = "are"
+	return noun + " " + strings.Join(q, ", ")
+}
+
+// columnNames are the names of discovered columns, in order.
+func columnNames(cols []chv1.DiscoveredColumn) []string {
+	have := make([]string, len(cols))
+	for i, c := range cols {
+		have[i] = c.Name
 	}
-	return fmt.Sprintf("%s %s %s %s missing from the source (columns: %s)", kind, noun, strings.Join(q, ", "), verb, strings.Join(have, ", "))
+	return have
 }
 
 // Backoff of failed probes: from the smallest allowed probeInterval, doubling, never

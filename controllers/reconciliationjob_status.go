@@ -78,10 +78,7 @@ func jobColumnsGone(job *chv1.ReconciliationJob, side string, ds *chv1.DataSourc
 		(ds.Spec.File != nil && probe.FileFormat(ds.Spec.File) == chv1.FileJSONLines) {
 		return "", false
 	}
-	have := make([]string, len(ds.Status.Schema))
-	for i, c := range ds.Status.Schema {
-		have[i] = c.Name
-	}
+	have := columnNames(ds.Status.Schema)
 	var gone []string
 	check := func(src, tgt string) {
 		name := src
@@ -101,16 +98,8 @@ func jobColumnsGone(job *chv1.ReconciliationJob, side string, ds *chv1.DataSourc
 	if len(gone) == 0 {
 		return "", false
 	}
-	noun := "column"
-	if len(gone) > 1 {
-		noun = "columns"
-	}
-	q := make([]string, len(gone))
-	for i, n := range gone {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	return fmt.Sprintf("DataSource %q has no %s %s the job compares (columns: %s)",
-		ds.Name, noun, strings.Join(q, ", "), strings.Join(have, ", ")), true
+	return fmt.Sprintf("DataSource %q has no %s the job compares (columns: %s)",
+		ds.Name, namedColumns(gone), strings.Join(have, ", ")), true
 }
 
 // jobReady says whether the job may run now, and the Ready condition.

@@ -41,7 +41,10 @@ the run, creates an Indexed Job of workers and finishes the run from the store.
 
 Inputs: the plan from --plan-file or $` + kubejob.EnvPlan + `; the results store from --store or
 $` + kubejob.EnvStore + `; the partition from --index or $` + kubejob.EnvCompletionIndex + `; DataSource
-credentials from $` + kubejob.EnvSourcePrefix + `_USERNAME/_PASSWORD and $` + kubejob.EnvTargetPrefix + `_USERNAME/_PASSWORD.
+credentials from $` + kubejob.EnvSourcePrefix + `_USERNAME/_PASSWORD and $` + kubejob.EnvTargetPrefix + `_USERNAME/_PASSWORD,
+CA certificates from the files $` + kubejob.EnvSourcePrefix + `_CA_FILE and $` + kubejob.EnvTargetPrefix + `_CA_FILE name. Under a
+container memory limit (cgroup v2) the hash memory budget is lowered to the limit less
+64 MiB when it does not fit.
 Exits 0 when the partition was written (discrepancies are a result, not a failure),
 2 with the reason otherwise.`,
 		Args: cobra.NoArgs,
@@ -97,6 +100,12 @@ func runWorker(ctx context.Context, o workerOptions, log *slog.Logger) error {
 
 	part := runner.Partition{RunID: o.run, Index: index, Count: o.partitions}
 	log = log.With("job", plan.Job, "run", o.run, "partition", fmt.Sprintf("%d/%d", index, o.partitions))
+	if limit, ok := containerMemoryLimit(cgroupMemoryMax); ok {
+		var why string
+		if plan.Spec.MemoryBudget, why = fitBudget(plan.Spec.MemoryBudget, limit); why != "" {
+			log.Warn(why)
+		}
+	}
 	log.Info("comparing", "source", plan.Source.Name(), "target", plan.Target.Name())
 	start := time.Now()
 	opts := []runner.Option{

@@ -54,7 +54,9 @@
 // plain text; when it cannot be told, the record is a RowError (the row it meant to
 // remove may remain). Keys are only merged within a partition: a key found in two
 // partitions is two rows (which one is later cannot be known), and the engine reports
-// duplicate_key. Rows with a NULL or empty key component are never merged. A record
+// duplicate_key; a tombstone or delete of a key whose row is in another partition is
+// not applied and is a RowError naming that partition (returned after the rows), so
+// that a row the topic may have deleted is never compared as current unflagged. Rows with a NULL or empty key component are never merged. A record
 // that is no row (a RowError) whose record key tells the key removes that key's older
 // row too: its latest version is the bad one. The whole
 // snapshot is read before the first row is returned, and one row per key is held in

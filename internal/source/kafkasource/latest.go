@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,12 +24,25 @@ type latest struct {
 	drained bool
 	next    int
 	buf     []byte
+	// deletes are the tombstones and deletes read, to tell those of a key whose row
+	// is in another partition once every partition is read.
+	deletes []keyDelete
+	// errs are the RowErrors of such deletes, returned after the rows.
+	errs []*source.RowError
 }
 
 type keptRow struct {
-	cells []diff.Cell
-	pos   string
-	gone  bool
+	cells     []diff.Cell
+	pos       string
+	gone      bool
+	key       string // the key tuple without the partition ("" when it has none)
+	partition int32
+}
+
+type keyDelete struct {
+	key       string
+	partition int32
+	pos       string
 }
 
 func newLatest(cols, keys []string) *latest {
@@ -64,6 +78,7 @@ func (r *Reader) nextLatest() ([]diff.Cell, error) {
 		rec, err := r.take()
 		if err == io.EOF {
 			l.drained = true
+			l.errs = l.unordered()
 			break
 		}
 		if err != nil {
@@ -84,10 +99,12 @@ func (r *Reader) nextLatest() ([]diff.Cell, error) {
 			return nil, err
 		}
 		if kind != kindRow {
+			pos := r.Position()
 			k, err := r.deletedKey(rec, key)
 			if err != nil {
 				return nil, err
 			}
+			l.deletes = append(l.deletes, keyDelete{key: k[4:], partition: rec.Partition, pos: pos})
 			if i, ok := l.index[k]; ok {
 				l.rows[i].gone = true
 				delete(l.index, k)
@@ -95,7 +112,7 @@ func (r *Reader) nextLatest() ([]diff.Cell, error) {
 			}
 			continue
 		}
-		kept := keptRow{cells: cloneCells(r.cells), pos: r.Position()}
+		kept := keptRow{cells: cloneCells(r.cells), pos: r.Position(), partition: rec.Partition}
 		for j, i := range l.keyIdx {
 			key[j] = r.cells[i]
 		}
@@ -104,6 +121,7 @@ func (r *Reader) nextLatest() ([]diff.Cell, error) {
 			l.rows = append(l.rows, kept)
 			continue
 		}
+		kept.key = k[4:]
 		if i, seen := l.index[k]; seen {
 			l.rows[i] = kept
 			r.stats.Superseded++
@@ -121,7 +139,39 @@ func (r *Reader) nextLatest() ([]diff.Cell, error) {
 		r.rec, r.pos = nil, kr.pos
 		return kr.cells, nil
 	}
+	if len(l.errs) > 0 {
+		e := l.errs[0]
+		l.errs = l.errs[1:]
+		r.rec, r.pos = nil, e.Position
+		return nil, e
+	}
 	return nil, io.EOF
+}
+
+// unordered returns a RowError for each tombstone or delete of a key whose current
+// row is in another partition: Kafka orders records within a partition only, so
+// whether the delete came before or after that row cannot be known. Applied to
+// nothing, it would leave the row looking current, and a table that still holds the
+// row would match it though the topic says it was deleted.
+func (l *latest) unordered() []*source.RowError {
+	live := map[string][]int32{}
+	for _, kr := range l.rows {
+		if !kr.gone && kr.key != "" && !slices.Contains(live[kr.key], kr.partition) {
+			live[kr.key] = append(live[kr.key], kr.partition)
+		}
+	}
+	var errs []*source.RowError
+	for _, d := range l.deletes {
+		for _, p := range live[d.key] {
+			if p != d.partition {
+				errs = append(errs, &source.RowError{Position: d.pos, Reason: fmt.Sprintf(
+					"delete not applied: a row of its key is in partition %d, and which of the two is later cannot be known", p)})
+				break
+			}
+		}
+	}
+	l.deletes = nil
+	return errs
 }
 
 // deletedKey is the map key a tombstone or a delete removes, read from the record's

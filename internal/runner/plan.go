@@ -16,7 +16,7 @@
 //
 // When spec.compare is empty, every non-key column present on both sides under the same
 // name is compared. The columns of a side are its DataSource's status.schema when both
-// DataSources have one (the plan then lists them and SQL sides read only those), else
+// DataSources have one (the plan then lists them and SQL and Kafka sides read only those), else
 // the columns each reader returns when it is opened (Plan.CompareAll). Columns present on
 // one side only are not compared.
 package runner
@@ -72,7 +72,8 @@ type Side struct {
 	DataSource chv1.DataSource `json:"dataSource"`
 	// Filter is the job's SQL filter for this side.
 	Filter string `json:"filter,omitempty"`
-	// Columns a SQL side reads (nil: every column).
+	// Columns a SQL or Kafka side reads (nil: every column; a Kafka side learns them
+	// from its first rows).
 	Columns []string `json:"columns,omitempty"`
 	// Ordered opens the side ordered by its keys, so the engine can merge.
 	Ordered bool `json:"ordered,omitempty"`
@@ -303,13 +304,17 @@ func schemaNames(ds *chv1.DataSource) []string {
 	return out
 }
 
-// readColumns lists the columns a side reads: its keys, then its compared columns.
+// readColumns lists the columns a SQL or Kafka side reads: its keys, then its compared
+// columns.
 func readColumns(p *Plan, target bool) []string {
 	side := &p.Source
 	if target {
 		side = &p.Target
 	}
-	if !isSQL(&side.DataSource) {
+	if !isSQL(&side.DataSource) && side.DataSource.Spec.Kafka == nil {
+		// A Kafka side reads the named columns too: learned from its first rows, a
+		// column the table gained later (Debezium then sends it in every event) would
+		// make every later event an invalid row, though the job does not compare it.
 		return nil
 	}
 	out := p.KeyNames(target)

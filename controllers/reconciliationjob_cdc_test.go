@@ -6,17 +6,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
+	"github.com/clearhouse-dev/clearhouse/internal/connect"
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
 	"github.com/clearhouse-dev/clearhouse/internal/runner"
 	"github.com/clearhouse-dev/clearhouse/internal/testcert"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
@@ -120,7 +125,62 @@ func runOnce(t *testing.T, src, tgt *chv1.DataSource, job *chv1.ReconciliationJo
 	create(t, job)
 	deleteAtEnd(t, job)
 	id := trigger.RunID(string(job.UID), trigger.Trigger{Kind: trigger.Nonce, Nonce: "first"})
+	if job.Spec.Execution.Executor == chv1.ExecutorKubernetes {
+		playWorkers(t, job, id)
+	}
 	return waitRunEnded(t, job, id), id
+}
+
+// playWorkers plays kubelet for a run's worker Job: each pod's credentials and CA
+// certificates are what its environment and volumes name (read from the Secrets they
+// reference), and each index runs its partition of the plan; then the Job completes.
+func playWorkers(t *testing.T, job *chv1.ReconciliationJob, id string) {
+	t.Helper()
+	var bj batchv1.Job
+	eventually(t, "worker Job", func() error {
+		return env.Client.Get(context.Background(), types.NamespacedName{Namespace: job.Namespace, Name: kubejob.Name(id)}, &bj)
+	})
+	pod := bj.Spec.Template.Spec
+	secretKey := func(name, key string) string {
+		var s corev1.Secret
+		if err := env.Client.Get(context.Background(), types.NamespacedName{Namespace: job.Namespace, Name: name}, &s); err != nil {
+			t.Fatal(err)
+		}
+		v, ok := s.Data[key]
+		if !ok {
+			t.Fatalf("secret %s has no key %s", name, key)
+		}
+		return string(v)
+	}
+	for _, e := range pod.Containers[0].Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			t.Setenv("PLAYED_"+e.Name, secretKey(e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key))
+		}
+	}
+	for _, v := range pod.Volumes {
+		for _, m := range pod.Containers[0].VolumeMounts {
+			if m.Name != v.Name || v.Secret == nil {
+				continue
+			}
+			for _, e := range pod.Containers[0].Env {
+				if e.Value == m.MountPath+"/"+v.Secret.Items[0].Path {
+					t.Setenv("PLAYED_"+strings.TrimSuffix(e.Name, "_FILE"), secretKey(v.Secret.SecretName, v.Secret.Items[0].Key))
+				}
+			}
+		}
+	}
+	plan, err := kubejob.DecodePlan(envValue(bj, kubejob.EnvPlan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int(*bj.Spec.Completions)
+	for i := range n {
+		if _, err := runner.Execute(context.Background(), plan, connect.FromEnv("PLAYED_"+kubejob.EnvSourcePrefix),
+			connect.FromEnv("PLAYED_"+kubejob.EnvTargetPrefix), runner.Partition{RunID: id, Index: i, Count: n}, mgr.Store); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finishWorkerJob(t, &bj, false)
 }
 
 // storedLines are the run's discrepancies in the store, as sorted JSON lines.
@@ -148,7 +208,17 @@ func storedLines(t *testing.T, id string) []string {
 // discrepancy in the store (the sensitive column masked) and the job's status are
 // exactly what the rows say.
 func TestCDCTopicAgainstPostgres(t *testing.T) {
-	ns := "rj-cdc"
+	testCDCTopicAgainstPostgres(t, "rj-cdc", chv1.Execution{Executor: chv1.ExecutorInline})
+}
+
+// TestCDCTopicAgainstPostgresOnWorkers: the same run on the Kubernetes executor, in
+// three partitions: the worker pods get the Kafka side's SCRAM credentials and CA
+// from the Secrets its DataSource names, and find the same discrepancies.
+func TestCDCTopicAgainstPostgresOnWorkers(t *testing.T) {
+	testCDCTopicAgainstPostgres(t, "rj-cdc-workers", chv1.Execution{Executor: chv1.ExecutorKubernetes, Parallelism: 3})
+}
+
+func testCDCTopicAgainstPostgres(t *testing.T, ns string, exec chv1.Execution) {
 	namespace(t, ns)
 	db := testdb.NewPostgres(t)
 	db.Exec(t,
@@ -212,7 +282,7 @@ func TestCDCTopicAgainstPostgres(t *testing.T) {
 				{Source: "updated_at", Type: chv1.ColumnTimestamp, Tolerance: &chv1.Tolerance{Time: &metav1.Duration{Duration: time.Second}}},
 				{Source: "note"},
 			},
-			Execution: chv1.Execution{Executor: chv1.ExecutorInline},
+			Execution: exec,
 		}}
 	job, id := runOnce(t, pg, kafka, job)
 

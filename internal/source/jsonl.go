@@ -128,7 +128,7 @@ func NewJSONLReader(r io.Reader, opts JSONLOptions) (*JSONLReader, error) {
 	j.setColumns(order)
 	if err := j.parse(line); err != nil {
 		// Only a repeated key fails here (scanObject read the line): a row error.
-		j.heldE = &RowError{Position: j.pos.String(), Reason: err.Error()}
+		j.heldE = j.rowError(err)
 	}
 	j.held = true
 	return j, nil
@@ -230,9 +230,33 @@ func (j *JSONLReader) Next() ([]diff.Cell, error) {
 		return nil, err
 	}
 	if err := j.parse(line); err != nil {
-		return nil, &RowError{Position: j.pos.String(), Reason: err.Error()}
+		return nil, j.rowError(err)
 	}
 	return j.cells, nil
+}
+
+// repeatedKeyError is a line whose object names a column twice: it parsed, so its other
+// values are known.
+type repeatedKeyError struct {
+	col  int
+	name string
+}
+
+func (e repeatedKeyError) Error() string {
+	return fmt.Sprintf("key %q appears twice in the object", e.name)
+}
+
+// rowError makes a line that parse refused a RowError. A line refused only for a
+// repeated key keeps its values, that column's NULL (which of its values is the row's
+// is unknown), so that its invalid_row outcome shows its key.
+func (j *JSONLReader) rowError(err error) *RowError {
+	re := &RowError{Position: j.pos.String(), Reason: err.Error()}
+	var rep repeatedKeyError
+	if errors.As(err, &rep) {
+		re.Cells = cloneCells(j.cells)
+		re.Cells[rep.col] = diff.Cell{Null: true}
+	}
+	return re
 }
 
 // readLine returns the next non-blank line (without its line break).
@@ -326,7 +350,7 @@ func (j *JSONLReader) parse(line []byte) error {
 		n++
 	})
 	if err == nil && repeated >= 0 {
-		return fmt.Errorf("key %q appears twice in the object", j.cols[repeated])
+		return repeatedKeyError{col: repeated, name: j.cols[repeated]}
 	}
 	if err == nil && unknown != "" {
 		return fmt.Errorf("key %q is not a column: the columns were learned from the first %d lines; declare the file's columns to read it", unknown, j.learned)

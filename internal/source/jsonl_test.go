@@ -38,7 +38,7 @@ func TestJSONL(t *testing.T) {
 		{cells: []diff.Cell{T("3"), T("12,5x"), N, T(""), T("[]"), T("false"), N}, pos: "t.jsonl line 4"},
 		{pos: "t.jsonl line 5", err: `invalid JSON at column 12: expected a member name, found 'b'`},
 		{pos: "t.jsonl line 6", err: `invalid JSON at column 1: a line must hold a JSON object, found '['`},
-		{pos: "t.jsonl line 7", err: `key "id" appears twice in the object`},
+		{cells: []diff.Cell{N, N, N, T("zürich-ß-東京-🙂"), N, N, N}, pos: "t.jsonl line 7", err: `key "id" appears twice in the object`},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got\n%+v\nwant\n%+v", got, want)

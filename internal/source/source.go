@@ -78,8 +78,8 @@ type RowError struct {
 	Reason string
 	// Cells holds the row's values aligned with Columns() when the reader could
 	// tell which value belongs to which column (CSV: by field position, columns past
-	// the end of a short record are NULL; JSON Lines: never, the line did not parse),
-	// nil otherwise. The error owns them: they are not reused by the reader.
+	// the end of a short record are NULL; JSON Lines: only a line refused for a repeated
+	// column, that column NULL), nil otherwise. The error owns them: they are not reused by the reader.
 	Cells []diff.Cell
 }
 

@@ -13,6 +13,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal the default handling comes back: a second one ends the
+	// process at once, whatever is still stopping.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	root, done := newRootCommand()
 	err := root.ExecuteContext(ctx)
 	done()

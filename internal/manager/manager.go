@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -90,6 +91,10 @@ type Options struct {
 	// console link ("{namespace}", "{job}", "{run}" are replaced). Secrets are read
 	// per job; leave Secrets nil.
 	Alerts alert.Notifier
+	// StopTimeout bounds how long Start may take to return once its context ends
+	// (default DefaultStopTimeout): past it, Start gives up on the manager and returns
+	// an error, so the process can exit.
+	StopTimeout time.Duration
 	// CaptureCleanup bounds the retries of dropping a PostgreSQL capture's replication
 	// slot and publication when its DataSource or capture is deleted (zero: the
 	// defaults, about 15 minutes). Tests shorten it.
@@ -104,12 +109,39 @@ type Manager struct {
 	Store store.Store
 	// Metrics are the clearhouse_ collectors.
 	Metrics *metrics.Metrics
+
+	stopTimeout time.Duration
 }
 
-// Start runs the manager until ctx ends, then closes the store.
+// DefaultStopTimeout is how long Start waits for the manager to stop once its context
+// ends: controller-runtime's graceful shutdown (30 s) and some.
+const DefaultStopTimeout = 45 * time.Second
+
+// Start runs the manager until ctx ends, then closes the store. If the manager has not
+// returned stopTimeout after ctx ended, Start returns an error without it: a manager
+// stopped before its caches synced (an API server that cannot be reached, or refuses
+// the manager's role) spins forever in controller-runtime v0.24/v0.25
+// (runnableGroup.Start loops on a closed Done channel, kubernetes-sigs/controller-
+// runtime#3440), burning a core and never exiting.
 func (m *Manager) Start(ctx context.Context) error {
-	defer func() { _ = m.Store.Close() }()
-	return m.Manager.Start(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Manager.Start(ctx) }()
+	select {
+	case err := <-done:
+		_ = m.Store.Close()
+		return err
+	case <-ctx.Done():
+	}
+	timer := time.NewTimer(m.stopTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		_ = m.Store.Close()
+		return err
+	case <-timer.C:
+		// The store stays open: runs may still be writing to it.
+		return fmt.Errorf("the manager did not stop within %s of being asked to (its caches may never have synced: is the API server reachable, and does the manager's role allow its watches?)", m.stopTimeout)
+	}
 }
 
 // NewScheme returns a scheme with the Kubernetes and Clearhouse kinds.
@@ -187,7 +219,7 @@ func New(cfg *rest.Config, o Options) (*Manager, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("add ready check: %w", err)
 	}
-	return &Manager{Manager: mgr, Store: st, Metrics: m}, nil
+	return &Manager{Manager: mgr, Store: st, Metrics: m, stopTimeout: o.StopTimeout}, nil
 }
 
 // withDefaults fills the options' defaults.
@@ -208,6 +240,9 @@ func withDefaults(o Options) Options {
 	}
 	if o.InlineWorkers < 1 {
 		o.InlineWorkers = 2
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = DefaultStopTimeout
 	}
 	if o.LeaderElectionID == "" {
 		o.LeaderElectionID = "clearhouse.clearhouse.dev"

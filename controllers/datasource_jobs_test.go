@@ -18,35 +18,7 @@ import (
 func TestDataSourceDroppedKeyBlocksJobs(t *testing.T) {
 	for _, kind := range []testdb.Kind{testdb.Postgres, testdb.MariaDB} {
 		t.Run(string(kind), func(t *testing.T) {
-			ns := "dskey-" + string(kind)
-			namespace(t, ns)
-			db := newDatabase(t, kind)
-			db.Exec(t,
-				"CREATE TABLE ledger (id BIGINT NOT NULL, amount DECIMAL(12,2))",
-				"CREATE TABLE bank (id BIGINT NOT NULL, amount DECIMAL(12,2))")
-			dbSecret(t, ns, db.Server.User, db.Server.Password)
-			src := sqlSource(ns, "ledger", db, "ledger", 10*time.Second, "id")
-			dst := sqlSource(ns, "bank", db, "bank", 10*time.Second, "id")
-			createDataSource(t, src)
-			createDataSource(t, dst)
-			job := &chv1.ReconciliationJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ledger-vs-bank"},
-				Spec: chv1.ReconciliationJobSpec{
-					Source:  chv1.JobSide{DataSource: "ledger"},
-					Target:  chv1.JobSide{DataSource: "bank"},
-					Keys:    []chv1.KeyMapping{{Source: "id", Type: chv1.ColumnInteger}},
-					Compare: []chv1.ColumnComparison{{Source: "amount", Type: chv1.ColumnDecimal}},
-				}}
-			create(t, job)
-			deleteAtEnd(t, job)
-
-			jobReady := func() error {
-				return cond(getJob(t, job), chv1.ConditionReady, metav1.ConditionTrue, chv1.ReasonReconciled,
-					"the job is valid and its DataSources are ready")
-			}
-			waitLong(t, src, func() error {
-				return wantCondition(src, "Ready", metav1.ConditionTrue, chv1.ReasonReconciled, "reachable; 2 columns")
-			})
-			eventually(t, "the job is Ready with both sources reachable", jobReady)
+			db, src, job, jobReady := readyLedgerJob(t, "dskey-"+string(kind), kind)
 
 			// The key column goes: the source is not Ready, and neither is the job.
 			db.Exec(t, "ALTER TABLE ledger DROP COLUMN id")
@@ -71,4 +43,40 @@ func TestDataSourceDroppedKeyBlocksJobs(t *testing.T) {
 			eventually(t, "the job is Ready again", jobReady)
 		})
 	}
+}
+
+// readyLedgerJob makes, in namespace ns on a fresh database of kind, tables ledger and
+// bank (id, amount), their DataSources (re-probed every 10 s) and a job comparing
+// amount by id, and waits until the source DataSource and the job are Ready. jobReady
+// checks the job is Ready.
+func readyLedgerJob(t *testing.T, ns string, kind testdb.Kind) (db *testdb.Database, src *chv1.DataSource, job *chv1.ReconciliationJob, jobReady func() error) {
+	t.Helper()
+	namespace(t, ns)
+	db = newDatabase(t, kind)
+	db.Exec(t,
+		"CREATE TABLE ledger (id BIGINT NOT NULL, amount DECIMAL(12,2))",
+		"CREATE TABLE bank (id BIGINT NOT NULL, amount DECIMAL(12,2))")
+	dbSecret(t, ns, db.Server.User, db.Server.Password)
+	src = sqlSource(ns, "ledger", db, "ledger", 10*time.Second, "id")
+	dst := sqlSource(ns, "bank", db, "bank", 10*time.Second, "id")
+	createDataSource(t, src)
+	createDataSource(t, dst)
+	job = &chv1.ReconciliationJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ledger-vs-bank"},
+		Spec: chv1.ReconciliationJobSpec{
+			Source:  chv1.JobSide{DataSource: "ledger"},
+			Target:  chv1.JobSide{DataSource: "bank"},
+			Keys:    []chv1.KeyMapping{{Source: "id", Type: chv1.ColumnInteger}},
+			Compare: []chv1.ColumnComparison{{Source: "amount", Type: chv1.ColumnDecimal}},
+		}}
+	create(t, job)
+	deleteAtEnd(t, job)
+	jobReady = func() error {
+		return cond(getJob(t, job), chv1.ConditionReady, metav1.ConditionTrue, chv1.ReasonReconciled,
+			"the job is valid and its DataSources are ready")
+	}
+	waitLong(t, src, func() error {
+		return wantCondition(src, "Ready", metav1.ConditionTrue, chv1.ReasonReconciled, "reachable; 2 columns")
+	})
+	eventually(t, "the job is Ready with both sources reachable", jobReady)
+	return db, src, job, jobReady
 }

@@ -25,35 +25,7 @@ import (
 // fail every run on "not a column": it reports Ready=False naming the DataSource and
 // the column, and is Ready again when the column is back.
 func TestDataSourceDroppedComparedColumnBlocksJobs(t *testing.T) {
-	kind := testdb.Postgres
-	ns := "review-dscmp"
-	namespace(t, ns)
-	db := newDatabase(t, kind)
-	db.Exec(t,
-		"CREATE TABLE ledger (id BIGINT NOT NULL, amount DECIMAL(12,2))",
-		"CREATE TABLE bank (id BIGINT NOT NULL, amount DECIMAL(12,2))")
-	dbSecret(t, ns, db.Server.User, db.Server.Password)
-	src := sqlSource(ns, "ledger", db, "ledger", 10*time.Second, "id")
-	dst := sqlSource(ns, "bank", db, "bank", 10*time.Second, "id")
-	createDataSource(t, src)
-	createDataSource(t, dst)
-	job := &chv1.ReconciliationJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ledger-vs-bank"},
-		Spec: chv1.ReconciliationJobSpec{
-			Source:  chv1.JobSide{DataSource: "ledger"},
-			Target:  chv1.JobSide{DataSource: "bank"},
-			Keys:    []chv1.KeyMapping{{Source: "id", Type: chv1.ColumnInteger}},
-			Compare: []chv1.ColumnComparison{{Source: "amount", Type: chv1.ColumnDecimal}},
-		}}
-	create(t, job)
-	deleteAtEnd(t, job)
-	jobReady := func() error {
-		return cond(getJob(t, job), chv1.ConditionReady, metav1.ConditionTrue, chv1.ReasonReconciled,
-			"the job is valid and its DataSources are ready")
-	}
-	waitLong(t, src, func() error {
-		return wantCondition(src, "Ready", metav1.ConditionTrue, chv1.ReasonReconciled, "reachable; 2 columns")
-	})
-	eventually(t, "the job is Ready with both sources reachable", jobReady)
+	db, src, job, jobReady := readyLedgerJob(t, "review-dscmp", testdb.Postgres)
 
 	db.Exec(t, "ALTER TABLE ledger DROP COLUMN amount")
 	waitLong(t, src, func() error {

@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"context"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -19,6 +18,7 @@ import (
 	chv1 "github.com/clearhouse-dev/clearhouse/api/v1alpha1"
 	"github.com/clearhouse-dev/clearhouse/controllers"
 	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
+	"github.com/clearhouse-dev/clearhouse/internal/kubejob/kubejobtest"
 	"github.com/clearhouse-dev/clearhouse/internal/runner"
 	"github.com/clearhouse-dev/clearhouse/internal/store"
 	"github.com/clearhouse-dev/clearhouse/internal/trigger"
@@ -216,26 +216,9 @@ func TestKubernetesStoreSecretMissing(t *testing.T) {
 // failed (exit code 2), its termination message the tail of its log (out).
 func failWorkerPod(t *testing.T, bj *batchv1.Job, index int, out []string) *corev1.Pod {
 	t.Helper()
-	tpl := bj.Spec.Template
-	idx := strconv.Itoa(index)
-	labels := map[string]string{"batch.kubernetes.io/job-name": bj.Name, "batch.kubernetes.io/job-completion-index": idx}
-	for k, v := range tpl.Labels {
-		labels[k] = v
-	}
-	annotations := map[string]string{"batch.kubernetes.io/job-completion-index": idx}
-	for k, v := range tpl.Annotations {
-		annotations[k] = v
-	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: bj.Name + "-" + idx + "-x7k2p", Namespace: bj.Namespace, Labels: labels, Annotations: annotations},
-		Spec: *tpl.Spec.DeepCopy()}
-	pod.Spec.ServiceAccountName = ""
+	pod, status := kubejobtest.FailedPod(bj, index, strings.Join(out, "\n"))
 	create(t, pod)
-	now := metav1.Now()
-	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
-		Name: "worker", Image: tpl.Spec.Containers[0].Image, ImageID: "sha256:0",
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error",
-			Message: strings.Join(out, "\n") + "\n", StartedAt: now, FinishedAt: now}},
-	}}}
+	pod.Status = status
 	if err := env.Client.Status().Update(context.Background(), pod); err != nil {
 		t.Fatal(err)
 	}

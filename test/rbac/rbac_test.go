@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,6 +33,7 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/capture"
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
 	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
+	"github.com/clearhouse-dev/clearhouse/internal/kubejob/kubejobtest"
 	"github.com/clearhouse-dev/clearhouse/internal/pipeline"
 	"github.com/clearhouse-dev/clearhouse/internal/runner/runnertest"
 	"github.com/clearhouse-dev/clearhouse/internal/testdb"
@@ -264,26 +264,9 @@ func workerJob(t *testing.T, ns, id string) *batchv1.Job {
 // as the kubelet would, its termination message last.
 func failedPod(t *testing.T, bj *batchv1.Job, index int, last string) *corev1.Pod {
 	t.Helper()
-	tpl := bj.Spec.Template
-	idx := strconv.Itoa(index)
-	labels := map[string]string{"batch.kubernetes.io/job-name": bj.Name, "batch.kubernetes.io/job-completion-index": idx}
-	for k, v := range tpl.Labels {
-		labels[k] = v
-	}
-	annotations := map[string]string{"batch.kubernetes.io/job-completion-index": idx}
-	for k, v := range tpl.Annotations {
-		annotations[k] = v
-	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: bj.Name + "-" + idx + "-x7k2p", Namespace: bj.Namespace, Labels: labels, Annotations: annotations},
-		Spec: *tpl.Spec.DeepCopy()}
-	pod.Spec.ServiceAccountName = ""
+	pod, status := kubejobtest.FailedPod(bj, index, last)
 	create(t, pod)
-	now := metav1.Now()
-	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
-		Name: "worker", Image: tpl.Spec.Containers[0].Image, ImageID: "sha256:0",
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error",
-			Message: last + "\n", StartedAt: now, FinishedAt: now}},
-	}}}
+	pod.Status = status
 	if err := env.Client.Status().Update(context.Background(), pod); err != nil {
 		t.Fatal(err)
 	}

@@ -288,7 +288,7 @@ const maxLineFields = 64
 func (e *encoder) encodePlain(dst []byte, line []byte) ([]byte, bool) {
 	lf := e.lines
 	var ends [maxLineFields]int32
-	found := fieldEnds(line, lf.delim, ends[:lf.need])
+	found := fieldEnds(line, lf.delim, ends[:lf.need], 0)
 	if found < lf.need {
 		// The last field ends the line.
 		ends[found] = int32(len(line))
@@ -308,15 +308,15 @@ func (e *encoder) encodePlain(dst []byte, line []byte) ([]byte, bool) {
 	return e.appendLineRecord(dst, bstr(field(lf.key)), line)
 }
 
-// fieldEnds writes to ends the offsets of the first len(ends) delimiters of line, eight
-// bytes at a time, and returns how many it found.
-func fieldEnds(line []byte, delim byte, ends []int32) int {
+// fieldEnds writes to ends the offsets of the first len(ends) delimiters of line, plus
+// base, eight bytes at a time, and returns how many it found.
+func fieldEnds(line []byte, delim byte, ends []int32, base int32) int {
 	dm := uint64(delim) * 0x0101010101010101
 	n, i := 0, 0
 	for ; i+8 <= len(line); i += 8 {
 		w := binary.LittleEndian.Uint64(line[i:])
 		for m := zeroBytes(w ^ dm); m != 0; m &= m - 1 {
-			ends[n] = int32(i + bits.TrailingZeros64(m)>>3)
+			ends[n] = base + int32(i+bits.TrailingZeros64(m)>>3)
 			if n++; n == len(ends) {
 				return n
 			}
@@ -324,7 +324,7 @@ func fieldEnds(line []byte, delim byte, ends []int32) int {
 	}
 	for ; i < len(line); i++ {
 		if line[i] == delim {
-			ends[n] = int32(i)
+			ends[n] = base + int32(i)
 			if n++; n == len(ends) {
 				return n
 			}

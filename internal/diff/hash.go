@@ -224,6 +224,7 @@ type hashRun struct {
 	refetch   [2]Refetcher
 	refetched atomic.Int64
 	readDone  time.Duration // wall time of the read phase
+	lines     bool          // a line join (linejoin.go)
 
 	// Join phase. mu guards the memory decisions (holders, taking and spilling
 	// partitions of level 0), the turns of ordered outcomes and the run's emitter then;
@@ -275,6 +276,24 @@ func (w *partitioner) addHashed(rec []byte, h uint64) error {
 		return nil
 	}
 	return w.addSlow(pt, rec)
+}
+
+// place adds a record of n bytes to the partition of hash h and returns it, to be
+// written in place before the next call.
+func (w *partitioner) place(h uint64, n int) ([]byte, error) {
+	pt := &w.parts[int((h>>w.shift)&w.mask)]
+	pt.rows++
+	l := len(pt.cur)
+	if l+n > cap(pt.cur) {
+		var zero [64]byte
+		if err := w.addSlow(pt, zero[:n]); err != nil {
+			return nil, err
+		}
+		return pt.cur[len(pt.cur)-n:], nil
+	}
+	pt.cur = pt.cur[:l+n]
+	pt.memBytes += int64(n)
+	return pt.cur[l:], nil
 }
 
 func (w *partitioner) addSlow(pt *part, rec []byte) error {
@@ -483,7 +502,9 @@ func (r *run) hash(ctx context.Context) (err error) {
 		tmpRoot: r.spec.TempDir,
 	}
 
-	if !r.o.noFingerprint {
+	lj := h.planLineJoin()
+	h.lines = lj != nil
+	if lj == nil && !r.o.noFingerprint {
 		s, okS := canRefetch(r.sides[0].r)
 		t, okT := canRefetch(r.sides[1].r)
 		if okS && okT {
@@ -508,7 +529,7 @@ func (r *run) hash(ctx context.Context) (err error) {
 		}
 		r.hstats = Stats{MemoryBudget: budget, PoolLimit: h.pool.limit, PoolPeak: h.pool.peak, ChunkSize: cs,
 			Partitions: fanout, Spills: h.spills.Load(), SpilledBytes: h.spilled.Load(), Repartitions: h.reparts.Load(),
-			Fingerprints: h.refetch[0] != nil, Refetched: h.refetched.Load(), ReadElapsed: h.readDone}
+			Fingerprints: h.refetch[0] != nil || h.lines, LineJoin: h.lines, Refetched: h.refetched.Load(), ReadElapsed: h.readDone}
 		if r.o.onHashStats != nil {
 			r.o.onHashStats(hashStats{budget: budget, limit: h.pool.limit, peak: h.pool.peak, chunkSize: cs,
 				fanout: fanout, spills: h.spills.Load(), repartition: h.reparts.Load()})
@@ -539,7 +560,13 @@ func (r *run) hash(ctx context.Context) (err error) {
 		wg.Add(1)
 		go func(s *sideReader, w *partitioner) {
 			defer wg.Done()
-			if err := s.partition(rctx, w); err != nil {
+			var err error
+			if lj != nil {
+				err = lj.read(rctx, s.side, w)
+			} else {
+				err = s.partition(rctx, w)
+			}
+			if err != nil {
 				once.Do(func() { first = err })
 				cancel()
 			}
@@ -558,6 +585,9 @@ func (r *run) hash(ctx context.Context) (err error) {
 	h.readDone = time.Since(readStart)
 	h.ctx = ctx
 	h.ws = ws
+	if lj != nil {
+		return lj.join(ctx, ws)
+	}
 	return h.joinAll()
 }
 

@@ -114,3 +114,12 @@ type LineReader interface {
 	// have returned them. The line itself is not to be used after it (RawRecord is).
 	LineCells() []Cell
 }
+
+// Positioner is a Refetcher that can name a row by its locator as Position named it
+// when the row was read. With it, the hash strategy over two LineReaders need not keep
+// a row's position, nor check its values on both sides (linejoin.go): a row found
+// invalid only when it is read again is still reported where it is. Called once both
+// sides are read, never concurrently with Next.
+type Positioner interface {
+	PositionAt(loc uint64) (string, error)
+}

@@ -41,6 +41,7 @@ type options struct {
 	stats         func(Stats)
 	noSplit       bool // WithoutRangeSplit
 	noFingerprint bool // WithoutFingerprints
+	noLineJoin    bool // WithoutLineJoin
 }
 
 // WithProgress calls fn with the rows read so far and the phase, at most once per

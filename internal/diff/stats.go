@@ -21,6 +21,7 @@ type Stats struct {
 	SpilledBytes int64         // bytes written to spill files, all levels
 	Repartitions int64         // partitions too big to join that were partitioned again on disk
 	Fingerprints bool          // rows were kept as fingerprints (both sides could read rows again)
+	LineJoin     bool          // with Fingerprints: keys were matched by their lines alone (linejoin.go)
 	Refetched    int64         // with Fingerprints: rows read again to be compared column by column
 	ReadElapsed  time.Duration // wall time of reading both sides (the join took the rest)
 }

@@ -395,6 +395,12 @@ func (c *CSVReader) readLine() (line, body []byte, copied bool, err error) {
 	for {
 		c.pos.n = c.line + 1
 		c.recOff = c.off
+		if s := c.split; s != nil {
+			if s.reads&255 == 0 {
+				s.marks = append(s.marks, lineMark{off: c.off, lines: c.line})
+			}
+			s.reads++
+		}
 		line, err = c.br.ReadSlice('\n')
 		copied = false
 		if err == bufio.ErrBufferFull {

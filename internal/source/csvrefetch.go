@@ -1,9 +1,11 @@
 package source
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 )
@@ -88,4 +90,31 @@ func (r *csvRefetch) read(c *CSVReader, loc uint64) ([]diff.Cell, []byte, error)
 	}
 	raw, _ := r.ch.RawRecord()
 	return cells, raw, nil
+}
+
+var _ diff.Positioner = (*CSVReader)(nil)
+
+// PositionAt names the record at byte offset loc (a Locator of a record Next returned)
+// as Position did when it returned it: the line ends before loc are counted from the
+// nearest of the points noted every 256 lines while reading. Not to be called
+// concurrently with Next.
+func (c *CSVReader) PositionAt(loc uint64) (string, error) {
+	s := c.split
+	if !c.CanRefetch() || len(s.marks) == 0 || int64(loc) < s.marks[0].off || int64(loc) > c.off {
+		return "", fmt.Errorf("%s: no record read at byte %d", c.pos.name, loc)
+	}
+	i := sort.Search(len(s.marks), func(i int) bool { return s.marks[i].off > int64(loc) }) - 1
+	m := s.marks[i]
+	lines := m.lines
+	var buf [32 << 10]byte
+	for off := m.off; off < int64(loc); {
+		n, err := s.f.ReadAt(buf[:min(int64(len(buf)), int64(loc)-off)], off)
+		lines += int64(bytes.Count(buf[:n], []byte{'\n'}))
+		off += int64(n)
+		if err != nil && !(errors.Is(err, io.EOF) && off == int64(loc)) {
+			return "", fmt.Errorf("%s: reading back to byte %d: %w", c.pos.name, loc, err)
+		}
+	}
+	p := position{name: c.pos.name, unit: c.pos.unit, n: lines + 1}
+	return p.String(), nil
 }

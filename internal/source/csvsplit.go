@@ -27,7 +27,14 @@ type splitFile struct {
 	size      int64
 	bufSize   int
 	line0     int64 // c.line when the split was enabled: rows read since when it differs
+
+	// Every 256th line read, where it starts and the line ends before it (PositionAt).
+	marks []lineMark
+	reads int64
 }
+
+// lineMark is a point of the file: line ends before off.
+type lineMark struct{ off, lines int64 }
 
 // readFrom says where a reader of f through br is: f's size and the offset of the next
 // byte br would return; ok false (with the error, if any) when f is not a regular file.

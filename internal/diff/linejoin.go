@@ -8,9 +8,11 @@ import (
 	"hash/maphash"
 	"io"
 	"math/bits"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Line join: the hash strategy over two files whose rows come as lines of the same form
@@ -41,10 +43,11 @@ import (
 // records in the join.
 
 const (
-	lrecSize   = 30      // k 8, fingerprint 16, locator 6
-	lrecLoc    = 24      // where the locator starts
-	lrecForced = 1 << 47 // in the locator: the row is not vouched for
-	lrecCells  = 1 << 46 // in the locator: the fingerprint is of the row's cells (cellsPrint)
+	lrecSize   = 25      // k 8, fingerprint 12, locator 5
+	lrecFP     = 8       // where the fingerprint starts
+	lrecLoc    = 20      // where the locator starts
+	lrecForced = 1 << 39 // in the locator: the row is not vouched for
+	lrecCells  = 1 << 38 // in the locator: the fingerprint is of the row's cells (cellsPrint)
 	lrecFlags  = lrecForced | lrecCells
 	// lineMaxLevel is the deepest level a partition too big to join is partitioned
 	// again to (8 bits of k a level); past it, its rows are left over.
@@ -58,9 +61,12 @@ func WithoutLineJoin() Option { return func(o *options) { o.noLineJoin = true } 
 func lrecKey(rec []byte) uint64 { return binary.LittleEndian.Uint64(rec) }
 
 func lrecLocator(rec []byte) (loc, flags uint64) {
-	v := uint64(binary.LittleEndian.Uint32(rec[lrecLoc:])) | uint64(binary.LittleEndian.Uint16(rec[lrecLoc+4:]))<<32
+	v := uint64(binary.LittleEndian.Uint32(rec[lrecLoc:])) | uint64(rec[lrecLoc+4])<<32
 	return v &^ lrecFlags, v & lrecFlags
 }
+
+// lrecPrint is the fingerprint a record keeps: 96 of its 128 bits.
+func lrecPrint(rec []byte) []byte { return rec[lrecFP:lrecLoc] }
 
 // lineJoin is a hash run's line join.
 type lineJoin struct {
@@ -96,6 +102,14 @@ func (h *hashRun) planLineJoin() *lineJoin {
 		}
 		ps, ok := s.r.(Positioner)
 		if !ok {
+			return nil
+		}
+		// A locator has 38 bits.
+		sr, ok := s.r.(interface{ SplitRange() (int64, int64, bool) })
+		if !ok {
+			return nil
+		}
+		if _, end, ok := sr.SplitRange(); !ok || end >= lrecCells {
 			return nil
 		}
 		if _, ok := lr.LineDelimiter(); !ok || !s.enc.plainKey || s.enc.ncols > maxLineFields {
@@ -162,9 +176,9 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 			return err
 		}
 		binary.LittleEndian.PutUint64(rec, k)
-		copy(rec[8:lrecLoc], fp[:])
+		copy(rec[lrecFP:lrecLoc], fp[:])
 		binary.LittleEndian.PutUint32(rec[lrecLoc:], uint32(loc))
-		binary.LittleEndian.PutUint16(rec[lrecLoc+4:], uint16(loc>>32))
+		rec[lrecLoc+4] = byte(loc >> 32)
 	}
 }
 
@@ -281,6 +295,7 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) error {
 		}
 	}()
 
+	tj := time.Now()
 	var next atomic.Int64
 	var once sync.Once
 	var first error
@@ -327,6 +342,12 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) error {
 	h.pool.mu.Lock()
 	h.pool.dropFree(h.pool.limit + 1)
 	h.pool.mu.Unlock()
+	t0 := time.Now()
+	defer func() {
+		if os.Getenv("LJDEBUG") != "" {
+			fmt.Fprintln(os.Stderr, "left phase", time.Since(t0), "join", t0.Sub(tj))
+		}
+	}()
 	if err := lj.compareLeft(ctx); err != nil {
 		return err
 	}
@@ -338,13 +359,14 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) error {
 
 // lineWorker joins partitions, one at a time, in buffers it keeps between them.
 type lineWorker struct {
-	lj    *lineJoin
-	recs  [2][]byte
-	entOf [2][]int32 // per record, its entry
-	ents  []lentry
-	slots []int32 // entry index + 1, 0 for none
-	held  int64   // bytes of the above, accounted in the pool
-	batch []byte
+	lj     *lineJoin
+	recs   [2][]byte
+	extra  [2][]lextra // records of a k after its first on a side (duplicates)
+	ents   []lentry
+	slots  []int32 // entry index + 1, 0 for none
+	held   int64   // bytes of the above, accounted in the pool
+	batch  []byte
+	batch2 []byte
 }
 
 // lentry is a k of a partition: its first row on each side (-1 for none) and how many
@@ -366,8 +388,8 @@ func (wk *lineWorker) free() {
 
 // account accounts for the worker's buffers as they are now.
 func (wk *lineWorker) account() {
-	n := int64(cap(wk.recs[0])+cap(wk.recs[1])) + int64(cap(wk.entOf[0])+cap(wk.entOf[1])+cap(wk.slots))*4 +
-		int64(cap(wk.ents))*lentrySize + int64(cap(wk.batch))
+	n := int64(cap(wk.recs[0])+cap(wk.recs[1])) + int64(cap(wk.extra[0])+cap(wk.extra[1]))*8 + int64(cap(wk.slots))*4 +
+		int64(cap(wk.ents))*lentrySize + int64(cap(wk.batch)+cap(wk.batch2))
 	if n > wk.held {
 		wk.lj.h.pool.reserve(n-wk.held, true)
 		wk.held = n
@@ -419,12 +441,8 @@ func (wk *lineWorker) decide() {
 	ents := wk.ents[:0]
 	for side := range 2 {
 		recs := wk.recs[side]
-		m := len(recs) / lrecSize
-		if cap(wk.entOf[side]) < m {
-			wk.entOf[side] = make([]int32, m)
-		}
-		entOf := wk.entOf[side][:m]
-		for j := range m {
+		extra := wk.extra[side][:0]
+		for j := range len(recs) / lrecSize {
 			k := lrecKey(recs[j*lrecSize:])
 			s := (k * 0x9E3779B97F4A7C15) >> shift
 			var e int32
@@ -442,24 +460,23 @@ func (wk *lineWorker) decide() {
 				s = (s + 1) & mask
 			}
 			en := &ents[e-1]
-			if side == 0 {
-				if en.ns == 0 {
-					en.s = int32(j)
-				}
-				en.ns = min(en.ns+1, 2)
-			} else {
-				if en.nt == 0 {
-					en.t = int32(j)
-				}
-				en.nt = min(en.nt+1, 2)
+			first, n := &en.s, &en.ns
+			if side == 1 {
+				first, n = &en.t, &en.nt
 			}
-			entOf[j] = e - 1
+			if *n == 0 {
+				*first = int32(j)
+			} else {
+				extra = append(extra, lextra{ent: e - 1, rec: int32(j)})
+			}
+			*n = min(*n+1, 2)
 		}
+		wk.extra[side] = extra
 	}
 	wk.ents = ents
 	var matched int64
-	left := false
 	src, tgt := wk.recs[0], wk.recs[1]
+	batch := [2][]byte{wk.batch[:0], wk.batch2[:0]}
 	for i := range ents {
 		en := &ents[i]
 		if en.ns == 1 && en.nt == 1 && sameLine(src[int(en.s)*lrecSize:], tgt[int(en.t)*lrecSize:]) {
@@ -467,32 +484,36 @@ func (wk *lineWorker) decide() {
 			continue
 		}
 		en.left = true
-		left = true
+		if en.s >= 0 {
+			batch[0] = append(batch[0], src[int(en.s)*lrecSize:int(en.s+1)*lrecSize]...)
+		}
+		if en.t >= 0 {
+			batch[1] = append(batch[1], tgt[int(en.t)*lrecSize:int(en.t+1)*lrecSize]...)
+		}
 	}
 	wk.lj.matched.Add(matched)
-	if !left {
-		return
-	}
 	for side := range 2 {
 		recs := wk.recs[side]
-		batch := wk.batch[:0]
-		for j, e := range wk.entOf[side][:len(recs)/lrecSize] {
-			if ents[e].left {
-				batch = append(batch, recs[j*lrecSize:(j+1)*lrecSize]...)
+		for _, x := range wk.extra[side] {
+			if ents[x.ent].left { // always: a k with two rows on a side is left over
+				batch[side] = append(batch[side], recs[int(x.rec)*lrecSize:int(x.rec+1)*lrecSize]...)
 			}
 		}
-		wk.batch = batch
-		if len(batch) > 0 {
-			wk.lj.leaveErr(side, batch)
+		if len(batch[side]) > 0 {
+			wk.lj.leaveErr(side, batch[side])
 		}
 	}
+	wk.batch, wk.batch2 = batch[0], batch[1]
 }
+
+// lextra is a record of a k after its first on a side.
+type lextra struct{ ent, rec int32 }
 
 // sameLine reports whether two records, both vouched for, have the same fingerprint.
 func sameLine(a, b []byte) bool {
 	_, fa := lrecLocator(a)
 	_, fb := lrecLocator(b)
-	return fa&lrecForced == 0 && fb&lrecForced == 0 && string(a[8:lrecLoc]) == string(b[8:lrecLoc])
+	return fa&lrecForced == 0 && fb&lrecForced == 0 && string(lrecPrint(a)) == string(lrecPrint(b))
 }
 
 // split partitions partition i of ws again with the next 8 bits of k and joins the parts.
@@ -728,11 +749,11 @@ func (l *leftReader) Next() ([]Cell, error) {
 	switch {
 	case flags == 0:
 		fp := lineFingerprint(l.lj.seeds, raw)
-		same = raw != nil && string(fp[:]) == string(rec[8:lrecLoc])
+		same = raw != nil && string(fp[:lrecLoc-lrecFP]) == string(lrecPrint(rec))
 	case flags == lrecCells && err == nil:
 		var fp [fingerprintLen]byte
 		fp, l.print = l.lj.cellsPrint(cells, l.print)
-		same = string(fp[:]) == string(rec[8:lrecLoc])
+		same = string(fp[:lrecLoc-lrecFP]) == string(lrecPrint(rec))
 	case err == nil:
 		same = l.lj.h.r.sides[l.side].enc.cellsKey(cells, l.lj.kseed) == lrecKey(rec)
 	}

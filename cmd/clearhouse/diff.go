@@ -402,7 +402,10 @@ func statsLine(s diff.Stats) string {
 		fmt.Fprintf(&b, ", %d spills, %s spilled (%d bytes), %d repartitions, pool peak %s of %s (budget %s, %d partitions of %s chunks)",
 			s.Spills, humanize.IBytes(uint64(s.SpilledBytes)), s.SpilledBytes, s.Repartitions, humanize.IBytes(uint64(s.PoolPeak)),
 			humanize.IBytes(uint64(s.PoolLimit)), humanize.IBytes(uint64(s.MemoryBudget)), s.Partitions, humanize.IBytes(uint64(s.ChunkSize)))
-		if s.Fingerprints {
+		switch {
+		case s.LineJoin:
+			fmt.Fprintf(&b, ", line join: rows kept as fingerprints, %d read again", s.Refetched)
+		case s.Fingerprints:
 			fmt.Fprintf(&b, ", rows kept as fingerprints, %d read again", s.Refetched)
 		}
 		fmt.Fprintf(&b, ", read phase %s", s.ReadElapsed.Round(time.Millisecond))

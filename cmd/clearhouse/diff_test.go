@@ -463,7 +463,7 @@ func TestDiffStats(t *testing.T) {
 	// Local CSV and JSON Lines files can be read again: hash keeps fingerprints and says how
 	// many rows it read again (for a sorted pair too, read through the Ordered wrapper).
 	pc := generated(t, 10000, source.FormatCSV, false, false)
-	fpLine := regexp.MustCompile(`^stats: strategy hash, .*\), rows kept as fingerprints, [1-9][0-9]* read again, read phase [0-9.]+[µnm]?s, wall [0-9.]+[µnm]?s\n$`)
+	fpLine := regexp.MustCompile(`^stats: strategy hash, .*\), line join: rows kept as fingerprints, [1-9][0-9]* read again, read phase [0-9.]+[µnm]?s, wall [0-9.]+[µnm]?s\n$`)
 	mergeLine := regexp.MustCompile(fmt.Sprintf(`^stats: strategy merge, read %d source rows and %d target rows, wall [0-9.]+[µnm]?s\n$`, src, tgt))
 	for _, tc := range []struct {
 		strategy string

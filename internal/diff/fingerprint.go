@@ -260,6 +260,7 @@ type lineFields struct {
 	need  int   // fields to find: up to the last one read
 	key   int   // the key's field
 	typed []int // fields validated, by compared column (e.typed order)
+	ends  []int32
 }
 
 // usePlainLines sets e up to encode lines of lr unsplit (encodePlain), when its rows are
@@ -275,6 +276,7 @@ func (e *encoder) usePlainLines(lr LineReader) bool {
 		lf.typed = append(lf.typed, e.colIdx[i])
 		lf.need = max(lf.need, e.colIdx[i]+1)
 	}
+	lf.ends = make([]int32, lf.need)
 	e.lines = lf
 	return true
 }

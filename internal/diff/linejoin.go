@@ -8,11 +8,9 @@ import (
 	"hash/maphash"
 	"io"
 	"math/bits"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Line join: the hash strategy over two files whose rows come as lines of the same form
@@ -20,27 +18,33 @@ import (
 // the same RawFormat), with one plain key, both able to read a row again (Refetcher)
 // and to name it by its locator (Positioner).
 //
-// Read phase: a side keeps of each row a 30-byte record: k, the hash of its key; a
-// 128-bit fingerprint of its line as read (the run's seeds, as fingerprint.go's); and
-// its byte offset, with a bit for a row the record does not vouch for (not one plain
-// line, an empty key, a typed value that fails the quick check). Only one side checks
+// Read phase: a side keeps of each row a 25-byte record: k, the hash of its key (a
+// maphash seeded per run); 96 bits of a 128-bit fingerprint of its line as read (the
+// run's seeds, as fingerprint.go's); and its byte offset in 38 bits, with a bit for a
+// row the record does not vouch for (an empty key, a typed value that fails the quick
+// check, a row the reader could not make cells of) and one for a row fingerprinted by
+// its cells (a record over several lines, or with a quoted key). Only one side checks
 // a row's typed values: the source when k's top bit is 0, the target when it is 1.
 // Records go to partitions by k through the pool, spilling as hash.go's do.
 //
 // Join phase: per partition, a table by k. A k with exactly one row on each side, both
 // vouched for, with equal fingerprints, is a matched key: two equal lines of the same
 // form hold the same key and the same values, and the side that checked those values
-// found them valid. Every other k is left over: a row on one side only, duplicates,
-// lines that differ (a mismatch, or values equal within a tolerance), rows not vouched
-// for, and two keys that share k. All rows of a left-over k on both sides are read
-// again (Refetch) and compared by the hash strategy with values, as a run over those
-// rows alone. Each key's rows are all there (they share k), so each key gets the
-// outcome a run over every row gives, and an invalid row is reported where it is
-// (PositionAt). At 0.1% discrepancies about 0.2% of the rows are read again.
+// found them valid (two different lines share 96 bits of fingerprint with a
+// probability of about 2^-96). Every other k is left over: a row on one side only,
+// duplicates, lines that differ (a mismatch, or values equal within a tolerance), rows
+// not vouched for, and two keys that share k. All rows of a left-over k on both sides
+// are read again (Refetch) and compared by the hash strategy with fingerprints, as a
+// run over those rows alone. Each key's rows are all there (they share k), so each key
+// gets the outcome a run over every row gives, and an invalid row is reported where it
+// is (PositionAt). At 0.1% discrepancies about 0.2% of the rows are read again. A
+// partition too big to join in its share of the budget is partitioned again with the
+// next bits of k; one whose rows all share k is left over whole.
 //
 // What that saves against hash.go's fingerprinted records: the key's bytes (a record's
-// size is fixed), validating the values of every row twice, and variable-length
-// records in the join.
+// size is fixed), validating every row's values on both sides, and variable-length
+// records in the join: about 30% of the CPU and of the bytes spilled on the bench's
+// ledger (docs/benchmarks.md).
 
 const (
 	lrecSize   = 25      // k 8, fingerprint 12, locator 5
@@ -49,9 +53,6 @@ const (
 	lrecForced = 1 << 39 // in the locator: the row is not vouched for
 	lrecCells  = 1 << 38 // in the locator: the fingerprint is of the row's cells (cellsPrint)
 	lrecFlags  = lrecForced | lrecCells
-	// lineMaxLevel is the deepest level a partition too big to join is partitioned
-	// again to (8 bits of k a level); past it, its rows are left over.
-	lineMaxLevel = 7
 )
 
 // WithoutLineJoin makes the hash strategy keep fingerprinted records with keys even
@@ -188,7 +189,7 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 // looks no further than the key.
 func (e *encoder) lineKey(line []byte, seed maphash.Seed) (uint64, bool) {
 	lf := e.lines
-	var ends [maxLineFields]int32
+	ends := lf.ends // not cleared: entries are written before they are read
 	field := func(i int) []byte {
 		start := int32(0)
 		if i > 0 {
@@ -295,7 +296,6 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) error {
 		}
 	}()
 
-	tj := time.Now()
 	var next atomic.Int64
 	var once sync.Once
 	var first error
@@ -342,12 +342,6 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) error {
 	h.pool.mu.Lock()
 	h.pool.dropFree(h.pool.limit + 1)
 	h.pool.mu.Unlock()
-	t0 := time.Now()
-	defer func() {
-		if os.Getenv("LJDEBUG") != "" {
-			fmt.Fprintln(os.Stderr, "left phase", time.Since(t0), "join", t0.Sub(tj))
-		}
-	}()
 	if err := lj.compareLeft(ctx); err != nil {
 		return err
 	}
@@ -401,17 +395,13 @@ func (wk *lineWorker) part(ws [2]*partitioner, i, level int) error {
 	lj := wk.lj
 	ps, pt := &ws[0].parts[i], &ws[1].parts[i]
 	if (ps.rows+pt.rows)*lrecSize > lj.maxPart {
-		if level < lineMaxLevel {
+		// Partitioned again with the next bits of k while there are some; past them,
+		// its rows share k.
+		if (level+2)*int(lj.h.bits) <= 64 {
 			return wk.split(ws, i, level)
 		}
-		// Still too big with every bit of k used: few keys, many rows each. All left over.
-		for side, w := range ws {
-			if err := eachChunk(w, &w.parts[i], func(recs []byte) error { return lj.leave(side, recs) }); err != nil {
-				return err
-			}
-			lj.h.drop(&w.parts[i])
-		}
-		return nil
+		// Too big with every bit of k used: few keys, many rows each. All left over.
+		return wk.leaveAll(ws, i)
 	}
 	for side, w := range ws {
 		buf, err := load(w, &w.parts[i], wk.recs[side][:0])
@@ -534,11 +524,18 @@ func (wk *lineWorker) split(ws [2]*partitioner, i, level int) (err error) {
 		}
 	}()
 	h.reparts.Add(1)
+	var k0 uint64
+	some, same := false, true
 	for side, w := range ws {
 		err := eachChunk(w, &w.parts[i], func(recs []byte) error {
 			for off := 0; off < len(recs); off += lrecSize {
 				rec := recs[off : off+lrecSize]
-				if err := sub[side].addHashed(rec, lrecKey(rec)); err != nil {
+				k := lrecKey(rec)
+				if !some {
+					k0, some = k, true
+				}
+				same = same && k == k0
+				if err := sub[side].addHashed(rec, k); err != nil {
 					return err
 				}
 			}
@@ -553,9 +550,27 @@ func (wk *lineWorker) split(ws [2]*partitioner, i, level int) (err error) {
 		if sub[0].parts[j].rows+sub[1].parts[j].rows == 0 {
 			continue
 		}
-		if err := wk.part(sub, j, level+1); err != nil {
+		var err error
+		if same {
+			// One k: more bits will not split it. All left over.
+			err = wk.leaveAll(sub, j)
+		} else {
+			err = wk.part(sub, j, level+1)
+		}
+		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// leaveAll leaves every row of partition i of ws over.
+func (wk *lineWorker) leaveAll(ws [2]*partitioner, i int) error {
+	for side, w := range ws {
+		if err := eachChunk(w, &w.parts[i], func(recs []byte) error { return wk.lj.leave(side, recs) }); err != nil {
+			return err
+		}
+		wk.lj.h.drop(&w.parts[i])
 	}
 	return nil
 }
@@ -646,6 +661,9 @@ func (lj *lineJoin) compareLeft(ctx context.Context) error {
 	}
 	if lj.leftN.Load() == 0 {
 		return nil
+	}
+	if fn := lj.h.r.o.beforeLeft; fn != nil {
+		fn()
 	}
 	h, r := lj.h, lj.h.r
 	// What is left over goes to disk, so that the run's memory is its pool's alone.

@@ -39,9 +39,10 @@ type options struct {
 	checkEvery    int
 	onHashStats   func(hashStats)
 	stats         func(Stats)
-	noSplit       bool // WithoutRangeSplit
-	noFingerprint bool // WithoutFingerprints
-	noLineJoin    bool // WithoutLineJoin
+	noSplit       bool   // WithoutRangeSplit
+	noFingerprint bool   // WithoutFingerprints
+	noLineJoin    bool   // WithoutLineJoin
+	beforeLeft    func() // tests: called before a line join reads its rows left over
 }
 
 // WithProgress calls fn with the rows read so far and the phase, at most once per

@@ -111,7 +111,7 @@ func (c *CSVReader) PositionAt(loc uint64) (string, error) {
 		n, err := s.f.ReadAt(buf[:min(int64(len(buf)), int64(loc)-off)], off)
 		lines += int64(bytes.Count(buf[:n], []byte{'\n'}))
 		off += int64(n)
-		if err != nil && !(errors.Is(err, io.EOF) && off == int64(loc)) {
+		if err != nil && (!errors.Is(err, io.EOF) || off != int64(loc)) {
 			return "", fmt.Errorf("%s: reading back to byte %d: %w", c.pos.name, loc, err)
 		}
 	}

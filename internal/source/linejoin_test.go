@@ -1,0 +1,208 @@
+package source_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clearhouse-dev/clearhouse/internal/diff"
+	"github.com/clearhouse-dev/clearhouse/internal/gen"
+	"github.com/clearhouse-dev/clearhouse/internal/source"
+)
+
+// ljRun compares two CSV files under spec and returns the summary, every discrepancy as
+// JSON (sorted), and the stats.
+func ljRun(t *testing.T, spec diff.Spec, sp, tp string, opts ...diff.Option) (diff.Summary, []string, diff.Stats) {
+	t.Helper()
+	src, err := source.Open(t.Context(), sp, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := source.Open(t.Context(), tp, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = src.Close(), tgt.Close() }()
+	var c diff.Collect
+	var st diff.Stats
+	sum, err := diff.Run(t.Context(), spec, src, tgt, &c, append(opts, diff.WithStats(func(s diff.Stats) { st = s }))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff.SortDiscrepancies(c.Discrepancies)
+	out := make([]string, len(c.Discrepancies))
+	for i, d := range c.Discrepancies {
+		out[i] = string(d.AppendJSON(nil))
+	}
+	sum.Strategy, sum.Split = "", false
+	return sum, out, st
+}
+
+// ljSame fails unless two runs' summaries and discrepancies (positions included) are
+// the same.
+func ljSame(t *testing.T, what string, gotSum, wantSum diff.Summary, got, want []string) {
+	t.Helper()
+	if gotSum != wantSum {
+		t.Errorf("%s: summary %+v, want %+v", what, gotSum, wantSum)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d discrepancies, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%s: discrepancy %d:\n got %s\nwant %s", what, i, got[i], want[i])
+		}
+	}
+}
+
+func ljLedgerSpec(budget int64, dir string) diff.Spec {
+	return diff.Spec{Keys: []diff.Column{{Name: "id"}}, Compare: []diff.Column{
+		{Name: "amount", Type: diff.TypeDecimal, AbsTolerance: "0.01"},
+		{Name: "currency"},
+		{Name: "value_date", Type: diff.TypeDate},
+		{Name: "booked_at", Type: diff.TypeTimestamp, TimeTolerance: 2 * time.Second},
+		{Name: "status"},
+		{Name: "account", Sensitive: true},
+		{Name: "memo"},
+	}, Strategy: diff.StrategyHash, MemoryBudget: budget, TempDir: dir, MaskKey: diff.NewMaskKey()}
+}
+
+// TestLineJoinOnGeneratedFiles: on generated CSV pairs (every kind of injected
+// discrepancy, quoted and multi-line fields), the line join reports exactly what hash
+// with keyed fingerprints and hash with every value kept report, positions of invalid
+// rows included; with the default budget and with one so small that partitions are
+// partitioned again, and the rows left over spill.
+func TestLineJoinOnGeneratedFiles(t *testing.T) {
+	for _, seed := range []uint64{7, 8} {
+		dir := t.TempDir()
+		cfg := gen.DefaultConfig(dir)
+		cfg.Rows, cfg.Seed, cfg.Format, cfg.Rate = 20000, seed, source.FormatCSV, 0.02
+		if err := gen.Generate(cfg); err != nil {
+			t.Fatal(err)
+		}
+		sp, tp := filepath.Join(dir, "source.csv"), filepath.Join(dir, "target.csv")
+		for _, budget := range []int64{0, diff.MinMemoryBudget} {
+			spec := ljLedgerSpec(budget, t.TempDir())
+			wantSum, want, _ := ljRun(t, spec, sp, tp, diff.WithoutFingerprints())
+			keyedSum, keyed, kst := ljRun(t, spec, sp, tp, diff.WithoutLineJoin())
+			gotSum, got, st := ljRun(t, spec, sp, tp)
+			what := fmt.Sprintf("seed %d budget %d", seed, budget)
+			if !st.LineJoin || kst.LineJoin || !kst.Fingerprints {
+				t.Fatalf("%s: line join %t, without it %t (fingerprints %t)", what, st.LineJoin, kst.LineJoin, kst.Fingerprints)
+			}
+			// The rows read again are those of keys whose lines differ: a few percent.
+			rows := st.SourceRows + st.TargetRows
+			if st.Refetched == 0 || st.Refetched > rows/5 {
+				t.Errorf("%s: %d of %d rows read again", what, st.Refetched, rows)
+			}
+			if budget != 0 && (st.Repartitions == 0 || st.SpilledBytes == 0) {
+				t.Errorf("%s: %d repartitions, %d bytes spilled", what, st.Repartitions, st.SpilledBytes)
+			}
+			if wantSum.InvalidRows == 0 || wantSum.DuplicateKeys == 0 || wantSum.Mismatched == 0 {
+				t.Fatalf("%s: the pair lacks a kind of discrepancy: %+v", what, wantSum)
+			}
+			ljSame(t, what+" (keyed fingerprints)", keyedSum, wantSum, keyed, want)
+			ljSame(t, what, gotSum, wantSum, got, want)
+		}
+	}
+}
+
+// TestLineJoinInvalidRowsWherever: rows with a value that does not parse, whose line is
+// the same on both sides (so only one side checks it, chosen by the key's hash), on one
+// side only, or different, after a BOM, CRLF line ends, empty lines and records over
+// several lines: each is reported as an invalid row at its own line on its own side,
+// as hash with every value kept reports it.
+func TestLineJoinInvalidRowsWherever(t *testing.T) {
+	var s, tg strings.Builder
+	s.WriteString("\ufeffid,amount,day,memo\r\n")
+	tg.WriteString("id,amount,day,memo\n\n")
+	for i := range 400 {
+		amount, day := fmt.Sprint(i), "2026-01-02"
+		switch i % 8 {
+		case 1:
+			amount = "x" + amount // on both sides, the same line
+		case 2:
+			day = "2026-02-30"
+		}
+		line := fmt.Sprintf("k%d,%s,%s,m%d", i, amount, day, i)
+		if i%13 == 0 {
+			line = fmt.Sprintf("k%d,%s,%s,\"two\r\nlines %d\"", i, amount, day, i)
+		}
+		s.WriteString(line + "\r\n")
+		switch i % 5 {
+		case 3:
+			fmt.Fprintf(&tg, "k%d,%s,bad,m%d\n", i, amount, i) // differs
+		case 4:
+			if i%3 == 0 {
+				continue // missing in target
+			}
+			fallthrough
+		default:
+			tg.WriteString(line + "\n")
+		}
+		if i%50 == 0 {
+			tg.WriteString("\n")
+		}
+	}
+	dir := t.TempDir()
+	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
+	if err := os.WriteFile(sp, []byte(s.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tp, []byte(tg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyHash, Compare: []diff.Column{
+		{Name: "amount", Type: diff.TypeDecimal}, {Name: "day", Type: diff.TypeDate}, {Name: "memo"}}}
+	wantSum, want, _ := ljRun(t, spec, sp, tp, diff.WithoutFingerprints())
+	for range 4 { // the side that checks a line changes with the seeds of each run
+		gotSum, got, st := ljRun(t, spec, sp, tp)
+		if !st.LineJoin {
+			t.Fatal("no line join")
+		}
+		ljSame(t, "line join", gotSum, wantSum, got, want)
+	}
+	if wantSum.InvalidRows < 100 {
+		t.Fatalf("only %d invalid rows", wantSum.InvalidRows)
+	}
+}
+
+// TestLineJoinOneKeyEverywhere: every row of both sides has the same key, under the
+// smallest budget: no partitioning splits them, so all are left over and compared with
+// values (duplicates on both sides), as without the line join.
+func TestLineJoinOneKeyEverywhere(t *testing.T) {
+	var s, tg strings.Builder
+	s.WriteString("id,amount,day,memo\n")
+	tg.WriteString("id,amount,day,memo\n")
+	for i := range 3000 {
+		fmt.Fprintf(&s, "same,%d,2026-01-02,m\n", i)
+		fmt.Fprintf(&tg, "same,%d,2026-01-02,m\n", i)
+		fmt.Fprintf(&s, "k%d,1,2026-01-02,m\n", i)
+		fmt.Fprintf(&tg, "k%d,1,2026-01-02,m\n", i)
+	}
+	dir := t.TempDir()
+	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
+	if err := os.WriteFile(sp, []byte(s.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tp, []byte(tg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyHash, MemoryBudget: diff.MinMemoryBudget,
+		TempDir: t.TempDir(), Compare: []diff.Column{{Name: "amount", Type: diff.TypeDecimal}, {Name: "memo"}}}
+	wantSum, want, _ := ljRun(t, spec, sp, tp, diff.WithoutLineJoin())
+	gotSum, got, st := ljRun(t, spec, sp, tp)
+	if !st.LineJoin || st.Refetched < 6000 {
+		t.Fatalf("line join %t, %d rows read again", st.LineJoin, st.Refetched)
+	}
+	ljSame(t, "line join", gotSum, wantSum, got, want)
+	if gotSum.DuplicateKeys != 2 || gotSum.Matched != 3000 {
+		t.Fatalf("%+v", gotSum)
+	}
+	if left, _ := os.ReadDir(spec.TempDir); len(left) > 0 {
+		t.Errorf("spill files left: %v", left)
+	}
+}

@@ -214,13 +214,29 @@ func TestLineJoinRandomPairs(t *testing.T) {
 			{Name: "n", Type: diff.TypeInteger},
 			{Name: "memo", Sensitive: rng.IntN(2) == 0},
 		}
+		if rng.IntN(4) == 0 {
+			paris, err := time.LoadLocation("Europe/Paris")
+			if err != nil {
+				t.Fatal(err)
+			}
+			all[1].Location, all[1].Precision = paris, time.Second
+		}
+		if rng.IntN(4) == 0 {
+			all[5].Trim, all[5].IgnoreCase = rng.IntN(2) == 0, rng.IntN(2) == 0
+		}
 		var cmp []diff.Column
 		for _, c := range all {
 			if rng.IntN(4) > 0 {
 				cmp = append(cmp, c)
 			}
 		}
-		spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Compare: cmp, Strategy: diff.StrategyHash, MaskKey: key, TempDir: t.TempDir()}
+		keyCol := diff.Column{Name: "id", Sensitive: rng.IntN(4) == 0}
+		plainKey := true
+		if rng.IntN(8) == 0 {
+			// A key trimmed or case-folded: lines with equal keys may differ there.
+			keyCol.Trim, keyCol.IgnoreCase, plainKey = rng.IntN(2) == 0, true, false
+		}
+		spec := diff.Spec{Keys: []diff.Column{keyCol}, Compare: cmp, Strategy: diff.StrategyHash, MaskKey: key, TempDir: t.TempDir()}
 		if rng.IntN(3) == 0 {
 			spec.MemoryBudget = diff.MinMemoryBudget
 		}
@@ -239,7 +255,10 @@ func TestLineJoinRandomPairs(t *testing.T) {
 		if werr != nil {
 			continue
 		}
-		if !st.LineJoin && d.null == "" { // a NULL marker: an empty field is no NULL, lines are not split
+		if st.LineJoin && !plainKey {
+			t.Fatalf("%s: line join with key %+v", what, keyCol)
+		}
+		if !st.LineJoin && d.null == "" && plainKey { // a NULL marker: an empty field is no NULL, lines are not split
 			t.Fatalf("%s: no line join", what)
 		}
 		if !t.Run("", func(t *testing.T) {

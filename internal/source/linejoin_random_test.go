@@ -118,7 +118,7 @@ func ljRandFile(rng *rand.Rand, d ljRandDialect, rows [][]string, cols []string)
 
 // ljRandPair draws two files of the same dialect and columns: the target's rows are
 // mostly the source's, some changed, some dropped, some duplicated, some new.
-func ljRandPair(rng *rand.Rand, d ljRandDialect) (string, string) {
+func ljRandPair(rng *rand.Rand, d ljRandDialect) (string, string, []string) {
 	var src, tgt [][]string
 	n := rng.IntN(60)
 	if rng.IntN(10) == 0 {
@@ -147,7 +147,23 @@ func ljRandPair(rng *rand.Rand, d ljRandDialect) (string, string) {
 		tgt = append(tgt, ljRandRow(rng))
 	}
 	rng.Shuffle(len(tgt), func(i, j int) { tgt[i], tgt[j] = tgt[j], tgt[i] })
-	return ljRandFile(rng, d, src, ljRandCols), ljRandFile(rng, d, tgt, ljRandCols)
+	// The columns in a random order, the same on both sides: the key anywhere.
+	perm := rng.Perm(len(ljRandCols))
+	cols := make([]string, len(perm))
+	for i, j := range perm {
+		cols[i] = ljRandCols[j]
+	}
+	order := func(rows [][]string) [][]string {
+		out := make([][]string, len(rows))
+		for r, row := range rows {
+			out[r] = make([]string, len(perm))
+			for i, j := range perm {
+				out[r][i] = row[j]
+			}
+		}
+		return out
+	}
+	return ljRandFile(rng, d, order(src), cols), ljRandFile(rng, d, order(tgt), cols), cols
 }
 
 func ljRandRun(t *testing.T, spec diff.Spec, sp, tp string, so source.Options, opts ...diff.Option) (diff.Summary, []string, diff.Stats, error) {
@@ -193,7 +209,7 @@ func TestLineJoinRandomPairs(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			d.null = "NULL"
 		}
-		s, tg := ljRandPair(rng, d)
+		s, tg, cols := ljRandPair(rng, d)
 		dir := t.TempDir()
 		sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
 		if err := os.WriteFile(sp, []byte(s), 0o600); err != nil {
@@ -204,7 +220,7 @@ func TestLineJoinRandomPairs(t *testing.T) {
 		}
 		so := source.Options{Delimiter: rune(d.delim), Quote: rune(d.quote), NullMarker: d.null, NoHeader: d.noHeader}
 		if d.noHeader {
-			so.Columns = ljRandCols
+			so.Columns = cols
 		}
 		all := []diff.Column{
 			{Name: "amount", Type: diff.TypeDecimal, AbsTolerance: "0.01"},

@@ -105,7 +105,7 @@ func ljRandFile(rng *rand.Rand, d ljRandDialect, rows [][]string, cols []string)
 	}
 	if !d.noHeader {
 		sb.WriteString(strings.Join(cols, string(d.delim)))
-		sb.WriteString("\n")
+		sb.WriteString([]string{"\n", "\r\n", "\n\n"}[rng.IntN(3)])
 	}
 	for i, r := range rows {
 		sb.WriteString(ljRandLine(rng, d, r))

@@ -215,11 +215,23 @@ func (e *encoder) lineKey(line []byte, seed maphash.Seed) (uint64, bool) {
 		}
 	}
 	for j, f := range lf.typed {
-		if b := field(f); len(b) > 0 && !e.cols[e.typed[j]].validPlain(bstr(b)) {
+		if b := field(f); len(b) > 0 && !e.cols[e.typed[j]].validLine(bstr(b)) {
 			return k, false
 		}
 	}
 	return k, true
+}
+
+// validLine is the check of a typed value that lets the line join vouch for a row:
+// validPlain, or for a boolean, which has no quick check, the parse itself (else every
+// row with a boolean would be read again).
+func (c *column) validLine(s string) bool {
+	if c.kind == kBoolean {
+		var buf [8]byte
+		_, _, p := c.canon(buf[:0], s)
+		return p == ""
+	}
+	return c.validPlain(s)
 }
 
 // cellsKey is lineKey's hash for a row that came as cells (0 without a key).
@@ -238,7 +250,7 @@ func (e *encoder) cellsVouched(cells []Cell, k uint64) bool {
 	}
 	if int(k>>63) == e.side {
 		for _, i := range e.typed {
-			if c := cells[e.colIdx[i]]; !c.Null && !e.cols[i].validPlain(c.Text) {
+			if c := cells[e.colIdx[i]]; !c.Null && !e.cols[i].validLine(c.Text) {
 				return false
 			}
 		}

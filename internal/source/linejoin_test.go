@@ -206,3 +206,42 @@ func TestLineJoinOneKeyEverywhere(t *testing.T) {
 		t.Errorf("spill files left: %v", left)
 	}
 }
+
+// TestLineJoinBooleansNotReadAgain: equal lines with boolean values (which have no
+// quick check) are matched by the line join, not read again; a value that is no
+// boolean is still an invalid row, as without the line join.
+func TestLineJoinBooleansNotReadAgain(t *testing.T) {
+	var s, tg strings.Builder
+	s.WriteString("id,ok,amount\n")
+	tg.WriteString("id,ok,amount\n")
+	for i := range 4000 {
+		ok := []string{"true", "false", "1", " T ", "no"}[i%5]
+		if i%100 == 7 {
+			ok = "maybe"
+		}
+		fmt.Fprintf(&s, "k%d,%s,%d\n", i, ok, i)
+		if i%50 == 4 {
+			ok = "true"
+		}
+		fmt.Fprintf(&tg, "k%d,%s,%d\n", i, ok, i)
+	}
+	dir := t.TempDir()
+	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
+	if err := os.WriteFile(sp, []byte(s.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tp, []byte(tg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyHash,
+		Compare: []diff.Column{{Name: "ok", Type: diff.TypeBoolean}, {Name: "amount", Type: diff.TypeDecimal}}}
+	wantSum, want, _ := ljRun(t, spec, sp, tp, diff.WithoutFingerprints())
+	gotSum, got, st := ljRun(t, spec, sp, tp)
+	if !st.LineJoin || st.Refetched > 400 {
+		t.Fatalf("line join %t, %d of 8000 rows read again", st.LineJoin, st.Refetched)
+	}
+	ljSame(t, "line join", gotSum, wantSum, got, want)
+	if wantSum.InvalidRows != 80 || wantSum.Mismatched == 0 {
+		t.Fatalf("%+v", wantSum)
+	}
+}

@@ -37,12 +37,14 @@ var ljRandValues = [][]string{
 	{"1", "+1", "01", " 1", "1.0", "-", "2", ""},
 	// memo (string, sensitive)
 	{"a", "b", "a b", "", "NULL", "\"q\"", "x\ny", "x\r\ny", "c,d", "c;d", "'s'", "é"},
+	// doc (json)
+	{`{"a":1}`, `{"a": 1}`, `{"b":[1,2],"a":1}`, `[1,2]`, `{`, `1`, `1.0`, `"s"`, `null`, ""},
 }
 
 // ljRandLong are values longer than a reader's buffer.
 var ljRandLong = []string{strings.Repeat("long ", 60000), strings.Repeat("l\"o,n\ng ", 40000)}
 
-var ljRandCols = []string{"id", "amount", "at", "day", "ok", "n", "memo"}
+var ljRandCols = []string{"id", "amount", "at", "day", "ok", "n", "memo", "doc"}
 
 // ljRandField writes a field, quoted when it must be or at random.
 func ljRandField(rng *rand.Rand, d ljRandDialect, v string) string {
@@ -77,7 +79,7 @@ func ljRandRow(rng *rand.Rand) []string {
 		row[i] = vs[rng.IntN(len(vs))]
 	}
 	if rng.IntN(400) == 0 {
-		row[len(row)-1] = ljRandLong[rng.IntN(len(ljRandLong))]
+		row[6] = ljRandLong[rng.IntN(len(ljRandLong))] // memo
 	}
 	return row
 }
@@ -229,6 +231,7 @@ func TestLineJoinRandomPairs(t *testing.T) {
 			{Name: "ok", Type: diff.TypeBoolean},
 			{Name: "n", Type: diff.TypeInteger},
 			{Name: "memo", Sensitive: rng.IntN(2) == 0},
+			{Name: "doc", Type: diff.TypeJSON},
 		}
 		if rng.IntN(4) == 0 {
 			paris, err := time.LoadLocation("Europe/Paris")

@@ -215,23 +215,24 @@ func (e *encoder) lineKey(line []byte, seed maphash.Seed) (uint64, bool) {
 		}
 	}
 	for j, f := range lf.typed {
-		if b := field(f); len(b) > 0 && !e.cols[e.typed[j]].validLine(bstr(b)) {
+		if b := field(f); len(b) > 0 && !e.validLine(e.cols[e.typed[j]], bstr(b)) {
 			return k, false
 		}
 	}
 	return k, true
 }
 
-// validLine is the check of a typed value that lets the line join vouch for a row:
-// validPlain, or for a boolean, which has no quick check, the parse itself (else every
-// row with a boolean would be read again).
-func (c *column) validLine(s string) bool {
-	if c.kind == kBoolean {
-		var buf [8]byte
-		_, _, p := c.canon(buf[:0], s)
-		return p == ""
+// validLine reports whether a typed value parses, which lets the line join vouch for
+// its row: the quick check, else the parse itself (a boolean or a JSON value has no
+// quick check, a decimal such as "+1" or a zoned timestamp fails it: without the parse
+// every such row would be read again). Called on one side only.
+func (e *encoder) validLine(c *column, s string) bool {
+	if c.validPlain(s) {
+		return true
 	}
-	return c.validPlain(s)
+	var p string
+	e.canon, p = c.problem(e.canon[:0], s)
+	return p == ""
 }
 
 // cellsKey is lineKey's hash for a row that came as cells (0 without a key).
@@ -250,7 +251,7 @@ func (e *encoder) cellsVouched(cells []Cell, k uint64) bool {
 	}
 	if int(k>>63) == e.side {
 		for _, i := range e.typed {
-			if c := cells[e.colIdx[i]]; !c.Null && !e.cols[i].validLine(c.Text) {
+			if c := cells[e.colIdx[i]]; !c.Null && !e.validLine(e.cols[i], c.Text) {
 				return false
 			}
 		}

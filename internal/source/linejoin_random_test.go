@@ -199,7 +199,9 @@ func ljRandRun(t *testing.T, spec diff.Spec, sp, tp string, so source.Options, o
 func TestLineJoinRandomPairs(t *testing.T) {
 	n := 300
 	if v := os.Getenv("LJ_SEEDS"); v != "" {
-		fmt.Sscan(v, &n)
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			t.Fatalf("LJ_SEEDS=%q: %v", v, err)
+		}
 	}
 	if testing.Short() {
 		n = 60

@@ -781,10 +781,14 @@ func (l *leftReader) Next() ([]Cell, error) {
 	case flags == 0:
 		fp := lineFingerprint(l.lj.seeds, raw)
 		same = raw != nil && string(fp[:lrecLoc-lrecFP]) == string(lrecPrint(rec))
-	case flags == lrecCells && err == nil:
-		var fp [fingerprintLen]byte
-		fp, l.print = l.lj.cellsPrint(cells, l.print)
-		same = string(fp[:lrecLoc-lrecFP]) == string(lrecPrint(rec))
+	case flags == lrecCells:
+		// Read first as a whole row: it still must be one.
+		same = err == nil
+		if same {
+			var fp [fingerprintLen]byte
+			fp, l.print = l.lj.cellsPrint(cells, l.print)
+			same = string(fp[:lrecLoc-lrecFP]) == string(lrecPrint(rec))
+		}
 	case err == nil:
 		same = l.lj.h.r.sides[l.side].enc.cellsKey(cells, l.lj.kseed) == lrecKey(rec)
 	}

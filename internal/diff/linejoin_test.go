@@ -116,3 +116,52 @@ func TestLineJoinCanceledOrFailedLeftOver(t *testing.T) {
 		}
 	}
 }
+
+// TestLineJoinFileChangedRecordOverLines: a record over several lines, left over, that
+// reads back as a ragged record (its file was rewritten) fails the run too.
+func TestLineJoinFileChangedRecordOverLines(t *testing.T) {
+	var s, tg strings.Builder
+	s.WriteString("id,amount,memo\n")
+	tg.WriteString("id,amount,memo\n")
+	for i := range 2000 {
+		fmt.Fprintf(&s, "k%04d,%d,\"two\nlines\"\n", i, i)
+		v := i
+		if i == 1500 {
+			v = i + 1
+		}
+		fmt.Fprintf(&tg, "k%04d,%d,\"two\nlines\"\n", i, v)
+	}
+	dir := t.TempDir()
+	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
+	if err := os.WriteFile(sp, []byte(s.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tp, []byte(tg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.Open(t.Context(), sp, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := source.Open(t.Context(), tp, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = src.Close(), tgt.Close() }()
+	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyHash,
+		Compare: []diff.Column{{Name: "amount", Type: diff.TypeInteger}, {Name: "memo"}}}
+	change := diff.BeforeLeftOver(func() {
+		b := []byte(strings.Replace(tg.String(), "k1500,1501,", "k1500;1501,", 1))
+		if err := os.WriteFile(tp, b, 0o600); err != nil {
+			t.Error(err)
+		}
+	})
+	var st diff.Stats
+	_, err = diff.Run(t.Context(), spec, src, tgt, &diff.Collect{}, change, diff.WithStats(func(s diff.Stats) { st = s }))
+	if !st.LineJoin {
+		t.Fatal("no line join")
+	}
+	if err == nil || !strings.Contains(err.Error(), "target changed during the run (t.csv)") {
+		t.Fatalf("got %v", err)
+	}
+}

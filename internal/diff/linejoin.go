@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -152,8 +153,18 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 		vouched := false
 		switch {
 		case line != nil:
+			// The most common row, written straight to its record.
 			if k, vouched = e.lineKey(line, lj.kseed); vouched {
-				fp = lineFingerprint(lj.seeds, line)
+				rec, err := w.place(k, lrecSize)
+				if err != nil {
+					return err
+				}
+				binary.LittleEndian.PutUint64(rec, k)
+				binary.LittleEndian.PutUint64(rec[lrecFP:], maphash.Bytes(lj.seeds.c, line)) // lineFingerprint's,
+				binary.LittleEndian.PutUint32(rec[lrecFP+8:], uint32(maphash.Bytes(lj.seeds.d, line)))
+				binary.LittleEndian.PutUint32(rec[lrecLoc:], uint32(loc))
+				rec[lrecLoc+4] = byte(loc >> 32)
+				continue
 			}
 		case e.rowErr != "":
 			// Not a row (a ragged record): an invalid_row, found again when read again.
@@ -198,7 +209,14 @@ func (e *encoder) lineKey(line []byte, seed maphash.Seed) (uint64, bool) {
 		return line[start:ends[i]]
 	}
 	nk := lf.key + 1
-	if found := fieldEnds(line, lf.delim, ends[:nk], 0); found < nk {
+	if nk == 1 {
+		// The key first: one search.
+		i := bytes.IndexByte(line, lf.delim)
+		if i < 0 {
+			i = len(line)
+		}
+		ends[0] = int32(i)
+	} else if found := fieldEnds(line, lf.delim, ends[:nk], 0); found < nk {
 		ends[found] = int32(len(line)) // the last field ends the line
 	}
 	key := field(lf.key)

@@ -276,7 +276,10 @@ func (e *encoder) usePlainLines(lr LineReader) bool {
 		lf.typed = append(lf.typed, e.colIdx[i])
 		lf.need = max(lf.need, e.colIdx[i]+1)
 	}
-	lf.ends = make([]int32, lf.need)
+	// Written per line: padded so that no other object (the other side's) shares its
+	// cache lines.
+	pad := 128 / 4
+	lf.ends = make([]int32, pad+lf.need+pad)[pad : pad+lf.need]
 	e.lines = lf
 	return true
 }

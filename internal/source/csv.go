@@ -56,6 +56,9 @@ const defaultBufferSize = 256 << 10
 
 // CSVReader reads a CSV file. It implements diff.Reader.
 type CSVReader struct {
+	// Written per record by its goroutine: the padding keeps another reader's fields
+	// (read by another core, allocated next to this one) off its cache lines.
+	_        [128]byte
 	br       *bufio.Reader
 	closer   io.Closer
 	delim    byte
@@ -85,6 +88,15 @@ type CSVReader struct {
 	rawFormat string
 	delimStr  []byte  // the delimiter, for bytes.Count
 	cut       cutLine // NextLine returned rawRec without parsing it into c.raw
+	_         [128]byte
+}
+
+// paddedReader is a bufio.Reader off other objects' cache lines: its indexes are
+// written per line, by the goroutine reading it.
+type paddedReader struct {
+	_ [128]byte
+	bufio.Reader
+	_ [128]byte
 }
 
 type fieldOff struct {
@@ -120,7 +132,8 @@ func NewCSVReader(r io.Reader, opts CSVOptions) (*CSVReader, error) {
 	if size <= 0 {
 		size = defaultBufferSize
 	}
-	c.br = bufio.NewReaderSize(r, size)
+	pr := &paddedReader{Reader: *bufio.NewReaderSize(r, size)}
+	c.br = &pr.Reader
 	if b, err := c.br.Peek(3); err == nil && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
 		_, _ = c.br.Discard(3)
 		c.off = 3

@@ -19,8 +19,8 @@ import (
 // the same RawFormat), with one plain key, both able to read a row again (Refetcher)
 // and to name it by its locator (Positioner).
 //
-// Read phase: a side keeps of each row a 25-byte record: k, the hash of its key (a
-// maphash seeded per run); 96 bits of a 128-bit fingerprint of its line as read (the
+// Read phase: a side keeps of each row a 22-byte record: the top 40 bits of k, the
+// hash of its key (a maphash seeded per run); 96 bits of a 128-bit fingerprint of its line as read (the
 // run's seeds, as fingerprint.go's); and its byte offset in 38 bits, with a bit for a
 // row the record does not vouch for (an empty key, a typed value that fails the quick
 // check, a row the reader could not make cells of) and one for a row fingerprinted by
@@ -48,9 +48,10 @@ import (
 // ledger (docs/benchmarks.md).
 
 const (
-	lrecSize   = 25      // k 8, fingerprint 12, locator 5
-	lrecFP     = 8       // where the fingerprint starts
-	lrecLoc    = 20      // where the locator starts
+	lrecSize   = 22      // k 5, fingerprint 12, locator 5
+	lrecFP     = 5       // where the fingerprint starts
+	lrecLoc    = 17      // where the locator starts
+	lrecKBits  = 40      // of the key hash kept: its top bits (lineRecKey)
 	lrecForced = 1 << 39 // in the locator: the row is not vouched for
 	lrecCells  = 1 << 38 // in the locator: the fingerprint is of the row's cells (cellsPrint)
 	lrecFlags  = lrecForced | lrecCells
@@ -60,7 +61,19 @@ const (
 // when both sides could be line-joined (tests compare the two ways).
 func WithoutLineJoin() Option { return func(o *options) { o.noLineJoin = true } }
 
-func lrecKey(rec []byte) uint64 { return binary.LittleEndian.Uint64(rec) }
+// lineRecKey is what a record keeps of a key hash: its top 40 bits. Partitions take their
+// bits from its low end, and the join's table tells keys apart by it; two keys that
+// share it are left over together, and told apart by their rows read again.
+func lineRecKey(k uint64) uint64 { return k >> (64 - lrecKBits) }
+
+func lrecKey(rec []byte) uint64 {
+	return uint64(binary.LittleEndian.Uint32(rec)) | uint64(rec[4])<<32
+}
+
+func putLrecKey(rec []byte, k uint64) {
+	binary.LittleEndian.PutUint32(rec, uint32(k))
+	rec[4] = byte(k >> 32)
+}
 
 func lrecLocator(rec []byte) (loc, flags uint64) {
 	v := uint64(binary.LittleEndian.Uint32(rec[lrecLoc:])) | uint64(rec[lrecLoc+4])<<32
@@ -155,11 +168,12 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 		case line != nil:
 			// The most common row, written straight to its record.
 			if k, vouched = e.lineKey(line, lj.kseed); vouched {
+				k = lineRecKey(k)
 				rec, err := w.place(k, lrecSize)
 				if err != nil {
 					return err
 				}
-				binary.LittleEndian.PutUint64(rec, k)
+				putLrecKey(rec, k)
 				binary.LittleEndian.PutUint64(rec[lrecFP:], maphash.Bytes(lj.seeds.c, line)) // lineFingerprint's,
 				binary.LittleEndian.PutUint32(rec[lrecFP+8:], uint32(maphash.Bytes(lj.seeds.d, line)))
 				binary.LittleEndian.PutUint32(rec[lrecLoc:], uint32(loc))
@@ -183,11 +197,12 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 		if !vouched {
 			loc |= lrecForced
 		}
+		k = lineRecKey(k)
 		rec, err := w.place(k, lrecSize)
 		if err != nil {
 			return err
 		}
-		binary.LittleEndian.PutUint64(rec, k)
+		putLrecKey(rec, k)
 		copy(rec[lrecFP:lrecLoc], fp[:])
 		binary.LittleEndian.PutUint32(rec[lrecLoc:], uint32(loc))
 		rec[lrecLoc+4] = byte(loc >> 32)
@@ -428,10 +443,10 @@ func (wk *lineWorker) part(ws [2]*partitioner, i, level int) error {
 	if (ps.rows+pt.rows)*lrecSize > lj.maxPart {
 		// Partitioned again with the next bits of k while there are some; past them,
 		// its rows share k.
-		if (level+2)*int(lj.h.bits) <= 64 {
+		if (level+2)*int(lj.h.bits) <= lrecKBits {
 			return wk.split(ws, i, level)
 		}
-		// Too big with every bit of k used: few keys, many rows each. All left over.
+		// Too big with every bit of k kept used: few keys, many rows each. All left over.
 		return wk.leaveAll(ws, i)
 	}
 	for side, w := range ws {
@@ -808,7 +823,7 @@ func (l *leftReader) Next() ([]Cell, error) {
 			same = string(fp[:lrecLoc-lrecFP]) == string(lrecPrint(rec))
 		}
 	case err == nil:
-		same = l.lj.h.r.sides[l.side].enc.cellsKey(cells, l.lj.kseed) == lrecKey(rec)
+		same = lineRecKey(l.lj.h.r.sides[l.side].enc.cellsKey(cells, l.lj.kseed)) == lrecKey(rec)
 	}
 	if !same {
 		what := ""

@@ -256,11 +256,12 @@ func (e *encoder) appendLineRecord(dst []byte, key string, line []byte) ([]byte,
 
 // lineFields is what encodePlain needs of a line: the fields to find, in order.
 type lineFields struct {
-	delim byte
-	need  int   // fields to find: up to the last one read
-	key   int   // the key's field
-	typed []int // fields validated, by compared column (e.typed order)
-	ends  []int32
+	delim    byte
+	need     int   // fields to find: up to the last one read
+	key      int   // the key's field
+	typed    []int // fields validated, by compared column (e.typed order)
+	ends     []int32
+	delimStr []byte // delim, for bytes.Count
 }
 
 // usePlainLines sets e up to encode lines of lr unsplit (encodePlain), when its rows are
@@ -280,6 +281,7 @@ func (e *encoder) usePlainLines(lr LineReader) bool {
 	// cache lines.
 	pad := 128 / 4
 	lf.ends = make([]int32, pad+lf.need+pad)[pad : pad+lf.need]
+	lf.delimStr = []byte{delim}
 	e.lines = lf
 	return true
 }

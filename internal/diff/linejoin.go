@@ -86,7 +86,7 @@ func lrecPrint(rec []byte) []byte { return rec[lrecFP:lrecLoc] }
 // lineJoin is a hash run's line join.
 type lineJoin struct {
 	h       *hashRun
-	lines   [2]LineReader
+	lines   [2]LooseLineReader
 	rf      [2]Refetcher
 	pos     [2]Positioner
 	seeds   *fpSeeds
@@ -107,7 +107,7 @@ func (h *hashRun) planLineJoin() *lineJoin {
 	}
 	lj := &lineJoin{h: h}
 	for i, s := range r.sides {
-		lr, ok := s.r.(LineReader)
+		lr, ok := s.r.(LooseLineReader)
 		if !ok {
 			return nil
 		}
@@ -150,7 +150,7 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 	lr, rf, e := lj.lines[side], lj.rf[side], s.enc
 	var buf []byte
 	for {
-		line, cells, err := s.nextLine(ctx, lr)
+		line, counted, cells, err := s.nextLoose(ctx, lr)
 		if err == io.EOF {
 			return nil
 		}
@@ -167,7 +167,7 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 		switch {
 		case line != nil:
 			// The most common row, written straight to its record.
-			if k, vouched = e.lineKey(line, lj.kseed); vouched {
+			if k, vouched = e.lineKey(line, counted, lj.kseed); vouched {
 				k = lineRecKey(k)
 				rec, err := w.place(k, lrecSize)
 				if err != nil {
@@ -209,11 +209,13 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 	}
 }
 
-// lineKey returns the key hash of a line from NextLine(e.lines.need), and whether the
-// line can be vouched for: a key that is not empty and, when this side checks the line
-// (k's top bit is the side), typed values that pass the quick checks. The other side
-// looks no further than the key.
-func (e *encoder) lineKey(line []byte, seed maphash.Seed) (uint64, bool) {
+// lineKey returns the key hash of a line from NextLineLoose(e.lines.need), and whether
+// the line can be vouched for: a key that is not empty and, when this side checks the
+// line (k's top bit is the side), one field per column (counted here unless the
+// reader did) and typed values that parse. The other side looks no further than the
+// key: its line is vouched for by an equal line checked on the other side, or read
+// again.
+func (e *encoder) lineKey(line []byte, counted bool, seed maphash.Seed) (uint64, bool) {
 	lf := e.lines
 	ends := lf.ends // not cleared: entries are written before they are read
 	field := func(i int) []byte {
@@ -232,6 +234,9 @@ func (e *encoder) lineKey(line []byte, seed maphash.Seed) (uint64, bool) {
 		}
 		ends[0] = int32(i)
 	} else if found := fieldEnds(line, lf.delim, ends[:nk], 0); found < nk {
+		if found < nk-1 {
+			return 0, false // no key field: a line of too few fields, not counted
+		}
 		ends[found] = int32(len(line)) // the last field ends the line
 	}
 	key := field(lf.key)
@@ -239,7 +244,13 @@ func (e *encoder) lineKey(line []byte, seed maphash.Seed) (uint64, bool) {
 		return 0, false // NULL: cellsKey's hash
 	}
 	k := maphash.Bytes(seed, key)
-	if int(k>>63) != e.side || len(lf.typed) == 0 {
+	if int(k>>63) != e.side {
+		return k, true
+	}
+	if !counted && bytes.Count(line, lf.delimStr)+1 != e.ncols {
+		return k, false
+	}
+	if len(lf.typed) == 0 {
 		return k, true
 	}
 	if nk < lf.need {

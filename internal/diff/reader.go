@@ -63,8 +63,8 @@ type Refetcher interface {
 	Locator() uint64
 	// Refetch reads the row at loc again: cells aligned with Columns() and, for a
 	// RawRecorder, the row's bytes as RawRecord would give them (nil when it would say
-	// false); valid until the next call from the same goroutine. Safe for concurrent
-	// use, with Next too.
+	// false; with an InvalidRowError too, when it has them); valid until the next call
+	// from the same goroutine. Safe for concurrent use, with Next too.
 	Refetch(loc uint64) ([]Cell, []byte, error)
 }
 
@@ -113,6 +113,18 @@ type LineReader interface {
 	// LineCells returns the cells of the line NextLine last returned, as Next would
 	// have returned them. The line itself is not to be used after it (RawRecord is).
 	LineCells() []Cell
+}
+
+// LooseLineReader is a LineReader that can also hand over a line without counting its
+// fields: NextLineLoose is NextLine, except that a line without quotes comes as a line
+// whatever its number of fields, with counted false (the caller counts them when it
+// must: a delimiter in such a line is always between two fields). LineCells is not
+// for such a line. The line join counts the fields of the lines whose values it
+// checks, and of no other: a line it does not count is vouched for by an equal line
+// that the other side counted, or read again.
+type LooseLineReader interface {
+	LineReader
+	NextLineLoose(split int) (line []byte, counted bool, cells []Cell, err error)
 }
 
 // Positioner is a Refetcher that can name a row by its locator as Position named it

@@ -240,6 +240,16 @@ func (s *sideReader) nextLine(ctx context.Context, lr LineReader) ([]byte, []Cel
 	return line, cells, err
 }
 
+// nextLoose is nextLine for a LooseLineReader (the line join).
+func (s *sideReader) nextLoose(ctx context.Context, lr LooseLineReader) ([]byte, bool, []Cell, error) {
+	if err := s.before(ctx); err != nil {
+		return nil, false, nil, err
+	}
+	line, counted, cells, err := lr.NextLineLoose(s.enc.lines.need)
+	cells, err = s.after(cells, err)
+	return line, counted, cells, err
+}
+
 // before does what comes before reading a row: publishing progress, checking for
 // cancellation, rate limiting.
 func (s *sideReader) before(ctx context.Context) error {

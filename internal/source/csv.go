@@ -274,14 +274,32 @@ func (c *CSVReader) splittable() bool { return c.proj == nil && !c.nullable }
 // NextLine implements diff.LineReader: a record on one line with the header's number
 // of fields, none of the first split of them quoted, is returned as its line, unsplit.
 func (c *CSVReader) NextLine(split int) ([]byte, []diff.Cell, error) {
+	line, _, cells, err := c.nextLine(split, true)
+	return line, cells, err
+}
+
+// NextLineLoose implements diff.LooseLineReader: NextLine, except that a line without
+// quotes is returned without its fields counted (counted false).
+func (c *CSVReader) NextLineLoose(split int) (line []byte, counted bool, cells []diff.Cell, err error) {
+	return c.nextLine(split, false)
+}
+
+func (c *CSVReader) nextLine(split int, count bool) ([]byte, bool, []diff.Cell, error) {
 	if c.err != nil {
-		return nil, nil, c.err
+		return nil, false, nil, c.err
 	}
 	line, body, copied, err := c.readLine()
-	if err == nil && c.splittable() && c.oneLine(body, split) {
-		c.rawRec = body
-		c.cut = cutLine{line: line, copied: copied, ok: true}
-		return body, nil, nil
+	if err == nil && c.splittable() {
+		if !count && bytes.IndexByte(body, c.quote) < 0 {
+			c.rawRec = body
+			c.cut = cutLine{} // LineCells is not for a line whose fields were not counted
+			return body, false, nil, nil
+		}
+		if c.oneLine(body, split) {
+			c.rawRec = body
+			c.cut = cutLine{line: line, copied: copied, ok: true}
+			return body, true, nil, nil
+		}
 	}
 	c.cut = cutLine{}
 	var n int
@@ -290,7 +308,7 @@ func (c *CSVReader) NextLine(split int) ([]byte, []diff.Cell, error) {
 		n, reason, err = c.parseRecord(line, body, copied)
 	}
 	cells, err := c.record(n, reason, err)
-	return nil, cells, err
+	return nil, false, cells, err
 }
 
 // cutLine is the line NextLine returned unsplit, for LineCells.

@@ -85,10 +85,12 @@ func (r *csvRefetch) read(c *CSVReader, loc uint64) ([]diff.Cell, []byte, error)
 	if err == io.EOF {
 		return nil, nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: record at byte %d: %w", c.pos.name, off, err)
-	}
 	raw, _ := r.ch.RawRecord()
+	if err != nil {
+		// A record that is not a row (a ragged one) still has its bytes: the line join
+		// checks that they are those it read first.
+		return nil, raw, fmt.Errorf("%s: record at byte %d: %w", c.pos.name, off, err)
+	}
 	return cells, raw, nil
 }
 

@@ -776,6 +776,15 @@ func (l *leftReader) Refetch(loc uint64) ([]Cell, []byte, error) {
 	return l.lj.rf[l.side].Refetch(loc)
 }
 
+// RefetchSession implements SessionRefetcher, with the file's reader's sessions when
+// it has them.
+func (l *leftReader) RefetchSession() func(loc uint64) ([]Cell, []byte, error) {
+	if s, ok := l.lj.rf[l.side].(SessionRefetcher); ok {
+		return s.RefetchSession()
+	}
+	return l.Refetch
+}
+
 func (l *leftReader) Columns() []string { return l.lj.h.r.sides[l.side].r.Columns() }
 func (l *leftReader) Close() error      { return nil }
 

@@ -20,13 +20,16 @@ import (
 // and to name it by its locator (Positioner).
 //
 // Read phase: a side keeps of each row a 22-byte record: the top 40 bits of k, the
-// hash of its key (a maphash seeded per run); 96 bits of a 128-bit fingerprint of its line as read (the
-// run's seeds, as fingerprint.go's); and its byte offset in 38 bits, with a bit for a
-// row the record does not vouch for (an empty key, a typed value that fails the quick
-// check, a row the reader could not make cells of) and one for a row fingerprinted by
-// its cells (a record over several lines, or with a quoted key). Only one side checks
+// hash of its key (a maphash seeded per run); 96 bits of a 128-bit fingerprint of its
+// line as read (the run's seeds, as fingerprint.go's); and its byte offset in 38 bits,
+// with a bit for a row the record does not vouch for (an empty key, a wrong field
+// count, a typed value that does not parse, a row the reader could not make cells of)
+// and one for a row fingerprinted by its cells (a record over several lines, or with a
+// quoted key). Only one side checks
 // a row's typed values: the source when k's top bit is 0, the target when it is 1.
-// Records go to partitions by k through the pool, spilling as hash.go's do.
+// That side also counts the line's fields (NextLineLoose leaves the count to the
+// caller); the other looks no further than the key. Records go to partitions by k
+// through the pool, spilling as hash.go's do.
 //
 // Join phase: per partition, a table by k. A k with exactly one row on each side, both
 // vouched for, with equal fingerprints, is a matched key: two equal lines of the same

@@ -5,60 +5,66 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
-	"github.com/clearhouse-dev/clearhouse/internal/source"
 )
 
-// TestLineJoinFileChanged: a row that must be read again and was rewritten (same
-// length) after it was read fails the run, naming the file and the row.
-func TestLineJoinFileChanged(t *testing.T) {
+// ljPair is a pair of CSV files with a header and n rows of key k<i>: row(i, side)
+// gives the rest of the row (source 0, target 1).
+func ljPair(t *testing.T, header string, n int, row func(i, side int) string) (sp, tp, tgtText string) {
+	t.Helper()
 	var s, tg strings.Builder
-	s.WriteString("id,amount\n")
-	tg.WriteString("id,amount\n")
-	for i := range 2000 {
-		fmt.Fprintf(&s, "k%04d,%d\n", i, i)
-		v := i
-		if i == 1500 {
-			v = i + 1
-		}
-		fmt.Fprintf(&tg, "k%04d,%d\n", i, v)
+	s.WriteString(header + "\n")
+	tg.WriteString(header + "\n")
+	for i := range n {
+		fmt.Fprintf(&s, "k%05d,%s\n", i, row(i, 0))
+		fmt.Fprintf(&tg, "k%05d,%s\n", i, row(i, 1))
 	}
-	dir := t.TempDir()
-	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
-	if err := os.WriteFile(sp, []byte(s.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tp, []byte(tg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	src, err := source.Open(t.Context(), sp, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgt, err := source.Open(t.Context(), tp, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _, _ = src.Close(), tgt.Close() }()
-	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyHash,
-		Compare: []diff.Column{{Name: "amount", Type: diff.TypeInteger}}}
-	change := diff.BeforeLeftOver(func() {
-		b := []byte(strings.Replace(tg.String(), "k1500,1501", "k1500,1599", 1))
-		if err := os.WriteFile(tp, b, 0o600); err != nil {
-			t.Error(err)
-		}
-	})
+	sp, tp = advWrite(t, s.String(), tg.String())
+	return sp, tp, tg.String()
+}
+
+// ljRunLeft runs a line join whose files get changed by before, just before the rows
+// left over are read again, and returns its error.
+func ljRunLeft(t *testing.T, ctx context.Context, spec diff.Spec, sp, tp string, before func()) error {
+	t.Helper()
+	src, tgt := advOpen(t, sp, tp)
 	var st diff.Stats
-	_, err = diff.Run(t.Context(), spec, src, tgt, &diff.Collect{}, change, diff.WithStats(func(s diff.Stats) { st = s }))
+	_, err := diff.Run(ctx, spec, src, tgt, &diff.Collect{}, diff.BeforeLeftOver(before), diff.WithStats(func(s diff.Stats) { st = s }))
 	if !st.LineJoin {
 		t.Fatal("no line join")
 	}
-	if err == nil || !strings.Contains(err.Error(), "target changed during the run (t.csv)") || !strings.Contains(err.Error(), "t.csv line 1502") {
-		t.Fatalf("got %v", err)
+	return err
+}
+
+// TestLineJoinFileChanged: a row left over that was rewritten (same length) after it
+// was read fails the run, naming the file and the row; so does a record over several
+// lines that reads back as a ragged record.
+func TestLineJoinFileChanged(t *testing.T) {
+	for _, tc := range []struct {
+		header, memo, old, new, want string
+	}{
+		{"id,amount", "", "k01500,1501", "k01500,1599", "t.csv line 1502"},
+		{"id,amount,memo", ",\"two\nlines\"", "k01500,1501,", "k01500;1501,", "t.csv line 3002"},
+	} {
+		sp, tp, tgt := ljPair(t, tc.header, 2000, func(i, side int) string {
+			if i == 1500 && side == 1 {
+				i++
+			}
+			return fmt.Sprint(i) + tc.memo
+		})
+		spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyHash,
+			Compare: []diff.Column{{Name: "amount", Type: diff.TypeInteger}}}
+		err := ljRunLeft(t, t.Context(), spec, sp, tp, func() {
+			if err := os.WriteFile(tp, []byte(strings.Replace(tgt, tc.old, tc.new, 1)), 0o600); err != nil {
+				t.Error(err)
+			}
+		})
+		if err == nil || !strings.Contains(err.Error(), "target changed during the run (t.csv)") || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s: got %v", tc.header, err)
+		}
 	}
 }
 
@@ -66,102 +72,25 @@ func TestLineJoinFileChanged(t *testing.T) {
 // while the rows left over are to be read again fails with that, and leaves no spill
 // file behind.
 func TestLineJoinCanceledOrFailedLeftOver(t *testing.T) {
-	var s, tg strings.Builder
-	s.WriteString("id,amount,memo\n")
-	tg.WriteString("id,amount,memo\n")
-	for i := range 20000 {
-		fmt.Fprintf(&s, "k%05d,%d,m\n", i, i)
-		fmt.Fprintf(&tg, "k%05d,%d,m\n", i, i+i%3)
-	}
 	for _, how := range []string{"cancel", "truncate"} {
-		dir := t.TempDir()
-		sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
-		if err := os.WriteFile(sp, []byte(s.String()), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(tp, []byte(tg.String()), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		src, err := source.Open(t.Context(), sp, source.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tgt, err := source.Open(t.Context(), tp, source.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sp, tp, _ := ljPair(t, "id,amount,memo", 20000, func(i, side int) string { return fmt.Sprintf("%d,m", i+side*(i%3)) })
 		tmp := t.TempDir()
 		spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyHash, MemoryBudget: diff.MinMemoryBudget,
 			TempDir: tmp, Compare: []diff.Column{{Name: "amount", Type: diff.TypeDecimal}, {Name: "memo"}}}
 		ctx, cancel := context.WithCancel(t.Context())
-		hook := diff.BeforeLeftOver(func() {
+		err := ljRunLeft(t, ctx, spec, sp, tp, func() {
 			if how == "cancel" {
 				cancel()
 			} else if err := os.Truncate(tp, 100); err != nil {
 				t.Error(err)
 			}
 		})
-		var st diff.Stats
-		_, err = diff.Run(ctx, spec, src, tgt, &diff.Collect{}, hook, diff.WithStats(func(s diff.Stats) { st = s }))
 		cancel()
-		_, _ = src.Close(), tgt.Close()
-		if !st.LineJoin {
-			t.Fatalf("%s: no line join", how)
-		}
 		if err == nil || (how == "cancel" && !errors.Is(err, context.Canceled)) {
 			t.Fatalf("%s: got %v", how, err)
 		}
 		if left, _ := os.ReadDir(tmp); len(left) > 0 {
 			t.Errorf("%s: spill files left: %v", how, left)
 		}
-	}
-}
-
-// TestLineJoinFileChangedRecordOverLines: a record over several lines, left over, that
-// reads back as a ragged record (its file was rewritten) fails the run too.
-func TestLineJoinFileChangedRecordOverLines(t *testing.T) {
-	var s, tg strings.Builder
-	s.WriteString("id,amount,memo\n")
-	tg.WriteString("id,amount,memo\n")
-	for i := range 2000 {
-		fmt.Fprintf(&s, "k%04d,%d,\"two\nlines\"\n", i, i)
-		v := i
-		if i == 1500 {
-			v = i + 1
-		}
-		fmt.Fprintf(&tg, "k%04d,%d,\"two\nlines\"\n", i, v)
-	}
-	dir := t.TempDir()
-	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
-	if err := os.WriteFile(sp, []byte(s.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tp, []byte(tg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	src, err := source.Open(t.Context(), sp, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgt, err := source.Open(t.Context(), tp, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _, _ = src.Close(), tgt.Close() }()
-	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyHash,
-		Compare: []diff.Column{{Name: "amount", Type: diff.TypeInteger}, {Name: "memo"}}}
-	change := diff.BeforeLeftOver(func() {
-		b := []byte(strings.Replace(tg.String(), "k1500,1501,", "k1500;1501,", 1))
-		if err := os.WriteFile(tp, b, 0o600); err != nil {
-			t.Error(err)
-		}
-	})
-	var st diff.Stats
-	_, err = diff.Run(t.Context(), spec, src, tgt, &diff.Collect{}, change, diff.WithStats(func(s diff.Stats) { st = s }))
-	if !st.LineJoin {
-		t.Fatal("no line join")
-	}
-	if err == nil || !strings.Contains(err.Error(), "target changed during the run (t.csv)") {
-		t.Fatalf("got %v", err)
 	}
 }

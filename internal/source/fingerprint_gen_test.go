@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
@@ -30,16 +29,8 @@ func TestFingerprintsOnGeneratedFiles(t *testing.T) {
 			}
 			for _, lim := range []struct{ max, budget int64 }{{0, 0}, {37, 0}, {37, 64 << 10}, {0, 64 << 10}} {
 				t.Run(fmt.Sprintf("%s/composite=%t/max=%d/budget=%d", format, composite, lim.max, lim.budget), func(t *testing.T) {
-					spec := diff.Spec{Keys: keys, Compare: []diff.Column{
-						{Name: "amount", Type: diff.TypeDecimal, AbsTolerance: "0.01"},
-						{Name: "currency"},
-						{Name: "value_date", Type: diff.TypeDate},
-						{Name: "booked_at", Type: diff.TypeTimestamp, TimeTolerance: 2 * time.Second},
-						{Name: "status"},
-						{Name: "account", Sensitive: true},
-						{Name: "memo"},
-					}, Strategy: diff.StrategyHash, MaxDiscrepancies: lim.max, MemoryBudget: lim.budget, TempDir: t.TempDir(),
-						MaskKey: diff.NewMaskKey()} // one key for both runs: their outcomes compare
+					spec := ledgerSpec(lim.budget, t.TempDir()) // one mask key for both runs: their outcomes compare
+					spec.Keys, spec.MaxDiscrepancies = keys, lim.max
 					run := func(opts ...diff.Option) (diff.Summary, []diff.Discrepancy, diff.Stats) {
 						t.Helper()
 						var st diff.Stats

@@ -41,6 +41,19 @@ func ljRun(t *testing.T, spec diff.Spec, sp, tp string, opts ...diff.Option) (di
 	return sum, out, st
 }
 
+// ljWritePair writes a source and a target file (s.csv, t.csv) and returns their paths.
+func ljWritePair(t *testing.T, src, tgt string) (sp, tp string) {
+	t.Helper()
+	dir := t.TempDir()
+	sp, tp = filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
+	for _, f := range [][2]string{{sp, src}, {tp, tgt}} {
+		if err := os.WriteFile(f[0], []byte(f[1]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sp, tp
+}
+
 // ljSame fails unless two runs' summaries and discrepancies (positions included) are
 // the same.
 func ljSame(t *testing.T, what string, gotSum, wantSum diff.Summary, got, want []string) {
@@ -58,7 +71,8 @@ func ljSame(t *testing.T, what string, gotSum, wantSum diff.Summary, got, want [
 	}
 }
 
-func ljLedgerSpec(budget int64, dir string) diff.Spec {
+// ledgerSpec is the bench's comparison of the generated ledger, by hash.
+func ledgerSpec(budget int64, dir string) diff.Spec {
 	return diff.Spec{Keys: []diff.Column{{Name: "id"}}, Compare: []diff.Column{
 		{Name: "amount", Type: diff.TypeDecimal, AbsTolerance: "0.01"},
 		{Name: "currency"},
@@ -85,7 +99,7 @@ func TestLineJoinOnGeneratedFiles(t *testing.T) {
 		}
 		sp, tp := filepath.Join(dir, "source.csv"), filepath.Join(dir, "target.csv")
 		for _, budget := range []int64{0, diff.MinMemoryBudget} {
-			spec := ljLedgerSpec(budget, t.TempDir())
+			spec := ledgerSpec(budget, t.TempDir())
 			wantSum, want, _ := ljRun(t, spec, sp, tp, diff.WithoutFingerprints())
 			keyedSum, keyed, kst := ljRun(t, spec, sp, tp, diff.WithoutLineJoin())
 			gotSum, got, st := ljRun(t, spec, sp, tp)
@@ -147,14 +161,7 @@ func TestLineJoinInvalidRowsWherever(t *testing.T) {
 			tg.WriteString("\n")
 		}
 	}
-	dir := t.TempDir()
-	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
-	if err := os.WriteFile(sp, []byte(s.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tp, []byte(tg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	sp, tp := ljWritePair(t, s.String(), tg.String())
 	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyHash, Compare: []diff.Column{
 		{Name: "amount", Type: diff.TypeDecimal}, {Name: "day", Type: diff.TypeDate}, {Name: "memo"}}}
 	wantSum, want, _ := ljRun(t, spec, sp, tp, diff.WithoutFingerprints())
@@ -183,14 +190,7 @@ func TestLineJoinOneKeyEverywhere(t *testing.T) {
 		fmt.Fprintf(&s, "k%d,1,2026-01-02,m\n", i)
 		fmt.Fprintf(&tg, "k%d,1,2026-01-02,m\n", i)
 	}
-	dir := t.TempDir()
-	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
-	if err := os.WriteFile(sp, []byte(s.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tp, []byte(tg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	sp, tp := ljWritePair(t, s.String(), tg.String())
 	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyHash, MemoryBudget: diff.MinMemoryBudget,
 		TempDir: t.TempDir(), Compare: []diff.Column{{Name: "amount", Type: diff.TypeDecimal}, {Name: "memo"}}}
 	wantSum, want, _ := ljRun(t, spec, sp, tp, diff.WithoutLineJoin())
@@ -239,14 +239,7 @@ func TestLineJoinUncheckedValuesNotReadAgain(t *testing.T) {
 		}
 		tg.WriteString(line)
 	}
-	dir := t.TempDir()
-	sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
-	if err := os.WriteFile(sp, []byte(s.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tp, []byte(tg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	sp, tp := ljWritePair(t, s.String(), tg.String())
 	spec := diff.Spec{Keys: []diff.Column{{Name: "id"}}, Strategy: diff.StrategyHash,
 		Compare: []diff.Column{{Name: "ok", Type: diff.TypeBoolean}, {Name: "amount", Type: diff.TypeDecimal},
 			{Name: "doc", Type: diff.TypeJSON}, {Name: "at", Type: diff.TypeTimestamp}}}

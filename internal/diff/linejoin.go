@@ -326,7 +326,7 @@ func (lj *lineJoin) cellsPrint(cells []Cell, buf []byte) (fp [fingerprintLen]byt
 }
 
 // join joins the partitions of level 0, then compares the rows left over.
-func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) error {
+func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) (err error) {
 	h, r := lj.h, lj.h.r
 	var jobs []int
 	for i := range h.fanout {
@@ -352,7 +352,9 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) error {
 	defer func() {
 		for _, w := range lj.left {
 			h.drop(&w.parts[0])
-			_ = w.close()
+			if cerr := w.close(); cerr != nil && err == nil {
+				err = cerr
+			}
 		}
 	}()
 
@@ -386,8 +388,8 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) error {
 		}()
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return wrapCtx(err)
+	if cerr := ctx.Err(); cerr != nil {
+		return wrapCtx(cerr)
 	}
 	if first != nil {
 		return first
@@ -402,7 +404,7 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) error {
 	h.pool.mu.Lock()
 	h.pool.dropFree(h.pool.limit + 1)
 	h.pool.mu.Unlock()
-	if err := lj.compareLeft(ctx); err != nil {
+	if err = lj.compareLeft(ctx); err != nil {
 		return err
 	}
 	m := lj.matched.Load()

@@ -73,11 +73,6 @@ func lrecKey(rec []byte) uint64 {
 	return uint64(binary.LittleEndian.Uint32(rec)) | uint64(rec[4])<<32
 }
 
-func putLrecKey(rec []byte, k uint64) {
-	binary.LittleEndian.PutUint32(rec, uint32(k))
-	rec[4] = byte(k >> 32)
-}
-
 func lrecLocator(rec []byte) (loc, flags uint64) {
 	v := uint64(binary.LittleEndian.Uint32(rec[lrecLoc:])) | uint64(rec[lrecLoc+4])<<32
 	return v &^ lrecFlags, v & lrecFlags
@@ -171,16 +166,12 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 		case line != nil:
 			// The most common row, written straight to its record.
 			if k, vouched = e.lineKey(line, counted, lj.kseed); vouched {
-				k = lineRecKey(k)
-				rec, err := w.place(k, lrecSize)
+				rec, err := placeLrec(w, k, loc)
 				if err != nil {
 					return err
 				}
-				putLrecKey(rec, k)
 				binary.LittleEndian.PutUint64(rec[lrecFP:], maphash.Bytes(lj.seeds.c, line)) // lineFingerprint's,
 				binary.LittleEndian.PutUint32(rec[lrecFP+8:], uint32(maphash.Bytes(lj.seeds.d, line)))
-				binary.LittleEndian.PutUint32(rec[lrecLoc:], uint32(loc))
-				rec[lrecLoc+4] = byte(loc >> 32)
 				continue
 			}
 		case e.rowErr != "":
@@ -200,16 +191,27 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 		if !vouched {
 			loc |= lrecForced
 		}
-		k = lineRecKey(k)
-		rec, err := w.place(k, lrecSize)
+		rec, err := placeLrec(w, k, loc)
 		if err != nil {
 			return err
 		}
-		putLrecKey(rec, k)
 		copy(rec[lrecFP:lrecLoc], fp[:])
-		binary.LittleEndian.PutUint32(rec[lrecLoc:], uint32(loc))
-		rec[lrecLoc+4] = byte(loc >> 32)
 	}
+}
+
+// placeLrec adds the record of a row whose key hashes to k, at locator (and flags) loc,
+// to its partition of w, and returns it for its fingerprint to be written in place.
+func placeLrec(w *partitioner, k, loc uint64) ([]byte, error) {
+	k = lineRecKey(k)
+	rec, err := w.place(k, lrecSize)
+	if err != nil {
+		return nil, err
+	}
+	binary.LittleEndian.PutUint32(rec, uint32(k))
+	rec[4] = byte(k >> 32)
+	binary.LittleEndian.PutUint32(rec[lrecLoc:], uint32(loc))
+	rec[lrecLoc+4] = byte(loc >> 32)
+	return rec, nil
 }
 
 // lineKey returns the key hash of a line from NextLineLoose(e.lines.need), and whether

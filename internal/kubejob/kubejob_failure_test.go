@@ -1,14 +1,12 @@
 package kubejob_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/clearhouse-dev/clearhouse/internal/kubejob"
 	"github.com/clearhouse-dev/clearhouse/internal/runner"
-	"github.com/clearhouse-dev/clearhouse/internal/testenv"
 )
 
 // TestPlanTooLarge: a plan that stays too large once compressed is refused with
@@ -49,14 +46,7 @@ func TestPlanTooLarge(t *testing.T) {
 // create it from the template, is admitted in a namespace enforcing the "restricted"
 // Pod Security Standard (the API server's own admission decides).
 func TestPodMeetsRestrictedPodSecurity(t *testing.T) {
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c := env.Client
+	ctx, c := apiServer(t)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fin", Labels: map[string]string{
 		"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"}}}
 	if err := c.Create(ctx, ns); err != nil {

@@ -238,14 +238,7 @@ func TestPlanEncoding(t *testing.T) {
 // TestAPIServerAccepts creates the Job on a real API server, owned by a real
 // ReconciliationJob, and reads back what it stored.
 func TestAPIServerAccepts(t *testing.T) {
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c := env.Client
+	ctx, c := apiServer(t)
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fin"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -326,4 +319,18 @@ func TestBuildCAFromSecret(t *testing.T) {
 	if m := pod.Containers[0].VolumeMounts; len(m) != 2 || !reflect.DeepEqual(m[1], wantMount) {
 		t.Errorf("mounts %+v, want tmp and %+v", m, wantMount)
 	}
+}
+
+// apiServer starts a test API server for the test and returns a context bounded to two
+// minutes and a client of it.
+func apiServer(t *testing.T) (context.Context, client.Client) {
+	t.Helper()
+	env, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx, env.Client
 }

@@ -18,14 +18,7 @@ func TestPrivateCAOtherHosts(t *testing.T) {
 	t.Parallel()
 	db := testdb.Get(t, testdb.Postgres).NewDatabase(t)
 	db.Exec(t, "CREATE TABLE entries (id INT PRIMARY KEY, amount DECIMAL(10,2))", "INSERT INTO entries VALUES (1, 2.50)")
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(db.Server.CAPEM) {
-		t.Fatal("the test server has no CA")
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, db.Server.CAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pool, caFile := serverCA(t, db.Server.CAPEM)
 	for name, roots := range map[string]struct {
 		pool *x509.CertPool
 		file string
@@ -78,14 +71,7 @@ func TestPrivateCASocket(t *testing.T) {
 	t.Parallel()
 	db := testdb.Get(t, testdb.Postgres).NewDatabase(t)
 	db.Exec(t, "CREATE TABLE entries (id INT PRIMARY KEY)", "INSERT INTO entries VALUES (1)")
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(db.Server.CAPEM) {
-		t.Fatal("the test server has no CA")
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, db.Server.CAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pool, caFile := serverCA(t, db.Server.CAPEM)
 	for name, c := range map[string]sqlsource.Config{"CA file": {RootCA: caFile}, "CA in memory": {RootCAs: pool}} {
 		t.Run(name, func(t *testing.T) {
 			cfg := db.Config()

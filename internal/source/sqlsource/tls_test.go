@@ -23,14 +23,7 @@ func TestPrivateCA(t *testing.T) {
 			t.Parallel()
 			db := testdb.Get(t, kind).NewDatabase(t)
 			db.Exec(t, "CREATE TABLE entries (id INT PRIMARY KEY, amount DECIMAL(10,2))", "INSERT INTO entries VALUES (1, 2.50)")
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(db.Server.CAPEM) {
-				t.Fatal("the test server has no CA")
-			}
-			caFile := filepath.Join(t.TempDir(), "ca.crt")
-			if err := os.WriteFile(caFile, db.Server.CAPEM, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			pool, caFile := serverCA(t, db.Server.CAPEM)
 			other := testcert.New(t).Pool
 			cfg := func(mode sqlsource.TLSMode, roots *x509.CertPool, file string) sqlsource.Config {
 				c := db.Config()
@@ -62,4 +55,18 @@ func TestPrivateCA(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serverCA returns a test server's CA as a pool and as a file.
+func serverCA(t *testing.T, pem []byte) (*x509.CertPool, string) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("the test server has no CA")
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(caFile, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pool, caFile
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Line join: the hash strategy over two files whose rows come as lines of the same form
@@ -419,24 +420,26 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) (err error) {
 type lineWorker struct {
 	lj     *lineJoin
 	recs   [2][]byte
-	extra  [2][]lextra // records of a k after its first on a side (duplicates)
-	ents   []lentry
-	slots  []int32 // entry index + 1, 0 for none
-	held   int64   // bytes of the above, accounted in the pool
+	extra  [2][]int32 // records of a k after its first on a side (duplicates)
+	table  []lslot
+	held   int64 // bytes of the above, accounted in the pool
 	batch  []byte
 	batch2 []byte
 }
 
-// lentry is a k of a partition: its first row on each side (-1 for none) and how many
-// rows it has there (up to 2).
-type lentry struct {
-	k      uint64
-	s, t   int32
-	ns, nt uint8
-	left   bool
+// lslot is a slot of a partition's table: a k, its first row on each side (-1 for
+// none), how many rows it has there (up to 2), and what the join decides from its first
+// rows as they come: the source's fingerprint and whether that row is vouched for, and
+// whether the target's first row is the same line. Kept in the slot itself, so that a
+// row costs one random access to the table: the source's row is not looked at again.
+type lslot struct {
+	k       uint64 // lineRecKey + 1; 0 for an empty slot
+	fp      [lrecLoc - lrecFP]byte
+	s, t    int32
+	ns, nt  uint8
+	vouched bool // the first source row is vouched for
+	same    bool // and the first target row too, with the same fingerprint
 }
-
-const lentrySize = 24
 
 func (wk *lineWorker) free() {
 	wk.lj.h.pool.release(wk.held)
@@ -446,8 +449,8 @@ func (wk *lineWorker) free() {
 
 // account accounts for the worker's buffers as they are now.
 func (wk *lineWorker) account() {
-	n := int64(cap(wk.recs[0])+cap(wk.recs[1])) + int64(cap(wk.extra[0])+cap(wk.extra[1]))*8 + int64(cap(wk.slots))*4 +
-		int64(cap(wk.ents))*lentrySize + int64(cap(wk.batch)+cap(wk.batch2))
+	n := int64(cap(wk.recs[0])+cap(wk.recs[1])) + int64(cap(wk.extra[0])+cap(wk.extra[1]))*4 +
+		int64(cap(wk.table))*int64(unsafe.Sizeof(lslot{})) + int64(cap(wk.batch)+cap(wk.batch2))
 	if n > wk.held {
 		wk.lj.h.pool.reserve(n-wk.held, true)
 		wk.held = n
@@ -480,79 +483,12 @@ func (wk *lineWorker) part(ws [2]*partitioner, i, level int) error {
 	return nil
 }
 
-// decide builds the partition's table and passes on what it decides: the matched keys
-// counted, the rows of other keys left over.
+// decide joins the partition's rows (wk.recs) and passes on what it decides: the matched
+// keys counted, the rows of other keys left over.
 func (wk *lineWorker) decide() {
-	n := (len(wk.recs[0]) + len(wk.recs[1])) / lrecSize
-	b := max(4, bits.Len(uint(2*n)))
-	shift := uint(64 - b)
-	mask := uint64(1)<<b - 1
-	if cap(wk.slots) < 1<<b {
-		wk.slots = make([]int32, 1<<b)
-	}
-	slots := wk.slots[:1<<b]
-	clear(slots)
-	ents := wk.ents[:0]
-	for side := range 2 {
-		recs := wk.recs[side]
-		extra := wk.extra[side][:0]
-		for j := range len(recs) / lrecSize {
-			k := lrecKey(recs[j*lrecSize:])
-			s := (k * 0x9E3779B97F4A7C15) >> shift
-			var e int32
-			for {
-				e = slots[s]
-				if e == 0 {
-					ents = append(ents, lentry{k: k, s: -1, t: -1})
-					e = int32(len(ents))
-					slots[s] = e
-					break
-				}
-				if ents[e-1].k == k {
-					break
-				}
-				s = (s + 1) & mask
-			}
-			en := &ents[e-1]
-			first, n := &en.s, &en.ns
-			if side == 1 {
-				first, n = &en.t, &en.nt
-			}
-			if *n == 0 {
-				*first = int32(j)
-			} else {
-				extra = append(extra, lextra{ent: e - 1, rec: int32(j)})
-			}
-			*n = min(*n+1, 2)
-		}
-		wk.extra[side] = extra
-	}
-	wk.ents = ents
-	var matched int64
-	src, tgt := wk.recs[0], wk.recs[1]
 	batch := [2][]byte{wk.batch[:0], wk.batch2[:0]}
-	for i := range ents {
-		en := &ents[i]
-		if en.ns == 1 && en.nt == 1 && sameLine(src[int(en.s)*lrecSize:], tgt[int(en.t)*lrecSize:]) {
-			matched++
-			continue
-		}
-		en.left = true
-		if en.s >= 0 {
-			batch[0] = append(batch[0], src[int(en.s)*lrecSize:int(en.s+1)*lrecSize]...)
-		}
-		if en.t >= 0 {
-			batch[1] = append(batch[1], tgt[int(en.t)*lrecSize:int(en.t+1)*lrecSize]...)
-		}
-	}
-	wk.lj.matched.Add(matched)
+	wk.lj.matched.Add(wk.decideIn(wk.recs[0], wk.recs[1], &batch))
 	for side := range 2 {
-		recs := wk.recs[side]
-		for _, x := range wk.extra[side] {
-			if ents[x.ent].left { // always: a k with two rows on a side is left over
-				batch[side] = append(batch[side], recs[int(x.rec)*lrecSize:int(x.rec+1)*lrecSize]...)
-			}
-		}
 		if len(batch[side]) > 0 {
 			wk.lj.leaveErr(side, batch[side])
 		}
@@ -560,14 +496,89 @@ func (wk *lineWorker) decide() {
 	wk.batch, wk.batch2 = batch[0], batch[1]
 }
 
-// lextra is a record of a k after its first on a side.
-type lextra struct{ ent, rec int32 }
-
-// sameLine reports whether two records, both vouched for, have the same fingerprint.
-func sameLine(a, b []byte) bool {
-	_, fa := lrecLocator(a)
-	_, fb := lrecLocator(b)
-	return fa&lrecForced == 0 && fb&lrecForced == 0 && string(lrecPrint(a)) == string(lrecPrint(b))
+// decideIn joins the records src and tgt (all of their keys' rows): it returns how many
+// keys matched and appends the records of the others to batch.
+func (wk *lineWorker) decideIn(src, tgt []byte, batch *[2][]byte) (matched int64) {
+	n := (len(src) + len(tgt)) / lrecSize
+	// As many slots as rows and a quarter: a load of at most 0.8 when every row has a
+	// key of its own, about 0.4 when each key is on both sides. The slot of k is
+	// k*golden's top bits scaled to the size (not a power of two).
+	size := uint64(max(16, n+n/4))
+	if cap(wk.table) < int(size) {
+		wk.table = make([]lslot, size+size/4)
+		wk.account()
+	}
+	table := wk.table[:size]
+	clear(table)
+	slot := func(k uint64) uint64 {
+		hi, _ := bits.Mul64(k*0x9E3779B97F4A7C15, size)
+		return hi
+	}
+	for side, recs := range [2][]byte{src, tgt} {
+		extra := wk.extra[side][:0]
+		for j := range len(recs) / lrecSize {
+			rec := recs[j*lrecSize : (j+1)*lrecSize]
+			k := lrecKey(rec) + 1
+			s := slot(k)
+			for {
+				sl := &table[s]
+				if sl.k == 0 {
+					*sl = lslot{k: k, s: -1, t: -1}
+					if side == 0 {
+						_, flags := lrecLocator(rec)
+						sl.s, sl.ns, sl.vouched = int32(j), 1, flags&lrecForced == 0
+						sl.fp = [lrecLoc - lrecFP]byte(lrecPrint(rec))
+					} else {
+						sl.t, sl.nt = int32(j), 1
+					}
+					break
+				}
+				if sl.k != k {
+					if s++; s == size {
+						s = 0
+					}
+					continue
+				}
+				switch {
+				case side == 0:
+					extra = append(extra, int32(j))
+					sl.ns = 2
+				case sl.nt == 0:
+					_, flags := lrecLocator(rec)
+					sl.t, sl.nt = int32(j), 1
+					sl.same = sl.vouched && flags&lrecForced == 0 && sl.fp == [lrecLoc - lrecFP]byte(lrecPrint(rec))
+				default:
+					extra = append(extra, int32(j))
+					sl.nt = 2
+				}
+				break
+			}
+		}
+		wk.extra[side] = extra
+	}
+	for i := range table {
+		sl := &table[i]
+		if sl.k == 0 {
+			continue
+		}
+		if sl.ns == 1 && sl.nt == 1 && sl.same {
+			matched++
+			continue
+		}
+		if sl.s >= 0 {
+			batch[0] = append(batch[0], src[int(sl.s)*lrecSize:int(sl.s+1)*lrecSize]...)
+		}
+		if sl.t >= 0 {
+			batch[1] = append(batch[1], tgt[int(sl.t)*lrecSize:int(sl.t+1)*lrecSize]...)
+		}
+	}
+	// A k with two rows on a side is left over: every extra row with it.
+	for side, recs := range [2][]byte{src, tgt} {
+		for _, j := range wk.extra[side] {
+			batch[side] = append(batch[side], recs[int(j)*lrecSize:int(j+1)*lrecSize]...)
+		}
+	}
+	return matched
 }
 
 // split partitions partition i of ws again with the next 8 bits of k and joins the parts.

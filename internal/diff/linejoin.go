@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/bits"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -741,17 +742,32 @@ func (lj *lineJoin) compareLeft(ctx context.Context) error {
 		fn()
 	}
 	h, r := lj.h, lj.h.r
-	// What is left over goes to disk, so that the run's memory is its pool's alone.
-	for _, w := range lj.left {
-		if err := w.spillAll(&w.parts[0]); err != nil {
+	// The rows left over are read again in the order of their offsets when their
+	// records fit in an eighth of the pool (kept out of the run's own pool): rows close
+	// together then come from one read of the file. Else what is left over goes to
+	// disk, so that the run's memory is its pool's alone.
+	var sorted [2][]byte
+	held := int64(0)
+	for side, w := range lj.left {
+		p := &w.parts[0]
+		if n := p.rows * (2*lrecSize + 8); p.rows < 1<<24 && held+n <= h.pool.limit/8 {
+			recs, err := load(w, p, make([]byte, 0, p.rows*lrecSize))
+			if err != nil {
+				return err
+			}
+			sorted[side] = byLocator(recs)
+			held += n
+			continue
+		}
+		if err := w.spillAll(p); err != nil {
 			return err
 		}
 	}
 	sub := &run{spec: r.spec, p: r.p, x: r.x,
 		o: options{interval: r.o.interval, checkEvery: r.o.checkEvery, chunkSize: r.o.chunkSize, fanout: r.o.fanout,
-			poolLimit: r.o.poolLimit, noLineJoin: true}}
+			poolLimit: h.pool.limit - held, noLineJoin: true}}
 	for side := range 2 {
-		lr := &leftReader{lj: lj, side: side, w: lj.left[side], fetch: lj.rf[side].Refetch}
+		lr := &leftReader{lj: lj, side: side, w: lj.left[side], fetch: lj.rf[side].Refetch, recs: sorted[side]}
 		if s, ok := lj.rf[side].(SessionRefetcher); ok {
 			lr.fetch = s.RefetchSession()
 		}
@@ -766,6 +782,23 @@ func (lj *lineJoin) compareLeft(ctx context.Context) error {
 	h.pool.peak = max(h.pool.peak, st.PoolPeak)
 	h.pool.mu.Unlock()
 	return err
+}
+
+// byLocator returns records sorted by their locators (offsets in the file).
+func byLocator(recs []byte) []byte {
+	n := len(recs) / lrecSize
+	order := make([]uint64, n) // locator (38 bits) and index (24 bits)
+	for i := range n {
+		loc, _ := lrecLocator(recs[i*lrecSize:])
+		order[i] = loc<<24 | uint64(i)
+	}
+	slices.Sort(order)
+	out := make([]byte, 0, len(recs))
+	for _, o := range order {
+		i := int(o & (1<<24 - 1))
+		out = append(out, recs[i*lrecSize:(i+1)*lrecSize]...)
+	}
+	return out
 }
 
 // leftReader reads a side's rows left over again. It is a Refetcher and RawRecorder

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
@@ -42,6 +43,15 @@ func (c *CSVReader) CanRefetch() bool {
 // record, little garbage per record (a longer one is read on, as always).
 const refetchBuffer = 512
 
+// A session reads rows that come close after each other (rows read again in the order
+// of their offsets, many of them) from one read: when a row starts at most
+// refetchNear bytes after the last, the next read from the file is refetchAhead bytes,
+// and a row already in the buffer is not read again from the file.
+const (
+	refetchNear  = 4 << 10
+	refetchAhead = 32 << 10
+)
+
 // Locator returns the byte offset of the record Next last returned.
 func (c *CSVReader) Locator() uint64 { return uint64(c.recOff) }
 
@@ -56,14 +66,17 @@ func (c *CSVReader) Refetch(loc uint64) ([]diff.Cell, []byte, error) {
 // RefetchSession implements diff.SessionRefetcher: Refetch for one goroutine, with one
 // reader and its buffers for every record it reads again.
 func (c *CSVReader) RefetchSession() func(loc uint64) ([]diff.Cell, []byte, error) {
-	var r csvRefetch
+	r := csvRefetch{session: true, last: -1}
 	return func(loc uint64) ([]diff.Cell, []byte, error) { return r.read(c, loc) }
 }
 
 // csvRefetch reads records again, reusing its reader from one record to the next.
 type csvRefetch struct {
-	sec io.SectionReader
-	ch  *CSVReader
+	at      fileAt
+	ch      *CSVReader
+	session bool
+	start   int64 // offset where ch started reading
+	last    int64 // offset of the record read last (-1: none)
 }
 
 func (r *csvRefetch) read(c *CSVReader, loc uint64) ([]diff.Cell, []byte, error) {
@@ -75,12 +88,36 @@ func (r *csvRefetch) read(c *CSVReader, loc uint64) ([]diff.Cell, []byte, error)
 	if off < s.dataStart || off >= s.size {
 		return nil, nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
 	}
-	r.sec = *io.NewSectionReader(s.f, off, s.size-off)
-	if r.ch == nil {
-		r.ch = c.child(&r.sec, 0, refetchBuffer)
-	} else {
-		c.rechild(r.ch, &r.sec)
+	gap := off - r.last
+	r.last = off
+	if ch := r.ch; r.session && ch != nil && ch.err == nil {
+		// Already in the buffer: skip to it.
+		if d := off - (r.start + ch.off); d >= 0 && d <= int64(ch.br.Buffered()) {
+			_, _ = ch.br.Discard(int(d))
+			ch.off += d
+			ch.line = 0 // as a new reader's: the record is named by its offset
+			return r.next(c, off)
+		}
 	}
+	r.at = fileAt{f: s.f, off: off, end: s.size, first: refetchBuffer}
+	if r.session && gap > 0 && gap <= refetchNear {
+		r.at.first = refetchAhead
+	}
+	r.start = off
+	if r.ch == nil {
+		size := refetchBuffer
+		if r.session {
+			size = refetchAhead
+		}
+		r.ch = c.child(&r.at, 0, size)
+	} else {
+		c.rechild(r.ch, &r.at)
+	}
+	return r.next(c, off)
+}
+
+// next reads the record ch is at, at byte off of the file.
+func (r *csvRefetch) next(c *CSVReader, off int64) ([]diff.Cell, []byte, error) {
 	cells, err := r.ch.Next()
 	if err == io.EOF {
 		return nil, nil, fmt.Errorf("%s: no record at byte %d", c.pos.name, off)
@@ -92,6 +129,33 @@ func (r *csvRefetch) read(c *CSVReader, loc uint64) ([]diff.Cell, []byte, error)
 		return nil, raw, fmt.Errorf("%s: record at byte %d: %w", c.pos.name, off, err)
 	}
 	return cells, raw, nil
+}
+
+// fileAt reads f from off to end, its first read at most first bytes (a record read
+// again far from the last needs one short read; more is read on when it is longer).
+type fileAt struct {
+	f        *os.File
+	off, end int64
+	first    int
+}
+
+func (a *fileAt) Read(p []byte) (int, error) {
+	if a.off >= a.end {
+		return 0, io.EOF
+	}
+	if a.first > 0 && len(p) > a.first {
+		p = p[:a.first]
+	}
+	a.first = 0
+	if rest := a.end - a.off; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := a.f.ReadAt(p, a.off)
+	a.off += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
 }
 
 var _ diff.Positioner = (*CSVReader)(nil)

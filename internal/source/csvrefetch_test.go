@@ -301,14 +301,26 @@ func TestCSVRefetchSessionLongRecords(t *testing.T) {
 	}
 	defer func() { _ = rd.Close() }()
 	locs, rows, raws := readLocated(t, rd, nil)
-	fetch := rd.(diff.SessionRefetcher).RefetchSession()
-	for i := len(locs) - 1; i >= 0; i-- {
-		cells, raw, err := fetch(locs[i])
-		if raw == nil {
-			raw = []byte("(none)")
+	// Backwards (a read of the file each), then forwards, every record and every third
+	// (the records that follow closely come from the same read).
+	var orders [3][]int
+	for i := range locs {
+		orders[0] = append(orders[0], len(locs)-1-i)
+		orders[1] = append(orders[1], i)
+		if i%3 == 1 {
+			orders[2] = append(orders[2], i)
 		}
-		if err != nil || !reflect.DeepEqual(cells, rows[i]) || string(raw) != raws[i] {
-			t.Fatalf("record %d: %v, raw %d bytes (want %d)", i, err, len(raw), len(raws[i]))
+	}
+	for _, order := range orders {
+		fetch := rd.(diff.SessionRefetcher).RefetchSession()
+		for _, i := range order {
+			cells, raw, err := fetch(locs[i])
+			if raw == nil {
+				raw = []byte("(none)")
+			}
+			if err != nil || !reflect.DeepEqual(cells, rows[i]) || string(raw) != raws[i] {
+				t.Fatalf("record %d: %v, raw %d bytes (want %d)", i, err, len(raw), len(raws[i]))
+			}
 		}
 	}
 }

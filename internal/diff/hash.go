@@ -410,6 +410,14 @@ func (w *partitioner) spillAll(pt *part) error {
 }
 
 // close closes and removes the spill file.
+// discard gives the memory of every part back and removes the spill file.
+func (w *partitioner) discard() error {
+	for i := range w.parts {
+		w.h.drop(&w.parts[i])
+	}
+	return w.close()
+}
+
 func (w *partitioner) close() error {
 	if w.file == nil {
 		return nil
@@ -541,10 +549,7 @@ func (r *run) hash(ctx context.Context) (err error) {
 	ws := [2]*partitioner{h.newPartitioner(0, "s0"), h.newPartitioner(0, "t0")}
 	defer func() {
 		for _, w := range ws {
-			for i := range w.parts {
-				h.drop(&w.parts[i])
-			}
-			if cerr := w.close(); cerr != nil && err == nil {
+			if cerr := w.discard(); cerr != nil && err == nil {
 				err = cerr
 			}
 		}
@@ -1071,10 +1076,7 @@ func (wk *joinWorker) repartition(ws [2]*partitioner, i int) error {
 	defer func() {
 		wk.pending = wk.pending[:len(wk.pending)-2]
 		for _, w := range subs {
-			for j := range w.parts {
-				h.drop(&w.parts[j])
-			}
-			_ = w.close() // cleanup: the directory is removed at the end, errors reported then
+			_ = w.discard() // cleanup: the directory is removed at the end, errors reported then
 		}
 	}()
 	for side, p := range []*part{ps, pt} {

@@ -355,8 +355,7 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) (err error) {
 	}
 	defer func() {
 		for _, w := range lj.left {
-			h.drop(&w.parts[0])
-			if cerr := w.close(); cerr != nil && err == nil {
+			if cerr := w.discard(); cerr != nil && err == nil {
 				err = cerr
 			}
 		}
@@ -487,19 +486,7 @@ func (wk *lineWorker) part(ws [2]*partitioner, i, level int) error {
 // decide joins the partition's rows (wk.recs) and passes on what it decides: the matched
 // keys counted, the rows of other keys left over.
 func (wk *lineWorker) decide() {
-	batch := [2][]byte{wk.batch[:0], wk.batch2[:0]}
-	wk.lj.matched.Add(wk.decideIn(wk.recs[0], wk.recs[1], &batch))
-	for side := range 2 {
-		if len(batch[side]) > 0 {
-			wk.lj.leaveErr(side, batch[side])
-		}
-	}
-	wk.batch, wk.batch2 = batch[0], batch[1]
-}
-
-// decideIn joins the records src and tgt (all of their keys' rows): it returns how many
-// keys matched and appends the records of the others to batch.
-func (wk *lineWorker) decideIn(src, tgt []byte, batch *[2][]byte) (matched int64) {
+	src, tgt := wk.recs[0], wk.recs[1]
 	n := (len(src) + len(tgt)) / lrecSize
 	// As many slots as rows and a quarter: a load of at most 0.8 when every row has a
 	// key of its own, about 0.4 when each key is on both sides. The slot of k is
@@ -515,7 +502,7 @@ func (wk *lineWorker) decideIn(src, tgt []byte, batch *[2][]byte) (matched int64
 		hi, _ := bits.Mul64(k*0x9E3779B97F4A7C15, size)
 		return hi
 	}
-	for side, recs := range [2][]byte{src, tgt} {
+	for side, recs := range wk.recs {
 		extra := wk.extra[side][:0]
 		for j := range len(recs) / lrecSize {
 			rec := recs[j*lrecSize : (j+1)*lrecSize]
@@ -557,6 +544,8 @@ func (wk *lineWorker) decideIn(src, tgt []byte, batch *[2][]byte) (matched int64
 		}
 		wk.extra[side] = extra
 	}
+	var matched int64
+	batch := [2][]byte{wk.batch[:0], wk.batch2[:0]}
 	for i := range table {
 		sl := &table[i]
 		if sl.k == 0 {
@@ -573,13 +562,17 @@ func (wk *lineWorker) decideIn(src, tgt []byte, batch *[2][]byte) (matched int64
 			batch[1] = append(batch[1], tgt[int(sl.t)*lrecSize:int(sl.t+1)*lrecSize]...)
 		}
 	}
+	wk.lj.matched.Add(matched)
 	// A k with two rows on a side is left over: every extra row with it.
-	for side, recs := range [2][]byte{src, tgt} {
+	for side, recs := range wk.recs {
 		for _, j := range wk.extra[side] {
 			batch[side] = append(batch[side], recs[int(j)*lrecSize:int(j+1)*lrecSize]...)
 		}
+		if len(batch[side]) > 0 {
+			wk.lj.leaveErr(side, batch[side])
+		}
 	}
-	return matched
+	wk.batch, wk.batch2 = batch[0], batch[1]
 }
 
 // split partitions partition i of ws again with the next 8 bits of k and joins the parts.
@@ -591,10 +584,7 @@ func (wk *lineWorker) split(ws [2]*partitioner, i, level int) (err error) {
 	}
 	defer func() {
 		for _, w := range sub {
-			for j := range w.parts {
-				h.drop(&w.parts[j])
-			}
-			if cerr := w.close(); cerr != nil && err == nil {
+			if cerr := w.discard(); cerr != nil && err == nil {
 				err = cerr
 			}
 		}

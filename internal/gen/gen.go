@@ -35,6 +35,21 @@ type FileInfo struct {
 	Rows int64  `json:"rows"` // data rows (the CSV header not counted)
 }
 
+// DiffSpec returns the comparison the manifest records as a diff.Spec, with the mask key
+// expected.json's masks were made with (when the manifest came from Run, not a file).
+func (m *Manifest) DiffSpec() (diff.Spec, error) {
+	var s diff.Spec
+	b, err := json.Marshal(m.Spec)
+	if err == nil {
+		err = json.Unmarshal(b, &s)
+	}
+	if err != nil {
+		return diff.Spec{}, fmt.Errorf("gen: the manifest's spec: %w", err)
+	}
+	s.MaskKey = m.Config.MaskKey
+	return s, nil
+}
+
 // Spec mirrors the JSON form of diff.Spec.
 type Spec struct {
 	Keys    []SpecColumn `json:"keys"`

@@ -17,19 +17,16 @@ import (
 func TestFingerprintsOnGeneratedFiles(t *testing.T) {
 	for _, format := range []source.Format{source.FormatCSV, source.FormatJSONL} {
 		for _, composite := range []bool{false, true} {
-			dir := t.TempDir()
-			cfg := gen.DefaultConfig(dir)
-			cfg.Rows, cfg.Seed, cfg.Format, cfg.Composite = 20000, 7, format, composite
-			if err := gen.Generate(cfg); err != nil {
-				t.Fatal(err)
-			}
+			dir, ledger := generated(t, func(c *gen.Config) {
+				c.Rows, c.Seed, c.Format, c.Composite = 20000, 7, format, composite
+			})
 			keys := []diff.Column{{Name: "id"}}
 			if composite {
 				keys = []diff.Column{{Name: "region"}, {Name: "id"}}
 			}
 			for _, lim := range []struct{ max, budget int64 }{{0, 0}, {37, 0}, {37, 64 << 10}, {0, 64 << 10}} {
 				t.Run(fmt.Sprintf("%s/composite=%t/max=%d/budget=%d", format, composite, lim.max, lim.budget), func(t *testing.T) {
-					spec := ledgerSpec(lim.budget, t.TempDir()) // one mask key for both runs: their outcomes compare
+					spec := hashSpec(ledger, lim.budget, t.TempDir())
 					spec.Keys, spec.MaxDiscrepancies = keys, lim.max
 					run := func(opts ...diff.Option) (diff.Summary, []diff.Discrepancy, diff.Stats) {
 						t.Helper()

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -168,6 +167,9 @@ func ljRandPair(rng *rand.Rand, d ljRandDialect) (string, string, []string) {
 	return ljRandFile(rng, d, order(src), cols), ljRandFile(rng, d, order(tgt), cols), cols
 }
 
+// ljRandRun compares two CSV files of dialect so under spec and returns the summary
+// (without strategy and split), every discrepancy as JSON (sorted), the stats and the
+// run's error.
 func ljRandRun(t *testing.T, spec diff.Spec, sp, tp string, so source.Options, opts ...diff.Option) (diff.Summary, []string, diff.Stats, error) {
 	t.Helper()
 	src, err := source.Open(t.Context(), sp, so)
@@ -214,14 +216,7 @@ func TestLineJoinRandomPairs(t *testing.T) {
 			d.null = "NULL"
 		}
 		s, tg, cols := ljRandPair(rng, d)
-		dir := t.TempDir()
-		sp, tp := filepath.Join(dir, "s.csv"), filepath.Join(dir, "t.csv")
-		if err := os.WriteFile(sp, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(tp, []byte(tg), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		sp, tp := ljWritePair(t, s, tg)
 		so := source.Options{Delimiter: rune(d.delim), Quote: rune(d.quote), NullMarker: d.null, NoHeader: d.noHeader}
 		if d.noHeader {
 			so.Columns = cols

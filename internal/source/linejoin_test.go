@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
@@ -14,30 +13,13 @@ import (
 )
 
 // ljRun compares two CSV files under spec and returns the summary, every discrepancy as
-// JSON (sorted), and the stats.
+// JSON (sorted), and the stats (ljRandRun with the default dialect, failing on an error).
 func ljRun(t *testing.T, spec diff.Spec, sp, tp string, opts ...diff.Option) (diff.Summary, []string, diff.Stats) {
 	t.Helper()
-	src, err := source.Open(t.Context(), sp, source.Options{})
+	sum, out, st, err := ljRandRun(t, spec, sp, tp, source.Options{}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tgt, err := source.Open(t.Context(), tp, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _, _ = src.Close(), tgt.Close() }()
-	var c diff.Collect
-	var st diff.Stats
-	sum, err := diff.Run(t.Context(), spec, src, tgt, &c, append(opts, diff.WithStats(func(s diff.Stats) { st = s }))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	diff.SortDiscrepancies(c.Discrepancies)
-	out := make([]string, len(c.Discrepancies))
-	for i, d := range c.Discrepancies {
-		out[i] = string(d.AppendJSON(nil))
-	}
-	sum.Strategy, sum.Split = "", false
 	return sum, out, st
 }
 
@@ -71,17 +53,28 @@ func ljSame(t *testing.T, what string, gotSum, wantSum diff.Summary, got, want [
 	}
 }
 
-// ledgerSpec is the bench's comparison of the generated ledger, by hash.
-func ledgerSpec(budget int64, dir string) diff.Spec {
-	return diff.Spec{Keys: []diff.Column{{Name: "id"}}, Compare: []diff.Column{
-		{Name: "amount", Type: diff.TypeDecimal, AbsTolerance: "0.01"},
-		{Name: "currency"},
-		{Name: "value_date", Type: diff.TypeDate},
-		{Name: "booked_at", Type: diff.TypeTimestamp, TimeTolerance: 2 * time.Second},
-		{Name: "status"},
-		{Name: "account", Sensitive: true},
-		{Name: "memo"},
-	}, Strategy: diff.StrategyHash, MemoryBudget: budget, TempDir: dir, MaskKey: diff.NewMaskKey()}
+// generated writes a generated pair into a new directory and returns the directory and
+// the comparison its manifest records.
+func generated(t *testing.T, cfg func(*gen.Config)) (string, diff.Spec) {
+	t.Helper()
+	dir := t.TempDir()
+	c := gen.DefaultConfig(dir)
+	cfg(&c)
+	m, err := gen.Run(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := m.DiffSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, spec
+}
+
+// hashSpec is spec by hash, with a budget and a temp dir.
+func hashSpec(spec diff.Spec, budget int64, dir string) diff.Spec {
+	spec.Strategy, spec.MemoryBudget, spec.TempDir = diff.StrategyHash, budget, dir
+	return spec
 }
 
 // TestLineJoinOnGeneratedFiles: on generated CSV pairs (every kind of injected
@@ -91,15 +84,12 @@ func ledgerSpec(budget int64, dir string) diff.Spec {
 // partitioned again, and the rows left over spill.
 func TestLineJoinOnGeneratedFiles(t *testing.T) {
 	for _, seed := range []uint64{7, 8} {
-		dir := t.TempDir()
-		cfg := gen.DefaultConfig(dir)
-		cfg.Rows, cfg.Seed, cfg.Format, cfg.Rate = 20000, seed, source.FormatCSV, 0.02
-		if err := gen.Generate(cfg); err != nil {
-			t.Fatal(err)
-		}
+		dir, ledger := generated(t, func(c *gen.Config) {
+			c.Rows, c.Seed, c.Format, c.Rate = 20000, seed, source.FormatCSV, 0.02
+		})
 		sp, tp := filepath.Join(dir, "source.csv"), filepath.Join(dir, "target.csv")
 		for _, budget := range []int64{0, diff.MinMemoryBudget} {
-			spec := ledgerSpec(budget, t.TempDir())
+			spec := hashSpec(ledger, budget, t.TempDir())
 			wantSum, want, _ := ljRun(t, spec, sp, tp, diff.WithoutFingerprints())
 			keyedSum, keyed, kst := ljRun(t, spec, sp, tp, diff.WithoutLineJoin())
 			gotSum, got, st := ljRun(t, spec, sp, tp)
@@ -207,8 +197,6 @@ func TestLineJoinOneKeyEverywhere(t *testing.T) {
 	}
 }
 
-// TestLineJoinBooleansNotReadAgain: equal lines with boolean values (which have no
-// quick check) are matched by the line join, not read again; a value that is no
 // TestLineJoinUncheckedValuesNotReadAgain: values the quick checks do not pass but that
 // parse (a boolean, a JSON value, a decimal with a sign or an exponent, a zoned
 // timestamp) let equal lines be matched without being read again; values that do not

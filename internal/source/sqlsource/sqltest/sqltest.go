@@ -15,18 +15,13 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/gen"
 )
 
-// Spec is the manifest's spec as a diff.Spec.
+// Spec is the manifest's spec as a diff.Spec (gen.Manifest.DiffSpec).
 func Spec(t testing.TB, m *gen.Manifest) diff.Spec {
 	t.Helper()
-	b, err := json.Marshal(m.Spec)
+	s, err := m.DiffSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s diff.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	s.MaskKey = m.Config.MaskKey // expected.json's masks
 	return s
 }
 

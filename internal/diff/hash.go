@@ -409,7 +409,6 @@ func (w *partitioner) spillAll(pt *part) error {
 	return nil
 }
 
-// close closes and removes the spill file.
 // discard gives the memory of every part back and removes the spill file.
 func (w *partitioner) discard() error {
 	for i := range w.parts {
@@ -418,6 +417,7 @@ func (w *partitioner) discard() error {
 	return w.close()
 }
 
+// close closes and removes the spill file.
 func (w *partitioner) close() error {
 	if w.file == nil {
 		return nil

@@ -188,7 +188,8 @@ type part struct {
 	blocks    []block
 	fileBytes int64
 	spilled   bool
-	taken     bool // the join phase took it (or is done with it)
+	taken     bool   // the join phase took it (or is done with it)
+	last      uint64 // a line join's: the locator of the last row placed (placePrec)
 }
 
 type partitioner struct {
@@ -443,7 +444,7 @@ func (h *hashRun) drop(pt *part) {
 	}
 	// Field by field: taken, which other workers read, is true already and stays so.
 	pt.chunks, pt.cur, pt.blocks = nil, nil, nil
-	pt.rows, pt.memBytes, pt.fileBytes, pt.spilled = 0, 0, 0, false
+	pt.rows, pt.memBytes, pt.fileBytes, pt.spilled, pt.last = 0, 0, 0, false, 0
 }
 
 // dataLimit is how much of the budget the pool may hold. The Go heap grows to

@@ -21,17 +21,22 @@ import (
 // the same RawFormat), with one plain key, both able to read a row again (Refetcher)
 // and to name it by its locator (Positioner).
 //
-// Read phase: a side keeps of each row a 22-byte record: the top 40 bits of k, the
-// hash of its key (a maphash seeded per run); 96 bits of a 128-bit fingerprint of its
-// line as read (the run's seeds, as fingerprint.go's); and its byte offset in 38 bits,
-// with a bit for a row the record does not vouch for (an empty key, a wrong field
-// count, a typed value that does not parse, a row the reader could not make cells of)
-// and one for a row fingerprinted by its cells (a record over several lines, or with a
-// quoted key). Only one side checks
+// Read phase: a side keeps of each row a 19-byte record (prec): 30 bits of k, the hash
+// of its key (a maphash seeded per run), above the bits that chose its partition; a
+// bit for a row the record does not vouch for (an empty key, a wrong field count, a
+// typed value that does not parse, a row the reader could not make cells of) and one
+// for a row fingerprinted by its cells (a record over several lines, or with a quoted
+// key); 96 bits of a 128-bit fingerprint of its line as read (the run's seeds, as
+// fingerprint.go's); and its byte offset as the distance from the previous row of its
+// part, in 3 bytes (rows of a part come in file order; a distance of 16 MiB or more
+// comes in an escape record holding the offset itself). Offsets are read back, by
+// adding up distances, only for rows left over. Only one side checks
 // a row's typed values: the source when k's top bit is 0, the target when it is 1.
 // That side also counts the line's fields (NextLineLoose leaves the count to the
 // caller); the other looks no further than the key. Records go to partitions by k
-// through the pool, spilling as hash.go's do.
+// through the pool, spilling as hash.go's do. On this machine every byte a record
+// saves is a byte of memory or page cache less to touch for the first time, which
+// costs more than the work of computing it (docs/benchmarks.md).
 //
 // Join phase: per partition, a table by k. A k with exactly one row on each side, both
 // vouched for, with equal fingerprints, is a matched key: two equal lines of the same
@@ -53,12 +58,25 @@ import (
 // ledger (docs/benchmarks.md).
 
 const (
-	lrecSize   = 22      // k 5, fingerprint 12, locator 5
+	lineKBits = 38 // of the key hash used: its top bits (lineRecKey), partitions' then a record's
+
+	// A partition's record of a row (prec).
+	precSize     = 19
+	precFP       = 4  // where the fingerprint starts: after k and the flags
+	precDelta    = 16 // where the distance from the part's previous row starts
+	precKBits    = 30 // of k kept in a record: above the bits of its partition
+	precKMask    = 1<<precKBits - 1
+	precForced   = 1 << 31                // the row is not vouched for
+	precCells    = 1 << 30                // the fingerprint is of the row's cells (cellsPrint)
+	precEscape   = precForced | precCells // no row: the locator itself, 5 bytes at precFP
+	precMaxDelta = 1 << 24
+
+	// A record of a row left over (lrec): a locator of its own.
+	lrecSize   = 22      // k 5 (a prec's 30 bits), fingerprint 12, locator 5
 	lrecFP     = 5       // where the fingerprint starts
 	lrecLoc    = 17      // where the locator starts
-	lrecKBits  = 40      // of the key hash kept: its top bits (lineRecKey)
-	lrecForced = 1 << 39 // in the locator: the row is not vouched for
-	lrecCells  = 1 << 38 // in the locator: the fingerprint is of the row's cells (cellsPrint)
+	lrecForced = 1 << 39 // in the locator: precForced
+	lrecCells  = 1 << 38 // in the locator: precCells
 	lrecFlags  = lrecForced | lrecCells
 )
 
@@ -66,10 +84,80 @@ const (
 // when both sides could be line-joined (tests compare the two ways).
 func WithoutLineJoin() Option { return func(o *options) { o.noLineJoin = true } }
 
-// lineRecKey is what a record keeps of a key hash: its top 40 bits. Partitions take their
-// bits from its low end, and the join's table tells keys apart by it; two keys that
-// share it are left over together, and told apart by their rows read again.
-func lineRecKey(k uint64) uint64 { return k >> (64 - lrecKBits) }
+// lineRecKey is what the line join uses of a key hash: its top 38 bits. Partitions of
+// level 0 take their bits from its low end, a record keeps the 30 bits above them (kt),
+// and the join's table tells keys apart by those; two keys that share all 38 are left
+// over together, and told apart by their rows read again.
+func lineRecKey(k uint64) uint64 { return k >> (64 - lineKBits) }
+
+// kt is what a record keeps of lineRecKey's k: the bits above those of level 0's
+// partitions. Partitions of level L > 0 take their bits from kt<<bits.
+func (lj *lineJoin) kt(k uint64) uint64 { return (k >> lj.h.bits) & precKMask }
+
+func precHead(rec []byte) uint32 { return binary.LittleEndian.Uint32(rec) }
+
+// precJump returns the distance from the previous row that a record holds.
+func precJump(rec []byte) uint64 {
+	return uint64(rec[precDelta]) | uint64(rec[precDelta+1])<<8 | uint64(rec[precDelta+2])<<16
+}
+
+// precAt returns the locator an escape record holds.
+func precAt(rec []byte) uint64 {
+	return uint64(binary.LittleEndian.Uint32(rec[precFP:])) | uint64(rec[precFP+4])<<32
+}
+
+// nextLoc returns the locator of a record, given that of the part's previous one (0
+// before the first), and whether it is a row's (not an escape).
+func nextLoc(rec []byte, loc uint64) (uint64, bool) {
+	if precHead(rec)&precEscape == precEscape {
+		return precAt(rec), false
+	}
+	return loc + precJump(rec), true
+}
+
+// placePrec adds a row's record to the part of w that hash selects: head (kt and flags),
+// at locator loc, after the part's rows so far. It returns the record for its
+// fingerprint to be written in place before the next call. A row 16 MiB or more past
+// the part's previous one (or before it) comes after an escape record.
+func placePrec(w *partitioner, hash uint64, head uint32, loc uint64) ([]byte, error) {
+	pt := &w.parts[int((hash>>w.shift)&w.mask)]
+	d := loc - pt.last
+	if d >= precMaxDelta {
+		esc, err := w.place(hash, precSize)
+		if err != nil {
+			return nil, err
+		}
+		binary.LittleEndian.PutUint32(esc, precEscape)
+		binary.LittleEndian.PutUint32(esc[precFP:], uint32(loc))
+		esc[precFP+4] = byte(loc >> 32)
+		d = 0
+	}
+	pt.last = loc
+	rec, err := w.place(hash, precSize)
+	if err != nil {
+		return nil, err
+	}
+	binary.LittleEndian.PutUint32(rec, head)
+	rec[precDelta], rec[precDelta+1], rec[precDelta+2] = byte(d), byte(d>>8), byte(d>>16)
+	return rec, nil
+}
+
+// appendLrec appends the record of a row left over, at locator loc, made from its prec.
+func appendLrec(dst, rec []byte, loc uint64) []byte {
+	head := precHead(rec)
+	if head&precForced != 0 {
+		loc |= lrecForced
+	}
+	if head&precCells != 0 {
+		loc |= lrecCells
+	}
+	var l [lrecSize]byte
+	binary.LittleEndian.PutUint32(l[:], head&precKMask)
+	copy(l[lrecFP:lrecLoc], rec[precFP:precDelta])
+	binary.LittleEndian.PutUint32(l[lrecLoc:], uint32(loc))
+	l[lrecLoc+4] = byte(loc >> 32)
+	return append(dst, l[:]...)
+}
 
 func lrecKey(rec []byte) uint64 {
 	return uint64(binary.LittleEndian.Uint32(rec)) | uint64(rec[4])<<32
@@ -140,7 +228,7 @@ func (h *hashRun) planLineJoin() *lineJoin {
 		s.enc.seeds, s.enc.loc, s.enc.raw = lj.seeds, lj.rf[i], lj.lines[i]
 		s.enc.usePlainLines(lj.lines[i])
 	}
-	lj.maxPart = max(h.pool.limit/int64(4*max(1, runtime.GOMAXPROCS(0))), 64*lrecSize)
+	lj.maxPart = max(h.pool.limit/int64(4*max(1, runtime.GOMAXPROCS(0))), 64*precSize)
 	return lj
 }
 
@@ -163,17 +251,18 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 		}
 		var k uint64
 		var fp [fingerprintLen]byte
+		var flags uint32
 		vouched := false
 		switch {
 		case line != nil:
 			// The most common row, written straight to its record.
 			if k, vouched = e.lineKey(line, counted, lj.kseed); vouched {
-				rec, err := placeLrec(w, k, loc)
+				rec, err := lj.place(w, k, 0, loc)
 				if err != nil {
 					return err
 				}
-				binary.LittleEndian.PutUint64(rec[lrecFP:], maphash.Bytes(lj.seeds.c, line)) // lineFingerprint's,
-				binary.LittleEndian.PutUint32(rec[lrecFP+8:], uint32(maphash.Bytes(lj.seeds.d, line)))
+				binary.LittleEndian.PutUint64(rec[precFP:], maphash.Bytes(lj.seeds.c, line)) // lineFingerprint's,
+				binary.LittleEndian.PutUint32(rec[precFP+8:], uint32(maphash.Bytes(lj.seeds.d, line)))
 				continue
 			}
 		case e.rowErr != "":
@@ -187,33 +276,26 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 			k = e.cellsKey(cells, lj.kseed)
 			if vouched = e.cellsVouched(cells, k); vouched {
 				fp, buf = lj.cellsPrint(cells, buf)
-				loc |= lrecCells
+				flags = precCells
 			}
 		}
 		if !vouched {
-			loc |= lrecForced
+			flags = precForced
 		}
-		rec, err := placeLrec(w, k, loc)
+		rec, err := lj.place(w, k, flags, loc)
 		if err != nil {
 			return err
 		}
-		copy(rec[lrecFP:lrecLoc], fp[:])
+		copy(rec[precFP:precDelta], fp[:])
 	}
 }
 
-// placeLrec adds the record of a row whose key hashes to k, at locator (and flags) loc,
-// to its partition of w, and returns it for its fingerprint to be written in place.
-func placeLrec(w *partitioner, k, loc uint64) ([]byte, error) {
+// place adds the record of a row whose key hashes to k, with flags, at locator loc, to
+// its partition of w (of level 0), and returns it for its fingerprint to be written in
+// place.
+func (lj *lineJoin) place(w *partitioner, k uint64, flags uint32, loc uint64) ([]byte, error) {
 	k = lineRecKey(k)
-	rec, err := w.place(k, lrecSize)
-	if err != nil {
-		return nil, err
-	}
-	binary.LittleEndian.PutUint32(rec, uint32(k))
-	rec[4] = byte(k >> 32)
-	binary.LittleEndian.PutUint32(rec[lrecLoc:], uint32(loc))
-	rec[lrecLoc+4] = byte(loc >> 32)
-	return rec, nil
+	return placePrec(w, k, uint32(lj.kt(k))|flags, loc)
 }
 
 // lineKey returns the key hash of a line from NextLineLoose(e.lines.need), and whether
@@ -418,13 +500,13 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) (err error) {
 
 // lineWorker joins partitions, one at a time, in buffers it keeps between them.
 type lineWorker struct {
-	lj     *lineJoin
-	recs   [2][]byte
-	extra  [2][]int32 // records of a k after its first on a side (duplicates)
-	table  []lslot
-	held   int64 // bytes of the above, accounted in the pool
-	batch  []byte
-	batch2 []byte
+	lj    *lineJoin
+	recs  [2][]byte
+	extra [2][]int32  // records of a k after its first on a side (duplicates)
+	left  [2][]uint64 // bits of the records left over, by index
+	table []lslot
+	held  int64 // bytes of the above, accounted in the pool
+	batch [2][]byte
 }
 
 // lslot is a slot of a partition's table: a k, its first row on each side (-1 for
@@ -433,8 +515,8 @@ type lineWorker struct {
 // whether the target's first row is the same line. Kept in the slot itself, so that a
 // row costs one random access to the table: the source's row is not looked at again.
 type lslot struct {
-	k       uint64 // lineRecKey + 1; 0 for an empty slot
-	fp      [lrecLoc - lrecFP]byte
+	k       uint64 // kt + 1; 0 for an empty slot
+	fp      [precDelta - precFP]byte
 	s, t    int32
 	ns, nt  uint8
 	vouched bool // the first source row is vouched for
@@ -449,8 +531,10 @@ func (wk *lineWorker) free() {
 
 // account accounts for the worker's buffers as they are now.
 func (wk *lineWorker) account() {
-	n := int64(cap(wk.recs[0])+cap(wk.recs[1])) + int64(cap(wk.extra[0])+cap(wk.extra[1]))*4 +
-		int64(cap(wk.table))*int64(unsafe.Sizeof(lslot{})) + int64(cap(wk.batch)+cap(wk.batch2))
+	n := int64(cap(wk.table)) * int64(unsafe.Sizeof(lslot{}))
+	for side := range 2 {
+		n += int64(cap(wk.recs[side])+cap(wk.batch[side])) + int64(cap(wk.extra[side]))*4 + int64(cap(wk.left[side]))*8
+	}
 	if n > wk.held {
 		wk.lj.h.pool.reserve(n-wk.held, true)
 		wk.held = n
@@ -461,10 +545,10 @@ func (wk *lineWorker) account() {
 func (wk *lineWorker) part(ws [2]*partitioner, i, level int) error {
 	lj := wk.lj
 	ps, pt := &ws[0].parts[i], &ws[1].parts[i]
-	if (ps.rows+pt.rows)*lrecSize > lj.maxPart {
+	if (ps.rows+pt.rows)*precSize > lj.maxPart {
 		// Partitioned again with the next bits of k while there are some; past them,
 		// its rows share k.
-		if (level+2)*int(lj.h.bits) <= lrecKBits {
+		if (level+1)*int(lj.h.bits) <= precKBits {
 			return wk.split(ws, i, level)
 		}
 		// Too big with every bit of k kept used: few keys, many rows each. All left over.
@@ -487,7 +571,7 @@ func (wk *lineWorker) part(ws [2]*partitioner, i, level int) error {
 // keys counted, the rows of other keys left over.
 func (wk *lineWorker) decide() {
 	src, tgt := wk.recs[0], wk.recs[1]
-	n := (len(src) + len(tgt)) / lrecSize
+	n := (len(src) + len(tgt)) / precSize
 	// As many slots as rows and a quarter: a load of at most 0.8 when every row has a
 	// key of its own, about 0.4 when each key is on both sides. The slot of k is
 	// k*golden's top bits scaled to the size (not a power of two).
@@ -502,20 +586,24 @@ func (wk *lineWorker) decide() {
 		hi, _ := bits.Mul64(k*0x9E3779B97F4A7C15, size)
 		return hi
 	}
+	type fp = [precDelta - precFP]byte
 	for side, recs := range wk.recs {
 		extra := wk.extra[side][:0]
-		for j := range len(recs) / lrecSize {
-			rec := recs[j*lrecSize : (j+1)*lrecSize]
-			k := lrecKey(rec) + 1
+		for j := range len(recs) / precSize {
+			rec := recs[j*precSize : (j+1)*precSize]
+			head := precHead(rec)
+			if head&precEscape == precEscape {
+				continue
+			}
+			k := uint64(head&precKMask) + 1
 			s := slot(k)
 			for {
 				sl := &table[s]
 				if sl.k == 0 {
 					*sl = lslot{k: k, s: -1, t: -1}
 					if side == 0 {
-						_, flags := lrecLocator(rec)
-						sl.s, sl.ns, sl.vouched = int32(j), 1, flags&lrecForced == 0
-						sl.fp = [lrecLoc - lrecFP]byte(lrecPrint(rec))
+						sl.s, sl.ns, sl.vouched = int32(j), 1, head&precForced == 0
+						sl.fp = fp(rec[precFP:precDelta])
 					} else {
 						sl.t, sl.nt = int32(j), 1
 					}
@@ -532,9 +620,8 @@ func (wk *lineWorker) decide() {
 					extra = append(extra, int32(j))
 					sl.ns = 2
 				case sl.nt == 0:
-					_, flags := lrecLocator(rec)
 					sl.t, sl.nt = int32(j), 1
-					sl.same = sl.vouched && flags&lrecForced == 0 && sl.fp == [lrecLoc - lrecFP]byte(lrecPrint(rec))
+					sl.same = sl.vouched && head&precForced == 0 && sl.fp == fp(rec[precFP:precDelta])
 				default:
 					extra = append(extra, int32(j))
 					sl.nt = 2
@@ -544,8 +631,17 @@ func (wk *lineWorker) decide() {
 		}
 		wk.extra[side] = extra
 	}
+	// Rows left over are marked, then found in order, for their locators.
+	for side, recs := range wk.recs {
+		words := (len(recs)/precSize + 63) / 64
+		if cap(wk.left[side]) < words {
+			wk.left[side] = make([]uint64, words, words+words/4)
+		}
+		wk.left[side] = wk.left[side][:words]
+		clear(wk.left[side])
+	}
+	left := wk.left
 	var matched int64
-	batch := [2][]byte{wk.batch[:0], wk.batch2[:0]}
 	for i := range table {
 		sl := &table[i]
 		if sl.k == 0 {
@@ -556,26 +652,38 @@ func (wk *lineWorker) decide() {
 			continue
 		}
 		if sl.s >= 0 {
-			batch[0] = append(batch[0], src[int(sl.s)*lrecSize:int(sl.s+1)*lrecSize]...)
+			left[0][sl.s>>6] |= 1 << (sl.s & 63)
 		}
 		if sl.t >= 0 {
-			batch[1] = append(batch[1], tgt[int(sl.t)*lrecSize:int(sl.t+1)*lrecSize]...)
+			left[1][sl.t>>6] |= 1 << (sl.t & 63)
 		}
 	}
 	wk.lj.matched.Add(matched)
 	// A k with two rows on a side is left over: every extra row with it.
 	for side, recs := range wk.recs {
 		for _, j := range wk.extra[side] {
-			batch[side] = append(batch[side], recs[int(j)*lrecSize:int(j+1)*lrecSize]...)
+			left[side][j>>6] |= 1 << (j & 63)
 		}
-		if len(batch[side]) > 0 {
-			wk.lj.leaveErr(side, batch[side])
+		batch := wk.batch[side][:0]
+		var loc uint64
+		at := 0 // the records before at are counted in loc
+		for w, word := range left[side] {
+			for ; word != 0; word &= word - 1 {
+				j := w*64 + bits.TrailingZeros64(word)
+				for ; at <= j; at++ {
+					loc, _ = nextLoc(recs[at*precSize:], loc)
+				}
+				batch = appendLrec(batch, recs[j*precSize:(j+1)*precSize], loc)
+			}
 		}
+		if len(batch) > 0 {
+			wk.lj.leaveErr(side, batch)
+		}
+		wk.batch[side] = batch
 	}
-	wk.batch, wk.batch2 = batch[0], batch[1]
 }
 
-// split partitions partition i of ws again with the next 8 bits of k and joins the parts.
+// split partitions partition i of ws again with the next bits of kt and joins the parts.
 func (wk *lineWorker) split(ws [2]*partitioner, i, level int) (err error) {
 	h := wk.lj.h
 	var sub [2]*partitioner
@@ -593,17 +701,25 @@ func (wk *lineWorker) split(ws [2]*partitioner, i, level int) (err error) {
 	var k0 uint64
 	some, same := false, true
 	for side, w := range ws {
+		var loc uint64
 		err := eachChunk(w, &w.parts[i], func(recs []byte) error {
-			for off := 0; off < len(recs); off += lrecSize {
-				rec := recs[off : off+lrecSize]
-				k := lrecKey(rec)
+			for off := 0; off < len(recs); off += precSize {
+				rec := recs[off : off+precSize]
+				var row bool
+				if loc, row = nextLoc(rec, loc); !row {
+					continue
+				}
+				head := precHead(rec)
+				k := uint64(head & precKMask)
 				if !some {
 					k0, some = k, true
 				}
 				same = same && k == k0
-				if err := sub[side].addHashed(rec, k); err != nil {
+				out, err := placePrec(sub[side], k<<h.bits, head, loc)
+				if err != nil {
 					return err
 				}
+				copy(out[precFP:precDelta], rec[precFP:precDelta])
 			}
 			return nil
 		})
@@ -633,7 +749,19 @@ func (wk *lineWorker) split(ws [2]*partitioner, i, level int) (err error) {
 // leaveAll leaves every row of partition i of ws over.
 func (wk *lineWorker) leaveAll(ws [2]*partitioner, i int) error {
 	for side, w := range ws {
-		if err := eachChunk(w, &w.parts[i], func(recs []byte) error { return wk.lj.leave(side, recs) }); err != nil {
+		var loc uint64
+		var batch []byte
+		err := eachChunk(w, &w.parts[i], func(recs []byte) error {
+			batch = batch[:0]
+			for off := 0; off < len(recs); off += precSize {
+				var row bool
+				if loc, row = nextLoc(recs[off:], loc); row {
+					batch = appendLrec(batch, recs[off:off+precSize], loc)
+				}
+			}
+			return wk.lj.leave(side, batch)
+		})
+		if err != nil {
 			return err
 		}
 		wk.lj.h.drop(&w.parts[i])
@@ -884,7 +1012,7 @@ func (l *leftReader) Next() ([]Cell, error) {
 			same = string(fp[:lrecLoc-lrecFP]) == string(lrecPrint(rec))
 		}
 	case err == nil:
-		same = lineRecKey(l.lj.h.r.sides[l.side].enc.cellsKey(cells, l.lj.kseed)) == lrecKey(rec)
+		same = l.lj.kt(lineRecKey(l.lj.h.r.sides[l.side].enc.cellsKey(cells, l.lj.kseed))) == lrecKey(rec)
 	}
 	if !same {
 		what := ""

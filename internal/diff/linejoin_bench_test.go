@@ -14,20 +14,19 @@ func BenchmarkLineJoinDecide(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	ks := make([]uint64, keys)
 	for i := range ks {
-		ks[i] = rng.Uint64() >> (64 - lrecKBits)
+		ks[i] = rng.Uint64() & precKMask
 	}
 	var recs [2][]byte
 	for side := range 2 {
 		for _, i := range rng.Perm(keys) {
-			rec := make([]byte, lrecSize)
+			rec := make([]byte, precSize)
 			k := ks[i]
 			binary.LittleEndian.PutUint32(rec, uint32(k))
-			rec[4] = byte(k >> 32)
-			binary.LittleEndian.PutUint64(rec[lrecFP:], k*31)
+			binary.LittleEndian.PutUint64(rec[precFP:], k*31)
 			if side == 1 && i%500 == 0 {
-				rec[lrecFP] ^= 1
+				rec[precFP] ^= 1
 			}
-			binary.LittleEndian.PutUint32(rec[lrecLoc:], uint32(i*100))
+			rec[precDelta] = 100 // rows 100 bytes apart
 			recs[side] = append(recs[side], rec...)
 		}
 	}

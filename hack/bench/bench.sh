@@ -24,7 +24,7 @@
 #   BENCH_DUCKDB [1]                  0: skip the DuckDB peer (and its target)
 #   BENCH_BUILD [1]                   0: use bin/clearhouse as it is, without go build
 #   BENCH_STRICT [0]                  1: exit 3 when a performance target is missed
-#   BENCH_SPILL_POLL [0.1]            seconds between samples of the spill directory
+#   BENCH_SPILL_POLL [0.05]           seconds between samples of the spill directory
 #   BENCH_DB [1]                      0: skip the database rows (hack/bench/db.sh, its own
 #                                     BENCH_DB_SIZES and BENCH_PG_* settings)
 # Exit status: 0 done (targets may have missed: see the verdicts), 2 wrong result or a
@@ -45,7 +45,7 @@ REGEN=${BENCH_REGEN:-0}
 WITH_DUCKDB=${BENCH_DUCKDB:-1}
 BUILD=${BENCH_BUILD:-1}
 STRICT=${BENCH_STRICT:-0}
-POLL=${BENCH_SPILL_POLL:-0.1}
+POLL=${BENCH_SPILL_POLL:-0.05}
 THREADS=$(nproc)
 # shellcheck source=hack/bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -101,6 +101,10 @@ if [[ $BUILD == 1 ]]; then
 	(cd "$ROOT" && go build -pgo="$ROOT/hack/pgo/clearhouse.pgo" -o "$CH" ./cmd/clearhouse) || die "go build failed"
 fi
 [[ -x $CH ]] || die "$CH is missing (make build)"
+# The spill watcher (hack/bench/spillwatch): one process sleeping between samples, so
+# that watching costs the hash run it watches next to nothing.
+WATCH=$BIN/spillwatch
+(cd "$ROOT" && go build -o "$WATCH" ./hack/bench/spillwatch) || die "go build ./hack/bench/spillwatch failed"
 
 DUCKDB_VERSION="not run"
 if [[ $WITH_DUCKDB == 1 ]]; then
@@ -150,25 +154,6 @@ RUNS_TSV=$DATA/results/runs.tsv
 OUR_DISCREP="" DUCK_ROWS=""
 
 warm() { cat "$1/source.csv" "$1/target.csv" >/dev/null; } # the untimed read
-
-# spill_watch DIR STATE: until killed, write "max-bytes seen" of DIR's files to STATE
-# (read once the watcher has ended). Two processes a sample (find, sleep; mv when the
-# figures change): the watcher shares the cores with the run it watches, so it must
-# cost next to nothing.
-spill_watch() {
-	local max=0 seen=0 b s was="0 0"
-	while :; do
-		b=0
-		while read -r s; do b=$((b + s)); done < <(find "$1" -type f -printf '%s\n' 2>/dev/null)
-		if ((b > max)); then max=$b; fi
-		compgen -G "$1/clearhouse-diff-*" >/dev/null && seen=1
-		if [[ "$max $seen" != "$was" ]]; then # replaced whole, only when it changes
-			was="$max $seen"
-			echo "$was" >"$2.tmp" && mv "$2.tmp" "$2"
-		fi
-		sleep "$POLL"
-	done
-}
 
 # check_run METHOD DIR OUT ERR RC: fail loudly unless the run's result is right.
 check_run() {
@@ -222,7 +207,7 @@ run_once() {
 	if [[ -n $spilldir ]]; then
 		rm -rf "$spilldir" "$state" && mkdir -p "$spilldir"
 		echo "0 0" >"$state"
-		spill_watch "$spilldir" "$state" &
+		"$WATCH" "$spilldir" "$state" "${POLL}s" &
 		watcher=$!
 	fi
 	rc=0

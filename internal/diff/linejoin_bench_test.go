@@ -13,8 +13,11 @@ func BenchmarkLineJoinDecide(b *testing.B) {
 	const keys = 39000
 	rng := rand.New(rand.NewPCG(1, 2))
 	ks := make([]uint64, keys)
+	seen := map[uint64]bool{}
 	for i := range ks {
-		ks[i] = rng.Uint64() & precKMask
+		for ks[i] = rng.Uint64() & precKMask; seen[ks[i]]; ks[i] = rng.Uint64() & precKMask {
+		}
+		seen[ks[i]] = true
 	}
 	var recs [2][]byte
 	for side := range 2 {

@@ -257,21 +257,30 @@ func (e *encoder) appendLineRecord(dst []byte, key string, line []byte) ([]byte,
 // lineFields is what encodePlain needs of a line: the fields to find, in order.
 type lineFields struct {
 	delim    byte
-	need     int   // fields to find: up to the last one read
-	key      int   // the key's field
-	typed    []int // fields validated, by compared column (e.typed order)
+	null     string // a field that is NULL; "" for an empty one
+	need     int    // fields to find: up to the last one read
+	key      int    // the key's field
+	typed    []int  // fields validated, by compared column (e.typed order)
 	ends     []int32
 	delimStr []byte // delim, for bytes.Count
 }
+
+// isNull reports whether a field of a line is NULL.
+func (lf *lineFields) isNull(b []byte) bool { return string(b) == lf.null }
 
 // usePlainLines sets e up to encode lines of lr unsplit (encodePlain), when its rows are
 // fingerprinted as lines with one plain key.
 func (e *encoder) usePlainLines(lr LineReader) bool {
 	delim, ok := lr.LineDelimiter()
-	if !ok || e.raw == nil || e.loc == nil || !e.plainKey || e.ncols > maxLineFields {
+	return ok && e.useLines(delim, "")
+}
+
+// useLines sets e up for lines whose fields are split at delim, null being NULL.
+func (e *encoder) useLines(delim byte, null string) bool {
+	if e.raw == nil || e.loc == nil || !e.plainKey || e.ncols > maxLineFields {
 		return false
 	}
-	lf := &lineFields{delim: delim, key: e.keyIdx[0]}
+	lf := &lineFields{delim: delim, null: null, key: e.keyIdx[0]}
 	lf.need = lf.key + 1
 	for _, i := range e.typed {
 		lf.typed = append(lf.typed, e.colIdx[i])

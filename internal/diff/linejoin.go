@@ -215,7 +215,7 @@ func (h *hashRun) planLineJoin() *lineJoin {
 		if _, end, ok := sr.SplitRange(); !ok || end >= lrecCells {
 			return nil
 		}
-		if _, ok := lr.LineDelimiter(); !ok || !s.enc.plainKey || s.enc.ncols > maxLineFields {
+		if _, _, ok := lr.LooseLines(); !ok || !s.enc.plainKey || s.enc.ncols > maxLineFields {
 			return nil
 		}
 		lj.lines[i], lj.rf[i], lj.pos[i] = lr, rf, ps
@@ -226,7 +226,8 @@ func (h *hashRun) planLineJoin() *lineJoin {
 	lj.seeds, lj.kseed = newFPSeeds(), maphash.MakeSeed()
 	for i, s := range r.sides {
 		s.enc.seeds, s.enc.loc, s.enc.raw = lj.seeds, lj.rf[i], lj.lines[i]
-		s.enc.usePlainLines(lj.lines[i])
+		delim, null, _ := lj.lines[i].LooseLines()
+		s.enc.useLines(delim, null)
 	}
 	lj.maxPart = max(h.pool.limit/int64(4*max(1, runtime.GOMAXPROCS(0))), 64*precSize)
 	return lj
@@ -329,10 +330,13 @@ func (e *encoder) lineKey(line []byte, counted bool, seed maphash.Seed) (uint64,
 		ends[found] = int32(len(line)) // the last field ends the line
 	}
 	key := field(lf.key)
-	if len(key) == 0 {
+	if lf.isNull(key) {
 		return 0, false // NULL: cellsKey's hash
 	}
 	k := maphash.Bytes(seed, key)
+	if len(key) == 0 {
+		return k, false // the empty string (there is a NULL marker): no key either
+	}
 	if int(k>>63) != e.side {
 		return k, true
 	}
@@ -348,7 +352,7 @@ func (e *encoder) lineKey(line []byte, counted bool, seed maphash.Seed) (uint64,
 		}
 	}
 	for j, f := range lf.typed {
-		if b := field(f); len(b) > 0 && !e.validLine(e.cols[e.typed[j]], bstr(b)) {
+		if b := field(f); !lf.isNull(b) && !e.validLine(e.cols[e.typed[j]], bstr(b)) {
 			return k, false
 		}
 	}

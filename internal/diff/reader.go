@@ -122,8 +122,14 @@ type LineReader interface {
 // for such a line. The line join counts the fields of the lines whose values it
 // checks, and of no other: a line it does not count is vouched for by an equal line
 // that the other side counted, or read again.
+// Unlike LineReader's lines, these may come from a reader with a NULL marker.
 type LooseLineReader interface {
 	LineReader
+	// LooseLines returns the byte between fields and the NULL marker, and whether
+	// NextLineLoose hands over lines: field i is column i, the bytes between delimiters,
+	// NULL when it is the marker, or when it is empty and the marker is "" (an empty
+	// field is the empty string when there is a marker).
+	LooseLines() (delim byte, null string, ok bool)
 	NextLineLoose(split int) (line []byte, counted bool, cells []Cell, err error)
 }
 

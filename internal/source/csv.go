@@ -278,8 +278,13 @@ func (c *CSVReader) NextLine(split int) ([]byte, []diff.Cell, error) {
 	return line, cells, err
 }
 
+// LooseLines implements diff.LooseLineReader: lines when every field is a column, in
+// order; NULL is the null marker.
+func (c *CSVReader) LooseLines() (byte, string, bool) { return c.delim, c.null, c.proj == nil }
+
 // NextLineLoose implements diff.LooseLineReader: NextLine, except that a line without
-// quotes is returned without its fields counted (counted false).
+// quotes is returned without its fields counted (counted false), and that a reader
+// with a NULL marker returns lines too (what a field means is LooseLines').
 func (c *CSVReader) NextLineLoose(split int) (line []byte, counted bool, cells []diff.Cell, err error) {
 	return c.nextLine(split, false)
 }
@@ -289,7 +294,7 @@ func (c *CSVReader) nextLine(split int, count bool) ([]byte, bool, []diff.Cell, 
 		return nil, false, nil, c.err
 	}
 	line, body, copied, err := c.readLine()
-	if err == nil && c.splittable() {
+	if err == nil && (c.splittable() || !count && c.proj == nil) {
 		if !count && bytes.IndexByte(body, c.quote) < 0 {
 			c.rawRec = body
 			c.cut = cutLine{} // LineCells is not for a line whose fields were not counted

@@ -175,6 +175,15 @@ func TestCSVNextLineWhenUnsplit(t *testing.T) {
 		if line, cells, err := r.NextLine(0); line != nil || err != nil || len(cells) != len(r.Columns()) {
 			t.Fatalf("%+v: NextLine gave %q %v %v, want the cells", opts, line, cells, err)
 		}
+		// Loose lines come with a NULL marker (said by LooseLines), not with a projection.
+		delim, null, loose := r.LooseLines()
+		line, _, cells, err := r.NextLineLoose(0)
+		if err != nil || loose != (opts.NullMarker != "") || (line != nil) != loose || (cells != nil) == loose {
+			t.Fatalf("%+v: LooseLines %v, NextLineLoose gave %q %v %v", opts, loose, line, cells, err)
+		}
+		if loose && (delim != ',' || null != opts.NullMarker || string(line) != `2,"a",b`) {
+			t.Fatalf("%+v: LooseLines %q %q, line %q", opts, delim, null, line)
+		}
 	}
 }
 

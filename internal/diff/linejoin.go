@@ -870,6 +870,7 @@ func (lj *lineJoin) compareLeft(ctx context.Context) error {
 	// disk, so that the run's memory is its pool's alone.
 	var sorted [2][]byte
 	held := int64(0)
+	rows := [2]int64{lj.left[0].parts[0].rows, lj.left[1].parts[0].rows}
 	for side, w := range lj.left {
 		p := &w.parts[0]
 		if n := p.rows * (2*lrecSize + 8); p.rows < 1<<24 && held+n <= h.pool.limit/8 {
@@ -887,7 +888,7 @@ func (lj *lineJoin) compareLeft(ctx context.Context) error {
 	}
 	sub := &run{spec: r.spec, p: r.p, x: r.x,
 		o: options{interval: r.o.interval, checkEvery: r.o.checkEvery, chunkSize: r.o.chunkSize, fanout: r.o.fanout,
-			poolLimit: h.pool.limit - held, noLineJoin: true}}
+			poolLimit: h.pool.limit - held, noLineJoin: true, noFingerprint: lj.leftFit(rows, h.pool.limit-held)}}
 	for side := range 2 {
 		lr := &leftReader{lj: lj, side: side, w: lj.left[side], fetch: lj.rf[side].Refetch, recs: sorted[side]}
 		if s, ok := lj.rf[side].(SessionRefetcher); ok {
@@ -904,6 +905,22 @@ func (lj *lineJoin) compareLeft(ctx context.Context) error {
 	h.pool.peak = max(h.pool.peak, st.PoolPeak)
 	h.pool.mu.Unlock()
 	return err
+}
+
+// leftFit reports whether the rows left over (rows a side) fit in a quarter of limit
+// with their values, by the sides' mean line (bytes read over rows read, twice over for
+// what a record with values adds): the run over them then keeps values, not
+// fingerprints, so that the rows of keys that differ (most of them) are not read a
+// third time. Were the guess wrong, that run spills as any does.
+func (lj *lineJoin) leftFit(rows [2]int64, limit int64) bool {
+	var need int64
+	for side, s := range lj.h.r.sides {
+		if s.n > 0 {
+			mean := int64(lj.rf[side].Locator())/s.n + 1
+			need += rows[side] * (2*mean + 64)
+		}
+	}
+	return need <= limit/4
 }
 
 // byLocator returns records sorted by their locators (offsets in the file).

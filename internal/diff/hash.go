@@ -501,9 +501,18 @@ func (r *run) hash(ctx context.Context) (err error) {
 	if r.o.poolLimit > 0 {
 		limit = r.o.poolLimit
 	}
+	pool := &memPool{cs: cs, limit: limit}
+	for _, c := range r.o.poolFree {
+		// Chunks of the run before, reused: else they would be garbage beside this
+		// run's new ones until the collector ran, twice the memory for a while.
+		if cap(c) == cs && pool.used+int64(cs) <= limit {
+			pool.free = append(pool.free, c[:0])
+			pool.add(int64(cs))
+		}
+	}
 	h := &hashRun{
 		r:       r,
-		pool:    &memPool{cs: cs, limit: limit},
+		pool:    pool,
 		cs:      cs,
 		fanout:  fanout,
 		bits:    uint(bits.TrailingZeros(uint(fanout))),

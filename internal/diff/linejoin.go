@@ -484,16 +484,18 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) (err error) {
 		return first
 	}
 	// The join's chunks are not needed any more: the run over the rows left over has
-	// a pool of its own.
+	// a pool of its own, given the free ones.
 	for _, w := range ws {
 		for i := range w.parts {
 			h.drop(&w.parts[i])
 		}
 	}
 	h.pool.mu.Lock()
-	h.pool.dropFree(h.pool.limit + 1)
+	free := h.pool.free
+	h.pool.free = nil
+	h.pool.used -= int64(len(free)) * int64(h.pool.cs)
 	h.pool.mu.Unlock()
-	if err = lj.compareLeft(ctx); err != nil {
+	if err = lj.compareLeft(ctx, free); err != nil {
 		return err
 	}
 	m := lj.matched.Load()
@@ -850,8 +852,9 @@ func (lj *lineJoin) leaveErr(side int, recs []byte) {
 	}
 }
 
-// compareLeft compares the rows left over: read again, by the hash strategy with values.
-func (lj *lineJoin) compareLeft(ctx context.Context) error {
+// compareLeft compares the rows left over: read again, by the hash strategy with values,
+// in a pool given the chunks free.
+func (lj *lineJoin) compareLeft(ctx context.Context, free [][]byte) error {
 	for side := range lj.left {
 		if err := lj.leftErr[side]; err != nil {
 			return err
@@ -888,7 +891,7 @@ func (lj *lineJoin) compareLeft(ctx context.Context) error {
 	}
 	sub := &run{spec: r.spec, p: r.p, x: r.x,
 		o: options{interval: r.o.interval, checkEvery: r.o.checkEvery, chunkSize: r.o.chunkSize, fanout: r.o.fanout,
-			poolLimit: h.pool.limit - held, noLineJoin: true, noFingerprint: lj.leftFit(rows, h.pool.limit-held)}}
+			poolLimit: h.pool.limit - held, noLineJoin: true, noFingerprint: lj.leftFit(rows, h.pool.limit-held), poolFree: free}}
 	for side := range 2 {
 		lr := &leftReader{lj: lj, side: side, w: lj.left[side], fetch: lj.rf[side].Refetch, recs: sorted[side]}
 		if s, ok := lj.rf[side].(SessionRefetcher); ok {

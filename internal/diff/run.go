@@ -39,10 +39,11 @@ type options struct {
 	checkEvery    int
 	onHashStats   func(hashStats)
 	stats         func(Stats)
-	noSplit       bool   // WithoutRangeSplit
-	noFingerprint bool   // WithoutFingerprints
-	noLineJoin    bool   // WithoutLineJoin
-	beforeLeft    func() // tests: called before a line join reads its rows left over
+	noSplit       bool     // WithoutRangeSplit
+	noFingerprint bool     // WithoutFingerprints
+	noLineJoin    bool     // WithoutLineJoin
+	beforeLeft    func()   // tests: called before a line join reads its rows left over
+	poolFree      [][]byte // a line join's run over the rows left over: the join's free chunks
 }
 
 // WithProgress calls fn with the rows read so far and the phase, at most once per

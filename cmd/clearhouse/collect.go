@@ -13,7 +13,8 @@ import (
 //   - sample: for the table, the first tableRows of each kind in output order, which is
 //     all the table can show;
 //   - all: for json, csv and the results store, which take them all sorted, every one,
-//     in a spool (sorted runs on disk past 64 MiB).
+//     in a spool (sorted runs on disk past an eighth of --memory, at most 64 MiB, taken
+//     out of the comparison's budget).
 //
 // It counts them all either way.
 type collector struct {
@@ -23,10 +24,11 @@ type collector struct {
 	n       int64        // discrepancies received
 }
 
-func newCollector(sample, all bool, dir string) *collector {
+// newCollector returns a collector; with all, its spool holds up to held bytes.
+func newCollector(sample, all bool, dir string, held int64) *collector {
 	c := &collector{sample: sample, perKind: map[diff.Kind]*diff.FirstN{}}
 	if all {
-		c.all = spool.New(dir, 0)
+		c.all = spool.New(dir, held)
 	}
 	return c
 }

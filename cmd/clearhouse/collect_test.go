@@ -25,7 +25,7 @@ func TestCollectorKeepsWhatTheTableShows(t *testing.T) {
 			}
 			all = append(all, diff.Discrepancy{Kind: k, Key: []diff.KeyValue{{Name: "id", Value: diff.Cell{Text: fmt.Sprintf("k%06d", rng.IntN(1_000_000))}}}})
 		}
-		table, full := newCollector(true, false, ""), newCollector(false, true, t.TempDir())
+		table, full := newCollector(true, false, "", 0), newCollector(false, true, t.TempDir(), 0)
 		for _, d := range all {
 			if err := table.Emit(d); err != nil {
 				t.Fatal(err)

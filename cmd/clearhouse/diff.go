@@ -24,6 +24,7 @@ import (
 	"github.com/clearhouse-dev/clearhouse/internal/diff"
 	"github.com/clearhouse-dev/clearhouse/internal/runner"
 	"github.com/clearhouse-dev/clearhouse/internal/source"
+	"github.com/clearhouse-dev/clearhouse/internal/spool"
 )
 
 // tableRows is how many discrepancies the table output lists.
@@ -202,8 +203,14 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 		return err
 	}
 	var sum diff.Summary
-	// The table shows a sample; json, csv and the store take every discrepancy.
-	collected := newCollector(r.output == "table", rec != nil || r.output == "json" || r.output == "csv", r.tempDir)
+	// The table shows a sample; json, csv and the store take every discrepancy, in a
+	// spool whose memory comes out of --memory.
+	all := rec != nil || r.output == "json" || r.output == "csv"
+	var held int64
+	if all {
+		r.memory, held = spool.Split(r.memory)
+	}
+	collected := newCollector(r.output == "table", all, r.tempDir, held)
 	defer collected.close()
 	defer func() {
 		if recErr := rec.finish(ctx, sum, collected.stream(), err); recErr != nil {
@@ -317,7 +324,7 @@ func runDiff(ctx context.Context, stdout, stderr io.Writer, r diffRun) (err erro
 	sum, err = diff.Run(ctx, spec, src, tgt, sink, opts...)
 	err = finishRun(stdout, stderr, r.output, bar, lines, spec, sum, collected, err)
 	if stats != nil {
-		fmt.Fprintln(stderr, statsLine(*stats))
+		fmt.Fprintln(stderr, statsLine(*stats, held))
 	}
 	return err
 }
@@ -394,14 +401,19 @@ func barProgress(bar *progressbar.ProgressBar) func(diff.Progress) {
 }
 
 // statsLine is --stats' line: what the run did, for tuning --memory and --temp-dir.
-func statsLine(s diff.Stats) string {
+// held is the part of --memory the discrepancies were kept in.
+func statsLine(s diff.Stats, held int64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "stats: strategy %s, read %d source rows and %d target rows", s.Strategy, s.SourceRows, s.TargetRows)
 	if s.Strategy == diff.StrategyHash {
 		// Spilled bytes exactly too: hack/bench/bench.sh reads them.
+		budget := humanize.IBytes(uint64(s.MemoryBudget))
+		if held > 0 {
+			budget += " and " + humanize.IBytes(uint64(held)) + " for the discrepancies"
+		}
 		fmt.Fprintf(&b, ", %d spills, %s spilled (%d bytes), %d repartitions, pool peak %s of %s (budget %s, %d partitions of %s chunks)",
 			s.Spills, humanize.IBytes(uint64(s.SpilledBytes)), s.SpilledBytes, s.Repartitions, humanize.IBytes(uint64(s.PoolPeak)),
-			humanize.IBytes(uint64(s.PoolLimit)), humanize.IBytes(uint64(s.MemoryBudget)), s.Partitions, humanize.IBytes(uint64(s.ChunkSize)))
+			humanize.IBytes(uint64(s.PoolLimit)), budget, s.Partitions, humanize.IBytes(uint64(s.ChunkSize)))
 		switch {
 		case s.LineJoin:
 			fmt.Fprintf(&b, ", line join: rows kept as fingerprints, %d read again", s.Refetched)
@@ -706,7 +718,7 @@ func runChecksum(ctx context.Context, stdout, stderr io.Writer, r diffRun, stric
 	err = finishRun(stdout, stderr, r.output, bar, lines, spec, *sum, collected, err)
 	if r.stats {
 		// The databases do the work: only the counts and the wall time are known here.
-		fmt.Fprintln(stderr, statsLine(diff.Stats{Strategy: sum.Strategy, SourceRows: sum.SourceRows, TargetRows: sum.TargetRows, Elapsed: elapsed}))
+		fmt.Fprintln(stderr, statsLine(diff.Stats{Strategy: sum.Strategy, SourceRows: sum.SourceRows, TargetRows: sum.TargetRows, Elapsed: elapsed}, 0))
 	}
 	return err
 }

@@ -69,9 +69,10 @@ func executeChecksum(ctx context.Context, plan Plan, spec diff.Spec, source, tar
 	if o.progress != nil {
 		copts.Progress = func(p checksum.Progress) { o.progress(max(p.RowsSummed, p.SourceRows+p.TargetRows)) }
 	}
-	// Every discrepancy goes to the store, however many the job allows: past 64 MiB they
-	// wait on disk, in sorted runs.
-	sink := spool.New(o.tempDir, 0)
+	// Every discrepancy goes to the store, however many the job allows: past an eighth
+	// of the memory budget they wait on disk, in sorted runs.
+	_, held := spool.Split(spec.MemoryBudget)
+	sink := spool.New(o.tempDir, held)
 	defer sink.Close()
 	sum, err := checksum.Run(ctx, spec, srcCfg, tgtCfg, sink, copts)
 	if err != nil {

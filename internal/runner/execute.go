@@ -149,9 +149,12 @@ func Execute(ctx context.Context, plan Plan, source, target connect.Credentials,
 		diffOpts = append(diffOpts, diff.WithProgressInterval(o.interval),
 			diff.WithProgress(func(diff.Progress) { o.progress(rows.Load()) }))
 	}
-	// Every discrepancy goes to the store, however many the job allows: past 64 MiB they
-	// wait on disk, in sorted runs.
-	sink := spool.New(o.tempDir, 0)
+	// Every discrepancy goes to the store, however many the job allows: past an eighth
+	// of the memory budget (taken out of the comparison's) they wait on disk, in sorted
+	// runs.
+	var held int64
+	spec.MemoryBudget, held = spool.Split(spec.MemoryBudget)
+	sink := spool.New(o.tempDir, held)
 	defer sink.Close()
 	sum, err := diff.Run(ctx, spec, srcF, tgtF, sink, diffOpts...)
 	if err != nil {

@@ -97,3 +97,18 @@ func TestAllFailsOnALostRun(t *testing.T) {
 		t.Fatalf("after %d discrepancies: %v, want the lost run's error", n, err)
 	}
 }
+
+// Split gives the spool an eighth of the budget, at most DefaultLimit, and the
+// comparison the rest, never below the smallest budget.
+func TestSplit(t *testing.T) {
+	for _, c := range []struct{ budget, engine, held int64 }{
+		{0, diff.DefaultMemoryBudget - diff.DefaultMemoryBudget/8, diff.DefaultMemoryBudget / 8},
+		{256 << 20, 224 << 20, 32 << 20},
+		{4 << 30, 4<<30 - DefaultLimit, DefaultLimit},
+		{diff.MinMemoryBudget, diff.MinMemoryBudget, diff.MinMemoryBudget / 8},
+	} {
+		if engine, held := Split(c.budget); engine != c.engine || held != c.held {
+			t.Errorf("Split(%d) = %d, %d; want %d, %d", c.budget, engine, held, c.engine, c.held)
+		}
+	}
+}

@@ -13,7 +13,7 @@ import (
 //   - sample: for the table, the first tableRows of each kind in output order, which is
 //     all the table can show;
 //   - all: for json, csv and the results store, which take them all sorted, every one,
-//     in a spool (sorted runs on disk past an eighth of --memory, at most 64 MiB, taken
+//     in a spool (sorted runs on disk past a sixteenth of --memory, at most 64 MiB, taken
 //     out of the comparison's budget).
 //
 // It counts them all either way.

@@ -459,7 +459,7 @@ func TestDiffStats(t *testing.T) {
 	src, tgt := lines("source"), lines("target")
 	hashLine := regexp.MustCompile(fmt.Sprintf(`^stats: strategy hash, read %d source rows and %d target rows, `+
 		`([0-9]+) spills, [0-9.]+ [KMG]?i?B spilled \(([0-9]+) bytes\), [0-9]+ repartitions, pool peak [0-9.]+ [KMG]?i?B of [0-9.]+ [KMG]?i?B `+
-		`\(budget 64 KiB and 8\.0 KiB for the discrepancies, [0-9]+ partitions of [0-9.]+ [KMG]?i?B chunks\), rows kept as fingerprints, [0-9]+ read again, read phase [0-9.]+[µnm]?s, wall [0-9.]+[µnm]?s\n$`, src, tgt))
+		`\(budget 64 KiB and 4\.0 KiB for the discrepancies, [0-9]+ partitions of [0-9.]+ [KMG]?i?B chunks\), rows kept as fingerprints, [0-9]+ read again, read phase [0-9.]+[µnm]?s, wall [0-9.]+[µnm]?s\n$`, src, tgt))
 	// Local CSV and JSON Lines files can be read again: hash keeps fingerprints and says how
 	// many rows it read again (for a sorted pair too, read through the Ordered wrapper).
 	pc := generated(t, 10000, source.FormatCSV, false, false)

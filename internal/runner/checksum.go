@@ -69,7 +69,7 @@ func executeChecksum(ctx context.Context, plan Plan, spec diff.Spec, source, tar
 	if o.progress != nil {
 		copts.Progress = func(p checksum.Progress) { o.progress(max(p.RowsSummed, p.SourceRows+p.TargetRows)) }
 	}
-	// Every discrepancy goes to the store, however many the job allows: past an eighth
+	// Every discrepancy goes to the store, however many the job allows: past a sixteenth
 	// of the memory budget they wait on disk, in sorted runs.
 	_, held := spool.Split(spec.MemoryBudget)
 	sink := spool.New(o.tempDir, held)

@@ -149,7 +149,7 @@ func Execute(ctx context.Context, plan Plan, source, target connect.Credentials,
 		diffOpts = append(diffOpts, diff.WithProgressInterval(o.interval),
 			diff.WithProgress(func(diff.Progress) { o.progress(rows.Load()) }))
 	}
-	// Every discrepancy goes to the store, however many the job allows: past an eighth
+	// Every discrepancy goes to the store, however many the job allows: past a sixteenth
 	// of the memory budget (taken out of the comparison's) they wait on disk, in sorted
 	// runs.
 	var held int64

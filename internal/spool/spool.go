@@ -22,17 +22,18 @@ import (
 const DefaultLimit = 64 << 20
 
 // Split divides a run's memory budget (0: diff.DefaultMemoryBudget) between the
-// comparison and the spool of its discrepancies: the spool holds an eighth of it (at
+// comparison and the spool of its discrepancies: the spool holds a sixteenth of it (at
 // most DefaultLimit), the comparison gets the rest (never less than
 // diff.MinMemoryBudget). Both live in one heap, which the Go collector lets grow to
 // twice what is live; the comparison sizes its pool for that, and what the spool holds
 // must come out of the same budget, or a run with many discrepancies goes past it (a
-// 10M-row pair with 10% of them peaked at 425 MiB at --memory 256MiB).
+// 10M-row pair with 10% of them peaked at 425 MiB RSS at --memory 256MiB, when the
+// spool held 64 MiB whatever the budget).
 func Split(budget int64) (engine, held int64) {
 	if budget <= 0 {
 		budget = diff.DefaultMemoryBudget
 	}
-	held = min(DefaultLimit, budget/8)
+	held = min(DefaultLimit, budget/16)
 	return max(budget-held, diff.MinMemoryBudget), held
 }
 

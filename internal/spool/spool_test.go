@@ -98,14 +98,14 @@ func TestAllFailsOnALostRun(t *testing.T) {
 	}
 }
 
-// Split gives the spool an eighth of the budget, at most DefaultLimit, and the
+// Split gives the spool a sixteenth of the budget, at most DefaultLimit, and the
 // comparison the rest, never below the smallest budget.
 func TestSplit(t *testing.T) {
 	for _, c := range []struct{ budget, engine, held int64 }{
-		{0, diff.DefaultMemoryBudget - diff.DefaultMemoryBudget/8, diff.DefaultMemoryBudget / 8},
-		{256 << 20, 224 << 20, 32 << 20},
+		{0, diff.DefaultMemoryBudget - diff.DefaultMemoryBudget/16, diff.DefaultMemoryBudget / 16},
+		{256 << 20, 240 << 20, 16 << 20},
 		{4 << 30, 4<<30 - DefaultLimit, DefaultLimit},
-		{diff.MinMemoryBudget, diff.MinMemoryBudget, diff.MinMemoryBudget / 8},
+		{diff.MinMemoryBudget, diff.MinMemoryBudget, diff.MinMemoryBudget / 16},
 	} {
 		if engine, held := Split(c.budget); engine != c.engine || held != c.held {
 			t.Errorf("Split(%d) = %d, %d; want %d, %d", c.budget, engine, held, c.engine, c.held)

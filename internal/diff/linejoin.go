@@ -80,6 +80,10 @@ const (
 	lrecFlags  = lrecForced | lrecCells
 )
 
+// leftRanges is how many ranges of offsets the records of rows left over are kept in, to
+// be read again in offset order a range at a time.
+const leftRanges = 64
+
 // WithoutLineJoin makes the hash strategy keep fingerprinted records with keys even
 // when both sides could be line-joined (tests compare the two ways).
 func WithoutLineJoin() Option { return func(o *options) { o.noLineJoin = true } }
@@ -174,6 +178,7 @@ func lrecPrint(rec []byte) []byte { return rec[lrecFP:lrecLoc] }
 // lineJoin is a hash run's line join.
 type lineJoin struct {
 	h       *hashRun
+	ends    [2]uint64 // where each file's rows end: left-over records go to ranges of it
 	lines   [2]LooseLineReader
 	rf      [2]Refetcher
 	pos     [2]Positioner
@@ -212,9 +217,11 @@ func (h *hashRun) planLineJoin() *lineJoin {
 		if !ok {
 			return nil
 		}
-		if _, end, ok := sr.SplitRange(); !ok || end >= lrecCells {
+		_, end, ok := sr.SplitRange()
+		if !ok || end >= lrecCells {
 			return nil
 		}
+		lj.ends[i] = uint64(end)
 		if _, _, ok := lr.LooseLines(); !ok || !s.enc.plainKey || s.enc.ncols > maxLineFields {
 			return nil
 		}
@@ -437,7 +444,7 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) (err error) {
 	r.parts.Store(int64(len(jobs)))
 	r.joining.Store(true)
 	for i := range lj.left {
-		lj.left[i] = &partitioner{h: h, parts: make([]part, 1), name: fmt.Sprintf("left%d", i)}
+		lj.left[i] = &partitioner{h: h, parts: make([]part, leftRanges), mask: leftRanges - 1, name: fmt.Sprintf("left%d", i)}
 	}
 	defer func() {
 		for _, w := range lj.left {
@@ -490,12 +497,7 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) (err error) {
 			h.drop(&w.parts[i])
 		}
 	}
-	h.pool.mu.Lock()
-	free := h.pool.free
-	h.pool.free = nil
-	h.pool.used -= int64(len(free)) * int64(h.pool.cs)
-	h.pool.mu.Unlock()
-	if err = lj.compareLeft(ctx, free); err != nil {
+	if err = lj.compareLeft(ctx); err != nil {
 		return err
 	}
 	m := lj.matched.Load()
@@ -832,7 +834,9 @@ func (lj *lineJoin) leave(side int, recs []byte) error {
 	defer lj.leftMu[side].Unlock()
 	w := lj.left[side]
 	for off := 0; off < len(recs); off += lrecSize {
-		if err := w.addHashed(recs[off:off+lrecSize], 0); err != nil {
+		rec := recs[off : off+lrecSize]
+		loc, _ := lrecLocator(rec)
+		if err := w.addHashed(rec, loc*leftRanges/(lj.ends[side]+1)); err != nil {
 			return err
 		}
 	}
@@ -853,8 +857,8 @@ func (lj *lineJoin) leaveErr(side int, recs []byte) {
 }
 
 // compareLeft compares the rows left over: read again, by the hash strategy with values,
-// in a pool given the chunks free.
-func (lj *lineJoin) compareLeft(ctx context.Context, free [][]byte) error {
+// in a pool of its own given the join's free chunks.
+func (lj *lineJoin) compareLeft(ctx context.Context) error {
 	for side := range lj.left {
 		if err := lj.leftErr[side]; err != nil {
 			return err
@@ -867,33 +871,61 @@ func (lj *lineJoin) compareLeft(ctx context.Context, free [][]byte) error {
 		fn()
 	}
 	h, r := lj.h, lj.h.r
-	// The rows left over are read again in the order of their offsets when their
-	// records fit in an eighth of the pool (kept out of the run's own pool): rows close
-	// together then come from one read of the file. Else what is left over goes to
-	// disk, so that the run's memory is its pool's alone.
+	// The rows left over are read again in the order of their offsets, so that rows
+	// close together come from one read of the file: their records are in ranges of
+	// offsets (leftRanges), each sorted. A side whose records fit in an eighth of the
+	// pool (kept out of the run's own pool) is sorted at once; else its records go to
+	// disk and are read back a range at a time, each range sorted when it fits in what
+	// is left of the eighth (else in the order they came).
 	var sorted [2][]byte
-	held := int64(0)
-	rows := [2]int64{lj.left[0].parts[0].rows, lj.left[1].parts[0].rows}
+	var rows [2]int64
 	for side, w := range lj.left {
-		p := &w.parts[0]
-		if n := p.rows * (2*lrecSize + 8); p.rows < 1<<24 && held+n <= h.pool.limit/8 {
-			recs, err := load(w, p, make([]byte, 0, p.rows*lrecSize))
-			if err != nil {
-				return err
+		for i := range w.parts {
+			rows[side] += w.parts[i].rows
+		}
+	}
+	eighth := h.pool.limit / 8
+	held, streamed := int64(0), 0
+	for side, w := range lj.left {
+		if n := rows[side] * (2*lrecSize + 8); rows[side] < 1<<24 && held+n <= eighth {
+			out := make([]byte, 0, rows[side]*lrecSize)
+			var buf []byte
+			var order []uint64
+			for i := range w.parts {
+				var err error
+				if buf, err = load(w, &w.parts[i], buf[:0]); err != nil {
+					return err
+				}
+				out, order = byLocator(out, order, buf)
 			}
-			sorted[side] = byLocator(recs)
+			sorted[side] = out
 			held += n
 			continue
 		}
-		if err := w.spillAll(p); err != nil {
-			return err
+		for i := range w.parts {
+			if err := w.spillAll(&w.parts[i]); err != nil {
+				return err
+			}
 		}
+		streamed++
+	}
+	// The chunks free now (the join's, and those of the records just loaded or written
+	// out) go to the run's pool: else they would sit beside its new ones.
+	h.pool.mu.Lock()
+	free := h.pool.free
+	h.pool.free = nil
+	h.pool.used -= int64(len(free)) * int64(h.pool.cs)
+	h.pool.mu.Unlock()
+	var sortCap int64
+	if streamed > 0 {
+		sortCap = (eighth - held) / int64(streamed) // the two sides are read at once
+		held = eighth
 	}
 	sub := &run{spec: r.spec, p: r.p, x: r.x,
 		o: options{interval: r.o.interval, checkEvery: r.o.checkEvery, chunkSize: r.o.chunkSize, fanout: r.o.fanout,
 			poolLimit: h.pool.limit - held, noLineJoin: true, noFingerprint: lj.leftFit(rows, h.pool.limit-held), poolFree: free}}
 	for side := range 2 {
-		lr := &leftReader{lj: lj, side: side, w: lj.left[side], fetch: lj.rf[side].Refetch, recs: sorted[side]}
+		lr := &leftReader{lj: lj, side: side, w: lj.left[side], fetch: lj.rf[side].Refetch, recs: sorted[side], sortCap: sortCap}
 		if s, ok := lj.rf[side].(SessionRefetcher); ok {
 			lr.fetch = s.RefetchSession()
 		}
@@ -926,37 +958,41 @@ func (lj *lineJoin) leftFit(rows [2]int64, limit int64) bool {
 	return need <= limit/4
 }
 
-// byLocator returns records sorted by their locators (offsets in the file).
-func byLocator(recs []byte) []byte {
+// byLocator appends recs, sorted by their locators (offsets in the file), to dst, with
+// order as scratch space; it returns both for reuse.
+func byLocator(dst []byte, order []uint64, recs []byte) ([]byte, []uint64) {
 	n := len(recs) / lrecSize
-	order := make([]uint64, n) // locator (38 bits) and index (24 bits)
+	order = order[:0] // locator (38 bits) and index (24 bits)
 	for i := range n {
 		loc, _ := lrecLocator(recs[i*lrecSize:])
-		order[i] = loc<<24 | uint64(i)
+		order = append(order, loc<<24|uint64(i))
 	}
 	slices.Sort(order)
-	out := make([]byte, 0, len(recs))
 	for _, o := range order {
 		i := int(o & (1<<24 - 1))
-		out = append(out, recs[i*lrecSize:(i+1)*lrecSize]...)
+		dst = append(dst, recs[i*lrecSize:(i+1)*lrecSize]...)
 	}
-	return out
+	return dst, order
 }
 
 // leftReader reads a side's rows left over again. It is a Refetcher and RawRecorder
 // in turn, so that the run over them keeps fingerprints too (a row bigger than the
 // budget is compared all the same).
 type leftReader struct {
-	lj    *lineJoin
-	side  int
-	w     *partitioner
-	fetch func(loc uint64) ([]Cell, []byte, error)
-	blk   int
-	buf   []byte
-	recs  []byte // records of the block being read
-	loc   uint64
-	raw   []byte // the row last returned as read, when it is one line
-	print []byte // cellsPrint's buffer
+	lj      *lineJoin
+	side    int
+	w       *partitioner
+	fetch   func(loc uint64) ([]Cell, []byte, error)
+	sortCap int64 // bytes a range may take to be sorted (its records twice, and the order)
+	part    int   // the range being read
+	blk     int   // its next block
+	buf     []byte
+	sorted  []byte   // a range's records in offset order
+	order   []uint64 // byLocator's scratch
+	recs    []byte   // records of the range or block being read
+	loc     uint64
+	raw     []byte // the row last returned as read, when it is one line
+	print   []byte // cellsPrint's buffer
 }
 
 func (l *leftReader) CanRefetch() bool          { return true }
@@ -997,9 +1033,26 @@ func (l *leftReader) Position() string {
 // Next reads the next row left over again and checks that it is the row read first.
 func (l *leftReader) Next() ([]Cell, error) {
 	for len(l.recs) == 0 {
-		p := &l.w.parts[0]
-		if l.blk >= len(p.blocks) {
+		if l.part >= len(l.w.parts) {
 			return nil, io.EOF
+		}
+		p := &l.w.parts[l.part]
+		if l.blk == 0 && p.rows > 0 && p.rows*(2*lrecSize+8) <= l.sortCap {
+			buf, err := load(l.w, p, l.buf[:0])
+			if err != nil {
+				return nil, err
+			}
+			// Buffers reused from range to range: no garbage for the collector to let
+			// the heap grow by.
+			l.buf = buf
+			l.sorted, l.order = byLocator(l.sorted[:0], l.order, buf)
+			l.recs = l.sorted
+			l.part++
+			continue
+		}
+		if l.blk == len(p.blocks) {
+			l.part, l.blk = l.part+1, 0
+			continue
 		}
 		b := p.blocks[l.blk]
 		l.blk++

@@ -714,7 +714,8 @@ func TestSensitiveTypedKey(t *testing.T) {
 	tgt := [][]Cell{row("1", "2024-01-01T00:00:01Z", `{"SECRET":2}`)}
 	for st, ds := range refRun(t, spec, cols, src, tgt) {
 		b, _ := json.Marshal(ds)
-		if strings.Contains(string(b), "SECRET") || strings.Contains(string(b), "2024") {
+		// "2024-" and not "2024": a masked value's hex may hold the four digits.
+		if strings.Contains(string(b), "SECRET") || strings.Contains(string(b), "2024-") {
 			t.Errorf("%s: sensitive value in clear: %s", st, b)
 		}
 		if n := len(ds); n != 4 {

@@ -1037,7 +1037,7 @@ func (l *leftReader) Next() ([]Cell, error) {
 			return nil, io.EOF
 		}
 		p := &l.w.parts[l.part]
-		if l.blk == 0 && p.rows > 0 && p.rows*(2*lrecSize+8) <= l.sortCap {
+		if l.blk == 0 && p.rows > 0 && p.rows < 1<<24 && p.rows*(2*lrecSize+8) <= l.sortCap { // byLocator's 24-bit indexes
 			buf, err := load(l.w, p, l.buf[:0])
 			if err != nil {
 				return nil, err

@@ -112,6 +112,31 @@ func (m *memPool) put(c []byte) {
 	m.free = append(m.free, c[:0])
 }
 
+// takeFree takes the free chunks out of the pool (and its accounting), for another
+// pool to adopt.
+func (m *memPool) takeFree() [][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	free := m.free
+	m.free = nil
+	m.used -= int64(len(free)) * int64(m.cs)
+	return free
+}
+
+// adopt makes chunks another pool took free (takeFree) its own, as many as its limit
+// allows: memory the process has touched already, not garbage beside new chunks until
+// the collector runs.
+func (m *memPool) adopt(chunks [][]byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range chunks {
+		if cap(c) == m.cs && m.used+int64(m.cs) <= m.limit {
+			m.free = append(m.free, c[:0])
+			m.add(int64(m.cs))
+		}
+	}
+}
+
 // dropFree forgets free chunks until n more bytes fit. Called with mu held.
 func (m *memPool) dropFree(n int64) {
 	for m.used+n > m.limit && len(m.free) > 0 {
@@ -269,7 +294,7 @@ func (w *partitioner) add(rec []byte) error { return w.addHashed(rec, recHash(re
 
 // addHashed is add for a record whose hash is known.
 func (w *partitioner) addHashed(rec []byte, h uint64) error {
-	pt := &w.parts[int((h>>w.shift)&w.mask)]
+	pt := w.partOf(h)
 	pt.rows++
 	if len(pt.cur)+len(rec) <= cap(pt.cur) {
 		pt.cur = append(pt.cur, rec...)
@@ -279,10 +304,12 @@ func (w *partitioner) addHashed(rec []byte, h uint64) error {
 	return w.addSlow(pt, rec)
 }
 
-// place adds a record of n bytes to the partition of hash h and returns it, to be
+// partOf returns the part of hash h.
+func (w *partitioner) partOf(h uint64) *part { return &w.parts[int((h>>w.shift)&w.mask)] }
+
+// placeIn adds a record of n bytes to part pt (partOf its hash) and returns it, to be
 // written in place before the next call.
-func (w *partitioner) place(h uint64, n int) ([]byte, error) {
-	pt := &w.parts[int((h>>w.shift)&w.mask)]
+func (w *partitioner) placeIn(pt *part, n int) ([]byte, error) {
 	pt.rows++
 	l := len(pt.cur)
 	if l+n > cap(pt.cur) {
@@ -502,14 +529,7 @@ func (r *run) hash(ctx context.Context) (err error) {
 		limit = r.o.poolLimit
 	}
 	pool := &memPool{cs: cs, limit: limit}
-	for _, c := range r.o.poolFree {
-		// Chunks of the run before, reused: else they would be garbage beside this
-		// run's new ones until the collector ran, twice the memory for a while.
-		if cap(c) == cs && pool.used+int64(cs) <= limit {
-			pool.free = append(pool.free, c[:0])
-			pool.add(int64(cs))
-		}
-	}
+	pool.adopt(r.o.poolFree)
 	h := &hashRun{
 		r:       r,
 		pool:    pool,

@@ -124,10 +124,10 @@ func nextLoc(rec []byte, loc uint64) (uint64, bool) {
 // fingerprint to be written in place before the next call. A row 16 MiB or more past
 // the part's previous one (or before it) comes after an escape record.
 func placePrec(w *partitioner, hash uint64, head uint32, loc uint64) ([]byte, error) {
-	pt := &w.parts[int((hash>>w.shift)&w.mask)]
+	pt := w.partOf(hash)
 	d := loc - pt.last
 	if d >= precMaxDelta {
-		esc, err := w.place(hash, precSize)
+		esc, err := w.placeIn(pt, precSize)
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +137,7 @@ func placePrec(w *partitioner, hash uint64, head uint32, loc uint64) ([]byte, er
 		d = 0
 	}
 	pt.last = loc
-	rec, err := w.place(hash, precSize)
+	rec, err := w.placeIn(pt, precSize)
 	if err != nil {
 		return nil, err
 	}
@@ -911,11 +911,7 @@ func (lj *lineJoin) compareLeft(ctx context.Context) error {
 	}
 	// The chunks free now (the join's, and those of the records just loaded or written
 	// out) go to the run's pool: else they would sit beside its new ones.
-	h.pool.mu.Lock()
-	free := h.pool.free
-	h.pool.free = nil
-	h.pool.used -= int64(len(free)) * int64(h.pool.cs)
-	h.pool.mu.Unlock()
+	free := h.pool.takeFree()
 	var sortCap int64
 	if streamed > 0 {
 		sortCap = (eighth - held) / int64(streamed) // the two sides are read at once

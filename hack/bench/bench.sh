@@ -111,8 +111,12 @@ if [[ $WITH_DUCKDB == 1 ]]; then
 	lock=$BENCH_DIR/package-lock.json
 	installed=$BENCH_DIR/node_modules/.package-lock.json
 	if [[ ! -f $installed || $lock -nt $installed ]]; then
-		say "installing @duckdb/node-api (npm ci in hack/bench)"
-		(cd "$BENCH_DIR" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in hack/bench failed"
+		say "installing @duckdb/node-api (npm in hack/bench, from package-lock.json)"
+		# npm 11's ci refuses a lock file without other platforms' optional bindings,
+		# as its own install writes it ("Missing: @duckdb/node-bindings-darwin-arm64");
+		# install then takes the same locked versions and integrity hashes.
+		(cd "$BENCH_DIR" && { npm ci --no-audit --no-fund --loglevel=silent ||
+			npm install --no-save --no-audit --no-fund --loglevel=error; }) || die "npm install in hack/bench failed"
 	fi
 	DUCKDB_VERSION=$(cd "$BENCH_DIR" && node -e 'import("@duckdb/node-api").then(async ({DuckDBInstance}) => {
 		const c = await (await DuckDBInstance.create(":memory:")).connect();

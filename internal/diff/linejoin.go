@@ -510,10 +510,10 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) (err error) {
 type lineWorker struct {
 	lj    *lineJoin
 	recs  [2][]byte
-	extra [2][]int32  // records of a k after its first on a side (duplicates)
 	left  [2][]uint64 // bits of the records left over, by index
 	table []lslot
-	held  int64 // bytes of the above, accounted in the pool
+	gen   uint64 // of the partition being decided, in its slots' k: older ones are empty
+	held  int64  // bytes of the above, accounted in the pool
 	batch [2][]byte
 }
 
@@ -523,7 +523,7 @@ type lineWorker struct {
 // whether the target's first row is the same line. Kept in the slot itself, so that a
 // row costs one random access to the table: the source's row is not looked at again.
 type lslot struct {
-	k       uint64 // kt + 1; 0 for an empty slot
+	k       uint64 // the worker's gen<<32 | kt+1; empty when of an older gen
 	fp      [precDelta - precFP]byte
 	s, t    int32
 	ns, nt  uint8
@@ -541,7 +541,7 @@ func (wk *lineWorker) free() {
 func (wk *lineWorker) account() {
 	n := int64(cap(wk.table)) * int64(unsafe.Sizeof(lslot{}))
 	for side := range 2 {
-		n += int64(cap(wk.recs[side])+cap(wk.batch[side])) + int64(cap(wk.extra[side]))*4 + int64(cap(wk.left[side]))*8
+		n += int64(cap(wk.recs[side])+cap(wk.batch[side])) + int64(cap(wk.left[side]))*8
 	}
 	if n > wk.held {
 		wk.lj.h.pool.reserve(n-wk.held, true)
@@ -589,25 +589,53 @@ func (wk *lineWorker) decide() {
 		wk.account()
 	}
 	table := wk.table[:size]
-	clear(table)
+	// Slots of earlier partitions are empty by their generation: no clearing per
+	// partition, but when the count wraps.
+	if wk.gen++; wk.gen >= 1<<32 {
+		clear(wk.table)
+		wk.gen = 1
+	}
+	gen := wk.gen << 32
 	slot := func(k uint64) uint64 {
 		hi, _ := bits.Mul64(k*0x9E3779B97F4A7C15, size)
 		return hi
 	}
+	// Every row is left over until its k is matched: a bit per record, set, then
+	// cleared for escape records and for the two rows of a matched k, as they come (a
+	// second row on a side undoes a match). No pass over the table afterwards: its
+	// empty slots would cost a mispredicted branch each.
+	for side, recs := range wk.recs {
+		nrec := len(recs) / precSize
+		words := (nrec + 63) / 64
+		if cap(wk.left[side]) < words {
+			wk.left[side] = make([]uint64, words, words+words/4)
+		}
+		l := wk.left[side][:words]
+		for i := range l {
+			l[i] = ^uint64(0)
+		}
+		if r := nrec % 64; r != 0 {
+			l[words-1] = 1<<r - 1
+		}
+		wk.left[side] = l
+	}
+	left := wk.left
+	var matched int64
 	type fp = [precDelta - precFP]byte
 	for side, recs := range wk.recs {
-		extra := wk.extra[side][:0]
 		for j := range len(recs) / precSize {
 			rec := recs[j*precSize : (j+1)*precSize]
 			head := precHead(rec)
 			if head&precEscape == precEscape {
+				left[side][j>>6] &^= 1 << (j & 63)
 				continue
 			}
-			k := uint64(head&precKMask) + 1
-			s := slot(k)
+			kt := uint64(head&precKMask) + 1
+			k := gen | kt
+			s := slot(kt)
 			for {
 				sl := &table[s]
-				if sl.k == 0 {
+				if sl.k < gen {
 					*sl = lslot{k: k, s: -1, t: -1}
 					if side == 0 {
 						sl.s, sl.ns, sl.vouched = int32(j), 1, head&precForced == 0
@@ -625,53 +653,32 @@ func (wk *lineWorker) decide() {
 				}
 				switch {
 				case side == 0:
-					extra = append(extra, int32(j))
 					sl.ns = 2
 				case sl.nt == 0:
 					sl.t, sl.nt = int32(j), 1
-					sl.same = sl.vouched && head&precForced == 0 && sl.fp == fp(rec[precFP:precDelta])
+					// Sources all come first: ns is final.
+					if sl.ns == 1 && sl.vouched && head&precForced == 0 && sl.fp == fp(rec[precFP:precDelta]) {
+						sl.same = true
+						matched++
+						left[0][sl.s>>6] &^= 1 << (sl.s & 63)
+						left[1][j>>6] &^= 1 << (j & 63)
+					}
 				default:
-					extra = append(extra, int32(j))
+					if sl.same {
+						sl.same = false
+						matched--
+						left[0][sl.s>>6] |= 1 << (sl.s & 63)
+						left[1][sl.t>>6] |= 1 << (sl.t & 63)
+					}
 					sl.nt = 2
 				}
 				break
 			}
 		}
-		wk.extra[side] = extra
-	}
-	// Rows left over are marked, then found in order, for their locators.
-	for side, recs := range wk.recs {
-		words := (len(recs)/precSize + 63) / 64
-		if cap(wk.left[side]) < words {
-			wk.left[side] = make([]uint64, words, words+words/4)
-		}
-		wk.left[side] = wk.left[side][:words]
-		clear(wk.left[side])
-	}
-	left := wk.left
-	var matched int64
-	for i := range table {
-		sl := &table[i]
-		if sl.k == 0 {
-			continue
-		}
-		if sl.ns == 1 && sl.nt == 1 && sl.same {
-			matched++
-			continue
-		}
-		if sl.s >= 0 {
-			left[0][sl.s>>6] |= 1 << (sl.s & 63)
-		}
-		if sl.t >= 0 {
-			left[1][sl.t>>6] |= 1 << (sl.t & 63)
-		}
 	}
 	wk.lj.matched.Add(matched)
-	// A k with two rows on a side is left over: every extra row with it.
+	// Rows left over are found in order, for their locators.
 	for side, recs := range wk.recs {
-		for _, j := range wk.extra[side] {
-			left[side][j>>6] |= 1 << (j & 63)
-		}
 		batch := wk.batch[side][:0]
 		var loc uint64
 		at := 0 // the records before at are counted in loc

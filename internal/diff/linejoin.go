@@ -244,8 +244,33 @@ func (h *hashRun) planLineJoin() *lineJoin {
 func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 	s := lj.h.r.sides[side]
 	lr, rf, e := lj.lines[side], lj.rf[side], s.enc
+	// Lines come many a call when the reader can (LineBatcher); the line after a batch
+	// that stopped short is not one it hands over that way, and comes alone.
+	lb, _ := lr.(LineBatcher)
+	var lines [][]byte
+	var locs []uint64
+	if lb != nil {
+		lines, locs = make([][]byte, lineBatch), make([]uint64, lineBatch)
+	}
+	alone := false
 	var buf []byte
 	for {
+		if lb != nil && !alone {
+			if err := s.before(ctx); err != nil {
+				return err
+			}
+			n := lb.NextLinesLoose(lines, locs)
+			s.took(n)
+			for i, line := range lines[:n] {
+				if err := lj.addLine(w, e, line, false, locs[i]); err != nil {
+					return err
+				}
+			}
+			if alone = n < len(lines); n > 0 {
+				continue
+			}
+		}
+		alone = false
 		line, counted, cells, err := s.nextLoose(ctx, lr)
 		if err == io.EOF {
 			return nil
@@ -254,32 +279,27 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 			return err
 		}
 		loc := rf.Locator()
-		if loc >= lrecCells {
-			return fmt.Errorf("diff: %s: a row at byte %d is past what a line join can locate", sideName(side), loc)
+		if line != nil {
+			// The most common row, written straight to its record.
+			if err := lj.addLine(w, e, line, counted, loc); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := lj.located(side, loc); err != nil {
+			return err
 		}
 		var k uint64
 		var fp [fingerprintLen]byte
 		var flags uint32
 		vouched := false
-		switch {
-		case line != nil:
-			// The most common row, written straight to its record.
-			if k, vouched = e.lineKey(line, counted, lj.kseed); vouched {
-				rec, err := lj.place(w, k, 0, loc)
-				if err != nil {
-					return err
-				}
-				binary.LittleEndian.PutUint64(rec[precFP:], maphash.Bytes(lj.seeds.c, line)) // lineFingerprint's,
-				binary.LittleEndian.PutUint32(rec[precFP+8:], uint32(maphash.Bytes(lj.seeds.d, line)))
-				continue
-			}
-		case e.rowErr != "":
+		if e.rowErr != "" {
 			// Not a row (a ragged record): an invalid_row, found again when read again.
 			e.rowErr = ""
 			if cells != nil {
 				k = e.cellsKey(cells, lj.kseed)
 			}
-		default:
+		} else {
 			// A record over several lines, or with a quoted key: its cells are hashed.
 			k = e.cellsKey(cells, lj.kseed)
 			if vouched = e.cellsVouched(cells, k); vouched {
@@ -296,6 +316,39 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 		}
 		copy(rec[precFP:precDelta], fp[:])
 	}
+}
+
+// lineBatch is how many lines read asks a LineBatcher for at once.
+const lineBatch = 64
+
+// located checks that a row's locator fits a record's.
+func (lj *lineJoin) located(side int, loc uint64) error {
+	if loc >= lrecCells {
+		return fmt.Errorf("diff: %s: a row at byte %d is past what a line join can locate", sideName(side), loc)
+	}
+	return nil
+}
+
+// addLine adds the record of a row that came as a line, at locator loc.
+func (lj *lineJoin) addLine(w *partitioner, e *encoder, line []byte, counted bool, loc uint64) error {
+	if err := lj.located(e.side, loc); err != nil {
+		return err
+	}
+	k, vouched := e.lineKey(line, counted, lj.kseed)
+	if !vouched {
+		rec, err := lj.place(w, k, precForced, loc)
+		if err == nil {
+			clear(rec[precFP:precDelta])
+		}
+		return err
+	}
+	rec, err := lj.place(w, k, 0, loc)
+	if err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint64(rec[precFP:], maphash.Bytes(lj.seeds.c, line)) // lineFingerprint's,
+	binary.LittleEndian.PutUint32(rec[precFP+8:], uint32(maphash.Bytes(lj.seeds.d, line)))
+	return nil
 }
 
 // place adds the record of a row whose key hashes to k, with flags, at locator loc, to

@@ -133,6 +133,15 @@ type LooseLineReader interface {
 	NextLineLoose(split int) (line []byte, counted bool, cells []Cell, err error)
 }
 
+// LineBatcher is a LooseLineReader that can hand over many lines a call.
+type LineBatcher interface {
+	// NextLinesLoose fills lines, and locs with their locators, with up to len(lines)
+	// of the lines NextLineLoose would return next uncounted, and returns how many. It
+	// stops before any other line: fewer than len(lines), and the next one is for
+	// NextLineLoose. The lines are valid until the next call of either.
+	NextLinesLoose(lines [][]byte, locs []uint64) int
+}
+
 // Positioner is a Refetcher that can name a row by its locator as Position named it
 // when the row was read. With it, the hash strategy over two LineReaders need not keep
 // a row's position, nor check its values on both sides (linejoin.go): a row found

@@ -251,6 +251,12 @@ func (s *sideReader) nextLoose(ctx context.Context, lr LooseLineReader) ([]byte,
 	return line, counted, cells, err
 }
 
+// took counts n rows read in a batch (after has not seen them).
+func (s *sideReader) took(n int) {
+	s.n += int64(n)
+	s.pending += int64(n)
+}
+
 // before does what comes before reading a row: publishing progress, checking for
 // cancellation, rate limiting.
 func (s *sideReader) before(ctx context.Context) error {

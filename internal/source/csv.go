@@ -299,14 +299,27 @@ func (c *CSVReader) NextLinesLoose(lines [][]byte, locs []uint64) int {
 	}
 	buf, _ := c.br.Peek(c.br.Buffered()) // no read: only what is buffered
 	locs = locs[:len(lines)]
+	// The first quote is looked for once for the lines before it (one line in a few
+	// has one), a few KiB at a time: q is where it is, or -1 when not in buf[:qs].
+	q, qs := -1, 0
 	n, i := 0, 0
 	for n < len(lines) {
 		j := bytes.IndexByte(buf[i:], '\n')
 		if j < 0 {
 			break
 		}
+		for q < 0 && qs < i+j {
+			end := min(len(buf), max(i+j, qs+4<<10))
+			if k := bytes.IndexByte(buf[qs:end], c.quote); k >= 0 {
+				q = qs + k
+			}
+			qs = end
+		}
+		if q >= 0 && q < i+j {
+			break
+		}
 		body := trimEOL(buf[i : i+j+1])
-		if len(body) == 0 || bytes.IndexByte(body, c.quote) >= 0 {
+		if len(body) == 0 {
 			break
 		}
 		// readLine's bookkeeping, line by line.

@@ -19,13 +19,16 @@ func TestProgressPhasesAndStats(t *testing.T) {
 	var calls []Progress
 	var stats []Stats
 	statsAfter := -1 // progress calls made before the stats call
+	// Closed by the first call that sees a join under way, whatever came before it:
+	// the read can end before the progress goroutine first runs (both cores reading), so
+	// waiting for a call that sees the change from reading would wait forever.
 	sawJoining := make(chan struct{})
+	var joined sync.Once
 	progress := func(p Progress) {
 		mu.Lock()
 		defer mu.Unlock()
-		if p.Phase == PhaseJoining && p.PartitionsJoined < p.Partitions && len(calls) > 0 &&
-			calls[len(calls)-1].Phase != PhaseJoining {
-			close(sawJoining)
+		if p.Phase == PhaseJoining && p.PartitionsJoined < p.Partitions {
+			joined.Do(func() { close(sawJoining) })
 		}
 		calls = append(calls, p)
 	}

@@ -22,7 +22,7 @@ import (
 // and to name it by its locator (Positioner).
 //
 // Read phase: a side keeps of each row a 19-byte record (prec): 30 bits of k, the hash
-// of its key (a maphash seeded per run), above the bits that chose its partition; a
+// of its key (keyHash, seeded per run), above the bits that chose its partition; a
 // bit for a row the record does not vouch for (an empty key, a wrong field count, a
 // typed value that does not parse, a row the reader could not make cells of) and one
 // for a row fingerprinted by its cells (a record over several lines, or with a quoted
@@ -183,8 +183,8 @@ type lineJoin struct {
 	rf      [2]Refetcher
 	pos     [2]Positioner
 	seeds   *fpSeeds
-	kseed   maphash.Seed // of k
-	maxPart int64        // bytes of records of one partition (both sides) joined in memory
+	keys    *keyHash // of k
+	maxPart int64    // bytes of records of one partition (both sides) joined in memory
 	matched atomic.Int64
 	left    [2]*partitioner // left-over records, in part 0 of each
 	leftMu  [2]sync.Mutex
@@ -230,7 +230,7 @@ func (h *hashRun) planLineJoin() *lineJoin {
 	if _, ok := rawRecorders(r.p, r.sides[0].r, r.sides[1].r); !ok {
 		return nil
 	}
-	lj.seeds, lj.kseed = newFPSeeds(), maphash.MakeSeed()
+	lj.seeds, lj.keys = newFPSeeds(), newKeyHash()
 	for i, s := range r.sides {
 		s.enc.seeds, s.enc.loc, s.enc.raw = lj.seeds, lj.rf[i], lj.lines[i]
 		delim, null, _ := lj.lines[i].LooseLines()
@@ -297,11 +297,11 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 			// Not a row (a ragged record): an invalid_row, found again when read again.
 			e.rowErr = ""
 			if cells != nil {
-				k = e.cellsKey(cells, lj.kseed)
+				k = e.cellsKey(cells, lj.keys)
 			}
 		} else {
 			// A record over several lines, or with a quoted key: its cells are hashed.
-			k = e.cellsKey(cells, lj.kseed)
+			k = e.cellsKey(cells, lj.keys)
 			if vouched = e.cellsVouched(cells, k); vouched {
 				fp, buf = lj.cellsPrint(cells, buf)
 				flags = precCells
@@ -334,7 +334,7 @@ func (lj *lineJoin) addLine(w *partitioner, e *encoder, line []byte, counted boo
 	if err := lj.located(e.side, loc); err != nil {
 		return err
 	}
-	k, vouched := e.lineKey(line, counted, lj.kseed)
+	k, vouched := e.lineKey(line, counted, lj.keys)
 	if !vouched {
 		rec, err := lj.place(w, k, precForced, loc)
 		if err == nil {
@@ -365,7 +365,7 @@ func (lj *lineJoin) place(w *partitioner, k uint64, flags uint32, loc uint64) ([
 // reader did) and typed values that parse. The other side looks no further than the
 // key: its line is vouched for by an equal line checked on the other side, or read
 // again.
-func (e *encoder) lineKey(line []byte, counted bool, seed maphash.Seed) (uint64, bool) {
+func (e *encoder) lineKey(line []byte, counted bool, keys *keyHash) (uint64, bool) {
 	lf := e.lines
 	ends := lf.ends // not cleared: entries are written before they are read
 	field := func(i int) []byte {
@@ -393,7 +393,7 @@ func (e *encoder) lineKey(line []byte, counted bool, seed maphash.Seed) (uint64,
 	if lf.isNull(key) {
 		return 0, false // NULL: cellsKey's hash
 	}
-	k := maphash.Bytes(seed, key)
+	k := keys.sum(key)
 	if len(key) == 0 {
 		return k, false // the empty string (there is a NULL marker): no key either
 	}
@@ -433,12 +433,12 @@ func (e *encoder) validLine(c *column, s string) bool {
 }
 
 // cellsKey is lineKey's hash for a row that came as cells (0 without a key).
-func (e *encoder) cellsKey(cells []Cell, seed maphash.Seed) uint64 {
+func (e *encoder) cellsKey(cells []Cell, keys *keyHash) uint64 {
 	i := e.keyIdx[0]
 	if i >= len(cells) || cells[i].Null {
 		return 0
 	}
-	return maphash.String(seed, cells[i].Text)
+	return keys.sumString(cells[i].Text)
 }
 
 // cellsVouched is lineKey's check for a row that came as cells, whose key hashes to k.
@@ -544,13 +544,29 @@ func (lj *lineJoin) join(ctx context.Context, ws [2]*partitioner) (err error) {
 		return first
 	}
 	// The join's chunks are not needed any more: the run over the rows left over has
-	// a pool of its own, given the free ones.
+	// a pool of its own, given the free ones. Nor are its spill files: they are removed
+	// while those rows are compared (freeing a file's blocks takes the kernel ~10 ms
+	// per 100 MB, which would otherwise come after everything else).
 	for _, w := range ws {
 		for i := range w.parts {
 			h.drop(&w.parts[i])
 		}
 	}
-	if err = lj.compareLeft(ctx); err != nil {
+	removed := make(chan error, 1)
+	go func() {
+		var rerr error
+		for _, w := range ws {
+			if cerr := w.close(); cerr != nil && rerr == nil {
+				rerr = cerr
+			}
+		}
+		removed <- rerr
+	}()
+	err = lj.compareLeft(ctx)
+	if rerr := <-removed; err == nil {
+		err = rerr
+	}
+	if err != nil {
 		return err
 	}
 	m := lj.matched.Load()
@@ -1145,7 +1161,7 @@ func (l *leftReader) Next() ([]Cell, error) {
 			same = string(fp[:lrecLoc-lrecFP]) == string(lrecPrint(rec))
 		}
 	case err == nil:
-		same = l.lj.kt(lineRecKey(l.lj.h.r.sides[l.side].enc.cellsKey(cells, l.lj.kseed))) == lrecKey(rec)
+		same = l.lj.kt(lineRecKey(l.lj.h.r.sides[l.side].enc.cellsKey(cells, l.lj.keys))) == lrecKey(rec)
 	}
 	if !same {
 		what := ""

@@ -88,6 +88,7 @@ type CSVReader struct {
 	rawFormat string
 	delimStr  []byte  // the delimiter, for bytes.Count
 	cut       cutLine // NextLine returned rawRec without parsing it into c.raw
+	nl        []int32 // NextLinesLoose's line ends
 	_         [128]byte
 }
 
@@ -298,26 +299,21 @@ func (c *CSVReader) NextLinesLoose(lines [][]byte, locs []uint64) int {
 		return 0
 	}
 	buf, _ := c.br.Peek(c.br.Buffered()) // no read: only what is buffered
+	// Lines before the first quote, in the next few KiB (one line in a few has one: the
+	// quote's line is NextLineLoose's), their ends found all at once (newlineEnds).
+	limit := min(len(buf), batchBytes)
+	if q := bytes.IndexByte(buf[:limit], c.quote); q >= 0 {
+		limit = q
+	}
+	if cap(c.nl) < len(lines) {
+		c.nl = make([]int32, len(lines))
+	}
+	ends := c.nl[:len(lines)]
+	ends = ends[:newlineEnds(buf[:limit], ends)]
 	locs = locs[:len(lines)]
-	// The first quote is looked for once for the lines before it (one line in a few
-	// has one), a few KiB at a time: q is where it is, or -1 when not in buf[:qs].
-	q, qs := -1, 0
 	n, i := 0, 0
-	for n < len(lines) {
-		j := bytes.IndexByte(buf[i:], '\n')
-		if j < 0 {
-			break
-		}
-		for q < 0 && qs < i+j {
-			end := min(len(buf), max(i+j, qs+4<<10))
-			if k := bytes.IndexByte(buf[qs:end], c.quote); k >= 0 {
-				q = qs + k
-			}
-			qs = end
-		}
-		if q >= 0 && q < i+j {
-			break
-		}
+	for _, e := range ends {
+		j := int(e) - i
 		body := trimEOL(buf[i : i+j+1])
 		if len(body) == 0 {
 			break
@@ -344,6 +340,10 @@ func (c *CSVReader) NextLinesLoose(lines [][]byte, locs []uint64) int {
 	}
 	return n
 }
+
+// batchBytes is how far NextLinesLoose looks for lines in the buffer, at most: a quote
+// past it is not looked for.
+const batchBytes = 8 << 10
 
 func (c *CSVReader) nextLine(split int, count bool) ([]byte, bool, []diff.Cell, error) {
 	if c.err != nil {

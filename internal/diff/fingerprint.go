@@ -261,6 +261,7 @@ type lineFields struct {
 	need     int    // fields to find: up to the last one read
 	key      int    // the key's field
 	typed    []int  // fields validated, by compared column (e.typed order)
+	kinds    []kind // the typed fields' kinds, for lineKey's quick checks
 	ends     []int32
 	delimStr []byte // delim, for bytes.Count
 }
@@ -284,6 +285,7 @@ func (e *encoder) useLines(delim byte, null string) bool {
 	lf.need = lf.key + 1
 	for _, i := range e.typed {
 		lf.typed = append(lf.typed, e.colIdx[i])
+		lf.kinds = append(lf.kinds, e.cols[i].kind)
 		lf.need = max(lf.need, e.colIdx[i]+1)
 	}
 	// Written per line: padded so that no other object (the other side's) shares its

@@ -412,7 +412,24 @@ func (e *encoder) lineKey(line []byte, counted bool, keys *keyHash) (uint64, boo
 		}
 	}
 	for j, f := range lf.typed {
-		if b := field(f); !lf.isNull(b) && !e.validLine(e.cols[e.typed[j]], bstr(b)) {
+		b := field(f)
+		if lf.isNull(b) {
+			continue
+		}
+		// The quick check of the field's kind here (validPlain's, without its calls),
+		// validLine's whole check when it says no.
+		s, ok := bstr(b), false
+		switch lf.kinds[j] {
+		case kDecimal:
+			ok = isPlainDecimal(s, false)
+		case kInteger:
+			ok = isPlainDecimal(s, true)
+		case kDate:
+			ok = isPlainDate(s)
+		case kTimestamp:
+			ok = len(s) == 20 && isUTCSecond(s)
+		}
+		if !ok && !e.validLine(e.cols[e.typed[j]], s) {
 			return k, false
 		}
 	}

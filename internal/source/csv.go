@@ -292,8 +292,9 @@ func (c *CSVReader) NextLineLoose(split int) (line []byte, counted bool, cells [
 
 // NextLinesLoose implements diff.LineBatcher: the lines NextLineLoose would return next
 // uncounted (whole lines in the buffer, neither empty nor quoted), up to len(lines), with
-// their locators; it stops before any other line, and at the buffer's end. Reading them
-// one call for many saves the calls and bookkeeping of a line each.
+// their locators; it stops before any other line, and within the buffer's next
+// batchBytes. Reading them one call for many saves the calls and bookkeeping of a line
+// each.
 func (c *CSVReader) NextLinesLoose(lines [][]byte, locs []uint64) int {
 	if c.err != nil || c.proj != nil {
 		return 0
@@ -341,8 +342,7 @@ func (c *CSVReader) NextLinesLoose(lines [][]byte, locs []uint64) int {
 	return n
 }
 
-// batchBytes is how far NextLinesLoose looks for lines in the buffer, at most: a quote
-// past it is not looked for.
+// batchBytes is how far into the buffer NextLinesLoose looks for lines (and a quote).
 const batchBytes = 8 << 10
 
 func (c *CSVReader) nextLine(split int, count bool) ([]byte, bool, []diff.Cell, error) {

@@ -319,13 +319,7 @@ func (c *CSVReader) NextLinesLoose(lines [][]byte, locs []uint64) int {
 		if len(body) == 0 {
 			break
 		}
-		// readLine's bookkeeping, line by line.
-		if s := c.split; s != nil {
-			if s.reads&255 == 0 {
-				s.marks = append(s.marks, lineMark{off: c.off, lines: c.line})
-			}
-			s.reads++
-		}
+		c.markLine() // readLine's bookkeeping, line by line
 		lines[n], locs[n] = body, uint64(c.off)
 		n++
 		c.off += int64(j + 1)
@@ -480,6 +474,17 @@ func (c *CSVReader) readRecord() (int, string, error) {
 	return c.parseRecord(line, body, copied)
 }
 
+// markLine counts a physical line read from c.off, noting where every 256th starts when
+// the reader can split (RowAt and PositionAt start from those marks).
+func (c *CSVReader) markLine() {
+	if s := c.split; s != nil {
+		if s.reads&255 == 0 {
+			s.marks = append(s.marks, lineMark{off: c.off, lines: c.line})
+		}
+		s.reads++
+	}
+}
+
 // readLine reads the next non-empty physical line: as read, and its body without the
 // line end; copied says whether it is in c.buf (longer than the bufio buffer) rather
 // than in the buffer.
@@ -487,12 +492,7 @@ func (c *CSVReader) readLine() (line, body []byte, copied bool, err error) {
 	for {
 		c.pos.n = c.line + 1
 		c.recOff = c.off
-		if s := c.split; s != nil {
-			if s.reads&255 == 0 {
-				s.marks = append(s.marks, lineMark{off: c.off, lines: c.line})
-			}
-			s.reads++
-		}
+		c.markLine()
 		line, err = c.br.ReadSlice('\n')
 		copied = false
 		if err == bufio.ErrBufferFull {

@@ -416,20 +416,9 @@ func (e *encoder) lineKey(line []byte, counted bool, keys *keyHash) (uint64, boo
 		if lf.isNull(b) {
 			continue
 		}
-		// The quick check of the field's kind here (validPlain's, without its calls),
-		// validLine's whole check when it says no.
-		s, ok := bstr(b), false
-		switch lf.kinds[j] {
-		case kDecimal:
-			ok = isPlainDecimal(s, false)
-		case kInteger:
-			ok = isPlainDecimal(s, true)
-		case kDate:
-			ok = isPlainDate(s)
-		case kTimestamp:
-			ok = len(s) == 20 && isUTCSecond(s)
-		}
-		if !ok && !e.validLine(e.cols[e.typed[j]], s) {
+		// The quick check by the field's kind (validPlain's first look, without the
+		// column), validLine's whole check when it says no.
+		if s := bstr(b); !plainValid(lf.kinds[j], s) && !e.validLine(e.cols[e.typed[j]], s) {
 			return k, false
 		}
 	}

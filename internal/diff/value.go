@@ -148,10 +148,24 @@ func (c *column) validFast(s string) bool {
 // validPlain is validFast that takes every plain decimal, canonical or not ("10.50"):
 // valid, without canonicalizing it.
 func (c *column) validPlain(s string) bool {
-	if c.kind == kInteger || c.kind == kDecimal {
-		return isPlainDecimal(s, c.kind == kInteger)
+	return plainValid(c.kind, s) || c.kind == kTimestamp && validTimestampFast(s, c.Location)
+}
+
+// plainValid is validPlain's first look, by kind alone: true for the forms nearly every
+// value takes (a plain decimal, a date, a UTC timestamp to the second), false when the
+// whole check has to say. The line join calls it on its hot path, without a column.
+func plainValid(k kind, s string) bool {
+	switch k {
+	case kString:
+		return true
+	case kInteger, kDecimal:
+		return isPlainDecimal(s, k == kInteger)
+	case kDate:
+		return isPlainDate(s)
+	case kTimestamp:
+		return len(s) == 20 && isUTCSecond(s)
 	}
-	return c.validFast(s)
+	return false
 }
 
 // problem returns what is wrong with a non-NULL value ("" when it parses), with buf as

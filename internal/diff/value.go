@@ -129,24 +129,9 @@ func (c *column) isCanon(s string) bool {
 	return false
 }
 
-// validFast reports cheaply whether a non-NULL value is valid, for the common cases;
-// false means that problem has to say.
-func (c *column) validFast(s string) bool {
-	switch c.kind {
-	case kString:
-		return true
-	case kInteger, kDecimal:
-		return isCanonDecimal(s, c.kind == kInteger)
-	case kDate:
-		return isPlainDate(s)
-	case kTimestamp:
-		return validTimestampFast(s, c.Location)
-	}
-	return false
-}
-
-// validPlain is validFast that takes every plain decimal, canonical or not ("10.50"):
-// valid, without canonicalizing it.
+// validPlain reports cheaply whether a non-NULL value is valid, for the common cases,
+// every plain decimal among them, canonical or not ("10.50"), without canonicalizing
+// it; false means that problem has to say.
 func (c *column) validPlain(s string) bool {
 	return plainValid(c.kind, s) || c.kind == kTimestamp && validTimestampFast(s, c.Location)
 }

@@ -33,7 +33,8 @@ import (
 // canonical bytes and the canonical bytes. The text as read is not (values equal in
 // another spelling, "10.5" and "10.50", hash the same). When both sides are RawRecorders
 // whose rows have the same form (rawRecorders), a row that has a raw form (a CSV record
-// on one line) is hashed as those bytes instead, with other seeds: equal lines hold
+// on one line) is hashed as those bytes instead, with other seeds (lineprint.go: for
+// most lines, Go's AES hash construction with both hashes in one pass): equal lines hold
 // equal texts, so equal values; a key whose two rows are spelled differently is read
 // again and compared, and is matched if its values are equal. The values of a raw row
 // are still validated (a row with a value that does not parse is an invalid_row).
@@ -53,10 +54,16 @@ func WithoutFingerprints() Option { return func(o *options) { o.noFingerprint = 
 // fpSeeds are a run's fingerprint seeds, shared by both sides' encoders: a and b hash
 // canonical values, c and d rows as read (RawRecorder), so that the two kinds of input
 // never give the same fingerprint by being the same bytes.
-type fpSeeds struct{ a, b, c, d maphash.Seed }
+// aes are the lane seeds of rows as read of aesLineMin to aesLineMax bytes
+// (lineprint.go).
+type fpSeeds struct {
+	a, b, c, d maphash.Seed
+	aes        *aesSeeds
+}
 
 func newFPSeeds() *fpSeeds {
-	return &fpSeeds{a: maphash.MakeSeed(), b: maphash.MakeSeed(), c: maphash.MakeSeed(), d: maphash.MakeSeed()}
+	return &fpSeeds{a: maphash.MakeSeed(), b: maphash.MakeSeed(), c: maphash.MakeSeed(), d: maphash.MakeSeed(),
+		aes: newAESSeeds()}
 }
 
 // rawRecorders returns both sides' RawRecorders when rows read as the same bytes on both
@@ -142,12 +149,6 @@ func (e *encoder) fingerprintOf(cells []Cell, line []byte) (fp [fingerprintLen]b
 	binary.LittleEndian.PutUint64(fp[:8], maphash.Bytes(e.seeds.a, vals))
 	binary.LittleEndian.PutUint64(fp[8:], maphash.Bytes(e.seeds.b, vals))
 	return fp, true
-}
-
-func lineFingerprint(seeds *fpSeeds, line []byte) (fp [fingerprintLen]byte) {
-	binary.LittleEndian.PutUint64(fp[:8], maphash.Bytes(seeds.c, line))
-	binary.LittleEndian.PutUint64(fp[8:], maphash.Bytes(seeds.d, line))
-	return fp
 }
 
 // recFingerprint returns the fingerprint of a fingerprinted record: its last bytes.

@@ -346,8 +346,9 @@ func (lj *lineJoin) addLine(w *partitioner, e *encoder, line []byte, counted boo
 	if err != nil {
 		return err
 	}
-	binary.LittleEndian.PutUint64(rec[precFP:], maphash.Bytes(lj.seeds.c, line)) // lineFingerprint's,
-	binary.LittleEndian.PutUint32(rec[precFP+8:], uint32(maphash.Bytes(lj.seeds.d, line)))
+	a, b := lj.seeds.linePrint(line) // lineFingerprint's, 96 of its bits
+	binary.LittleEndian.PutUint64(rec[precFP:], a)
+	binary.LittleEndian.PutUint32(rec[precFP+8:], uint32(b))
 	return nil
 }
 

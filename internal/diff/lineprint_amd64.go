@@ -1,0 +1,41 @@
+package diff
+
+import "golang.org/x/sys/cpu"
+
+// The assembly aesLine this CPU runs, chosen once: four lanes an instruction with
+// AVX-512's vector AES, else one with AES-NI, else none (hasAESLine false).
+var (
+	hasAESLine = len(aesLineImpls()) > 0
+	aesLine512 = aesLineImpls()["avx512"] != nil
+)
+
+// aesLine returns aesLine's two hashes of line (aesLineMin to aesLineMax bytes), with
+// the 256 bytes of lane seeds at seeds. Only when hasAESLine.
+func aesLine(line []byte, seeds *[256]byte) (uint64, uint64) {
+	if aesLine512 {
+		return aesLineAVX512(&line[0], len(line), &seeds[0])
+	}
+	return aesLineAESNI(&line[0], len(line), &seeds[0])
+}
+
+// aesLineImpls are the assembly aesLines this CPU can run, by name.
+func aesLineImpls() map[string]func(p *byte, n int, seeds *byte) (uint64, uint64) {
+	m := map[string]func(p *byte, n int, seeds *byte) (uint64, uint64){}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VAES && cpu.X86.HasAVX2 {
+		m["avx512"] = aesLineAVX512
+	}
+	if cpu.X86.HasAES && cpu.X86.HasSSE41 {
+		m["aesni"] = aesLineAESNI
+	}
+	return m
+}
+
+// aesLineAVX512 and aesLineAESNI return aesLine's two hashes of the n bytes at p
+// (aesLineMin <= n <= aesLineMax), with the 256 bytes of lane seeds at seeds
+// (lineprint_amd64.s).
+//
+//go:noescape
+func aesLineAVX512(p *byte, n int, seeds *byte) (a, b uint64)
+
+//go:noescape
+func aesLineAESNI(p *byte, n int, seeds *byte) (a, b uint64)

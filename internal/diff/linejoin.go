@@ -376,15 +376,23 @@ func (e *encoder) lineKey(line []byte, counted bool, keys *keyHash) (uint64, boo
 		}
 		return line[start:ends[i]]
 	}
+	// The delimiters all at once where the CPU can (delimMasks, for most lines), else by
+	// searching as far as needed.
+	lo, hi, masked := delimMasks(line, lf.delim)
 	nk := lf.key + 1
-	if nk == 1 {
+	found := 0 // delimiters found (taken out of the masks)
+	switch {
+	case masked:
+		found = maskEnds(&lo, &hi, ends[:nk])
+	case nk == 1:
 		// The key first: one search.
-		i := bytes.IndexByte(line, lf.delim)
-		if i < 0 {
-			i = len(line)
+		if i := bytes.IndexByte(line, lf.delim); i >= 0 {
+			ends[0], found = int32(i), 1
 		}
-		ends[0] = int32(i)
-	} else if found := fieldEnds(line, lf.delim, ends[:nk], 0); found < nk {
+	default:
+		found = fieldEnds(line, lf.delim, ends[:nk], 0)
+	}
+	if found < nk {
 		if found < nk-1 {
 			return 0, false // no key field: a line of too few fields, not counted
 		}
@@ -401,14 +409,26 @@ func (e *encoder) lineKey(line []byte, counted bool, keys *keyHash) (uint64, boo
 	if int(k>>63) != e.side {
 		return k, true
 	}
-	if !counted && bytes.Count(line, lf.delimStr)+1 != e.ncols {
-		return k, false
+	if !counted {
+		fields := found + bits.OnesCount64(lo) + bits.OnesCount64(hi) + 1
+		if !masked {
+			fields = bytes.Count(line, lf.delimStr) + 1
+		}
+		if fields != e.ncols {
+			return k, false
+		}
 	}
 	if len(lf.typed) == 0 {
 		return k, true
 	}
 	if nk < lf.need {
-		if found := nk + fieldEnds(line[ends[nk-1]+1:], lf.delim, ends[nk:lf.need], ends[nk-1]+1); found < lf.need {
+		var more int
+		if masked {
+			more = maskEnds(&lo, &hi, ends[nk:lf.need])
+		} else {
+			more = fieldEnds(line[ends[nk-1]+1:], lf.delim, ends[nk:lf.need], ends[nk-1]+1)
+		}
+		if found := nk + more; found < lf.need {
 			ends[found] = int32(len(line))
 		}
 	}

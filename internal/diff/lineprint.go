@@ -47,7 +47,10 @@ func newAESSeeds() *aesSeeds {
 // linePrint returns the two hashes of a line's fingerprint.
 func (s *fpSeeds) linePrint(line []byte) (uint64, uint64) {
 	if n := len(line); n >= aesLineMin && n <= aesLineMax && s.aes != nil {
-		return aesLine(line, &s.aes[n-aesLineMin])
+		if aesLine512 {
+			return aesLineAVX512(&line[0], n, &s.aes[n-aesLineMin][0])
+		}
+		return aesLineAESNI(&line[0], n, &s.aes[n-aesLineMin][0])
 	}
 	return maphash.Bytes(s.c, line), maphash.Bytes(s.d, line)
 }

@@ -9,15 +9,6 @@ var (
 	aesLine512 = aesLineImpls()["avx512"] != nil
 )
 
-// aesLine returns aesLine's two hashes of line (aesLineMin to aesLineMax bytes), with
-// the 256 bytes of lane seeds at seeds. Only when hasAESLine.
-func aesLine(line []byte, seeds *[256]byte) (uint64, uint64) {
-	if aesLine512 {
-		return aesLineAVX512(&line[0], len(line), &seeds[0])
-	}
-	return aesLineAESNI(&line[0], len(line), &seeds[0])
-}
-
 // aesLineImpls are the assembly aesLines this CPU can run, by name.
 func aesLineImpls() map[string]func(p *byte, n int, seeds *byte) (uint64, uint64) {
 	m := map[string]func(p *byte, n int, seeds *byte) (uint64, uint64){}

@@ -2,10 +2,14 @@
 
 package diff
 
-// hasAESLine: no aesLine in assembly here; maphash hashes every line.
-const hasAESLine = false
+// No aesLine in assembly here: maphash hashes every line.
+const (
+	hasAESLine = false
+	aesLine512 = false
+)
 
-func aesLine(line []byte, seeds *[256]byte) (uint64, uint64) { panic("diff: no aesLine here") }
+func aesLineAVX512(p *byte, n int, seeds *byte) (a, b uint64) { panic("diff: no aesLine here") }
+func aesLineAESNI(p *byte, n int, seeds *byte) (a, b uint64)  { panic("diff: no aesLine here") }
 
 // aesLineImpls are the assembly aesLines this CPU can run: none.
 func aesLineImpls() map[string]func(p *byte, n int, seeds *byte) (uint64, uint64) { return nil }

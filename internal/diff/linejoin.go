@@ -607,6 +607,7 @@ type lineWorker struct {
 	lj    *lineJoin
 	recs  [2][]byte
 	left  [2][]uint64 // bits of the records left over, by index
+	locs  [2][]uint64 // by word of left: the locator of the record before its first
 	table []lslot
 	gen   uint64 // of the partition being decided, in its slots' k: older ones are empty
 	held  int64  // bytes of the above, accounted in the pool
@@ -637,7 +638,7 @@ func (wk *lineWorker) free() {
 func (wk *lineWorker) account() {
 	n := int64(cap(wk.table)) * int64(unsafe.Sizeof(lslot{}))
 	for side := range 2 {
-		n += int64(cap(wk.recs[side])+cap(wk.batch[side])) + int64(cap(wk.left[side]))*8
+		n += int64(cap(wk.recs[side])+cap(wk.batch[side])) + int64(cap(wk.left[side])+cap(wk.locs[side]))*8
 	}
 	if n > wk.held {
 		wk.lj.h.pool.reserve(n-wk.held, true)
@@ -705,7 +706,9 @@ func (wk *lineWorker) decide() {
 		words := (nrec + 63) / 64
 		if cap(wk.left[side]) < words {
 			wk.left[side] = make([]uint64, words, words+words/4)
+			wk.locs[side] = make([]uint64, words, words+words/4)
 		}
+		wk.locs[side] = wk.locs[side][:words]
 		l := wk.left[side][:words]
 		for i := range l {
 			l[i] = ^uint64(0)
@@ -719,13 +722,21 @@ func (wk *lineWorker) decide() {
 	var matched int64
 	type fp = [precDelta - precFP]byte
 	for side, recs := range wk.recs {
+		// Locators add up as the records come (nextLoc), noted every 64 records: a row
+		// left over is located from the note before it.
+		locs, loc := wk.locs[side], uint64(0)
 		for j := range len(recs) / precSize {
 			rec := recs[j*precSize : (j+1)*precSize]
+			if j&63 == 0 {
+				locs[j>>6] = loc
+			}
 			head := precHead(rec)
 			if head&precEscape == precEscape {
+				loc = precAt(rec)
 				left[side][j>>6] &^= 1 << (j & 63)
 				continue
 			}
+			loc += uint64(binary.LittleEndian.Uint32(rec[precDelta-1:])) >> 8 // precJump
 			kt := uint64(head&precKMask) + 1
 			k := gen | kt
 			s := slot(kt)
@@ -773,12 +784,14 @@ func (wk *lineWorker) decide() {
 		}
 	}
 	wk.lj.matched.Add(matched)
-	// Rows left over are found in order, for their locators.
+	// Rows left over, in order, located from the note of their word.
 	for side, recs := range wk.recs {
 		batch := wk.batch[side][:0]
-		var loc uint64
-		at := 0 // the records before at are counted in loc
 		for w, word := range left[side] {
+			if word == 0 {
+				continue
+			}
+			loc, at := wk.locs[side][w], w*64 // the records before at are counted in loc
 			for ; word != 0; word &= word - 1 {
 				j := w*64 + bits.TrailingZeros64(word)
 				for ; at <= j; at++ {

@@ -120,16 +120,16 @@ func nextLoc(rec []byte, loc uint64) (uint64, bool) {
 }
 
 // placePrec adds a row's record to the part of w that hash selects: head (kt and flags),
-// at locator loc, after the part's rows so far. It returns the record for its
-// fingerprint to be written in place before the next call. A row 16 MiB or more past
-// the part's previous one (or before it) comes after an escape record.
-func placePrec(w *partitioner, hash uint64, head uint32, loc uint64) ([]byte, error) {
+// fingerprint (a, and b's 32 bits), at locator loc, after the part's rows so far. A row
+// 16 MiB or more past the part's previous one (or before it) comes after an escape
+// record.
+func placePrec(w *partitioner, hash uint64, head uint32, a uint64, b uint32, loc uint64) error {
 	pt := w.partOf(hash)
 	d := loc - pt.last
 	if d >= precMaxDelta {
 		esc, err := w.placeIn(pt, precSize)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		binary.LittleEndian.PutUint32(esc, precEscape)
 		binary.LittleEndian.PutUint32(esc[precFP:], uint32(loc))
@@ -139,11 +139,18 @@ func placePrec(w *partitioner, hash uint64, head uint32, loc uint64) ([]byte, er
 	pt.last = loc
 	rec, err := w.placeIn(pt, precSize)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	binary.LittleEndian.PutUint32(rec, head)
-	rec[precDelta], rec[precDelta+1], rec[precDelta+2] = byte(d), byte(d>>8), byte(d>>16)
-	return rec, nil
+	// Three stores (byte 15 is b's last in both of the last two).
+	binary.LittleEndian.PutUint64(rec, uint64(head)|a<<32)
+	binary.LittleEndian.PutUint64(rec[precFP+4:], a>>32|uint64(b)<<32)
+	binary.LittleEndian.PutUint32(rec[precDelta-1:], b>>24|uint32(d)<<8)
+	return nil
+}
+
+// precPrint returns the fingerprint a record holds, as placePrec takes it.
+func precPrint(rec []byte) (a uint64, b uint32) {
+	return binary.LittleEndian.Uint64(rec[precFP:]), binary.LittleEndian.Uint32(rec[precFP+8:])
 }
 
 // appendLrec appends the record of a row left over, at locator loc, made from its prec.
@@ -310,11 +317,10 @@ func (lj *lineJoin) read(ctx context.Context, side int, w *partitioner) error {
 		if !vouched {
 			flags = precForced
 		}
-		rec, err := lj.place(w, k, flags, loc)
-		if err != nil {
+		a, b := binary.LittleEndian.Uint64(fp[:8]), binary.LittleEndian.Uint32(fp[8:]) // 96 bits
+		if err := lj.place(w, k, flags, a, b, loc); err != nil {
 			return err
 		}
-		copy(rec[precFP:precDelta], fp[:])
 	}
 }
 
@@ -336,28 +342,17 @@ func (lj *lineJoin) addLine(w *partitioner, e *encoder, line []byte, counted boo
 	}
 	k, vouched := e.lineKey(line, counted, lj.keys)
 	if !vouched {
-		rec, err := lj.place(w, k, precForced, loc)
-		if err == nil {
-			clear(rec[precFP:precDelta])
-		}
-		return err
-	}
-	rec, err := lj.place(w, k, 0, loc)
-	if err != nil {
-		return err
+		return lj.place(w, k, precForced, 0, 0, loc)
 	}
 	a, b := lj.seeds.linePrint(line) // lineFingerprint's, 96 of its bits
-	binary.LittleEndian.PutUint64(rec[precFP:], a)
-	binary.LittleEndian.PutUint32(rec[precFP+8:], uint32(b))
-	return nil
+	return lj.place(w, k, 0, a, uint32(b), loc)
 }
 
-// place adds the record of a row whose key hashes to k, with flags, at locator loc, to
-// its partition of w (of level 0), and returns it for its fingerprint to be written in
-// place.
-func (lj *lineJoin) place(w *partitioner, k uint64, flags uint32, loc uint64) ([]byte, error) {
+// place adds the record of a row whose key hashes to k, with flags and fingerprint a,
+// b, at locator loc, to its partition of w (of level 0).
+func (lj *lineJoin) place(w *partitioner, k uint64, flags uint32, a uint64, b uint32, loc uint64) error {
 	k = lineRecKey(k)
-	return placePrec(w, k, uint32(lj.kt(k))|flags, loc)
+	return placePrec(w, k, uint32(lj.kt(k))|flags, a, b, loc)
 }
 
 // lineKey returns the key hash of a line from NextLineLoose(e.lines.need), and whether
@@ -839,11 +834,10 @@ func (wk *lineWorker) split(ws [2]*partitioner, i, level int) (err error) {
 					k0, some = k, true
 				}
 				same = same && k == k0
-				out, err := placePrec(sub[side], k<<h.bits, head, loc)
-				if err != nil {
+				a, b := precPrint(rec)
+				if err := placePrec(sub[side], k<<h.bits, head, a, b, loc); err != nil {
 					return err
 				}
-				copy(out[precFP:precDelta], rec[precFP:precDelta])
 			}
 			return nil
 		})

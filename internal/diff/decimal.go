@@ -326,6 +326,24 @@ func isPlainDecimal(s string, intOnly bool) bool {
 	return digits > 0
 }
 
+// plainDecimalWord is isPlainDecimal of the n <= 8 bytes in w's low bytes (little
+// endian; the bytes above them are not looked at), a word at a time.
+func plainDecimalWord(w uint64, n int, intOnly bool) bool {
+	const lo7, highs = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	if n == 0 {
+		return false
+	}
+	keep := uint64(highs) >> (64 - 8*n) // the high bit of each of the n bytes
+	d := w ^ 0x3030303030303030         // digits become 0-9
+	notDigit := ((d & lo7) + 0x7676767676767676 | d) & keep
+	dots := zeroBytes(w^0x2e2e2e2e2e2e2e2e) & keep
+	other := notDigit &^ dots
+	if c := byte(w); c == '-' || c == '+' {
+		other &^= 0x80 // a sign first
+	}
+	return other == 0 && dots&(dots-1) == 0 && (!intOnly || dots == 0) && bits.OnesCount64(notDigit) < n
+}
+
 // isCanonDecimal reports whether s is already canonical:
 // -?(0|[1-9][0-9]*)(\.[0-9]*[1-9])? and not "-0" (integers: no fraction), of at most
 // maxPlainDecimal bytes, so within maxDecimalExponent and maxDecimalDigits. false says

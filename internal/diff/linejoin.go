@@ -433,8 +433,16 @@ func (e *encoder) lineKey(line []byte, counted bool, keys *keyHash) (uint64, boo
 			continue
 		}
 		// The quick check by the field's kind (validPlain's first look, without the
-		// column), validLine's whole check when it says no.
-		if s := bstr(b); !plainValid(lf.kinds[j], s) && !e.validLine(e.cols[e.typed[j]], s) {
+		// column; a short number a word at a time, read from the line), validLine's
+		// whole check when it says no.
+		var ok bool
+		switch kd := lf.kinds[j]; {
+		case (kd == kDecimal || kd == kInteger) && len(b) <= 8 && cap(b) >= 8:
+			ok = plainDecimalWord(binary.LittleEndian.Uint64(b[:8]), len(b), kd == kInteger)
+		default:
+			ok = plainValid(kd, bstr(b))
+		}
+		if !ok && !e.validLine(e.cols[e.typed[j]], bstr(b)) {
 			return k, false
 		}
 	}

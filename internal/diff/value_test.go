@@ -1,7 +1,9 @@
 package diff
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +293,51 @@ func TestDateWithSubNanosecondTime(t *testing.T) {
 		if err != nil || sum.Matched != 0 || len(ds) != 1 || ds[0].Kind != KindInvalidRow || ds[0].Side != SideTarget {
 			t.Errorf("%s: %+v %v %v; want one invalid_row on the target", st, sum, ds, err)
 		}
+	}
+}
+
+// TestPlainDecimalWord: the word-at-a-time check decides as isPlainDecimal for every
+// text of up to five bytes over digits, signs, points and other bytes (exhaustively),
+// and for random ones of six to eight, whatever the bytes after the text.
+func TestPlainDecimalWord(t *testing.T) {
+	if maxPlainDecimal < 8 {
+		t.Fatalf("maxPlainDecimal %d: the word check takes up to 8 bytes", maxPlainDecimal)
+	}
+	alphabet := []byte{'0', '5', '9', '.', '-', '+', '/', ':', 'e', ' ', 0xb0}
+	check := func(b []byte, junk uint64) {
+		var w [8]byte
+		copy(w[:], b)
+		word := binary.LittleEndian.Uint64(w[:])
+		if len(b) < 8 {
+			word |= junk << (8 * len(b))
+		}
+		for _, intOnly := range []bool{false, true} {
+			if got, want := plainDecimalWord(word, len(b), intOnly), isPlainDecimal(string(b), intOnly); got != want {
+				t.Fatalf("%q (integer %v): word %v, isPlainDecimal %v", b, intOnly, got, want)
+			}
+		}
+	}
+	var gen func(prefix []byte, n int)
+	gen = func(prefix []byte, n int) {
+		check(prefix, 0x3030303030303030)
+		check(prefix, 0x2e2d2e2d2e2d2e2d)
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			gen(append(prefix, c), n-1)
+		}
+	}
+	gen(nil, 5)
+	rng := rand.New(rand.NewPCG(15, 16))
+	for range 200000 {
+		b := make([]byte, 6+rng.IntN(3))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+			if rng.IntN(3) > 0 {
+				b[i] = '0' + byte(rng.IntN(10))
+			}
+		}
+		check(b, rng.Uint64())
 	}
 }

@@ -345,12 +345,13 @@ func (c *CSVReader) nextLine(split int, count bool) ([]byte, bool, []diff.Cell, 
 	}
 	line, body, copied, err := c.readLine()
 	if err == nil && (c.splittable() || !count && c.proj == nil) {
-		if !count && bytes.IndexByte(body, c.quote) < 0 {
+		q := bytes.IndexByte(body, c.quote)
+		if !count && q < 0 {
 			c.rawRec = body
 			c.cut = cutLine{} // LineCells is not for a line whose fields were not counted
 			return body, false, nil, nil
 		}
-		if c.oneLine(body, split) {
+		if c.oneLine(body, q, split) {
 			c.rawRec = body
 			c.cut = cutLine{line: line, copied: copied, ok: true}
 			return body, true, nil, nil
@@ -373,11 +374,11 @@ type cutLine struct {
 	ok     bool
 }
 
-// oneLine reports whether body is a whole record of c.fileCols fields whose first split
-// fields are not quoted. Quoted fields after those are checked to end on this line, as
-// the parser would read them, without being unescaped.
-func (c *CSVReader) oneLine(body []byte, split int) bool {
-	q := bytes.IndexByte(body, c.quote)
+// oneLine reports whether body, whose first quote is at q (-1: none), is a whole record
+// of c.fileCols fields whose first split fields are not quoted. Quoted fields after
+// those are checked to end on this line, as the parser would read them, without being
+// unescaped.
+func (c *CSVReader) oneLine(body []byte, q, split int) bool {
 	if q < 0 {
 		return bytes.Count(body, c.delimStr)+1 == c.fileCols
 	}

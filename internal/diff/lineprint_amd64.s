@@ -15,6 +15,7 @@ TEXT ·aesLineAVX512(SB), NOSPLIT, $0-40
 	VPXORQ 64(DX), Z1, Z3
 	VPXORQ 128(DX), Z0, Z4
 	VPXORQ 192(DX), Z1, Z5
+	// Three AES rounds each, the state its own round key.
 	VAESENC Z2, Z2, Z2
 	VAESENC Z3, Z3, Z3
 	VAESENC Z4, Z4, Z4
@@ -27,6 +28,7 @@ TEXT ·aesLineAVX512(SB), NOSPLIT, $0-40
 	VAESENC Z3, Z3, Z3
 	VAESENC Z4, Z4, Z4
 	VAESENC Z5, Z5, Z5
+	// A hash is the XOR of its eight lanes: of its two registers, then of their halves.
 	VPXORQ Z3, Z2, Z2
 	VPXORQ Z5, Z4, Z4
 	VEXTRACTI64X4 $1, Z2, Y3
@@ -42,7 +44,43 @@ TEXT ·aesLineAVX512(SB), NOSPLIT, $0-40
 	VZEROUPPER
 	RET
 
+// AESLINE8 computes a hash with the lane seeds at off(DX) from the blocks in X8-X15:
+// each lane seed XORed with its block, three AES rounds (the state its own round key),
+// the XOR of the eight in X0.
+#define AESLINE8(off) \
+	MOVOU off+0(DX), X0; \
+	MOVOU off+16(DX), X1; \
+	MOVOU off+32(DX), X2; \
+	MOVOU off+48(DX), X3; \
+	MOVOU off+64(DX), X4; \
+	MOVOU off+80(DX), X5; \
+	MOVOU off+96(DX), X6; \
+	MOVOU off+112(DX), X7; \
+	PXOR X8, X0; \
+	PXOR X9, X1; \
+	PXOR X10, X2; \
+	PXOR X11, X3; \
+	PXOR X12, X4; \
+	PXOR X13, X5; \
+	PXOR X14, X6; \
+	PXOR X15, X7; \
+	AESENC X0, X0; AESENC X1, X1; AESENC X2, X2; AESENC X3, X3; \
+	AESENC X4, X4; AESENC X5, X5; AESENC X6, X6; AESENC X7, X7; \
+	AESENC X0, X0; AESENC X1, X1; AESENC X2, X2; AESENC X3, X3; \
+	AESENC X4, X4; AESENC X5, X5; AESENC X6, X6; AESENC X7, X7; \
+	AESENC X0, X0; AESENC X1, X1; AESENC X2, X2; AESENC X3, X3; \
+	AESENC X4, X4; AESENC X5, X5; AESENC X6, X6; AESENC X7, X7; \
+	PXOR X1, X0; \
+	PXOR X3, X2; \
+	PXOR X5, X4; \
+	PXOR X7, X6; \
+	PXOR X2, X0; \
+	PXOR X6, X4; \
+	PXOR X4, X0
+
 // func aesLineAESNI(p *byte, n int, seeds *byte) (a, b uint64)
+// One lane an instruction. The blocks are in X8-X15 (X15, the ABI's zero register, is
+// cleared before returning); each hash's lanes in X0-X7.
 TEXT ·aesLineAESNI(SB), NOSPLIT, $0-40
 	MOVQ p+0(FP), AX
 	MOVQ n+8(FP), CX
@@ -55,105 +93,10 @@ TEXT ·aesLineAESNI(SB), NOSPLIT, $0-40
 	MOVOU (BX), X12
 	MOVOU 16(BX), X13
 	MOVOU 32(BX), X14
-	// X8-X15 hold the blocks (X15 is loaded last: it is the ABI's zero register, and is
-	// cleared before returning). Hash a's lanes in X0-X7, then hash b's.
-	MOVOU (DX), X0
-	MOVOU 16(DX), X1
-	MOVOU 32(DX), X2
-	MOVOU 48(DX), X3
-	MOVOU 64(DX), X4
-	MOVOU 80(DX), X5
-	MOVOU 96(DX), X6
-	MOVOU 112(DX), X7
-	PXOR X8, X0
-	PXOR X9, X1
-	PXOR X10, X2
-	PXOR X11, X3
-	PXOR X12, X4
-	PXOR X13, X5
-	PXOR X14, X6
 	MOVOU 48(BX), X15
-	PXOR X15, X7
-	AESENC X0, X0
-	AESENC X1, X1
-	AESENC X2, X2
-	AESENC X3, X3
-	AESENC X4, X4
-	AESENC X5, X5
-	AESENC X6, X6
-	AESENC X7, X7
-	AESENC X0, X0
-	AESENC X1, X1
-	AESENC X2, X2
-	AESENC X3, X3
-	AESENC X4, X4
-	AESENC X5, X5
-	AESENC X6, X6
-	AESENC X7, X7
-	AESENC X0, X0
-	AESENC X1, X1
-	AESENC X2, X2
-	AESENC X3, X3
-	AESENC X4, X4
-	AESENC X5, X5
-	AESENC X6, X6
-	AESENC X7, X7
-	PXOR X1, X0
-	PXOR X3, X2
-	PXOR X5, X4
-	PXOR X7, X6
-	PXOR X2, X0
-	PXOR X6, X4
-	PXOR X4, X0
+	AESLINE8(0)
 	MOVQ X0, a+24(FP)
-	// hash b
-	MOVOU 128(DX), X0
-	MOVOU 144(DX), X1
-	MOVOU 160(DX), X2
-	MOVOU 176(DX), X3
-	MOVOU 192(DX), X4
-	MOVOU 208(DX), X5
-	MOVOU 224(DX), X6
-	MOVOU 240(DX), X7
-	PXOR X8, X0
-	PXOR X9, X1
-	PXOR X10, X2
-	PXOR X11, X3
-	PXOR X12, X4
-	PXOR X13, X5
-	PXOR X14, X6
-	PXOR X15, X7
-	AESENC X0, X0
-	AESENC X1, X1
-	AESENC X2, X2
-	AESENC X3, X3
-	AESENC X4, X4
-	AESENC X5, X5
-	AESENC X6, X6
-	AESENC X7, X7
-	AESENC X0, X0
-	AESENC X1, X1
-	AESENC X2, X2
-	AESENC X3, X3
-	AESENC X4, X4
-	AESENC X5, X5
-	AESENC X6, X6
-	AESENC X7, X7
-	AESENC X0, X0
-	AESENC X1, X1
-	AESENC X2, X2
-	AESENC X3, X3
-	AESENC X4, X4
-	AESENC X5, X5
-	AESENC X6, X6
-	AESENC X7, X7
-	PXOR X1, X0
-	PXOR X3, X2
-	PXOR X5, X4
-	PXOR X7, X6
-	PXOR X2, X0
-	PXOR X6, X4
-	PXOR X4, X0
+	AESLINE8(128)
 	MOVQ X0, b+32(FP)
 	PXOR X15, X15
 	RET

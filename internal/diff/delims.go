@@ -2,8 +2,12 @@ package diff
 
 import "math/bits"
 
-// delimMaskMax is the longest line delimMasks takes: two 64-bit masks.
+// delimMaskMax is the longest line delimMasker takes: two 64-bit masks.
 const delimMaskMax = 128
+
+// delimMasker finds a line's delimiters all at once, as masks (masks), by the vector
+// instructions it may use: cpuDelims, those of this CPU (tests choose others).
+type delimMasker struct{ avx512, avx2 bool }
 
 // maskEnds writes to ends the offsets of the next len(ends) delimiters of a line whose
 // delimiter masks are *lo and *hi, taking them out of the masks, and returns how many

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// delimMasksRef is delimMasks byte by byte.
+// delimMasksRef is delimMasker.masks byte by byte.
 func delimMasksRef(line []byte, delim byte) (lo, hi uint64) {
 	for i, c := range line {
 		if c != delim {
@@ -22,20 +22,19 @@ func delimMasksRef(line []byte, delim byte) (lo, hi uint64) {
 	return lo, hi
 }
 
-// TestDelimMasks: delimMasks gives the byte-by-byte masks at every length it takes, at
+// TestDelimMasks: delimMasker gives the byte-by-byte masks at every length it takes, at
 // every alignment, with bytes past the line that are the delimiter (never counted);
 // maskEnds gives fieldEnds' offsets from them.
 func TestDelimMasks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	alphabet := []byte{',', 'a', ',' | 0x80, ',' ^ 1, 0, 0xff}
 	buf := make([]byte, 2*delimMaskMax+64)
-	defer func() { delims512, delimsAVX2 = delimMasksInit() }()
 	for round := range 400 {
 		// Each way this CPU has: AVX-512, AVX2 alone (then only with 128 bytes
 		// readable: a line at the buffer's end is not taken).
-		delims512, delimsAVX2 = delimMasksInit()
+		d := cpuDelims
 		if round%2 == 1 {
-			delims512 = false
+			d.avx512 = false
 		}
 		for i := range buf {
 			buf[i] = alphabet[rng.IntN(len(alphabet))]
@@ -46,9 +45,9 @@ func TestDelimMasks(t *testing.T) {
 			if atEnd {
 				line = buf[len(buf)-n:]
 			}
-			lo, hi, ok := delimMasks(line, ',')
+			lo, hi, ok := d.masks(line, ',')
 			if !ok {
-				if n > 0 && n <= delimMaskMax && (delims512 || delimsAVX2 && (!atEnd || n == delimMaskMax)) {
+				if n > 0 && n <= delimMaskMax && (d.avx512 || d.avx2 && (!atEnd || n == delimMaskMax)) {
 					t.Fatalf("%d bytes: not taken", n)
 				}
 				continue
@@ -76,7 +75,7 @@ func TestDelimMasks(t *testing.T) {
 // both sides, counted or not, for lines with too few and too many fields, empty and
 // NULL fields, invalid values, and lengths on both sides of 64 and delimMaskMax.
 func TestLineKeyMasked(t *testing.T) {
-	if !delims512 && !delimsAVX2 {
+	if cpuDelims == (delimMasker{}) {
 		t.Skip("no delimiter masks here")
 	}
 	p, err := newPlan(fingerprintSpec, fingerprintCols, fingerprintCols)
@@ -109,9 +108,9 @@ func TestLineKeyMasked(t *testing.T) {
 				}
 				line := []byte(strings.Join(fields, ","))
 				counted := rng.IntN(4) == 0 && n == len(fingerprintCols)
-				delims512, delimsAVX2 = false, false
+				e.lines.delims = delimMasker{}
 				wk, wok := e.lineKey(line, counted, keys)
-				delims512, delimsAVX2 = delimMasksInit()
+				e.lines.delims = cpuDelims
 				k, ok := e.lineKey(line, counted, keys)
 				if ok {
 					vouched++

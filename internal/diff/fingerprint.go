@@ -264,7 +264,8 @@ type lineFields struct {
 	typed    []int  // fields validated, by compared column (e.typed order)
 	kinds    []kind // the typed fields' kinds, for lineKey's quick checks
 	ends     []int32
-	delimStr []byte // delim, for bytes.Count
+	delimStr []byte      // delim, for bytes.Count
+	delims   delimMasker // how to find the delimiters at once
 }
 
 // isNull reports whether a field of a line is NULL.
@@ -282,7 +283,7 @@ func (e *encoder) useLines(delim byte, null string) bool {
 	if e.raw == nil || e.loc == nil || !e.plainKey || e.ncols > maxLineFields {
 		return false
 	}
-	lf := &lineFields{delim: delim, null: null, key: e.keyIdx[0]}
+	lf := &lineFields{delim: delim, null: null, key: e.keyIdx[0], delims: cpuDelims}
 	lf.need = lf.key + 1
 	for _, i := range e.typed {
 		lf.typed = append(lf.typed, e.colIdx[i])

@@ -371,9 +371,9 @@ func (e *encoder) lineKey(line []byte, counted bool, keys *keyHash) (uint64, boo
 		}
 		return line[start:ends[i]]
 	}
-	// The delimiters all at once where the CPU can (delimMasks, for most lines), else by
-	// searching as far as needed.
-	lo, hi, masked := delimMasks(line, lf.delim)
+	// The delimiters all at once where the CPU can (most lines), else by searching as far
+	// as needed.
+	lo, hi, masked := lf.delims.masks(line, lf.delim)
 	nk := lf.key + 1
 	found := 0 // delimiters found (taken out of the masks)
 	switch {

@@ -54,11 +54,9 @@ func WithoutFingerprints() Option { return func(o *options) { o.noFingerprint = 
 // fpSeeds are a run's fingerprint seeds, shared by both sides' encoders: a and b hash
 // canonical values, c and d rows as read (RawRecorder), so that the two kinds of input
 // never give the same fingerprint by being the same bytes.
-// aes are the lane seeds of rows as read of aesLineMin to aesLineMax bytes
-// (lineprint.go).
 type fpSeeds struct {
 	a, b, c, d maphash.Seed
-	aes        *aesSeeds
+	aes        *aesSeeds // for rows as read of aesLineMin to aesLineMax bytes (lineprint.go)
 }
 
 func newFPSeeds() *fpSeeds {

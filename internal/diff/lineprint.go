@@ -55,6 +55,7 @@ func (s *fpSeeds) linePrint(line []byte) (uint64, uint64) {
 	return maphash.Bytes(s.c, line), maphash.Bytes(s.d, line)
 }
 
+// lineFingerprint is a line's fingerprint: linePrint's two hashes.
 func lineFingerprint(seeds *fpSeeds, line []byte) (fp [fingerprintLen]byte) {
 	a, b := seeds.linePrint(line)
 	binary.LittleEndian.PutUint64(fp[:8], a)

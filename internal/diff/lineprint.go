@@ -14,17 +14,20 @@ import (
 // lines have equal lengths: every line of the run is fingerprinted alike.
 //
 // aesLine is the construction of Go's own AES hash (the runtime's aeshash, which
-// maphash uses on these CPUs) for inputs of 65 to 128 bytes, computed for two hashes at
-// once: the input's first 64 bytes and its last 64 (overlapping when shorter than 128)
-// are eight 16-byte blocks; block i is XORed with lane seed i, scrambled by three AES
-// rounds (AESENC with the state as its own round key), and the hash is the low 64 bits
-// of the XOR of the eight. The runtime derives its lane seeds from the seed, the
-// length and a per-process key; here each hash, length and lane has lane seeds of its
-// own drawn at random for the run (aesSeeds), so that inputs of different lengths whose
-// blocks are the same (a repeated pattern) do not hash alike.
+// maphash uses on these CPUs) for inputs of 65 to 256 bytes, computed for two hashes at
+// once. Up to 128 bytes: the input's first 64 bytes and its last 64 (overlapping when
+// shorter than 128) are eight 16-byte blocks; block i is XORed with lane seed i,
+// scrambled by three AES rounds (AESENC with the state as its own round key), and the
+// hash is the low 64 bits of the XOR of the eight. Past 128 (the runtime's loop over
+// 128-byte blocks, run once): lane i starts as block i of the last 128 bytes XORed with
+// its seed, takes a round, then a round whose key is block i of the first 128 bytes,
+// then the three rounds and the XOR. The runtime derives its lane seeds from the seed,
+// the length and a per-process key; here each hash, length and lane has lane seeds of
+// its own drawn at random for the run (aesSeeds), so that inputs of different lengths
+// whose blocks are the same (a repeated pattern) do not hash alike.
 const (
 	aesLineMin = 65
-	aesLineMax = 128
+	aesLineMax = 256
 )
 
 // aesSeeds are the lane seeds of aesLine, by length - aesLineMin: hash 0's eight lanes,

@@ -58,13 +58,20 @@ func aesLineRef(line []byte, seeds *[256]byte) (a, b uint64) {
 		var acc [16]byte
 		for l := range 8 {
 			var blk [16]byte
-			if l < 4 {
+			switch {
+			case n > 128:
+				copy(blk[:], line[n-128+16*l:])
+			case l < 4:
 				copy(blk[:], line[16*l:])
-			} else {
+			default:
 				copy(blk[:], line[n-64+16*(l-4):])
 			}
 			for i := range blk {
 				blk[i] ^= seeds[128*k+16*l+i]
+			}
+			if n > 128 {
+				blk = aesRound(blk, blk)
+				blk = aesRound(blk, [16]byte(line[16*l:]))
 			}
 			for range 3 {
 				blk = aesRound(blk, blk)
@@ -134,7 +141,7 @@ func TestLinePrint(t *testing.T) {
 	with := newFPSeeds()
 	without := &fpSeeds{c: maphash.MakeSeed(), d: maphash.MakeSeed()}
 	for _, s := range []*fpSeeds{with, without} {
-		for n := 1; n <= 200; n++ {
+		for n := 1; n <= aesLineMax+44; n++ {
 			line := make([]byte, n)
 			for i := range line {
 				line[i] = 'a' + byte(rng.IntN(26))
@@ -153,7 +160,7 @@ func TestLinePrint(t *testing.T) {
 		}
 		pattern := []byte("0123456789abcdef")
 		seen := map[uint64]int{}
-		for reps := 1; reps <= 12; reps++ {
+		for reps := 1; reps <= 20; reps++ {
 			a, _ := s.linePrint(bytes.Repeat(pattern, reps))
 			if r, ok := seen[a]; ok {
 				t.Fatalf("a pattern repeated %d and %d times hashes alike", r, reps)
@@ -171,28 +178,35 @@ func TestLinePrint(t *testing.T) {
 	}
 }
 
+// BenchmarkLinePrint: lines of the bench ledger's lengths (85-104 bytes) and wide ones
+// (150-249), by aesLine and by maphash.
 func BenchmarkLinePrint(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	lines := make([][]byte, 1024)
-	for i := range lines {
-		lines[i] = make([]byte, 85+rng.IntN(20)) // the bench ledger's
-		for j := range lines[i] {
-			lines[i][j] = byte(rng.Uint32())
-		}
-	}
-	for _, s := range []struct {
-		name  string
-		seeds *fpSeeds
-	}{{"aes", newFPSeeds()}, {"maphash", &fpSeeds{c: maphash.MakeSeed(), d: maphash.MakeSeed()}}} {
-		b.Run(s.name, func(b *testing.B) {
-			var sink uint64
-			for b.Loop() {
-				for _, l := range lines {
-					x, y := s.seeds.linePrint(l)
-					sink ^= x + y
-				}
+	for _, w := range []struct {
+		name      string
+		min, span int
+	}{{"ledger", 85, 20}, {"wide", 150, 100}} {
+		lines := make([][]byte, 1024)
+		for i := range lines {
+			lines[i] = make([]byte, w.min+rng.IntN(w.span))
+			for j := range lines[i] {
+				lines[i][j] = byte(rng.Uint32())
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(lines)), "ns/line")
-		})
+		}
+		for _, s := range []struct {
+			name  string
+			seeds *fpSeeds
+		}{{"aes", newFPSeeds()}, {"maphash", &fpSeeds{c: maphash.MakeSeed(), d: maphash.MakeSeed()}}} {
+			b.Run(w.name+"/"+s.name, func(b *testing.B) {
+				var sink uint64
+				for b.Loop() {
+					for _, l := range lines {
+						x, y := s.seeds.linePrint(l)
+						sink ^= x + y
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(lines)), "ns/line")
+			})
+		}
 	}
 }

@@ -2,20 +2,21 @@ package diff
 
 import "golang.org/x/sys/cpu"
 
-// The assembly aesLine this CPU runs, chosen once: four lanes an instruction with
-// AVX-512's vector AES, else one with AES-NI, else none (hasAESLine false).
+// The assembly aesLines this CPU can run, chosen once: four lanes an instruction with
+// AVX-512's vector AES (aesLine512), one with AES-NI, or none (hasAESLine false).
 var (
-	hasAESLine = len(aesLineImpls()) > 0
-	aesLine512 = aesLineImpls()["avx512"] != nil
+	aesLine512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VAES && cpu.X86.HasAVX2
+	aesLineNI  = cpu.X86.HasAES && cpu.X86.HasSSE41
+	hasAESLine = aesLine512 || aesLineNI
 )
 
 // aesLineImpls are the assembly aesLines this CPU can run, by name.
 func aesLineImpls() map[string]func(p *byte, n int, seeds *byte) (uint64, uint64) {
 	m := map[string]func(p *byte, n int, seeds *byte) (uint64, uint64){}
-	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VAES && cpu.X86.HasAVX2 {
+	if aesLine512 {
 		m["avx512"] = aesLineAVX512
 	}
-	if cpu.X86.HasAES && cpu.X86.HasSSE41 {
+	if aesLineNI {
 		m["aesni"] = aesLineAESNI
 	}
 	return m
